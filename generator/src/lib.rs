@@ -1,0 +1,11 @@
+//! hearth: one inventory of a homelab, turned into typed Nix attrsets for
+//! hearth's NixOS modules and age-encrypted secrets.
+//!
+//! The library owns the inventory model, validation, allocation, policy
+//! resolution, rendering and secrets; `main.rs` only parses arguments.
+
+pub mod fsutil;
+pub mod keys;
+pub mod lab;
+pub mod nix;
+pub mod secrets;

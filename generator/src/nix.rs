@@ -1,0 +1,1 @@
+//! nix (work in progress)
