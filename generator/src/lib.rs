@@ -5,6 +5,7 @@
 //! resolution, rendering and secrets; `main.rs` only parses arguments.
 
 pub mod fsutil;
+pub mod inventory;
 pub mod keys;
 pub mod lab;
 pub mod nix;
