@@ -52,6 +52,10 @@ impl Value {
     }
 }
 
+/// Joins the segments of an attribute path inside an [`Attrs`] key. Names
+/// hearth emits are validated DNS labels and never contain it.
+const PATH_SEP: &str = "\u{1f}";
+
 /// Builder for attribute sets that keeps insertion order.
 #[derive(Debug, Default, Clone)]
 pub struct Attrs(Vec<(String, Value)>);
@@ -66,6 +70,15 @@ impl Attrs {
     }
     pub fn push(&mut self, k: impl Into<String>, v: impl Into<Value>) {
         self.0.push((k.into(), v.into()));
+    }
+    /// An attribute path such as `hearth.wireguard = ...;`: each segment is
+    /// escaped on its own when printed.
+    pub fn set_path(mut self, segments: &[&str], v: impl Into<Value>) -> Self {
+        self.push_path(segments, v);
+        self
+    }
+    pub fn push_path(&mut self, segments: &[&str], v: impl Into<Value>) {
+        self.0.push((segments.join(PATH_SEP), v.into()));
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -206,7 +219,8 @@ fn write_value(out: &mut String, v: &Value, indent: usize) {
             out.push_str("{\n");
             for (k, val) in items {
                 pad(out, indent + 1);
-                out.push_str(&attr_name(k));
+                let path: Vec<String> = k.split(PATH_SEP).map(attr_name).collect();
+                out.push_str(&path.join("."));
                 out.push_str(" = ");
                 write_value(out, val, indent + 1);
                 out.push_str(";\n");
@@ -256,9 +270,11 @@ mod tests {
             .set("c", Value::Null)
             .set("d", Attrs::new().set("e f", true))
             .set("n", -3i64)
+            .set_path(&["hearth", "wire guard"], 1u16)
             .into();
         let s = print(&v);
         assert_eq!(parse_errors(&s), None, "{s}");
+        assert!(s.contains("  hearth.\"wire guard\" = 1;\n"), "{s}");
     }
 
     #[test]

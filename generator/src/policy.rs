@@ -1,0 +1,230 @@
+//! Policy resolution: services and their `allow` lists become the gateway's
+//! allowlist data (named source sets and rules, addresses resolved), and
+//! `[[acl_tests]]` are decided against exactly that data. The nftables text
+//! is rendered from the same data by `modules/lib/nftables.nix`; the lab
+//! proves the two agree on real packets.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use serde::Serialize;
+
+use crate::inventory::{Inventory, PortRange};
+
+/// Name of the source set holding every VPN client.
+pub const ALL_CLIENTS: &str = "*";
+
+/// The source-set name of a single peer granted directly.
+pub fn peer_source(name: &str) -> String {
+    format!("peer:{name}")
+}
+
+/// One allowlist rule: sources may reach `to` on `proto` and `ports`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    pub name: String,
+    pub from: Vec<String>,
+    pub to: Vec<Ipv4Addr>,
+    pub proto: Vec<&'static str>,
+    pub ports: Vec<PortRange>,
+}
+
+/// The gateway's resolved allowlist.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Allowlist {
+    /// Source-set name -> VPN addresses, sorted.
+    pub sources: BTreeMap<String, Vec<Ipv4Addr>>,
+    pub rules: Vec<Rule>,
+}
+
+/// Resolves the inventory's services into the gateway's allowlist. Clients
+/// without an allocated address are left out (render allocates first).
+pub fn allowlist(inv: &Inventory) -> Allowlist {
+    let mut sources: BTreeMap<String, Vec<Ipv4Addr>> = BTreeMap::new();
+    let groups = inv.groups();
+    let clients = inv.clients();
+    let addr_of = |name: &str| clients.iter().find(|c| c.name == name).and_then(|c| c.address);
+    let mut rules = Vec::new();
+
+    if inv.network.resolvers_open && !inv.network.resolvers.is_empty() {
+        let all: Vec<Ipv4Addr> = clients.iter().filter_map(|c| c.address).collect();
+        sources.insert(ALL_CLIENTS.into(), sorted(all));
+        rules.push(Rule {
+            name: "dns".into(),
+            from: vec![ALL_CLIENTS.into()],
+            to: inv.network.resolvers.clone(),
+            proto: vec!["tcp", "udp"],
+            ports: vec![PortRange { start: 53, end: 53 }],
+        });
+    }
+    for (name, svc) in &inv.services {
+        let Some(to) = inv.hosts.get(&svc.host).and_then(|h| h.address) else { continue };
+        let Ok(ports) = svc.port.ranges() else { continue };
+        let mut from = Vec::new();
+        for a in &svc.allow {
+            let key = if let Some(members) = groups.get(a.as_str()) {
+                sources.entry(a.clone()).or_insert_with(|| sorted(members.iter().filter_map(|m| addr_of(m)).collect()));
+                a.clone()
+            } else {
+                let key = peer_source(a);
+                sources.entry(key.clone()).or_insert_with(|| addr_of(a).into_iter().collect());
+                key
+            };
+            if !from.contains(&key) {
+                from.push(key);
+            }
+        }
+        if from.is_empty() {
+            continue;
+        }
+        rules.push(Rule { name: name.clone(), from, to: vec![to], proto: svc.proto.expand().to_vec(), ports });
+    }
+    Allowlist { sources, rules }
+}
+
+fn sorted(mut v: Vec<Ipv4Addr>) -> Vec<Ipv4Addr> {
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// A destination an ACL test names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub text: String,
+    /// (address, proto, port) probes; a service name expands to all of its.
+    pub probes: Vec<(Ipv4Addr, &'static str, u16)>,
+}
+
+/// Parses an ACL target: a service name, or `host:port` with an optional
+/// `/udp` or `/tcp` suffix.
+pub fn parse_target(inv: &Inventory, t: &str) -> Result<Target, String> {
+    if let Some(svc) = inv.services.get(t) {
+        let addr = inv.hosts.get(&svc.host).and_then(|h| h.address).ok_or_else(|| format!("service `{t}` is on a host without a LAN address"))?;
+        let ranges = svc.port.ranges()?;
+        let mut probes = Vec::new();
+        for proto in svc.proto.expand() {
+            for r in &ranges {
+                // A range is tested at both ends: that is where off-by-ones hide.
+                probes.push((addr, *proto, r.start));
+                if r.end != r.start {
+                    probes.push((addr, *proto, r.end));
+                }
+            }
+        }
+        return Ok(Target { text: t.into(), probes });
+    }
+    let (hostport, proto) = match t.rsplit_once('/') {
+        Some((hp, "udp")) => (hp, "udp"),
+        Some((hp, "tcp")) => (hp, "tcp"),
+        Some((_, p)) => return Err(format!("`{}`: unknown protocol `{}`", t.escape_debug(), p.escape_debug())),
+        None => (t, "tcp"),
+    };
+    let Some((host, port)) = hostport.rsplit_once(':') else {
+        return Err(format!("`{}` is neither a service nor host:port", t.escape_debug()));
+    };
+    let port: u16 = port.parse().ok().filter(|p| *p != 0).ok_or_else(|| format!("`{}`: `{}` is not a port", t.escape_debug(), port.escape_debug()))?;
+    let addr = match inv.hosts.get(host) {
+        Some(h) => h.address.ok_or_else(|| format!("`{}`: host `{host}` has no LAN address", t.escape_debug()))?,
+        None => host.parse::<Ipv4Addr>().map_err(|_| format!("`{}`: unknown host `{}`", t.escape_debug(), host.escape_debug()))?,
+    };
+    Ok(Target { text: t.into(), probes: vec![(addr, proto, port)] })
+}
+
+/// Which rule lets `src` reach `(dst, proto, port)`, if any: the same
+/// first-match semantics the rendered ruleset has (any matching rule accepts).
+pub fn decide<'a>(al: &'a Allowlist, src: Ipv4Addr, dst: Ipv4Addr, proto: &str, port: u16) -> Option<&'a Rule> {
+    al.rules.iter().find(|r| {
+        r.to.contains(&dst)
+            && r.proto.contains(&proto)
+            && r.ports.iter().any(|p| p.contains(port))
+            && r.from.iter().any(|f| al.sources.get(f).is_some_and(|s| s.contains(&src)))
+    })
+}
+
+/// One failed expectation of an ACL test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AclFailure {
+    /// Index of the test in `[[acl_tests]]`.
+    pub test: usize,
+    pub src: String,
+    pub client: String,
+    pub target: String,
+    pub probe: String,
+    pub expected: &'static str,
+    /// The rule that decided, or why nothing did.
+    pub decided_by: String,
+}
+
+impl fmt::Display for AclFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "acl_tests[{}] (src = \"{}\"): {} -> {} ({}) should be {}, but {}",
+            self.test, self.src, self.client, self.target, self.probe, self.expected, self.decided_by
+        )
+    }
+}
+
+/// Evaluates every ACL test against the resolved allowlist. A group as `src`
+/// means every member is tested; a client without an address fails (run
+/// `hearth render` first).
+pub fn evaluate_tests(inv: &Inventory, al: &Allowlist) -> Vec<AclFailure> {
+    let groups = inv.groups();
+    let clients = inv.clients();
+    let mut out = Vec::new();
+    for (i, t) in inv.acl_tests.iter().enumerate() {
+        let members: Vec<&str> = match groups.get(t.src.as_str()) {
+            Some(m) => m.clone(),
+            None => vec![t.src.as_str()],
+        };
+        for m in members {
+            let Some(src) = clients.iter().find(|c| c.name == m).and_then(|c| c.address) else {
+                out.push(AclFailure { test: i, src: t.src.clone(), client: m.into(), target: "-".into(), probe: "-".into(), expected: "tested", decided_by: format!("`{m}` has no VPN address yet (run `hearth render`)") });
+                continue;
+            };
+            for (list, expect) in [(&t.accept, true), (&t.deny, false)] {
+                for text in list {
+                    let Ok(target) = parse_target(inv, text) else { continue }; // validation reports it
+                    for (addr, proto, port) in &target.probes {
+                        let rule = decide(al, src, *addr, proto, *port);
+                        if rule.is_some() != expect {
+                            out.push(AclFailure {
+                                test: i,
+                                src: t.src.clone(),
+                                client: m.into(),
+                                target: text.clone(),
+                                probe: format!("{addr}:{port}/{proto}"),
+                                expected: if expect { "accepted" } else { "denied" },
+                                decided_by: match rule {
+                                    Some(r) => format!("rule `{}` (from {}) accepts it", r.name, r.from.join(", ")),
+                                    None => "no rule allows it (dropped by the default policy)".into(),
+                                },
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every (address, proto, port range) a client may reach, with the rule: the
+/// expected matrix the lab compares against.
+pub fn reachable(al: &Allowlist, src: Ipv4Addr) -> Vec<(Ipv4Addr, &'static str, PortRange, &str)> {
+    let mut v = Vec::new();
+    for r in &al.rules {
+        if r.from.iter().any(|f| al.sources.get(f).is_some_and(|s| s.contains(&src))) {
+            for to in &r.to {
+                for proto in &r.proto {
+                    for p in &r.ports {
+                        v.push((*to, *proto, *p, r.name.as_str()));
+                    }
+                }
+            }
+        }
+    }
+    v
+}

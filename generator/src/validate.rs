@@ -1,0 +1,463 @@
+//! Validation of a parsed inventory: every problem at once, each located at
+//! `inventory.toml:LINE:COL` with a hint how to fix it. Run before every
+//! render and every edit; nothing is written while a problem remains.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use crate::inventory::{Inventory, Loaded, Role};
+
+/// One problem, located by a key path into the inventory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub keys: Vec<String>,
+    pub message: String,
+    pub hint: String,
+}
+
+/// All problems of one inventory, printable as located diagnostics.
+#[derive(Debug, Clone)]
+pub struct Problems {
+    pub file: String,
+    pub located: Vec<(crate::inventory::Pos, Problem)>,
+}
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (pos, p)) in self.located.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}:{}:{}: {}: {}", self.file, pos.line, pos.col, p.keys.join("."), p.message)?;
+            if !p.hint.is_empty() {
+                write!(f, "\n  hint: {}", p.hint)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+impl Problems {
+    pub fn len(&self) -> usize {
+        self.located.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.located.is_empty()
+    }
+}
+
+/// Validates and returns every problem, located and sorted by position.
+pub fn check(loaded: &Loaded) -> Result<(), Problems> {
+    let problems = problems(&loaded.inv);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let mut located: Vec<_> = problems
+        .into_iter()
+        .map(|p| {
+            let keys: Vec<&str> = p.keys.iter().map(String::as_str).collect();
+            (loaded.locate(&keys), p)
+        })
+        .collect();
+    located.sort_by(|a, b| a.0.cmp(&b.0));
+    Err(Problems { file: loaded.path.display().to_string(), located })
+}
+
+struct Sink(Vec<Problem>);
+
+impl Sink {
+    fn err(&mut self, keys: &[&str], message: impl Into<String>, hint: impl Into<String>) {
+        self.0.push(Problem { keys: keys.iter().map(|s| s.to_string()).collect(), message: message.into(), hint: hint.into() });
+    }
+}
+
+/// Is `s` a DNS label hearth accepts as a name: lowercase letters, digits and
+/// inner hyphens, 1 to 63 characters.
+pub fn is_dns_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+/// Checks a name and says what is wrong with it.
+pub fn name_problem(kind: &str, s: &str) -> Option<String> {
+    if is_dns_label(s) {
+        return None;
+    }
+    Some(format!(
+        "{kind} name `{}` is not a DNS label (lowercase letters, digits and inner hyphens, at most 63 characters)",
+        s.escape_debug()
+    ))
+}
+
+/// Checks a Linux interface name: 1 to 15 characters, no `/`, whitespace or `:`.
+pub fn interface_problem(s: &str) -> Option<String> {
+    if s.is_empty() || s.len() > 15 {
+        return Some(format!("interface name `{}` must have 1 to 15 characters (Linux IFNAMSIZ)", s.escape_debug()));
+    }
+    if s == "." || s == ".." || !s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.') {
+        return Some(format!("interface name `{}` may only use letters, digits, `-`, `_` and `.`", s.escape_debug()));
+    }
+    None
+}
+
+/// Checks an `ssh-ed25519 AAAA... [comment]` public key.
+pub fn ssh_key_problem(s: &str) -> Option<String> {
+    match s.parse::<ssh_key::PublicKey>() {
+        Ok(k) if k.algorithm() == ssh_key::Algorithm::Ed25519 => None,
+        Ok(k) => Some(format!("is a {} key; hearth needs ssh-ed25519 (age encrypts to ed25519 host keys)", k.algorithm())),
+        Err(_) => Some("is not an OpenSSH public key like `ssh-ed25519 AAAAC3Nza... comment`".into()),
+    }
+}
+
+/// Checks an age recipient: `age1...` (X25519) or an ssh-ed25519 public key.
+pub fn recipient_problem(s: &str) -> Option<String> {
+    if s.starts_with("age1") {
+        return match s.parse::<age::x25519::Recipient>() {
+            Ok(_) => None,
+            Err(_) => Some("is not a valid age X25519 recipient (`age-keygen -y key.txt` prints one)".into()),
+        };
+    }
+    if s.starts_with("ssh-") {
+        return ssh_key_problem(s);
+    }
+    Some("is neither an age recipient (`age1...`) nor an `ssh-ed25519 AAAA...` key".into())
+}
+
+/// Checks `HOST:PORT`.
+pub fn endpoint_problem(s: &str) -> Option<String> {
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return Some(format!("endpoint `{}` must be HOST:PORT, e.g. vps.example.net:51820", s.escape_debug()));
+    };
+    if port.parse::<u16>().map(|p| p == 0).unwrap_or(true) {
+        return Some(format!("endpoint `{}` has no valid port (1-65535)", s.escape_debug()));
+    }
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let hostname_ok = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-'));
+    if hostname_ok || host.parse::<std::net::IpAddr>().is_ok() {
+        None
+    } else {
+        Some(format!("endpoint host `{}` is not a hostname or IP address", host.escape_debug()))
+    }
+}
+
+fn usable(net: &Ipv4Net, a: Ipv4Addr) -> bool {
+    net.contains(&a) && (net.prefix_len() >= 31 || (a != net.network() && a != net.broadcast()))
+}
+
+/// Every problem in the inventory, unlocated.
+pub fn problems(inv: &Inventory) -> Vec<Problem> {
+    let mut s = Sink(Vec::new());
+    let net = &inv.network;
+
+    // Network.
+    if net.domain.is_empty() || !net.domain.split('.').all(is_dns_label) {
+        s.err(&["network", "domain"], format!("`{}` is not a domain name", net.domain.escape_debug()), "use lowercase DNS labels separated by dots, e.g. home.example.net");
+    }
+    if net.lan.contains(&net.vpn.network()) || net.vpn.contains(&net.lan.network()) {
+        s.err(&["network", "vpn"], format!("the VPN pool {} overlaps the LAN {}", net.vpn, net.lan), "pick a VPN pool outside the LAN, e.g. 10.69.222.0/24");
+    }
+    if net.vpn.prefix_len() > 30 {
+        s.err(&["network", "vpn"], format!("the VPN pool {} is too small", net.vpn), "use a /30 or larger, e.g. /24");
+    }
+    for (i, a) in net.resolvers.iter().enumerate() {
+        if !net.lan.contains(a) {
+            s.err(&["network", "resolvers", &i.to_string()], format!("resolver {a} is not in the LAN {}", net.lan), "VPN clients reach resolvers through the gateway, so they must be LAN addresses");
+        }
+    }
+    for (i, a) in net.reserved.iter().enumerate() {
+        if !net.vpn.contains(a) {
+            s.err(&["network", "reserved", &i.to_string()], format!("reserved address {a} is not in the VPN pool {}", net.vpn), "list only addresses of the VPN pool that something else uses");
+        }
+    }
+
+    // WireGuard settings.
+    if let Some(m) = interface_problem(&inv.wireguard.interface) {
+        s.err(&["wireguard", "interface"], m, "e.g. interface = \"hearth0\"");
+    }
+    if inv.wireguard.port == 0 {
+        s.err(&["wireguard", "port"], "port 0 is not a port", "use e.g. 51820");
+    }
+    if inv.wireguard.mtu < 1280 {
+        s.err(&["wireguard", "mtu"], format!("MTU {} is below 1280", inv.wireguard.mtu), "WireGuard needs at least 1280 (the IPv6 minimum); 1420 is the usual value");
+    }
+
+    // Admins.
+    for (i, r) in inv.admin.recipients.iter().enumerate() {
+        if let Some(m) = recipient_problem(r) {
+            s.err(&["admin", "recipients", &i.to_string()], format!("`{}` {m}", short(r)), "generate one with `age-keygen` or use your `~/.ssh/id_ed25519.pub`");
+        }
+    }
+    let dup_admins = duplicates(inv.admin.recipients.iter().map(|r| canonical_recipient(r)));
+    for d in dup_admins {
+        s.err(&["admin", "recipients"], format!("recipient `{}` is listed twice", short(&d)), "remove one of them");
+    }
+
+    // Names: hosts and peers share one namespace (both are VPN clients or nodes).
+    for (n, _) in &inv.hosts {
+        if let Some(m) = name_problem("host", n) {
+            s.err(&["hosts", n], m, "rename the host, e.g. `monitoring01`");
+        }
+        if n == "peers" || n == "admin" {
+            s.err(&["hosts", n], format!("`{n}` is reserved (secrets/{n}/ holds hearth's own secrets)"), "choose another host name");
+        }
+    }
+    for (n, _) in &inv.peers {
+        if let Some(m) = name_problem("peer", n) {
+            s.err(&["peers", n], m, "rename the peer, e.g. `phone`");
+        }
+        if inv.hosts.contains_key(n) {
+            s.err(&["peers", n], format!("`{n}` is both a host and a peer"), "give the peer another name, e.g. `{n}-phone`");
+        }
+    }
+    for (n, _) in &inv.services {
+        if let Some(m) = name_problem("service", n) {
+            s.err(&["services", n], m, "rename the service, e.g. `grafana`");
+        }
+    }
+    for (n, _) in &inv.users {
+        if let Some(m) = name_problem("user", n) {
+            s.err(&["users", n], m, "use a Unix user name of lowercase letters and digits");
+        } else if n.len() > 32 {
+            s.err(&["users", n], "user names have at most 32 characters", "shorten it");
+        }
+    }
+
+    // Groups.
+    let clients: BTreeSet<&str> = inv.clients().iter().map(|c| c.name).collect();
+    for (kind, name, groups) in inv
+        .peers
+        .iter()
+        .map(|(n, p)| ("peers", n, &p.groups))
+        .chain(inv.hosts.iter().map(|(n, h)| ("hosts", n, &h.groups)))
+    {
+        for (i, g) in groups.iter().enumerate() {
+            if let Some(m) = name_problem("group", g) {
+                s.err(&[kind, name, "groups", &i.to_string()], m, "use a DNS label like `admins`");
+            } else if clients.contains(g.as_str()) || inv.hosts.contains_key(g) {
+                s.err(&[kind, name, "groups", &i.to_string()], format!("group `{g}` has the name of a host or peer, so `allow = [\"{g}\"]` would be ambiguous"), "rename the group");
+            }
+        }
+        if kind == "hosts" && !groups.is_empty() && !inv.hosts[name].has(Role::WireguardClient) {
+            s.err(&[kind, name, "groups"], "only hosts with role `wireguard-client` are in groups", "remove `groups` or add the role");
+        }
+    }
+    let groups = inv.groups();
+
+    // Hosts: roles, addresses, endpoints, keys.
+    let mut lan_seen: BTreeMap<Ipv4Addr, &str> = BTreeMap::new();
+    let mut vpn_seen: BTreeMap<Ipv4Addr, &str> = BTreeMap::new();
+    let hubs: Vec<&String> = inv.hosts.iter().filter(|(_, h)| h.has(Role::WireguardHub)).map(|(n, _)| n).collect();
+    let gws: Vec<&String> = inv.hosts.iter().filter(|(_, h)| h.has(Role::WireguardGateway)).map(|(n, _)| n).collect();
+    for extra in hubs.iter().skip(1) {
+        s.err(&["hosts", extra, "roles"], format!("a second wireguard-hub (`{}` is one already)", hubs[0]), "keep one hub");
+    }
+    for extra in gws.iter().skip(1) {
+        s.err(&["hosts", extra, "roles"], format!("a second wireguard-gateway (`{}` is one already)", gws[0]), "keep one gateway");
+    }
+    let bastions: Vec<&String> = inv.hosts.iter().filter(|(_, h)| h.has(Role::Bastion)).map(|(n, _)| n).collect();
+    for extra in bastions.iter().skip(1) {
+        s.err(&["hosts", extra, "roles"], format!("a second bastion (`{}` is one already)", bastions[0]), "keep one bastion");
+    }
+    for (n, h) in &inv.hosts {
+        let dup_roles = duplicates(h.roles.iter().map(|r| r.as_str().to_owned()));
+        for d in dup_roles {
+            s.err(&["hosts", n, "roles"], format!("role `{d}` is listed twice"), "remove one");
+        }
+        let wg_roles = h.roles.iter().filter(|r| r.is_wireguard()).count();
+        if wg_roles > 1 {
+            s.err(&["hosts", n, "roles"], "a host has at most one of wireguard-hub, wireguard-gateway, wireguard-client", "split the roles over hosts");
+        }
+        if let Some(a) = h.address {
+            if h.has(Role::WireguardHub) {
+                // The hub is outside the LAN; its `address` is not used.
+                s.err(&["hosts", n, "address"], "the hub is outside the LAN and has no LAN address", "remove `address`; the hub is reached at its `endpoint`");
+            } else if !usable(&net.lan, a) {
+                s.err(&["hosts", n, "address"], format!("{a} is not a usable address of the LAN {}", net.lan), "use an address inside network.lan");
+            } else if let Some(other) = lan_seen.insert(a, n) {
+                s.err(&["hosts", n, "address"], format!("{a} is also the address of `{other}`"), "give each host its own LAN address");
+            }
+        } else if h.has(Role::WireguardGateway) || h.has(Role::Bastion) {
+            s.err(&["hosts", n], "the gateway and the bastion need a LAN `address`", "add address = \"10.x.y.z\" inside network.lan");
+        }
+        if let Some(e) = &h.endpoint {
+            if let Some(m) = endpoint_problem(e) {
+                s.err(&["hosts", n, "endpoint"], m, "e.g. endpoint = \"vps.example.net:51820\"");
+            }
+        }
+        if h.has(Role::WireguardHub) && h.endpoint.is_none() {
+            s.err(&["hosts", n], "the hub needs a public `endpoint` for clients and the gateway to dial", "add endpoint = \"vps.example.net:51820\"");
+        }
+        if h.has(Role::WireguardGateway) && hubs.is_empty() && h.endpoint.is_none() && !clients.is_empty() {
+            s.err(&["hosts", n], "without a hub, clients dial the gateway directly, so it needs a public `endpoint` (your router's forwarded UDP port)", "add endpoint = \"home.example.net:51820\", or add a host with role wireguard-hub");
+        }
+        if let Some(k) = &h.ssh_key {
+            if let Some(m) = ssh_key_problem(k) {
+                s.err(&["hosts", n, "ssh_key"], m, "get it with `ssh-keyscan -t ed25519 HOST` or from /etc/ssh/ssh_host_ed25519_key.pub");
+            }
+        } else if h.roles.iter().any(|r| r.is_wireguard() || *r == Role::Bastion) {
+            s.err(&["hosts", n], "this host gets secrets, which are encrypted to its SSH host key, but `ssh_key` is missing", "add ssh_key = \"ssh-ed25519 AAAA...\" from `ssh-keyscan -t ed25519 HOST`");
+        }
+        if let Some(a) = h.vpn_address {
+            vpn_address(&mut s, inv, &["hosts", n, "vpn_address"], a, n, &mut vpn_seen);
+            if h.wireguard_role().is_none() {
+                s.err(&["hosts", n, "vpn_address"], "only WireGuard hosts have a VPN address", "remove it, or add a wireguard role");
+            }
+        }
+        if let Some(k) = &h.public_key {
+            if let Err(e) = crate::keys::check_key(k) {
+                s.err(&["hosts", n, "public_key"], format!("not a WireGuard key: {e}"), "remove it and run `hearth render` to generate a new keypair");
+            }
+        }
+    }
+    if !bastions.is_empty() || !inv.users.is_empty() {
+        if bastions.is_empty() {
+            s.err(&["users"], "bastion users are listed but no host has role `bastion`", "add \"bastion\" to the roles of the gateway, e.g. `hearth host add extgw01 --role bastion`");
+        }
+    }
+    if !clients.is_empty() && gws.is_empty() {
+        s.err(&["peers"], "VPN clients are listed but no host has role `wireguard-gateway`", "add one: `hearth host add extgw01 --role wireguard-gateway --address 10.x.y.z`");
+    }
+
+    // Peers.
+    for (n, p) in &inv.peers {
+        if let Some(a) = p.address {
+            vpn_address(&mut s, inv, &["peers", n, "address"], a, n, &mut vpn_seen);
+        }
+        if let Some(k) = &p.public_key {
+            if let Err(e) = crate::keys::check_key(k) {
+                s.err(&["peers", n, "public_key"], format!("not a WireGuard key: {e}"), format!("run `hearth peer rotate {n}`"));
+            }
+        }
+    }
+
+    // Services.
+    let mut ports_seen: BTreeMap<(&str, &str), Vec<(crate::inventory::PortRange, &str)>> = BTreeMap::new();
+    for (n, svc) in &inv.services {
+        match inv.hosts.get(&svc.host) {
+            None => s.err(&["services", n, "host"], format!("unknown host `{}`", svc.host.escape_debug()), hint_known("hosts", inv.hosts.keys())),
+            Some(h) if h.address.is_none() => s.err(&["services", n, "host"], format!("host `{}` has no LAN address", svc.host), format!("add `address` to [hosts.{}]", svc.host)),
+            _ => {}
+        }
+        match svc.port.ranges() {
+            Err(m) => s.err(&["services", n, "port"], m, "e.g. port = 3000, port = \"8000-8100\" or port = [80, 443]"),
+            Ok(ranges) => {
+                for proto in svc.proto.expand() {
+                    let seen = ports_seen.entry((svc.host.as_str(), proto)).or_default();
+                    for r in &ranges {
+                        if let Some((_, other)) = seen.iter().find(|(o, _)| o.overlaps(r)) {
+                            s.err(&["services", n, "port"], format!("{proto} port {r} on `{}` is also used by service `{other}`", svc.host), "a port serves one service; merge them or fix the port");
+                        }
+                    }
+                    seen.extend(ranges.iter().map(|r| (*r, n.as_str())));
+                }
+            }
+        }
+        for (i, a) in svc.allow.iter().enumerate() {
+            if !groups.contains_key(a.as_str()) && !clients.contains(a.as_str()) {
+                s.err(&["services", n, "allow", &i.to_string()], format!("`{}` is neither a group nor a peer", a.escape_debug()), hint_known("groups and peers", groups.keys().copied().chain(clients.iter().copied())));
+            }
+        }
+    }
+
+    // Users.
+    for (n, u) in &inv.users {
+        if u.ssh_keys.is_empty() && !inv.bastion.ca {
+            s.err(&["users", n], "a user needs at least one SSH key (or bastion.ca = true and a certificate)", format!("hearth user add {n} --ssh-key \"ssh-ed25519 AAAA...\""));
+        }
+        for (i, k) in u.ssh_keys.iter().enumerate() {
+            if k.parse::<ssh_key::PublicKey>().is_err() {
+                s.err(&["users", n, "ssh_keys", &i.to_string()], "is not an OpenSSH public key", "paste the line from ~/.ssh/id_ed25519.pub");
+            }
+        }
+    }
+    if let Some(k) = &inv.bastion.ca_public_key {
+        if let Some(m) = ssh_key_problem(k) {
+            s.err(&["bastion", "ca_public_key"], m, "remove it and run `hearth render` to generate a new CA");
+        }
+    }
+    if let Some(srcs) = &inv.bastion.allowed_sources {
+        if srcs.is_empty() {
+            s.err(&["bastion", "allowed_sources"], "an empty list locks everyone out", "remove the key to allow the VPN pool and the LAN");
+        }
+    }
+
+    // ACL tests (structure only: their outcome is `hearth check`'s policy step).
+    for (i, t) in inv.acl_tests.iter().enumerate() {
+        let idx = i.to_string();
+        if !groups.contains_key(t.src.as_str()) && !clients.contains(t.src.as_str()) {
+            s.err(&["acl_tests", &idx, "src"], format!("`{}` is neither a group nor a peer", t.src.escape_debug()), hint_known("groups and peers", groups.keys().copied().chain(clients.iter().copied())));
+        }
+        if t.accept.is_empty() && t.deny.is_empty() {
+            s.err(&["acl_tests", &idx], "the test has neither `accept` nor `deny`, so it tests nothing", "add accept = [\"service\"] or deny = [\"host:port\"]");
+        }
+        for (field, list) in [("accept", &t.accept), ("deny", &t.deny)] {
+            for (j, target) in list.iter().enumerate() {
+                if let Err(m) = crate::policy::parse_target(inv, target) {
+                    s.err(&["acl_tests", &idx, field, &j.to_string()], m, "a target is a service name or `host:port` (append `/udp` for UDP)");
+                }
+            }
+        }
+    }
+
+    s.0
+}
+
+fn vpn_address<'a>(s: &mut Sink, inv: &Inventory, keys: &[&str], a: Ipv4Addr, owner: &'a str, seen: &mut BTreeMap<Ipv4Addr, &'a str>) {
+    let net = &inv.network;
+    if !usable(&net.vpn, a) {
+        s.err(keys, format!("{a} is not a usable address of the VPN pool {}", net.vpn), "remove it and let hearth allocate one (`hearth render`)");
+    } else if net.reserved.contains(&a) {
+        s.err(keys, format!("{a} is reserved (network.reserved)"), "remove it and let hearth allocate one");
+    } else if let Some(other) = seen.insert(a, owner) {
+        s.err(keys, format!("{a} is also the VPN address of `{other}`"), "remove one of them and let hearth allocate a new one");
+    }
+}
+
+fn hint_known<S: AsRef<str>>(what: &str, names: impl IntoIterator<Item = S>) -> String {
+    let mut names: Vec<String> = names.into_iter().map(|s| s.as_ref().to_owned()).collect();
+    if names.is_empty() {
+        format!("there are no {what} yet")
+    } else {
+        names.sort();
+        names.dedup();
+        format!("known {what}: {}", names.join(", "))
+    }
+}
+
+fn duplicates<I: IntoIterator<Item = String>>(items: I) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    let mut dups = BTreeSet::new();
+    for i in items {
+        if !seen.insert(i.clone()) {
+            dups.insert(i);
+        }
+    }
+    dups.into_iter().collect()
+}
+
+/// A recipient without its comment, so that the same key with two comments
+/// counts once.
+pub fn canonical_recipient(r: &str) -> String {
+    let mut parts = r.split_whitespace();
+    match (parts.next(), parts.next()) {
+        (Some(a), Some(b)) if a.starts_with("ssh-") => format!("{a} {b}"),
+        (Some(a), _) => a.to_owned(),
+        _ => String::new(),
+    }
+}
+
+fn short(s: &str) -> String {
+    let s: String = s.chars().take(40).collect();
+    s.escape_debug().to_string()
+}
