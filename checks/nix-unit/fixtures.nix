@@ -101,4 +101,82 @@
       loginGraceTime = 30;
     };
   };
+
+  # Names that try to break out of `comment "..."` or start new statements.
+  hostileAllowlist = {
+    interface = "hearth0";
+    sources = {
+      "x\"; flush ruleset; \"" = [ "10.69.222.10" ];
+      "}\n\${evil}" = [ "10.69.222.11" ];
+    };
+    rules = [
+      {
+        name = "web\" accept; #";
+        from = [ "x\"; flush ruleset; \"" ];
+        to = [ "10.69.13.11" ];
+        proto = [ "tcp" ];
+        ports = [ "443" ];
+      }
+      {
+        name = "a\nchain evil { }";
+        from = [ "}\n\${evil}" ];
+        to = [ "10.69.13.12" ];
+        proto = [ "udp" ];
+        ports = [ "5000-5010" ];
+      }
+    ];
+    log = {
+      enable = false;
+      rate = "1/second";
+    };
+    ssh.enable = false;
+  };
+
+  # A LAN-wide rule overlapping a host rule, a group overlapping a subnet,
+  # overlapping SSH sources, and a set no rule uses.
+  overlapAllowlist = {
+    interface = "wg-hearth";
+    sources = {
+      lan = [ "10.69.13.0/24" ];
+      admins = [
+        "10.69.13.5"
+        "10.69.222.10"
+      ];
+      unused = [ "10.69.222.99" ];
+    };
+    rules = [
+      {
+        name = "low ports";
+        from = [ "lan" ];
+        to = [ "10.69.13.0/24" ];
+        proto = [ "tcp" ];
+        ports = [ "1-1000" ];
+      }
+      {
+        name = "http";
+        from = [ "admins" ];
+        to = [ "10.69.13.11" ];
+        proto = [ "tcp" ];
+        ports = [
+          "80"
+          "8000-8100"
+        ];
+      }
+    ];
+    log = {
+      enable = true;
+      rate = "5/second";
+    };
+    ssh = {
+      enable = true;
+      port = 2222;
+      sources = [
+        "10.69.13.0/24"
+        "10.69.13.7"
+        "10.69.14.0/24"
+      ];
+      rate = "3/minute";
+      burst = 2;
+    };
+  };
 }
