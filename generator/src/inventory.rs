@@ -164,7 +164,7 @@ impl Default for BastionSettings {
 }
 
 /// What a host does. A LAN server needs no role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     /// Public WireGuard endpoint; forwards between its peers, no policy of its own.
@@ -237,6 +237,10 @@ pub struct Host {
     /// Groups (for a `wireguard-client` host), used by service `allow` lists.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<String>,
+    /// Secrets set with `hearth secret set NAME --host HOST` (restic passwords,
+    /// API tokens): each becomes `age.secrets.NAME` on the host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
 }
 
 impl Host {

@@ -12,7 +12,15 @@ pub mod keys;
 pub mod lab;
 pub mod nix;
 pub mod policy;
+pub mod preview;
+pub mod qr;
 pub mod render;
 pub mod secrets;
 pub mod topology;
 pub mod validate;
+
+/// The inventory's JSON Schema (`hearth schema`, `inventory.schema.json`).
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(inventory::Inventory);
+    serde_json::to_string_pretty(&schema).expect("schemas serialize") + "\n"
+}

@@ -3,10 +3,17 @@
 
 mod cmd;
 
-use clap::Parser;
+use clap::{CommandFactory as _, Parser};
 
+/// One inventory of a homelab, rendered into NixOS modules and age secrets.
+///
+/// Typical session:
+///   hearth peer add phone --kind phone --group family
+///   hearth service add grafana --host monitoring01 --port 3000 --allow family
+///   hearth render && git add -A && git commit -m "phone may reach grafana"
+///   nixos-rebuild switch --flake .#extgw01
 #[derive(Debug, Parser)]
-#[command(name = "hearth", version, about = "One inventory of a homelab, rendered into NixOS modules and age secrets")]
+#[command(name = "hearth", version, verbatim_doc_comment)]
 struct Cli {
     #[command(flatten)]
     global: cmd::Global,
@@ -16,19 +23,105 @@ struct Cli {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
+    /// Create a new hearth repository (inventory, hosts/, secrets/, flake.nix).
+    Init(cmd::core::InitArgs),
+    /// Write hosts/*/hearth.nix and secrets/secrets.nix from the inventory.
+    Render(cmd::core::RenderArgs),
+    /// Validate the inventory and decide every [[acl_tests]] entry.
+    Check,
+    /// Print the inventory's JSON Schema.
+    Schema,
+    /// Print shell completions.
+    Completions {
+        shell: clap_complete::Shell,
+    },
+    /// Print one rendered part of a host as its NixOS module produces it.
+    Preview(cmd::core::PreviewArgs),
+    /// Hosts hearth renders a NixOS configuration for.
+    #[command(subcommand)]
+    Host(cmd::inventory_cmds::HostCommand),
+    /// VPN peers: phones, laptops, other machines.
+    #[command(subcommand)]
+    Peer(PeerCommand),
+    /// LAN services VPN clients may reach.
+    #[command(subcommand)]
+    Service(cmd::inventory_cmds::ServiceCommand),
+    /// Let a group or peer reach a service.
+    Allow(cmd::inventory_cmds::AllowArgs),
+    /// Stop a group or peer from reaching a service.
+    Deny(cmd::inventory_cmds::AllowArgs),
+    /// Admin recipients: who can decrypt every secret.
+    #[command(subcommand)]
+    Admin(cmd::inventory_cmds::AdminCommand),
+    /// One secret: set, show, list, rotate.
+    #[command(subcommand)]
+    Secret(cmd::secret::SecretCommand),
+    /// All secrets at once: rekey.
+    #[command(subcommand)]
+    Secrets(cmd::secret::SecretsCommand),
+    /// Bastion users: TOTP seeds and SSH certificates.
+    #[command(subcommand)]
+    User(cmd::user::UserCommand),
+    /// Print ~/.ssh/config entries for the bastion and the LAN hosts behind it.
+    SshConfig(cmd::user::SshConfigArgs),
     /// Bring the inventory up as network namespaces and prove the policy on real packets.
     #[command(subcommand)]
     Lab(cmd::lab::LabCommand),
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum PeerCommand {
+    #[command(flatten)]
+    Edit(cmd::inventory_cmds::PeerCommand),
+    /// Give a peer a new keypair (and preshared key).
+    Rotate { name: String },
+    /// Print a peer's wg-quick config (decrypted with the admin identity),
+    /// as text, a terminal QR code, or a PNG/SVG image.
+    ///
+    /// Examples:
+    ///   hearth peer config phone --qr
+    ///   hearth peer config laptop --output /etc/wireguard/hearth0.conf
+    #[command(verbatim_doc_comment)]
+    Config(cmd::secret::PeerConfigArgs),
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Init(a) => cmd::core::init(a, g),
+        Command::Render(a) => cmd::core::render(a, g),
+        Command::Check => cmd::core::check(g),
+        Command::Schema => cmd::core::schema(),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "hearth", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Preview(a) => cmd::core::preview(a, g),
+        Command::Host(c) => cmd::inventory_cmds::host(c, g),
+        Command::Peer(PeerCommand::Edit(c)) => cmd::inventory_cmds::peer(c, g),
+        Command::Peer(PeerCommand::Rotate { name }) => cmd::secret::peer_rotate(&name, g),
+        Command::Peer(PeerCommand::Config(a)) => cmd::secret::peer_config(a, g),
+        Command::Service(c) => cmd::inventory_cmds::service(c, g),
+        Command::Allow(a) => cmd::inventory_cmds::allow(a, g, true),
+        Command::Deny(a) => cmd::inventory_cmds::allow(a, g, false),
+        Command::Admin(c) => cmd::inventory_cmds::admin(c, g),
+        Command::Secret(c) => cmd::secret::secret(c, g),
+        Command::Secrets(c) => cmd::secret::secrets_cmd(c, g),
+        Command::User(c) => cmd::user::user(c, g),
+        Command::SshConfig(a) => cmd::user::ssh_config(a, g),
+        Command::Lab(c) => cmd::lab::run(c, g),
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Lab(c) => cmd::lab::run(c, &cli.global),
-    };
-    match result {
+    match run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
+            // A closed pipe (`hearth peer list | head`) is not an error.
+            if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
+                std::process::exit(0);
+            }
             eprintln!("error: {e:#}");
             std::process::exit(1);
         }

@@ -123,6 +123,9 @@ pub fn materialize(ed: &mut Editor, store: &mut SecretStore) -> Result<Vec<Strin
                 changes.push(format!("generated the WireGuard key of `{node}` (secrets/{})", spec.rel));
             }
             _ if exists => {}
+            SecretKind::External { host, name } => {
+                return Err(EditError::Refused(format!("secrets/{}: missing; set it with `hearth secret set {name} --host {host}`", spec.rel)).into());
+            }
             SecretKind::Psk { listener, peer } => {
                 let psk = crate::keys::generate_psk();
                 store.write(&spec.rel, &SecretBytes::from_slice(psk.as_bytes()), &rcpt)?;
@@ -212,6 +215,9 @@ pub fn host_nix(inv: &Inventory, name: &str) -> String {
         );
     }
 
+    for spec in specs.iter().filter(|s| matches!(&s.kind, SecretKind::External { host, .. } if host == name)) {
+        age.push(spec.age_name(name), age_secret(up, &spec.rel));
+    }
     let is_bastion = h.has(Role::Bastion);
     let sources: Vec<String> = inv.bastion_sources().iter().map(|n| n.to_string()).collect();
     if h.has(Role::WireguardGateway) {
@@ -319,6 +325,7 @@ pub fn host_default_nix(name: &str) -> String {
     fsType = "ext4";
   }};
 
+  nixpkgs.hostPlatform = lib.mkDefault "x86_64-linux";
   services.openssh.enable = true;
   system.stateVersion = "26.05";
 }}

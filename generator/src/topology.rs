@@ -38,6 +38,8 @@ pub enum SecretKind {
     Totp { user: String },
     /// The SSH user CA's private key.
     SshCa,
+    /// A value the user set with `hearth secret set`.
+    External { host: String, name: String },
 }
 
 impl SecretSpec {
@@ -51,6 +53,7 @@ impl SecretSpec {
             }
             SecretKind::Totp { user } => format!("hearth-totp-{user}"),
             SecretKind::SshCa => "hearth-ssh-user-ca".into(),
+            SecretKind::External { name, .. } => name.clone(),
         }
     }
 }
@@ -85,6 +88,11 @@ pub fn secrets(inv: &Inventory) -> Vec<SecretSpec> {
         }
         if inv.bastion.ca {
             v.push(SecretSpec { rel: "admin/ssh-user-ca.age".into(), kind: SecretKind::SshCa, hosts: vec![] });
+        }
+    }
+    for (n, h) in &inv.hosts {
+        for s in &h.secrets {
+            v.push(SecretSpec { rel: format!("{n}/{s}.age"), kind: SecretKind::External { host: n.clone(), name: s.clone() }, hosts: vec![n.clone()] });
         }
     }
     v

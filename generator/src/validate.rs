@@ -314,6 +314,13 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
                 s.err(&["hosts", n, "vpn_address"], "only WireGuard hosts have a VPN address", "remove it, or add a wireguard role");
             }
         }
+        for (i, sec) in h.secrets.iter().enumerate() {
+            if let Some(m) = name_problem("secret", sec) {
+                s.err(&["hosts", n, "secrets", &i.to_string()], m, "use a DNS label like `restic-password`");
+            } else if sec.starts_with("hearth-") || sec == "wireguard-key" || sec.starts_with("psk-") || sec.starts_with("totp-") {
+                s.err(&["hosts", n, "secrets", &i.to_string()], format!("`{sec}` is a name hearth uses for its own secrets"), "choose another name");
+            }
+        }
         if let Some(k) = &h.public_key {
             if let Err(e) = crate::keys::check_key(k) {
                 s.err(&["hosts", n, "public_key"], format!("not a WireGuard key: {e}"), "remove it and run `hearth render` to generate a new keypair");

@@ -3,7 +3,11 @@
 
 use std::path::PathBuf;
 
+pub mod core;
+pub mod inventory_cmds;
 pub mod lab;
+pub mod secret;
+pub mod user;
 
 /// Options every subcommand sees.
 #[derive(Debug, Clone, clap::Args)]

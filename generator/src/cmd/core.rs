@@ -1,0 +1,218 @@
+//! `hearth init`, `render`, `check`, `schema`, `completions`, `preview`, and
+//! the edit flow every inventory-changing command shares.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use anyhow::{bail, Context as _};
+use hearth::edit::Editor;
+use hearth::inventory::Loaded;
+use hearth::{policy, render, secrets, validate};
+
+use super::Global;
+
+/// Options every command that edits the inventory takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EditOpts {
+    /// Apply the edit even when it makes an `[[acl_tests]]` entry fail.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The shared edit flow: lock, change, allocate, check ACL tests, generate
+/// keys and secrets, write. Prints what changed. Nothing is written when the
+/// change is invalid or breaks an ACL test (without --force).
+pub fn edit(global: &Global, opts: &EditOpts, change: impl FnOnce(&mut Editor) -> anyhow::Result<Vec<String>>) -> anyhow::Result<i32> {
+    let mut ed = Editor::open(&global.inventory)?;
+    let mut said = change(&mut ed)?;
+    let after = ed.preview()?;
+    // Allocate in memory first, so ACL tests see the new peers' addresses.
+    let mut probe = after.inv.clone();
+    let mut fresh = Vec::new();
+    for p in probe.peers.values_mut().filter(|p| p.address.is_none()) {
+        p.address = render::allocate(&after.inv, &fresh);
+        fresh.extend(p.address);
+    }
+    for h in probe.hosts.values_mut().filter(|h| h.wireguard_role().is_some() && h.vpn_address.is_none()) {
+        h.vpn_address = render::allocate(&after.inv, &fresh);
+        fresh.extend(h.vpn_address);
+    }
+    let failures = policy::evaluate_tests(&probe, &policy::allowlist(&probe));
+    if !failures.is_empty() {
+        let list: Vec<String> = failures.iter().map(|f| format!("  {f}")).collect();
+        if !opts.force {
+            bail!("this change makes {} ACL test(s) fail, so nothing was written:\n{}\nhint: fix the change or the tests, or pass --force", failures.len(), list.join("\n"));
+        }
+        eprintln!("warning: --force: {} ACL test(s) now fail:\n{}", failures.len(), list.join("\n"));
+    }
+    // Rebase the editor on the edited text so materialize sees the change.
+    let text = ed.doc.to_string();
+    ed.before = Loaded::parse(&global.inventory, text)?;
+    let mut store = secrets::SecretStore::open(global.root().join("secrets"))?;
+    said.extend(render::materialize(&mut ed, &mut store)?);
+    ed.commit()?;
+    for s in &said {
+        println!("{s}");
+    }
+    if !said.is_empty() {
+        println!("next: run `hearth render` to update hosts/*/hearth.nix");
+    }
+    Ok(0)
+}
+
+/// Loads and validates the inventory, printing every problem.
+pub fn load_valid(global: &Global) -> anyhow::Result<Loaded> {
+    let loaded = Loaded::read(&global.inventory)?;
+    if let Err(p) = validate::check(&loaded) {
+        bail!("{p}\n{} problem(s) in {}", p.len(), global.inventory.display());
+    }
+    Ok(loaded)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RenderArgs {
+    /// Write nothing; exit 1 naming every stale or missing generated file.
+    #[arg(long)]
+    pub check: bool,
+}
+
+pub fn render(args: RenderArgs, global: &Global) -> anyhow::Result<i32> {
+    let root = global.root();
+    if args.check {
+        let loaded = load_valid(global)?;
+        let report = render::check(&root, &loaded)?;
+        if report.problems.is_empty() {
+            println!("all generated files are current");
+            return Ok(0);
+        }
+        for p in &report.problems {
+            println!("{p}");
+        }
+        eprintln!("{} generated file(s) or secret(s) are out of date; run `hearth render`", report.problems.len());
+        return Ok(1);
+    }
+    let ident = global.identity.clone();
+    let report = render::render(&global.inventory, || secrets::load_identities(ident.as_deref()))?;
+    for c in &report.changes {
+        println!("{c}");
+    }
+    for w in &report.written {
+        println!("wrote {w}");
+    }
+    for r in &report.removed {
+        println!("removed {r}");
+    }
+    if report.changes.is_empty() && report.written.is_empty() && report.removed.is_empty() {
+        println!("nothing to do: every generated file is current");
+    }
+    Ok(0)
+}
+
+pub fn check(global: &Global) -> anyhow::Result<i32> {
+    let loaded = load_valid(global)?;
+    let al = policy::allowlist(&loaded.inv);
+    let failures = policy::evaluate_tests(&loaded.inv, &al);
+    if failures.is_empty() {
+        let n: usize = loaded.inv.acl_tests.iter().map(|t| t.accept.len() + t.deny.len()).sum();
+        println!("inventory is valid; {} ACL test(s) with {n} target(s) pass", loaded.inv.acl_tests.len());
+        return Ok(0);
+    }
+    for f in &failures {
+        let pos = loaded.locate(&["acl_tests", &f.test.to_string()]);
+        println!("{}:{}:{}: {f}", global.inventory.display(), pos.line, pos.col);
+    }
+    eprintln!("{} ACL expectation(s) fail", failures.len());
+    Ok(1)
+}
+
+pub fn schema() -> anyhow::Result<i32> {
+    println!("{}", hearth::schema_json());
+    Ok(0)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PreviewArgs {
+    /// The host.
+    pub host: String,
+    /// What to show: wireguard, wg-setconf, nat, nftables, sshd, pam, totp-header.
+    pub part: String,
+}
+
+pub fn preview(args: PreviewArgs, global: &Global) -> anyhow::Result<i32> {
+    let loaded = load_valid(global)?;
+    if !loaded.inv.hosts.contains_key(&args.host) {
+        bail!("unknown host `{}`; known hosts: {}", args.host, loaded.inv.hosts.keys().cloned().collect::<Vec<_>>().join(", "));
+    }
+    let out = hearth::preview::preview(&global.root(), &args.host, &args.part)?;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(out.as_bytes()).ok();
+    Ok(0)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// Directory to create the repository in.
+    #[arg(default_value = ".")]
+    pub dir: std::path::PathBuf,
+    /// The home domain.
+    #[arg(long, default_value = "home.example.net")]
+    pub domain: String,
+    /// The LAN.
+    #[arg(long, default_value = "192.168.1.0/24")]
+    pub lan: String,
+    /// The VPN address pool.
+    #[arg(long, default_value = "10.100.0.0/24")]
+    pub vpn: String,
+    /// An admin recipient (age1... or ssh-ed25519 ...); repeatable.
+    #[arg(long = "admin", value_name = "RECIPIENT")]
+    pub admins: Vec<String>,
+}
+
+pub const TEMPLATE_FLAKE: &str = include_str!("../../../templates/default/flake.nix");
+
+pub fn init(args: InitArgs, _global: &Global) -> anyhow::Result<i32> {
+    let dir = &args.dir;
+    let inv_path = dir.join("inventory.toml");
+    if inv_path.exists() {
+        bail!("{} already exists; hearth init never overwrites an inventory", inv_path.display());
+    }
+    let mut admins = String::new();
+    for a in &args.admins {
+        admins.push_str(&format!("  {},\n", toml_str(a)));
+    }
+    let text = format!(
+        "#:schema ./inventory.schema.json\n# hearth inventory: edit with `hearth host add`, `hearth peer add`, `hearth service add`, or by hand.\n\n[network]\ndomain = {}\nlan = {}\nvpn = {}\nresolvers = []\n\n[admin]\nrecipients = [\n{admins}]\n",
+        toml_str(&args.domain),
+        toml_str(&args.lan),
+        toml_str(&args.vpn),
+    );
+    let loaded = Loaded::parse(&inv_path, text.clone())?;
+    if let Err(p) = validate::check(&loaded) {
+        bail!("{p}");
+    }
+    std::fs::create_dir_all(dir.join("hosts")).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::create_dir_all(dir.join("secrets"))?;
+    write_new(&dir.join("flake.nix"), TEMPLATE_FLAKE)?;
+    write_new(&dir.join("inventory.schema.json"), &hearth::schema_json())?;
+    write_new(&dir.join("hosts/.gitkeep"), "")?;
+    write_new(&dir.join("secrets/.gitkeep"), "")?;
+    hearth::fsutil::write_atomic(&inv_path, text.as_bytes())?;
+    println!("created {}", inv_path.display());
+    println!("next: hearth host add NAME --role wireguard-gateway --address IP --ssh-key \"$(ssh-keyscan -t ed25519 HOST | cut -d' ' -f2-)\"");
+    if args.admins.is_empty() {
+        println!("warning: no admin recipient yet; add one with `hearth admin add \"$(cat ~/.ssh/id_ed25519.pub)\"`");
+    }
+    Ok(0)
+}
+
+fn write_new(p: &Path, content: &str) -> anyhow::Result<()> {
+    if !p.exists() {
+        hearth::fsutil::write_atomic(p, content.as_bytes()).with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(())
+}
+
+/// A TOML basic string.
+pub fn toml_str(s: &str) -> String {
+    toml_edit::Value::from(s).to_string().trim().to_owned()
+}

@@ -1,0 +1,201 @@
+//! `hearth user ...` and `hearth ssh-config`: bastion users, their TOTP
+//! seeds and SSH certificates.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _};
+use hearth::edit::str_array;
+use hearth::render::recipients;
+use hearth::secrets::SecretStore;
+use hearth::topology::{self, SecretKind};
+use serde::Serialize;
+
+use super::core::{edit, load_valid, EditOpts};
+use super::inventory_cmds::table;
+use super::Global;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum UserCommand {
+    /// Add a bastion user. With --totp, creates the TOTP seed and prints its
+    /// otpauth:// URI and a QR code once.
+    ///
+    /// Examples:
+    ///   hearth user add torjus --ssh-key "$(cat ~/.ssh/id_ed25519.pub)" --totp
+    ///   hearth user add torjus --show-totp        # print the URI again (needs the admin identity)
+    #[command(verbatim_doc_comment)]
+    Add {
+        name: String,
+        /// SSH public key; repeatable.
+        #[arg(long = "ssh-key", value_name = "KEY")]
+        ssh_keys: Vec<String>,
+        /// Require a TOTP code after the key.
+        #[arg(long)]
+        totp: bool,
+        /// Print the existing user's otpauth:// URI and QR code again.
+        #[arg(long)]
+        show_totp: bool,
+        #[command(flatten)]
+        opts: EditOpts,
+    },
+    /// Remove a bastion user and their TOTP seed.
+    Remove {
+        name: String,
+        #[command(flatten)]
+        opts: EditOpts,
+    },
+    /// List bastion users.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign a user's SSH key with the bastion's user CA (bastion.ca = true).
+    ///
+    /// Example:
+    ///   hearth user sign torjus --validity 8h --key ~/.ssh/id_ed25519.pub > ~/.ssh/id_ed25519-cert.pub
+    #[command(verbatim_doc_comment)]
+    Sign {
+        name: String,
+        /// How long the certificate is valid: 30m, 8h, 7d.
+        #[arg(long, default_value = "8h")]
+        validity: String,
+        /// The public key file to sign (default: the user's first key in the inventory).
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+    },
+}
+
+fn show_totp(global: &Global, user: &str, seed: &[u8]) -> anyhow::Result<()> {
+    let inv = load_valid(global)?.inv;
+    let bastion = inv.bastion().map(|(b, _)| b).unwrap_or("bastion");
+    let uri = hearth::bastion::otpauth_uri(user, bastion, std::str::from_utf8(seed)?);
+    println!("{uri}");
+    if std::io::stdout().is_terminal() {
+        print!("{}", hearth::qr::terminal(&uri)?);
+    }
+    eprintln!("this is shown once; `hearth user add {user} --show-totp` shows it again with the admin identity");
+    Ok(())
+}
+
+pub fn user(cmd: UserCommand, global: &Global) -> anyhow::Result<i32> {
+    match cmd {
+        UserCommand::Add { name, show_totp: true, .. } => {
+            let inv = load_valid(global)?.inv;
+            let Some(spec) = topology::secrets(&inv).into_iter().find(|s| matches!(&s.kind, SecretKind::Totp { user } if *user == name)) else {
+                bail!("user `{name}` has no TOTP seed (add the user with --totp)");
+            };
+            let st = SecretStore::open(global.root().join("secrets"))?;
+            let ids = hearth::secrets::load_identities(global.identity.as_deref())?;
+            let seed = st.decrypt(&spec.rel, &ids)?;
+            show_totp(global, &name, seed.expose())?;
+            Ok(0)
+        }
+        UserCommand::Add { name, ssh_keys, totp, opts, .. } => {
+            let before = load_valid(global)?.inv;
+            if before.users.contains_key(&name) {
+                bail!("user `{name}` already exists");
+            }
+            let Some((bastion, _)) = before.bastion() else {
+                bail!("no host has role `bastion`; add it first, e.g. `hearth host add extgw01 --role bastion ...`");
+            };
+            // Create the seed here (not in render) so it can be shown once
+            // without decrypting it again.
+            let seed = totp.then(hearth::bastion::generate_totp_seed);
+            let rel = format!("{bastion}/totp-{name}.age");
+            let mut st = SecretStore::open(global.root().join("secrets"))?;
+            if let Some(seed) = &seed {
+                let spec = topology::SecretSpec { rel: rel.clone(), kind: SecretKind::Totp { user: name.clone() }, hosts: vec![bastion.to_owned()] };
+                st.write(&rel, seed, &recipients(&before, &spec))?;
+            }
+            let res = edit(global, &opts, |ed| {
+                let t = ed.entry_table("users", &name);
+                t["ssh_keys"] = str_array(ssh_keys.iter().map(|k| k.trim()));
+                t["totp"] = toml_edit::value(totp);
+                Ok(vec![format!("added bastion user `{name}`{}", if totp { " with TOTP" } else { "" })])
+            });
+            match res {
+                Ok(code) => {
+                    if let Some(seed) = &seed {
+                        show_totp(global, &name, seed.expose())?;
+                    }
+                    Ok(code)
+                }
+                Err(e) => {
+                    if seed.is_some() {
+                        let _ = st.remove(&rel);
+                    }
+                    Err(e)
+                }
+            }
+        }
+        UserCommand::Remove { name, opts } => {
+            let inv = load_valid(global)?.inv;
+            let code = edit(global, &opts, |ed| {
+                if !ed.remove_entry("users", &name) {
+                    bail!("no user `{name}`");
+                }
+                Ok(vec![format!("removed bastion user `{name}`")])
+            })?;
+            if let Some((b, _)) = inv.bastion() {
+                let mut st = SecretStore::open(global.root().join("secrets"))?;
+                if st.remove(&format!("{b}/totp-{name}.age"))? {
+                    println!("removed secrets/{b}/totp-{name}.age");
+                }
+            }
+            Ok(code)
+        }
+        UserCommand::List { json } => {
+            let inv = load_valid(global)?.inv;
+            #[derive(Serialize)]
+            struct Row<'a> {
+                name: &'a str,
+                keys: usize,
+                totp: bool,
+            }
+            let rows: Vec<Row> = inv.users.iter().map(|(n, u)| Row { name: n, keys: u.ssh_keys.len(), totp: u.totp }).collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                table(&["USER", "SSH KEYS", "TOTP"], rows.iter().map(|r| vec![r.name.into(), r.keys.to_string(), if r.totp { "yes" } else { "no" }.into()]).collect());
+            }
+            Ok(0)
+        }
+        UserCommand::Sign { name, validity, key } => {
+            let inv = load_valid(global)?.inv;
+            let Some(u) = inv.users.get(&name) else { bail!("no user `{name}`") };
+            if !inv.bastion.ca {
+                bail!("the bastion trusts no user CA; set `ca = true` under [bastion] and run `hearth render`");
+            }
+            let pubkey = match &key {
+                Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+                None => u.ssh_keys.first().cloned().with_context(|| format!("user `{name}` has no key in the inventory; pass --key FILE"))?,
+            };
+            let secs = hearth::bastion::parse_validity(&validity)?;
+            let st = SecretStore::open(global.root().join("secrets"))?;
+            let ids = hearth::secrets::load_identities(global.identity.as_deref())?;
+            let ca = st.decrypt("admin/ssh-user-ca.age", &ids)?;
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+            println!("{}", hearth::bastion::sign_user(&ca, &pubkey, &name, secs, now)?);
+            eprintln!("certificate for `{name}` valid for {validity}; save it next to the key as <key>-cert.pub");
+            Ok(0)
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SshConfigArgs {
+    /// The bastion user to log in as.
+    #[arg(long)]
+    pub user: Option<String>,
+}
+
+pub fn ssh_config(args: SshConfigArgs, global: &Global) -> anyhow::Result<i32> {
+    let inv = load_valid(global)?.inv;
+    match hearth::bastion::ssh_config(&inv, args.user.as_deref()) {
+        Some(s) => {
+            print!("{s}");
+            Ok(0)
+        }
+        None => bail!("no host has role `bastion` with a LAN address"),
+    }
+}

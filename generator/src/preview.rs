@@ -1,0 +1,104 @@
+//! Evaluating the pure Nix renderers (`modules/lib/`) with `nix-instantiate`,
+//! the same functions the NixOS modules call: `hearth preview` and the lab
+//! go through here, so there is no second implementation of any of them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PreviewError {
+    #[error("cannot run nix-instantiate: {0}\nhint: install Nix (Debian: apt-get install nix-bin)")]
+    NoNix(std::io::Error),
+    #[error("cannot find hearth's Nix renderers (modules/lib/default.nix)\nhint: set HEARTH_LIB to the modules/lib directory of hearth's source")]
+    NoLib,
+    #[error("host `{0}` has no generated hosts/{0}/hearth.nix; run `hearth render` first")]
+    NotRendered(String),
+    #[error("evaluating {what} failed:\n{stderr}")]
+    Eval { what: String, stderr: String },
+    #[error("unknown part `{0}`; known parts: {1}")]
+    UnknownPart(String, String),
+    #[error("host `{host}` has no {area} configuration (it needs role {role})")]
+    NotApplicable { host: String, area: &'static str, role: &'static str },
+}
+
+/// Where the renderers are: `$HEARTH_LIB`, the repo's own `modules/lib`,
+/// or the source tree hearth was built from.
+pub fn lib_dir(root: &Path) -> Result<PathBuf, PreviewError> {
+    let candidates = [
+        std::env::var_os("HEARTH_LIB").map(PathBuf::from),
+        Some(root.join("modules/lib")),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules/lib")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|p| p.join("default.nix").is_file())
+        .map(|p| p.canonicalize().unwrap_or(p))
+        .ok_or(PreviewError::NoLib)
+}
+
+/// Evaluates `expr` (with `lib` bound to the renderers and `host` to the
+/// host's generated data) strictly and returns its JSON.
+pub fn eval_json(lib: &Path, host_nix: &Path, expr: &str) -> Result<serde_json::Value, PreviewError> {
+    let full = format!(
+        "let lib = import {}; host = import {}; in {expr}",
+        nix_path(lib),
+        nix_path(host_nix),
+    );
+    let out = Command::new("nix-instantiate")
+        .args(["--eval", "--strict", "--json", "-E", &full])
+        // No daemon, no store writes needed for pure evaluation.
+        .env("NIX_REMOTE", "")
+        .output()
+        .map_err(PreviewError::NoNix)?;
+    if !out.status.success() {
+        return Err(PreviewError::Eval { what: expr.into(), stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned() });
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| PreviewError::Eval { what: expr.into(), stderr: e.to_string() })
+}
+
+fn nix_path(p: &Path) -> String {
+    let abs = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    // Absolute paths are Nix path literals; escape nothing else since we
+    // only pass paths hearth built from validated names.
+    abs.display().to_string()
+}
+
+/// The parts `hearth preview HOST PART` knows, with the expression that
+/// renders each and the area it needs.
+pub const PARTS: &[(&str, &str, &str, &str)] = &[
+    ("wireguard", "wireguard", "wireguard-* role", "lib.wireguard.interface host.hearth.wireguard"),
+    ("wg-setconf", "wireguard", "wireguard-* role", "lib.wireguard.setconf host.hearth.wireguard"),
+    ("nat", "wireguard", "wireguard-* role", "lib.wireguard.natTable host.hearth.wireguard"),
+    ("nftables", "allowlist", "wireguard-gateway", "lib.nftables.allowlistRuleset host.hearth.allowlist"),
+    ("sshd", "bastion", "bastion", "lib.sshd.configText host.hearth.bastion"),
+    (
+        "pam",
+        "bastion",
+        "bastion",
+        "lib.pam.sshdStack { cfg = host.hearth.bastion; modules = { googleAuthenticator = \"pam_google_authenticator.so\"; unix = \"pam_unix.so\"; }; }",
+    ),
+    ("totp-header", "bastion", "bastion", "lib.pam.totpHeader host.hearth.bastion"),
+];
+
+/// Renders one part of a host as its module will: text parts come back as
+/// text, attribute sets as pretty JSON.
+pub fn preview(root: &Path, host: &str, part: &str) -> Result<String, PreviewError> {
+    let (_, area, role, expr) = PARTS
+        .iter()
+        .find(|(n, ..)| *n == part)
+        .ok_or_else(|| PreviewError::UnknownPart(part.into(), PARTS.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")))?;
+    let host_nix = root.join("hosts").join(host).join("hearth.nix");
+    if !host_nix.is_file() {
+        return Err(PreviewError::NotRendered(host.into()));
+    }
+    let lib = lib_dir(root)?;
+    let has = eval_json(&lib, &host_nix, &format!("(host.hearth or {{}}) ? {area}"))?;
+    if has != serde_json::Value::Bool(true) {
+        return Err(PreviewError::NotApplicable { host: host.into(), area, role });
+    }
+    Ok(match eval_json(&lib, &host_nix, expr)? {
+        serde_json::Value::String(s) => s,
+        v => serde_json::to_string_pretty(&v).unwrap_or_default() + "\n",
+    })
+}
