@@ -55,7 +55,12 @@ let
   sshdStack =
     { cfg, modules }:
     let
-      m = name: checkModule name modules.${name};
+      m =
+        name:
+        if modules ? ${name} then
+          checkModule name modules.${name}
+        else
+          throw "hearth: pam.sshdStack: modules.${name} is missing (a PAM module path for this system)";
       opt = name: if (modules.${name} or null) == null then null else m name;
       noTotp = map (u: checkUser u.name) (filter (u: !u.totp) cfg.users);
       stateDir = checkStateDir cfg.totp.stateDir;

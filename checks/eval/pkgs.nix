@@ -1,0 +1,32 @@
+# A stand-in for `pkgs` in checks/eval: every attribute is a fake derivation
+# with a store-path-shaped outPath, so modules can interpolate package paths
+# without nixpkgs. writeText keeps its text for the tests to read.
+let
+  fake = name: {
+    type = "derivation";
+    inherit name;
+    outPath = "/nix/store/00000000000000000000000000000000-${name}";
+  };
+  names = [
+    "coreutils"
+    "diffutils"
+    "findutils"
+    "gawk"
+    "gnugrep"
+    "gnused"
+    "google-authenticator"
+    "nftables"
+    "pam"
+    "systemd"
+    "wireguard-tools"
+  ];
+in
+builtins.listToAttrs (
+  map (name: {
+    inherit name;
+    value = fake name;
+  }) names
+)
+// {
+  writeText = name: text: fake name // { inherit text; };
+}
