@@ -76,7 +76,7 @@ pub const PARTS: &[(&str, &str, &str, &str)] = &[
         "pam",
         "bastion",
         "bastion",
-        "lib.pam.sshdStack { cfg = host.hearth.bastion; modules = { googleAuthenticator = \"pam_google_authenticator.so\"; unix = \"pam_unix.so\"; }; }",
+        "lib.pam.sshdStack { cfg = host.hearth.bastion; modules = { googleAuthenticator = \"pam_google_authenticator.so\"; unix = \"pam_unix.so\"; deny = \"pam_deny.so\"; succeedIf = \"pam_succeed_if.so\"; }; }",
     ),
     ("totp-header", "bastion", "bastion", "lib.pam.totpHeader host.hearth.bastion"),
 ];

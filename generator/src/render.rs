@@ -79,7 +79,8 @@ pub fn allocate(inv: &Inventory, also_taken: &[Ipv4Addr]) -> Option<Ipv4Addr> {
 /// leaves an unused secret, never a public key without its private key.
 pub fn materialize(ed: &mut Editor, store: &mut SecretStore) -> Result<Vec<String>, RenderError> {
     let mut changes = Vec::new();
-    let mut inv = ed.before.inv.clone();
+    // The document as edited so far (an edit command's change included).
+    let mut inv = ed.preview()?.inv;
     // Addresses first: allocation depends only on the inventory.
     let mut fresh: Vec<Ipv4Addr> = Vec::new();
     let wg_hosts: Vec<String> = inv.hosts.iter().filter(|(_, h)| h.wireguard_role().is_some() && h.vpn_address.is_none()).map(|(n, _)| n.clone()).collect();

@@ -36,7 +36,7 @@ impl fmt::Display for Problems {
                 write!(f, "\n  hint: {}", p.hint)?;
             }
         }
-        Ok(())
+        write!(f, "\n{} problem(s) in {}; nothing was written", self.located.len(), self.file)
     }
 }
 
@@ -410,6 +410,10 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
         }
         for (field, list) in [("accept", &t.accept), ("deny", &t.deny)] {
             for (j, target) in list.iter().enumerate() {
+                // A service's own problems are reported at the service.
+                if inv.services.contains_key(target) {
+                    continue;
+                }
                 if let Err(m) = crate::policy::parse_target(inv, target) {
                     s.err(&["acl_tests", &idx, field, &j.to_string()], m, "a target is a service name or `host:port` (append `/udp` for UDP)");
                 }

@@ -45,9 +45,6 @@ pub fn edit(global: &Global, opts: &EditOpts, change: impl FnOnce(&mut Editor) -
         }
         eprintln!("warning: --force: {} ACL test(s) now fail:\n{}", failures.len(), list.join("\n"));
     }
-    // Rebase the editor on the edited text so materialize sees the change.
-    let text = ed.doc.to_string();
-    ed.before = Loaded::parse(&global.inventory, text)?;
     let mut store = secrets::SecretStore::open(global.root().join("secrets"))?;
     said.extend(render::materialize(&mut ed, &mut store)?);
     ed.commit()?;
@@ -64,7 +61,7 @@ pub fn edit(global: &Global, opts: &EditOpts, change: impl FnOnce(&mut Editor) -
 pub fn load_valid(global: &Global) -> anyhow::Result<Loaded> {
     let loaded = Loaded::read(&global.inventory)?;
     if let Err(p) = validate::check(&loaded) {
-        bail!("{p}\n{} problem(s) in {}", p.len(), global.inventory.display());
+        return Err(p.into());
     }
     Ok(loaded)
 }
