@@ -1,1 +1,384 @@
-//! lab (work in progress)
+//! `hearth lab`: the inventory brought up as network namespaces on one Linux
+//! machine, with the WireGuard, nftables and sshd configuration hearth
+//! renders, and the policy proved on real packets.
+//!
+//! - [`plan`]: the plain-data description of a lab; [`build`] makes one from
+//!   a repository by evaluating `modules/lib/` on `hosts/*/hearth.nix`.
+//! - [`exec`]: brings a plan up and down (state under /run/hearth-lab/).
+//! - [`probe`]: the port matrix and ACL tests, from inside the clients'
+//!   namespaces; [`bastion`]: the SSH 2FA checks.
+//! - [`report`]: the table and the JSON report.
+
+pub mod bastion;
+pub mod build;
+pub mod exec;
+pub mod plan;
+pub mod probe;
+pub mod report;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddrV4;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use zeroize::Zeroizing;
+
+use exec::Lab;
+use plan::{Flow, LabPlan, NodeKind, Proto, Secret};
+use report::{AclResult, ClientReport, Report, TargetReport, Timings};
+
+/// A tool the lab runs, and the Debian package that has it.
+const TOOLS: &[(&str, &str)] = &[
+    ("ip", "iproute2"),
+    ("nft", "nftables"),
+    ("wg", "wireguard-tools"),
+    ("wg-quick", "wireguard-tools"),
+    ("wireguard-go", "wireguard-go"),
+    ("sshd", "openssh-server"),
+    ("ssh", "openssh-client"),
+    ("ssh-keygen", "openssh-client"),
+    ("oathtool", "oathtool"),
+    ("nix-instantiate", "nix-bin"),
+    ("unshare", "util-linux"),
+    ("useradd", "passwd"),
+    ("userdel", "passwd"),
+    ("sysctl", "procps"),
+];
+
+fn which(prog: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from)).map(|d| d.join(prog)).find(|p| p.is_file())
+}
+
+/// What is missing to run a lab here: root, tools (with the apt packages
+/// that provide them). Empty when the lab can run.
+pub fn preflight() -> Vec<String> {
+    let mut missing = vec![];
+    if unsafe { libc::geteuid() } != 0 {
+        missing.push("root: the lab creates network namespaces and users (run it with sudo)".to_string());
+    }
+    let mut pkgs: BTreeSet<&str> = BTreeSet::new();
+    let mut tools = vec![];
+    for (t, p) in TOOLS {
+        if which(t).is_none() {
+            tools.push(*t);
+            pkgs.insert(p);
+        }
+    }
+    if build::pam_dir().map(|d| !d.join("pam_google_authenticator.so").exists()).unwrap_or(true) {
+        tools.push("pam_google_authenticator.so");
+        pkgs.insert("libpam-google-authenticator");
+    }
+    if !tools.is_empty() {
+        missing.push(format!("tools: {} (apt-get install {})", tools.join(", "), pkgs.into_iter().collect::<Vec<_>>().join(" ")));
+    }
+    if !Path::new("/dev/net/tun").exists() {
+        missing.push("/dev/net/tun (wireguard-go needs the tun device)".into());
+    }
+    missing
+}
+
+/// Options of a lab run.
+pub struct RunOpts {
+    pub inventory: PathBuf,
+    pub identity: Option<PathBuf>,
+    /// Removed peers' old configs: must get no handshake and reach nothing.
+    pub revoked: Vec<build::Revoked>,
+    /// The hearth binary (runs the LAN hosts' responders).
+    pub exe: Option<PathBuf>,
+    pub scan: probe::ScanOpts,
+    /// Print progress to stderr.
+    pub verbose: bool,
+}
+
+fn decryptor(root: PathBuf, ids: crate::secrets::Identities) -> impl Fn(&Secret) -> Result<Zeroizing<String>> {
+    move |s: &Secret| match s {
+        Secret::Inline(v) => Ok(v.clone()),
+        Secret::AgeFile(rel) => {
+            let store = crate::secrets::SecretStore::open(root.join("secrets"))?;
+            let b = store.decrypt(&rel.to_string_lossy(), &ids).with_context(|| format!("decrypting secrets/{}", rel.display()))?;
+            Ok(Zeroizing::new(String::from_utf8_lossy(b.expose()).into_owned()))
+        }
+    }
+}
+
+fn root_of(inventory: &Path) -> PathBuf {
+    match inventory.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Tears the lab down on SIGINT/SIGTERM/SIGHUP, then exits 130.
+fn install_signal_teardown(lab: &Lab) -> Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    let lab = lab.clone();
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            eprintln!("hearth lab: signal {sig}, tearing down lab {}", lab.prefix);
+            for p in lab.teardown() {
+                eprintln!("hearth lab: teardown: {p}");
+            }
+            std::process::exit(130);
+        }
+    });
+    Ok(())
+}
+
+/// Creates a lab, builds the plan and brings it up. On error everything made
+/// so far is removed.
+pub fn bring_up(opts: &RunOpts) -> Result<(Lab, LabPlan, Box<dyn Fn(&Secret) -> Result<Zeroizing<String>>>)> {
+    let missing = preflight();
+    if !missing.is_empty() {
+        bail!("hearth lab cannot run here; missing:\n  {}", missing.join("\n  "));
+    }
+    let ids = crate::secrets::load_identities(opts.identity.as_deref()).context("loading the identity that decrypts the lab's secrets (--identity)")?;
+    let prefix = exec::new_prefix();
+    let mut lab = Lab::create(&prefix)?;
+    if let Some(exe) = &opts.exe {
+        lab.exe = exe.clone();
+    }
+    install_signal_teardown(&lab)?;
+    let bo = build::BuildOpts { inventory: &opts.inventory, identities: &ids, prefix: &prefix, dir: &lab.dir };
+    let revoked: Vec<build::Revoked> = opts.revoked.iter().map(|r| build::Revoked { name: r.name.clone(), config: r.config.clone() }).collect();
+    let plan = match build::build(&bo, revoked) {
+        Ok(p) => p,
+        Err(e) => {
+            lab.teardown();
+            return Err(e);
+        }
+    };
+    let decrypt: Box<dyn Fn(&Secret) -> Result<Zeroizing<String>>> = Box::new(decryptor(root_of(&opts.inventory), ids));
+    if opts.verbose {
+        eprintln!("hearth lab {prefix}: {} namespaces, {} clients, {} LAN hosts", plan.nodes.len(), plan.clients.len(), plan.targets.len());
+    }
+    if let Err(e) = lab.up(&plan, &*decrypt) {
+        let problems = lab.teardown();
+        let mut msg = format!("{e:#}");
+        for p in problems {
+            msg.push_str(&format!("\nteardown: {p}"));
+        }
+        return Err(anyhow!(msg));
+    }
+    Ok((lab, plan, decrypt))
+}
+
+/// The latest handshake (unix seconds, 0 = never) of every peer of a client.
+fn handshakes(ns: &str, dev: &str) -> Result<Vec<u64>> {
+    let out = exec::run(exec::in_ns(ns, "wg").args(["show", dev, "latest-handshakes"]))?;
+    Ok(out.lines().filter_map(|l| l.split_whitespace().nth(1)?.parse().ok()).collect())
+}
+
+/// Sends a datagram from every client towards the LAN so that WireGuard
+/// handshakes, then waits until every client that should connect has one.
+fn warm_up(lab: &Lab, plan: &LabPlan) -> Result<Vec<bool>> {
+    let t0 = Instant::now();
+    let first = plan.targets.first().map(|t| SocketAddrV4::new(t.addr, exec::RESPONDER_PORT));
+    let mut done = vec![false; plan.clients.len()];
+    loop {
+        for (i, c) in plan.clients.iter().enumerate() {
+            let ns = lab.ns(&c.name)?;
+            let dev = plan.nodes[c.node].wg.as_ref().unwrap().name.clone();
+            if !done[i] {
+                if let Some(t) = first {
+                    let _ = probe::in_netns(&ns, move || {
+                        let s = std::net::UdpSocket::bind("0.0.0.0:0")?;
+                        let _ = s.send_to(b"hearth-lab warm-up", t);
+                        Ok(())
+                    });
+                }
+                done[i] = handshakes(&ns, &dev)?.iter().any(|&h| h > 0);
+            }
+        }
+        let want_done = plan.clients.iter().zip(&done).all(|(c, d)| !c.connects || *d);
+        // Revoked clients get the same few seconds to (fail to) handshake.
+        if want_done && t0.elapsed() > Duration::from_secs(if plan.clients.iter().any(|c| !c.connects) { 3 } else { 0 }) {
+            break;
+        }
+        if t0.elapsed() > Duration::from_secs(15) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(done)
+}
+
+fn flows_of(open: &BTreeSet<SocketAddrV4>, proto: Proto) -> BTreeSet<Flow> {
+    open.iter().map(|a| Flow { addr: *a.ip(), proto, port: a.port() }).collect()
+}
+
+/// Scans from one client: every TCP port and the UDP ports on every target.
+/// Flows expected open but not seen are retried with longer timeouts (a lost
+/// SYN is not a closed port); an unexpected open is never retried away.
+fn scan_client(ns: &str, plan: &LabPlan, allowed: &BTreeSet<Flow>, opts: probe::ScanOpts) -> Result<(BTreeSet<Flow>, usize)> {
+    let mut tcp: Vec<SocketAddrV4> = Vec::with_capacity(plan.targets.len() * 65535);
+    // Interleave targets so no single host's queue takes the whole window.
+    for port in 1..=65535u16 {
+        for t in &plan.targets {
+            tcp.push(SocketAddrV4::new(t.addr, port));
+        }
+    }
+    let udp: Vec<SocketAddrV4> = plan.targets.iter().flat_map(|t| plan.udp_ports.iter().map(move |p| SocketAddrV4::new(t.addr, *p))).collect();
+    let ns2 = ns.to_string();
+    let (mut seen, retried) = probe::in_netns(&ns2, move || {
+        let open_tcp = probe::tcp_scan(&tcp, opts)?;
+        let open_udp = probe::udp_probe(&udp, Duration::from_millis(700), 3)?;
+        let mut seen = flows_of(&open_tcp, Proto::Tcp);
+        seen.extend(flows_of(&open_udp, Proto::Udp));
+        Ok((seen, 0usize))
+    })?;
+    let missing: Vec<SocketAddrV4> = allowed.iter().filter(|f| f.proto == Proto::Tcp && !seen.contains(f)).map(|f| SocketAddrV4::new(f.addr, f.port)).collect();
+    let n_missing = missing.len();
+    if !missing.is_empty() {
+        let again = probe::in_netns(ns, move || {
+            let mut open = BTreeSet::new();
+            let mut todo = missing;
+            for _ in 0..3 {
+                let o = probe::tcp_scan(&todo, probe::ScanOpts { window: 256, timeout: Duration::from_secs(2) })?;
+                todo.retain(|t| !o.contains(t));
+                open.extend(o);
+                if todo.is_empty() {
+                    break;
+                }
+            }
+            Ok(open)
+        })?;
+        seen.extend(flows_of(&again, Proto::Tcp));
+    }
+    Ok((seen, retried + n_missing))
+}
+
+fn probe_acl(lab: &Lab, plan: &LabPlan, matrix: &[(String, BTreeSet<Flow>)]) -> Result<Vec<AclResult>> {
+    let mut out = vec![];
+    for c in &plan.clients {
+        let checks: Vec<&plan::AclCheck> = plan.acl_checks.iter().filter(|a| a.client == c.name).collect();
+        if checks.is_empty() {
+            continue;
+        }
+        let tcp: Vec<SocketAddrV4> = checks.iter().filter(|a| a.flow.proto == Proto::Tcp).map(|a| SocketAddrV4::new(a.flow.addr, a.flow.port)).collect();
+        let udp: Vec<SocketAddrV4> = checks.iter().filter(|a| a.flow.proto == Proto::Udp).map(|a| SocketAddrV4::new(a.flow.addr, a.flow.port)).collect();
+        let ns = lab.ns(&c.name)?;
+        let (ot, ou) = probe::in_netns(&ns, move || {
+            Ok((probe::tcp_scan(&tcp, probe::ScanOpts { window: 256, timeout: Duration::from_secs(2) })?, probe::udp_probe(&udp, Duration::from_millis(700), 3)?))
+        })?;
+        let _ = matrix;
+        for a in checks {
+            let sa = SocketAddrV4::new(a.flow.addr, a.flow.port);
+            let open = match a.flow.proto {
+                Proto::Tcp => ot.contains(&sa),
+                Proto::Udp => ou.contains(&sa),
+            };
+            out.push(AclResult { test: a.test, src: a.src.clone(), client: a.client.clone(), target: a.target.clone(), flow: a.flow, expected: if a.accept { "accept" } else { "deny" }, seen: if open { "open" } else { "closed" }, ok: open == a.accept });
+        }
+    }
+    Ok(out)
+}
+
+/// Runs every check on a lab that is up. Does not tear down.
+pub fn check(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result<Zeroizing<String>>, opts: &RunOpts, t: &mut Timings) -> Result<Report> {
+    let t0 = Instant::now();
+    let hs = warm_up(lab, plan)?;
+    t.handshake_s = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let mut clients = vec![];
+    let mut matrix = vec![];
+    let mut probes = 0usize;
+    for (ci, c) in plan.clients.iter().enumerate() {
+        let ns = lab.ns(&c.name)?;
+        if opts.verbose {
+            eprintln!("hearth lab: scanning from {} ({} flows)", c.name, plan.probe_count());
+        }
+        let (seen, retried) = scan_client(&ns, plan, &c.allowed, opts.scan)?;
+        probes += plan.probe_count();
+        let mut targets = vec![];
+        for tg in &plan.targets {
+            let exp: BTreeSet<Flow> = c.allowed.iter().filter(|f| f.addr == tg.addr).copied().collect();
+            let got: BTreeSet<Flow> = seen.iter().filter(|f| f.addr == tg.addr).copied().collect();
+            targets.push(TargetReport::new(tg, exp, got));
+        }
+        clients.push(ClientReport { name: c.name.clone(), address: c.address, handshake_expected: c.connects, handshake: hs[ci], retried, targets });
+        matrix.push((c.name.clone(), seen));
+    }
+    t.scan_s = t1.elapsed().as_secs_f64();
+    t.probes = probes;
+    let acl = probe_acl(lab, plan, &matrix)?;
+    let t2 = Instant::now();
+    let bastion = if plan.bastion.is_some() {
+        if opts.verbose {
+            eprintln!("hearth lab: bastion checks");
+        }
+        bastion::run_checks(lab, plan, decrypt)?
+    } else {
+        vec![]
+    };
+    t.bastion_s = t2.elapsed().as_secs_f64();
+    Ok(Report::new(lab.prefix.clone(), plan, clients, acl, bastion))
+}
+
+/// `hearth lab run`: up, check, down. The report is complete even when a
+/// check fails; errors (the lab could not be built) are returned.
+pub fn run(opts: &RunOpts) -> Result<Report> {
+    let t0 = Instant::now();
+    let mut timings = Timings::default();
+    let (lab, plan, decrypt) = bring_up(opts)?;
+    timings.up_s = t0.elapsed().as_secs_f64();
+    let res = check(&lab, &plan, &*decrypt, opts, &mut timings);
+    let t3 = Instant::now();
+    let problems = lab.teardown();
+    timings.down_s = t3.elapsed().as_secs_f64();
+    timings.total_s = t0.elapsed().as_secs_f64();
+    let mut report = res?;
+    report.timings = timings;
+    report.problems.extend(problems.iter().map(|p| format!("teardown: {p}")));
+    if !problems.is_empty() {
+        report.ok = false;
+    }
+    Ok(report)
+}
+
+/// `hearth lab down`: removes labs. With no prefix, every lab whose owning
+/// process is gone (a killed run, or `lab up`).
+pub fn down(prefix: Option<&str>, all: bool) -> Result<Vec<(String, Vec<String>)>> {
+    let mut out = vec![];
+    let names: Vec<String> = match prefix {
+        Some(p) => vec![p.to_string()],
+        None => Lab::list(),
+    };
+    for n in names {
+        let lab = Lab::open(&n)?;
+        let owner = lab.state().owner_pid;
+        if prefix.is_none() && !all && owner != std::process::id() && Path::new(&format!("/proc/{owner}")).exists() && is_hearth(owner) {
+            continue; // a run in progress
+        }
+        out.push((n, lab.teardown()));
+    }
+    Ok(out)
+}
+
+fn is_hearth(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/cmdline")).map(|c| c.contains("lab")).unwrap_or(false)
+}
+
+/// `hearth lab exec NODE -- CMD`.
+pub fn exec_in(prefix: Option<&str>, node: &str, cmd: &[String]) -> Result<i32> {
+    let labs = Lab::list();
+    let p = match prefix {
+        Some(p) => p.to_string(),
+        None if labs.len() == 1 => labs[0].clone(),
+        None if labs.is_empty() => bail!("no lab is up; start one with `hearth lab up`"),
+        None => bail!("several labs are up ({}); pick one with --lab", labs.join(", ")),
+    };
+    let lab = Lab::open(&p)?;
+    let ns = lab.ns(node).map_err(|_| anyhow!("no node `{node}` in lab {p}; nodes: {}", lab.state().nodes.keys().cloned().collect::<Vec<_>>().join(", ")))?;
+    let (prog, args) = cmd.split_first().ok_or_else(|| anyhow!("no command given"))?;
+    let st = Command::new("ip").args(["netns", "exec", &ns, prog]).args(args).status()?;
+    Ok(st.code().unwrap_or(1))
+}
+
+/// Kinds of nodes, for listings.
+pub fn describe(plan: &LabPlan, lab: &Lab) -> Vec<(String, NodeKind, String)> {
+    plan.nodes.iter().map(|n| (n.name.clone(), n.kind, lab.ns(&n.name).unwrap_or_default())).collect()
+}

@@ -1,0 +1,418 @@
+//! Bringing a [`LabPlan`] up and down: network namespaces, veth links,
+//! addresses and routes (`ip -n`), wireguard-go + `wg`, `nft -f`, sysctls,
+//! the LAN hosts' responders. Everything created is first written to a state
+//! file under `/run/hearth-lab/<prefix>/`, so that teardown (normal, on error,
+//! on Ctrl-C, or `hearth lab down` after a killed run) removes exactly what
+//! this run made and nothing else.
+//!
+//! Hard rule: nothing here touches the root network namespace. Links are
+//! created directly inside the lab's namespaces (`ip -n A link add ... peer
+//! ... netns B`), every command runs with `ip -n` / `ip netns exec`, and no
+//! namespace gets a link to the machine's own network.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::plan::{LabPlan, NodeKind, Secret, WgSource};
+
+/// Where every lab's state lives (tmpfs on systemd machines).
+pub const RUN_DIR: &str = "/run/hearth-lab";
+/// The port each LAN host's responder listens on; nftables redirects every
+/// TCP port and the inventory's UDP ports to it.
+pub const RESPONDER_PORT: u16 = 7;
+const WG_SOCK_DIR: &str = "/var/run/wireguard";
+
+/// A process the lab started, identified by pid and start time so that a
+/// recycled pid is never signalled.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Proc {
+    pub pid: u32,
+    pub start: u64,
+    pub what: String,
+}
+
+/// What one lab run created. Written before each thing is created.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    pub prefix: String,
+    pub owner_pid: u32,
+    /// node name -> namespace name
+    pub nodes: BTreeMap<String, String>,
+    pub namespaces: Vec<String>,
+    pub processes: Vec<Proc>,
+    /// wireguard-go control sockets (removed if a killed daemon left them).
+    pub sockets: Vec<PathBuf>,
+    /// Lab-only system users (the bastion's), removed at teardown.
+    pub users: Vec<String>,
+}
+
+/// A running lab: its prefix, private directory and state.
+#[derive(Clone)]
+pub struct Lab {
+    pub prefix: String,
+    pub dir: PathBuf,
+    state: Arc<Mutex<State>>,
+    pub exe: PathBuf,
+}
+
+/// `hl` + 4 hex digits: unique per run, short enough for interface names.
+pub fn new_prefix() -> String {
+    loop {
+        let p = format!("hl{:04x}", rand::random::<u16>());
+        if !Path::new(RUN_DIR).join(&p).exists() {
+            return p;
+        }
+    }
+}
+
+fn proc_start(pid: u32) -> Option<u64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 22 (starttime), counted after the parenthesised comm.
+    let rest = &s[s.rfind(')')? + 2..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Runs a command, failing with its stderr.
+pub fn run(cmd: &mut Command) -> Result<String> {
+    run_input(cmd, None)
+}
+
+/// Runs a command with `input` on stdin (secrets go this way, never to disk).
+pub fn run_input(cmd: &mut Command, input: Option<&[u8]>) -> Result<String> {
+    let desc = format!("{cmd:?}");
+    cmd.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().with_context(|| format!("cannot start {desc}"))?;
+    if let Some(input) = input {
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input).with_context(|| format!("writing to {desc}"))?;
+    }
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!("{desc} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn ip(ns: &str) -> Command {
+    let mut c = Command::new("ip");
+    c.arg("-n").arg(ns);
+    c
+}
+
+/// A command run inside a namespace with `ip netns exec`.
+pub fn in_ns(ns: &str, prog: &str) -> Command {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns, prog]);
+    c
+}
+
+impl Lab {
+    /// Creates the lab's private directory (0700) and state file.
+    pub fn create(prefix: &str) -> Result<Lab> {
+        fs::DirBuilder::new().recursive(true).mode(0o755).create(RUN_DIR)?;
+        let dir = Path::new(RUN_DIR).join(prefix);
+        fs::DirBuilder::new().mode(0o700).create(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let lab = Lab {
+            prefix: prefix.into(),
+            dir,
+            state: Arc::new(Mutex::new(State { prefix: prefix.into(), owner_pid: std::process::id(), ..Default::default() })),
+            exe: std::env::current_exe()?,
+        };
+        lab.save()?;
+        Ok(lab)
+    }
+
+    /// Opens the state of an existing lab (for `down` and `exec`).
+    pub fn open(prefix: &str) -> Result<Lab> {
+        let dir = Path::new(RUN_DIR).join(prefix);
+        let text = fs::read_to_string(dir.join("state.json")).with_context(|| format!("no lab `{prefix}` (no {}/state.json)", dir.display()))?;
+        let state: State = serde_json::from_str(&text)?;
+        Ok(Lab { prefix: prefix.into(), dir, state: Arc::new(Mutex::new(state)), exe: std::env::current_exe()? })
+    }
+
+    /// Every lab with a state file.
+    pub fn list() -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(RUN_DIR)
+            .map(|d| d.filter_map(|e| e.ok()).filter(|e| e.path().join("state.json").exists()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    pub fn state(&self) -> State {
+        self.state.lock().unwrap().clone()
+    }
+
+    fn save(&self) -> Result<()> {
+        let text = serde_json::to_string_pretty(&*self.state.lock().unwrap())?;
+        crate::fsutil::write_atomic(&self.dir.join("state.json"), text.as_bytes())?;
+        Ok(())
+    }
+
+    fn record(&self, f: impl FnOnce(&mut State)) -> Result<()> {
+        f(&mut self.state.lock().unwrap());
+        self.save()
+    }
+
+    /// The namespace of a node.
+    pub fn ns(&self, node: &str) -> Result<String> {
+        self.state.lock().unwrap().nodes.get(node).cloned().ok_or_else(|| anyhow!("no node `{node}` in lab {}", self.prefix))
+    }
+
+    /// Starts a long-running process (in its own session, output to a log in
+    /// the lab directory) and records it.
+    pub fn spawn(&self, what: &str, mut cmd: Command) -> Result<u32> {
+        let log = fs::OpenOptions::new().create(true).append(true).mode(0o600).open(self.dir.join(format!("{what}.log")))?;
+        cmd.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().with_context(|| format!("cannot start {what}: {cmd:?}"))?;
+        let pid = child.id();
+        // The child is reaped by teardown (waitpid) or, after `lab up`, by init.
+        std::mem::forget(child);
+        let start = proc_start(pid).unwrap_or(0);
+        self.record(|s| s.processes.push(Proc { pid, start, what: what.into() }))?;
+        Ok(pid)
+    }
+
+    pub fn alive(pid: u32) -> bool {
+        let mut status = 0;
+        let r = unsafe { libc::waitpid(pid as i32, &mut status, libc::WNOHANG) };
+        if r == pid as i32 {
+            return false;
+        }
+        Path::new(&format!("/proc/{pid}")).exists() && !fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| s.contains(") Z ")).unwrap_or(true)
+    }
+
+    pub fn add_user_record(&self, user: &str) -> Result<()> {
+        self.record(|s| s.users.push(user.into()))
+    }
+
+    /// Brings the plan up. On error the caller tears down.
+    pub fn up(&self, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result<Zeroizing<String>>) -> Result<()> {
+        // Namespaces.
+        for (i, n) in plan.nodes.iter().enumerate() {
+            let ns = format!("{}-{i}", self.prefix);
+            self.record(|s| {
+                s.nodes.insert(n.name.clone(), ns.clone());
+                s.namespaces.push(ns.clone());
+            })?;
+            run(Command::new("ip").args(["netns", "add", &ns]))?;
+            run(ip(&ns).args(["link", "set", "lo", "up"]))?;
+            if n.kind == NodeKind::Switch {
+                run(ip(&ns).args(["link", "add", "br0", "type", "bridge"]))?;
+                run(ip(&ns).args(["link", "set", "br0", "up"]))?;
+            }
+        }
+        let nsof = |i: usize| format!("{}-{i}", self.prefix);
+        // Links, created inside the namespaces (never in the root one).
+        for l in &plan.links {
+            let (a, b) = (nsof(l.a), nsof(l.b));
+            run(ip(&a).args(["link", "add", &l.a_port.ifname, "type", "veth", "peer", "name", &l.b_port.ifname, "netns", &b]))?;
+            for (node, ns, port) in [(l.a, &a, &l.a_port), (l.b, &b, &l.b_port)] {
+                if plan.nodes[node].kind == NodeKind::Switch {
+                    run(ip(ns).args(["link", "set", &port.ifname, "master", "br0"]))?;
+                }
+                if let Some(addr) = port.address {
+                    run(ip(ns).args(["addr", "add", &addr.to_string(), "dev", &port.ifname]))?;
+                }
+                run(ip(ns).args(["link", "set", &port.ifname, "up"]))?;
+            }
+        }
+        for (i, n) in plan.nodes.iter().enumerate() {
+            let ns = nsof(i);
+            for r in &n.routes {
+                run(ip(&ns).args(["route", "replace", &r.dest.to_string(), "via", &r.via.to_string()]))?;
+            }
+            for (k, v) in &n.sysctls {
+                run(in_ns(&ns, "sysctl").args(["-qw", &format!("{k}={v}")]))?;
+            }
+        }
+        // WireGuard: listeners first (hub, or the gateway without a hub), so
+        // that the first handshake of a dialler is answered.
+        let mut order: Vec<usize> = (0..plan.nodes.len()).filter(|&i| plan.nodes[i].wg.is_some()).collect();
+        order.sort_by_key(|&i| match plan.nodes[i].kind {
+            NodeKind::Hub => 0,
+            NodeKind::Gateway => 1,
+            _ => 2,
+        });
+        for i in order {
+            self.wireguard(i, &nsof(i), plan, decrypt).with_context(|| format!("WireGuard on {}", plan.nodes[i].name))?;
+        }
+        for (i, n) in plan.nodes.iter().enumerate() {
+            for (label, ruleset) in &n.nft {
+                run_input(in_ns(&nsof(i), "nft").args(["-f", "-"]), Some(ruleset.as_bytes())).with_context(|| format!("loading {label} on {}", n.name))?;
+            }
+        }
+        // LAN hosts answer on every TCP port and the inventory's UDP ports.
+        for (i, n) in plan.nodes.iter().enumerate().filter(|(_, n)| n.kind == NodeKind::LanHost) {
+            let ns = nsof(i);
+            run(in_ns(&ns, "sysctl").args(["-qw", "net.core.somaxconn=65535", "net.ipv4.tcp_max_syn_backlog=65535"]))?;
+            let udp = if plan.udp_ports.is_empty() {
+                String::new()
+            } else {
+                format!("    udp dport {{ {} }} redirect to :{RESPONDER_PORT}\n", plan.udp_ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "))
+            };
+            let rules = format!(
+                "table ip hearth-lab-responder {{\n  chain prerouting {{\n    type nat hook prerouting priority dstnat; policy accept;\n    tcp dport 1-65535 redirect to :{RESPONDER_PORT}\n{udp}  }}\n}}\n"
+            );
+            run_input(in_ns(&ns, "nft").args(["-f", "-"]), Some(rules.as_bytes())).with_context(|| format!("responder redirect on {}", n.name))?;
+            let mut cmd = in_ns(&ns, &self.exe.to_string_lossy());
+            cmd.args(["lab", "responder", "--port", &RESPONDER_PORT.to_string()]);
+            self.spawn(&format!("responder-{}", n.name), cmd)?;
+        }
+        Ok(())
+    }
+
+    fn wireguard(&self, i: usize, ns: &str, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result<Zeroizing<String>>) -> Result<()> {
+        let wg = plan.nodes[i].wg.as_ref().unwrap();
+        // wireguard-go's control socket is named after the interface and
+        // shared by all namespaces: a per-run unique name, renamed to the
+        // configured one (the rulesets match on it) once the socket exists.
+        let uniq = format!("{}w{i}", self.prefix);
+        let sock = Path::new(WG_SOCK_DIR).join(format!("{uniq}.sock"));
+        self.record(|s| s.sockets.push(sock.clone()))?;
+        let mut cmd = in_ns(ns, "wireguard-go");
+        cmd.args(["-f", &uniq]).env("WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD", "1").env("LOG_LEVEL", "error");
+        let pid = self.spawn(&format!("wireguard-go-{}", plan.nodes[i].name), cmd)?;
+        let t0 = Instant::now();
+        while !sock.exists() {
+            if !Self::alive(pid) || t0.elapsed() > Duration::from_secs(5) {
+                bail!("wireguard-go {uniq} did not start (see {}/wireguard-go-{}.log)", self.dir.display(), plan.nodes[i].name);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let dev = wg.name.clone();
+        if dev != uniq {
+            run(ip(ns).args(["link", "set", &uniq, "name", &dev]))?;
+        }
+        match &wg.source {
+            WgSource::Setconf { text, private_key, psks } => {
+                run_input(in_ns(ns, "wg").args(["setconf", &uniq, "/dev/stdin"]), Some(text.as_bytes())).context("wg setconf (rendered by wireguard.setconf)")?;
+                let key = decrypt(private_key).context("private key")?;
+                run_input(in_ns(ns, "wg").args(["set", &uniq, "private-key", "/dev/stdin"]), Some(key.trim().as_bytes()))?;
+                for (peer, psk) in psks {
+                    let psk = decrypt(psk).with_context(|| format!("preshared key for peer {peer}"))?;
+                    run_input(in_ns(ns, "wg").args(["set", &uniq, "peer", peer, "preshared-key", "/dev/stdin"]), Some(psk.trim().as_bytes()))?;
+                }
+            }
+            WgSource::WgQuick { config } => {
+                let stripped = self.wg_quick_strip(&uniq, config)?;
+                run_input(in_ns(ns, "wg").args(["setconf", &uniq, "/dev/stdin"]), Some(stripped.as_bytes())).context("wg setconf of the client's wg-quick config")?;
+            }
+        }
+        for a in &wg.addresses {
+            run(ip(ns).args(["addr", "add", &a.to_string(), "dev", &dev]))?;
+        }
+        if let Some(mtu) = wg.mtu {
+            run(ip(ns).args(["link", "set", &dev, "mtu", &mtu.to_string()]))?;
+        }
+        run(ip(ns).args(["link", "set", &dev, "up"]))?;
+        for r in &wg.routes {
+            run(ip(ns).args(["route", "replace", &r.to_string(), "dev", &dev]))?;
+        }
+        Ok(())
+    }
+
+    /// `wg-quick strip` reads a file whose name ends in `.conf`: give it a FIFO
+    /// in the lab's 0700 directory, so the config (private key included) only
+    /// ever exists in memory and in the pipe.
+    fn wg_quick_strip(&self, name: &str, config: &Zeroizing<String>) -> Result<Zeroizing<String>> {
+        let fifo = self.dir.join(format!("{name}.conf"));
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes())?;
+        if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
+            bail!("mkfifo {}: {}", fifo.display(), std::io::Error::last_os_error());
+        }
+        let data = Zeroizing::new(config.as_bytes().to_vec());
+        let f2 = fifo.clone();
+        let writer = std::thread::spawn(move || -> std::io::Result<()> {
+            let mut f = fs::OpenOptions::new().write(true).open(&f2)?;
+            f.write_all(&data)
+        });
+        let out = Command::new("wg-quick").arg("strip").arg(&fifo).stdin(Stdio::null()).stderr(Stdio::piped()).stdout(Stdio::piped()).output();
+        if !writer.is_finished() {
+            // wg-quick never opened it: unblock the writer.
+            let _ = fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&fifo).map(|mut f| {
+                let mut sink = Vec::new();
+                std::thread::sleep(Duration::from_millis(20));
+                let _ = f.read_to_end(&mut sink);
+            });
+        }
+        let _ = writer.join();
+        let _ = fs::remove_file(&fifo);
+        let out = out.context("cannot run wg-quick")?;
+        if !out.status.success() {
+            bail!("wg-quick strip rejected the client config: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        let text = Zeroizing::new(String::from_utf8_lossy(&out.stdout).into_owned());
+        let mut stdout = out.stdout;
+        zeroize::Zeroize::zeroize(&mut stdout);
+        Ok(text)
+    }
+
+    /// Removes everything the state file lists: processes, users, namespaces,
+    /// stale sockets, then the lab directory. Tolerates half-made labs.
+    pub fn teardown(&self) -> Vec<String> {
+        let st = self.state();
+        let mut problems = vec![];
+        let mine: Vec<&Proc> = st.processes.iter().filter(|p| p.start != 0 && proc_start(p.pid) == Some(p.start)).collect();
+        for p in &mine {
+            unsafe { libc::kill(p.pid as i32, libc::SIGTERM) };
+        }
+        let t0 = Instant::now();
+        while mine.iter().any(|p| Self::alive(p.pid) && proc_start(p.pid) == Some(p.start)) && t0.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for p in &mine {
+            if Self::alive(p.pid) && proc_start(p.pid) == Some(p.start) {
+                unsafe { libc::kill(p.pid as i32, libc::SIGKILL) };
+                unsafe { libc::waitpid(p.pid as i32, std::ptr::null_mut(), 0) };
+            }
+        }
+        for u in &st.users {
+            if let Err(e) = super::bastion::remove_user(u) {
+                problems.push(format!("user {u}: {e:#}"));
+            }
+        }
+        for ns in st.namespaces.iter().rev() {
+            if Path::new("/run/netns").join(ns).exists() {
+                if let Err(e) = run(Command::new("ip").args(["netns", "del", ns])) {
+                    problems.push(format!("{e:#}"));
+                }
+            }
+        }
+        for s in &st.sockets {
+            let _ = fs::remove_file(s);
+        }
+        if let Err(e) = fs::remove_dir_all(&self.dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                problems.push(format!("{}: {e}", self.dir.display()));
+            }
+        }
+        problems
+    }
+}
+
+/// Make sure the lab's directory stays private (0700) even under a lax umask.
+pub fn check_private(dir: &Path) -> Result<()> {
+    let m = fs::metadata(dir)?.permissions().mode() & 0o777;
+    if m != 0o700 {
+        bail!("{} has mode {m:o}, expected 700", dir.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,230 @@
+//! The lab's report: a table a person reads (client x LAN host: expected /
+//! seen, ACL tests, bastion checks) and the same data as JSON.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+
+use serde::Serialize;
+
+use super::bastion::Check;
+use super::plan::{Flow, LabPlan, Proto, Target};
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timings {
+    pub up_s: f64,
+    pub handshake_s: f64,
+    pub scan_s: f64,
+    pub bastion_s: f64,
+    pub down_s: f64,
+    pub total_s: f64,
+    /// Flows probed by the matrix (all clients).
+    pub probes: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetReport {
+    pub name: String,
+    pub addr: Ipv4Addr,
+    /// Compact port lists, e.g. `tcp 3000, 8000-8010; udp 53`.
+    pub expected: String,
+    pub seen: String,
+    /// Open although the policy does not allow it.
+    pub unexpected_open: Vec<Flow>,
+    /// Allowed by the policy but closed on the wire.
+    pub missing: Vec<Flow>,
+    pub ok: bool,
+}
+
+fn ranges(ports: impl Iterator<Item = u16>) -> String {
+    let mut v: Vec<u16> = ports.collect();
+    v.sort();
+    let mut out: Vec<String> = vec![];
+    let mut i = 0;
+    while i < v.len() {
+        let mut j = i;
+        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j { v[i].to_string() } else { format!("{}-{}", v[i], v[j]) });
+        i = j + 1;
+    }
+    out.join(",")
+}
+
+/// `tcp 3000,8096; udp 53`, or `-` for nothing.
+pub fn summarize(flows: &BTreeSet<Flow>) -> String {
+    let mut parts = vec![];
+    for proto in [Proto::Tcp, Proto::Udp] {
+        let r = ranges(flows.iter().filter(|f| f.proto == proto).map(|f| f.port));
+        if !r.is_empty() {
+            parts.push(format!("{proto} {r}"));
+        }
+    }
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+impl TargetReport {
+    pub fn new(t: &Target, expected: BTreeSet<Flow>, seen: BTreeSet<Flow>) -> Self {
+        let unexpected_open: Vec<Flow> = seen.difference(&expected).copied().collect();
+        let missing: Vec<Flow> = expected.difference(&seen).copied().collect();
+        TargetReport { name: t.name.clone(), addr: t.addr, expected: summarize(&expected), seen: summarize(&seen), ok: unexpected_open.is_empty() && missing.is_empty(), unexpected_open, missing }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientReport {
+    pub name: String,
+    pub address: Ipv4Addr,
+    pub handshake_expected: bool,
+    pub handshake: bool,
+    /// Allowed flows that needed a second try (lost SYNs under load).
+    pub retried: usize,
+    pub targets: Vec<TargetReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AclResult {
+    pub test: usize,
+    pub src: String,
+    pub client: String,
+    pub target: String,
+    pub flow: Flow,
+    pub expected: &'static str,
+    pub seen: &'static str,
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub lab: String,
+    pub ok: bool,
+    pub clients: Vec<ClientReport>,
+    pub acl_tests: Vec<AclResult>,
+    pub bastion: Vec<Check>,
+    pub timings: Timings,
+    pub notes: Vec<String>,
+    pub problems: Vec<String>,
+}
+
+impl Report {
+    pub fn new(lab: String, plan: &LabPlan, clients: Vec<ClientReport>, acl_tests: Vec<AclResult>, bastion: Vec<Check>) -> Self {
+        let mut problems = vec![];
+        for c in &clients {
+            if c.handshake != c.handshake_expected {
+                problems.push(format!("{}: handshake {} but expected {}", c.name, yes(c.handshake), yes(c.handshake_expected)));
+            }
+            for t in c.targets.iter().filter(|t| !t.ok) {
+                if !t.unexpected_open.is_empty() {
+                    problems.push(format!("{} -> {}: open but not allowed: {}", c.name, t.name, list(&t.unexpected_open)));
+                }
+                if !t.missing.is_empty() {
+                    problems.push(format!("{} -> {}: allowed but closed: {}", c.name, t.name, list(&t.missing)));
+                }
+            }
+        }
+        for a in acl_tests.iter().filter(|a| !a.ok) {
+            problems.push(format!("acl_tests[{}] (src = \"{}\"): {} -> {} ({}) should be {}ed, but it is {}", a.test, a.src, a.client, a.target, a.flow, a.expected, a.seen));
+        }
+        for b in bastion.iter().filter(|b| !b.ok) {
+            problems.push(format!("bastion: {} from {}: expected {}, saw {}", b.name, b.from, b.expected, b.seen));
+        }
+        Report { lab, ok: problems.is_empty(), clients, acl_tests, bastion, timings: Timings::default(), notes: plan.notes.clone(), problems }
+    }
+
+    /// The human-readable report.
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "hearth lab {}: port matrix (every TCP port 1-65535 and the inventory's UDP ports)", self.lab);
+        let rows: Vec<[String; 5]> = self
+            .clients
+            .iter()
+            .flat_map(|c| {
+                let hs = if c.handshake_expected { String::new() } else { format!(" (revoked, handshake: {})", yes(c.handshake)) };
+                c.targets.iter().map(move |t| [format!("{}{hs}", c.name), format!("{} {}", t.name, t.addr), t.expected.clone(), t.seen.clone(), if t.ok { "ok".into() } else { "FAIL".into() }])
+            })
+            .collect();
+        let head = ["client", "LAN host", "expected open", "seen open", ""].map(String::from);
+        let mut w = [0usize; 5];
+        for r in std::iter::once(&head).chain(rows.iter()) {
+            for (i, c) in r.iter().enumerate() {
+                w[i] = w[i].max(c.chars().count());
+            }
+        }
+        for r in std::iter::once(&head).chain(rows.iter()) {
+            let _ = writeln!(s, "  {:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}", r[0], r[1], r[2], r[3], r[4], w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]);
+        }
+        if !self.acl_tests.is_empty() {
+            let _ = writeln!(s, "\nACL tests (on real packets):");
+            for a in &self.acl_tests {
+                let _ = writeln!(s, "  [{}] {} ({}) -> {} {}: expected {}, seen {}  {}", a.test, a.client, a.src, a.target, a.flow, a.expected, a.seen, if a.ok { "ok" } else { "FAIL" });
+            }
+        }
+        if !self.bastion.is_empty() {
+            let _ = writeln!(s, "\nBastion (sshd + PAM TOTP):");
+            for b in &self.bastion {
+                let _ = writeln!(s, "  {:<28} from {:<12} expected {:<13} seen {}  {}", b.name, b.from, b.expected, b.seen, if b.ok { "ok" } else { "FAIL" });
+            }
+        }
+        for n in &self.notes {
+            let _ = writeln!(s, "note: {n}");
+        }
+        let t = &self.timings;
+        let _ = writeln!(
+            s,
+            "\ntime: {:.1}s total (up {:.1}s, handshakes {:.1}s, scan {:.1}s for {} flows, bastion {:.1}s, down {:.1}s)",
+            t.total_s, t.up_s, t.handshake_s, t.scan_s, t.probes, t.bastion_s, t.down_s
+        );
+        if self.ok {
+            let _ = writeln!(s, "result: ok, the data plane matches the policy");
+        } else {
+            let _ = writeln!(s, "result: FAILED");
+            for p in &self.problems {
+                let _ = writeln!(s, "  {p}");
+            }
+        }
+        s
+    }
+}
+
+fn yes(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+fn list(f: &[Flow]) -> String {
+    let set: BTreeSet<Flow> = f.iter().copied().collect();
+    summarize(&set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_lists_are_compressed_into_ranges() {
+        let a: Ipv4Addr = "10.0.0.1".parse().unwrap();
+        let f = |proto, port| Flow { addr: a, proto, port };
+        let s: BTreeSet<Flow> = [f(Proto::Tcp, 1), f(Proto::Tcp, 2), f(Proto::Tcp, 3), f(Proto::Tcp, 80), f(Proto::Udp, 53)].into();
+        assert_eq!(summarize(&s), "tcp 1-3,80; udp 53");
+        assert_eq!(summarize(&BTreeSet::new()), "-");
+    }
+
+    #[test]
+    fn a_missing_or_extra_port_fails_the_target() {
+        let t = Target { name: "h".into(), addr: "10.0.0.1".parse().unwrap() };
+        let f = |port| Flow { addr: t.addr, proto: Proto::Tcp, port };
+        assert!(TargetReport::new(&t, [f(1)].into(), [f(1)].into()).ok);
+        let r = TargetReport::new(&t, [f(1)].into(), [f(2)].into());
+        assert!(!r.ok);
+        assert_eq!(r.missing, vec![f(1)]);
+        assert_eq!(r.unexpected_open, vec![f(2)]);
+    }
+}
