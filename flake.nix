@@ -1,0 +1,196 @@
+{
+  description = "hearth: one inventory of a homelab turned into NixOS modules (WireGuard, allowlist firewall, SSH bastion) and age-encrypted secrets";
+
+  inputs = {
+    nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
+    agenix = {
+      url = "github:ryantm/agenix";
+      inputs.nixpkgs.follows = "nixpkgs";
+    };
+  };
+
+  outputs =
+    {
+      self,
+      nixpkgs,
+      agenix,
+    }:
+    let
+      inherit (nixpkgs) lib;
+      systems = [
+        "x86_64-linux"
+        "aarch64-linux"
+      ];
+      forAllSystems = f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
+
+      # The repository without build output, for the CLI and render-check.
+      src = lib.cleanSourceWith {
+        src = lib.cleanSource ./.;
+        filter = path: type: !(type == "directory" && baseNameOf path == "target");
+      };
+
+      # Every host `hearth render` wrote: hosts/<host>/{default,hearth}.nix.
+      hosts =
+        if builtins.pathExists ./hosts then
+          lib.attrNames (
+            lib.filterAttrs (
+              name: type: type == "directory" && builtins.pathExists (./hosts + "/${name}/hearth.nix")
+            ) (builtins.readDir ./hosts)
+          )
+        else
+          [ ];
+
+      vmTests = [
+        "wireguard"
+        "allowlist"
+        "bastion"
+      ];
+    in
+    {
+      # The pure renderers (builtins only): wireguard, nftables, sshd, pam.
+      lib = import ./modules/lib;
+
+      nixosModules = {
+        wireguard = ./modules/wireguard.nix;
+        allowlist = ./modules/allowlist.nix;
+        bastion = ./modules/bastion.nix;
+        # Everything hearth needs on a host: its modules and agenix.
+        default = {
+          imports = [
+            ./modules
+            agenix.nixosModules.default
+          ];
+        };
+      };
+
+      nixosConfigurations = lib.genAttrs hosts (
+        host:
+        lib.nixosSystem {
+          modules = [
+            self.nixosModules.default
+            (./hosts + "/${host}/default.nix")
+            (./hosts + "/${host}/hearth.nix")
+          ];
+        }
+      );
+
+      packages = forAllSystems (pkgs: {
+        hearth = pkgs.rustPlatform.buildRustPackage {
+          pname = "hearth";
+          version = (lib.importTOML ./generator/Cargo.toml).package.version;
+          inherit src;
+          cargoLock.lockFile = ./Cargo.lock;
+          cargoBuildFlags = [
+            "-p"
+            "hearth"
+          ];
+          # The CLI's tests need root, network namespaces, wireguard-go and
+          # sshd (the lab); they run in checks/run, not in the sandbox.
+          doCheck = false;
+          meta = {
+            description = "Turns one inventory of a homelab into typed Nix attrsets and age-encrypted secrets";
+            license = lib.licenses.mit;
+            mainProgram = "hearth";
+          };
+        };
+        default = self.packages.${pkgs.stdenv.hostPlatform.system}.hearth;
+      });
+
+      apps = forAllSystems (
+        pkgs:
+        let
+          hearth = {
+            type = "app";
+            program = lib.getExe self.packages.${pkgs.stdenv.hostPlatform.system}.hearth;
+            meta.description = "The hearth CLI";
+          };
+        in
+        {
+          inherit hearth;
+          default = hearth;
+        }
+      );
+
+      devShells = forAllSystems (pkgs: {
+        default = pkgs.mkShell {
+          packages = [
+            pkgs.cargo
+            pkgs.rustc
+            pkgs.rustfmt
+            pkgs.clippy
+            pkgs.rust-analyzer
+            pkgs.wireguard-tools
+            pkgs.age
+            agenix.packages.${pkgs.stdenv.hostPlatform.system}.default
+            pkgs.nftables
+            pkgs.nixfmt
+          ];
+        };
+      });
+
+      # nixfmt is the RFC 166 formatter (the former nixfmt-rfc-style, whose
+      # old attribute name only warns in 26.05).
+      formatter = forAllSystems (pkgs: pkgs.nixfmt);
+
+      templates.default = {
+        path = ./templates/default;
+        description = "A homelab managed with hearth (what `hearth init` writes)";
+      };
+
+      checks = forAllSystems (
+        pkgs:
+        let
+          system = pkgs.stdenv.hostPlatform.system;
+          hearth = self.packages.${system}.hearth;
+
+          # checks/nix-unit/*.nix, evaluated here with the same harness as
+          # checks/nix-unit/run.
+          unitFiles = lib.filter (f: lib.hasSuffix ".nix" f && f != "fixtures.nix" && f != "harness.nix") (
+            lib.attrNames (builtins.readDir ./checks/nix-unit)
+          );
+          unitResults = lib.concatMap (
+            f: map (r: r // { file = f; }) (import ./checks/nix-unit/harness.nix (import (./checks/nix-unit + "/${f}")))
+          ) unitFiles;
+          unitFailed = lib.filter (r: !r.ok) unitResults;
+        in
+        lib.listToAttrs (
+          map (
+            name:
+            lib.nameValuePair "vm-${name}" (
+              pkgs.testers.runNixOSTest {
+                imports = [ (./checks/vm + "/${name}.nix") ];
+                defaults.imports = [ self.nixosModules.default ];
+              }
+            )
+          ) vmTests
+        )
+        // lib.mapAttrs' (
+          host: cfg: lib.nameValuePair "host-${host}" cfg.config.system.build.toplevel
+        ) (lib.filterAttrs (_: cfg: cfg.pkgs.stdenv.hostPlatform.system == system) self.nixosConfigurations)
+        // {
+          renderer-tests =
+            pkgs.runCommand "hearth-renderer-tests"
+              {
+                report = pkgs.writeText "hearth-renderer-tests.txt" (
+                  lib.concatMapStrings (
+                    r: "${if r.ok then "PASS" else "FAIL"} ${r.file}: ${r.name}\n"
+                  ) unitResults
+                );
+              }
+              ''
+                cat "$report"
+                echo "${toString (lib.length unitResults - lib.length unitFailed)} passed, ${toString (lib.length unitFailed)} failed"
+                ${if unitFailed == [ ] then "touch $out" else "exit 1"}
+              '';
+
+          render-check = pkgs.runCommand "hearth-render-check" { nativeBuildInputs = [ hearth ]; } ''
+            cp -r ${src} repo
+            chmod -R u+w repo
+            cd repo
+            hearth render --check
+            touch $out
+          '';
+        }
+      );
+    };
+}
