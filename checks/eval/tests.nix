@@ -446,6 +446,17 @@ in
 
   # --- user CA ----------------------------------------------------------------
   {
+    name = "no user CA: no CA file, no TrustedUserCAKeys";
+    expr = {
+      etc = lib.attrNames gw.environment.etc;
+      trusted = gw.services.openssh.settings ? TrustedUserCAKeys;
+    };
+    expected = {
+      etc = [ ];
+      trusted = false;
+    };
+  }
+  {
     name = "user CA: key written to /etc and trusted by sshd";
     expr =
       let

@@ -114,8 +114,13 @@ in
         return (
             "SSH_ASKPASS=/tmp/askpass SSH_ASKPASS_REQUIRE=force DISPLAY=:0 "
             f"ssh -i {key} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no "
-            f"-o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 {extra} alice@{host} true < /dev/null"
+            # One code per connection, so every attempt is one PAM attempt.
+            f"-o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 -o NumberOfPasswordPrompts=1 {extra} alice@{host} true < /dev/null"
         )
+
+    def reuse_refusals():
+        """How often pam_google_authenticator refused a code as reused."""
+        return int(bastion.succeed("journalctl -o cat | grep -c 'Trying to reuse a previously used time-based code' || true").strip())
 
     start_all()
 
@@ -145,8 +150,9 @@ in
     client.succeed("grep -q 'Verification code' /tmp/prompts")
     client.fail("grep -qi 'password' /tmp/prompts")
 
-    # The same code a second time: refused (DISALLOW_REUSE).
+    # The same code a second time: refused, as a reused code (DISALLOW_REUSE).
     client.fail(ssh(client, used))
+    assert reuse_refusals() == 1, "the second login was not refused as a reused code"
 
     # Key + wrong code: refused.
     wrong = "000000" if used != "000000" else "111111"
@@ -165,6 +171,7 @@ in
     bastion.systemctl("restart hearth-totp.service")
     bastion.succeed("journalctl -u hearth-totp.service | grep -q 'alice: seed unchanged, state kept'")
     client.fail(ssh(client, nxt))
+    assert reuse_refusals() == 2, "after reinstalling the seed the used code was not refused as reused"
 
     # From outside the allowed networks: refused even with key and code.
     outsider.fail(ssh(outsider, code(outsider, -30), host="192.168.2.1"))
