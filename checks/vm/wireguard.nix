@@ -174,7 +174,7 @@ in
     for m in (hub, gateway, client):
         m.wait_for_unit("wireguard-hearth0.service")
         m.succeed("test \"$(stat -c '%a %U' /run/agenix/hearth-wireguard-key)\" = '400 root'")
-        m.succeed("systemctl cat wireguard-hearth0.service | grep -q /run/agenix/hearth-wireguard-key")
+        m.succeed("test \"$(wg show hearth0 private-key)\" = \"$(cat /run/agenix/hearth-wireguard-key)\"")
 
     # The interfaces as rendered: the hub listens on its port, which its
     # firewall opened; the others have a random port.

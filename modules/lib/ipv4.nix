@@ -194,6 +194,9 @@ let
         elemAt pieces (elemAt starts k) // { e = (elemAt pieces last).e; }
       ) ns;
 
+  checkList =
+    what: l: if builtins.isList l then l else throw "hearth: ${what}: expected a list, got ${show l}";
+
   # Some addresses/CIDRs -> the same address space as disjoint nftables
   # elements (the kernel rejects overlapping elements in interval sets).
   addressUnion =
@@ -207,7 +210,7 @@ let
             key = "";
             value = "";
           }
-        ) (if builtins.isList addrs then addrs else throw "hearth: ${what}: expected a list, got ${show addrs}")
+        ) (checkList what addrs)
       )
     );
 
@@ -251,6 +254,7 @@ in
     fmtPort
     splitIntervals
     addressUnion
+    checkList
     sanitize
     checkIfName
     checkRate

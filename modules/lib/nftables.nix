@@ -38,7 +38,6 @@
 let
   h = import ./ipv4.nix;
   inherit (builtins)
-    all
     any
     attrNames
     concatMap
@@ -49,7 +48,6 @@ let
     filter
     genList
     isAttrs
-    isList
     isString
     length
     listToAttrs
@@ -72,9 +70,6 @@ let
       ) (length elems)
       ++ [ "}" ];
 
-  checkList =
-    what: l:
-    if isList l then l else throw "hearth: ${what}: expected a list, got ${h.show l}";
 
   checkProto =
     what: p:
@@ -102,7 +97,7 @@ let
         map (name: {
           inherit name;
           value = map (h.parseCidr "hearth.allowlist.sources.${h.show name}") (
-            checkList "hearth.allowlist.sources.${h.show name}" sources.${name}
+            h.checkList "hearth.allowlist.sources.${h.show name}" sources.${name}
           );
         }) setNames
       );
@@ -110,7 +105,7 @@ let
       rules = genList (
         i:
         let
-          r = elemAt (checkList "hearth.allowlist.rules" cfg.rules) i;
+          r = elemAt (h.checkList "hearth.allowlist.rules" cfg.rules) i;
           what = "hearth.allowlist.rules.${toString i} (${h.show (r.name or "")})";
           name = if isString (r.name or null) then r.name else throw "hearth: ${what}: name must be a string";
           from = map (
@@ -119,10 +114,10 @@ let
               f
             else
               throw "hearth: ${what}.from: ${h.show f} is not a source set in hearth.allowlist.sources"
-          ) (checkList "${what}.from" r.from);
-          to = map (h.parseCidr "${what}.to") (checkList "${what}.to" r.to);
-          protos = map (checkProto "${what}.proto") (checkList "${what}.proto" r.proto);
-          ports = map (h.parsePort "${what}.ports") (checkList "${what}.ports" r.ports);
+          ) (h.checkList "${what}.from" r.from);
+          to = map (h.parseCidr "${what}.to") (h.checkList "${what}.to" r.to);
+          protos = map (checkProto "${what}.proto") (h.checkList "${what}.proto" r.proto);
+          ports = map (h.parsePort "${what}.ports") (h.checkList "${what}.ports" r.ports);
         in
         {
           inherit name from;

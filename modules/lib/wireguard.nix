@@ -12,10 +12,7 @@ let
     concatMap
     concatStringsSep
     elemAt
-    filter
     genList
-    isInt
-    isList
     isString
     length
     match
@@ -38,7 +35,6 @@ let
       in
       builtins.seq iv v;
 
-  checkList = what: l: if isList l then l else throw "hearth: ${what}: expected a list, got ${h.show l}";
 
   checkPeer =
     i: p:
@@ -48,7 +44,7 @@ let
     {
       name = checkStr "${what}.name" "[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}" "a peer name (letters, digits, _ . -, at most 64)" p.name;
       publicKey = checkStr "${what}.publicKey" "[A-Za-z0-9+/]+={0,2}" "a base64 WireGuard public key" p.publicKey;
-      allowedIPs = map (checkAllowedIP "${what}.allowedIPs") (checkList "${what}.allowedIPs" p.allowedIPs);
+      allowedIPs = map (checkAllowedIP "${what}.allowedIPs") (h.checkList "${what}.allowedIPs" p.allowedIPs);
       endpoint =
         if p.endpoint == null then
           null
@@ -61,14 +57,14 @@ let
           h.checkInt "${what}.persistentKeepalive" 1 65535 p.persistentKeepalive;
     };
 
-  peersOf = cfg: genList (i: checkPeer i (elemAt cfg.peers i)) (length (checkList "hearth.wireguard.peers" cfg.peers));
+  peersOf = cfg: genList (i: checkPeer i (elemAt cfg.peers i)) (length (h.checkList "hearth.wireguard.peers" cfg.peers));
 
   # -> attrs for networking.wireguard.interfaces.<cfg.interface>
   interface = cfg: {
     ips = map (
       a:
       builtins.seq (h.parseCidr "hearth.wireguard.addresses" a) a
-    ) (checkList "hearth.wireguard.addresses" cfg.addresses);
+    ) (h.checkList "hearth.wireguard.addresses" cfg.addresses);
     listenPort =
       if cfg.listenPort == null then null else h.checkInt "hearth.wireguard.listenPort" 1 65535 cfg.listenPort;
     mtu = if cfg.mtu == null then null else h.checkInt "hearth.wireguard.mtu" 1280 65535 cfg.mtu;
@@ -113,7 +109,7 @@ let
       iface = h.checkIfName "hearth.wireguard.interface" cfg.interface;
       set =
         what: l:
-        if checkList what l == [ ] then
+        if h.checkList what l == [ ] then
           throw "hearth: ${what}: must not be empty when masquerading"
         else
           "{ ${concatStringsSep ", " (h.addressUnion what l)} }";
