@@ -79,13 +79,16 @@ let
       mv -f "$new" "$dst"
     }
 
+    # One bad secret must not keep the other users' seeds from installing.
+    status=0
     ${lib.concatMapStrings (u: ''
-      install_seed ${lib.escapeShellArg u.name} ${lib.escapeShellArg config.age.secrets.${u.totpSecret}.path}
+      install_seed ${lib.escapeShellArg u.name} ${lib.escapeShellArg config.age.secrets.${u.totpSecret}.path} || status=1
     '') totpUsers}
     # Seeds of users who lost TOTP or were removed must not keep working.
     find "$state" -mindepth 1 -maxdepth 1 ${
       lib.concatMapStringsSep " " (u: "! -name ${lib.escapeShellArg u.name}") totpUsers
     } -print -exec rm -rf {} + | sed 's|^|hearth-totp: removed |'
+    exit "$status"
   '';
 
   userOpts = {

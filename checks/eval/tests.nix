@@ -369,7 +369,7 @@ in
         RemainAfterExit = true;
         UMask = "0077";
       };
-      installs = [ "install_seed torjus /run/agenix/hearth-totp-torjus" ];
+      installs = [ "install_seed torjus /run/agenix/hearth-totp-torjus || status=1" ];
       header = render.pam.totpHeader fx.exampleGateway.bastion;
     };
   }
@@ -497,7 +497,7 @@ in
     expected = {
       failed = [ ];
       skip = [ "auth [success=done default=ignore] ${nixosPamModules.succeedIf} quiet user in deploy" ];
-      installs = [ "install_seed torjus /run/agenix/hearth-totp-torjus" ];
+      installs = [ "install_seed torjus /run/agenix/hearth-totp-torjus || status=1" ];
     };
   }
 
