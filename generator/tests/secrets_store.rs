@@ -234,3 +234,25 @@ fn invalid_secret_paths_are_refused() {
     assert!(matches!(e, SecretsError::NoRecipients { .. }), "{e}");
     assert!(!dir.join("vps/x.age").exists());
 }
+
+#[test]
+fn write_many_writes_every_file_current_and_refuses_duplicates() {
+    let (t, dir) = scratch();
+    let mut store = SecretStore::open(&dir).unwrap();
+    let mut items: Vec<(String, SecretBytes, Vec<hearth::secrets::Recipient>)> = HOSTS
+        .iter()
+        .map(|h| (format!("{h}/wireguard-key.age"), SecretBytes::new(format!("{h}-TOTP-SEED").into_bytes()), vec![admin(), host(h)]))
+        .collect();
+    items.push(("vps/wireguard-key.age".into(), SecretBytes::from_slice(b"dup"), vec![admin()]));
+    let report = store.write_many(&items);
+    assert_eq!(report.written.len(), HOSTS.len(), "{report:?}");
+    assert_eq!(report.failed.len(), 1);
+    assert!(report.failed[0].1.to_string().contains("listed twice"));
+    let store = SecretStore::open(&dir).unwrap();
+    for h in HOSTS {
+        let rel = format!("{h}/wireguard-key.age");
+        assert_eq!(store.status(&rel, &[admin(), host(h)]).unwrap(), Status::Current);
+        assert_eq!(store.decrypt(&rel, &ids(&host_key(h))).unwrap().expose(), format!("{h}-TOTP-SEED").as_bytes());
+    }
+    assert_nowhere(t.path(), b"TOTP-SEED");
+}

@@ -66,7 +66,8 @@ pub use bytes::SecretBytes;
 pub use identity::{default_identity_paths, load_identities, load_identities_with_home, Identities};
 pub use recipient::{Recipient, RecipientKind};
 pub use store::{
-    ManifestEntry, RekeyReport, SecretStore, StaleReason, Status, UnknownCause, WriteOutcome,
+    ManifestEntry, RekeyReport, SecretStore, StaleReason, Status, UnknownCause, WriteManyReport,
+    WriteOutcome,
     MANIFEST_FILE,
 };
 

@@ -118,6 +118,21 @@ pub struct RekeyReport {
     pub failed: Vec<(String, SecretsError)>,
 }
 
+/// The outcome of [`SecretStore::write_many`], in the order of the input.
+#[derive(Debug, Default)]
+pub struct WriteManyReport {
+    /// Encrypted and in place.
+    pub written: Vec<String>,
+    /// Not written (an existing file is untouched), with why.
+    pub failed: Vec<(String, SecretsError)>,
+}
+
+impl WriteManyReport {
+    pub fn is_success(&self) -> bool {
+        self.failed.is_empty()
+    }
+}
+
 impl RekeyReport {
     pub fn is_success(&self) -> bool {
         self.failed.is_empty()
@@ -358,61 +373,162 @@ impl SecretStore {
             })
             .collect();
 
-        // Phase 2: make the temps durable before any rename.
-        let prepared: Vec<Prep> = prepared
-            .into_par_iter()
-            .map(|p| match p {
-                Prep::Ready { tmp, entry, shown } => match File::open(&tmp).and_then(|f| f.sync_all()) {
-                    Ok(()) => Prep::Ready { tmp, entry, shown },
-                    Err(e) => {
-                        let _ = fs::remove_file(&tmp);
-                        Prep::Failed(SecretsError::io(shown, e))
-                    }
-                },
-                other => other,
-            })
-            .collect();
-
-        // Phase 3: rename, fsync directories, save the manifest.
+        // Phases 2 and 3: durable temps, renames, manifest.
         let mut report = RekeyReport::default();
-        let mut dirs = BTreeSet::new();
-        for ((rel, _), p) in items.iter().zip(prepared) {
-            match p {
-                Prep::Unchanged => report.unchanged.push(rel.clone()),
-                Prep::Missing => report.missing.push(rel.clone()),
-                Prep::Failed(e) => report.failed.push((rel.clone(), e)),
-                Prep::Ready { tmp, entry, shown } => {
-                    let target = self.path_of(rel);
-                    match fs::rename(&tmp, &target) {
-                        Ok(()) => {
-                            if let Some(d) = target.parent() {
-                                dirs.insert(d.to_path_buf());
-                            }
-                            self.files.insert(rel.clone(), entry);
-                            report.rekeyed.push(rel.clone());
-                        }
-                        Err(e) => {
-                            let _ = fs::remove_file(&tmp);
-                            report.failed.push((rel.clone(), SecretsError::io(shown, e)));
-                        }
-                    }
+        let mut ready = Vec::new();
+        let mut results: Vec<Option<Result<(), SecretsError>>> = Vec::with_capacity(items.len());
+        for (i, ((rel, _), p)) in items.iter().zip(prepared).enumerate() {
+            results.push(match p {
+                Prep::Unchanged => {
+                    report.unchanged.push(rel.clone());
+                    None
                 }
+                Prep::Missing => {
+                    report.missing.push(rel.clone());
+                    None
+                }
+                Prep::Failed(e) => Some(Err(e)),
+                Prep::Ready(r) => {
+                    ready.push((i, rel.clone(), r));
+                    None
+                }
+            });
+        }
+        let (committed, manifest_err) = self.commit(ready);
+        for (i, res) in committed {
+            results[i] = Some(res);
+        }
+        for ((rel, _), res) in items.iter().zip(results) {
+            match res {
+                Some(Ok(())) => report.rekeyed.push(rel.clone()),
+                Some(Err(e)) => report.failed.push((rel.clone(), e)),
+                None => {}
             }
         }
-        for d in dirs {
-            // Makes the renames durable; a failure here loses nothing that is
-            // not already consistent, so it is reported but not fatal.
-            if let Err(e) = File::open(&d).and_then(|f| f.sync_all()) {
-                report.failed.push((MANIFEST_FILE.to_string(), SecretsError::io(d, e)));
-            }
-        }
-        if !report.rekeyed.is_empty() {
-            if let Err(e) = self.save_manifest() {
-                report.failed.push((MANIFEST_FILE.to_string(), e));
-            }
-        }
+        report.failed.extend(manifest_err.map(|e| (MANIFEST_FILE.to_string(), e)));
         pb.finish_and_clear();
         report
+    }
+
+    /// Encrypts many secrets at once (for a render that creates hundreds):
+    /// in parallel, each file replaced atomically, one manifest save. Same
+    /// durability scheme as [`SecretStore::rekey`]. Always writes.
+    pub fn write_many(&mut self, items: &[(String, SecretBytes, Vec<Recipient>)]) -> WriteManyReport {
+        let mut seen = HashSet::new();
+        let dup: Vec<bool> = items.iter().map(|(rel, _, _)| !seen.insert(rel.as_str())).collect();
+        let prepared: Vec<Result<Ready, SecretsError>> = items
+            .par_iter()
+            .zip(dup.par_iter())
+            .map(|((rel, secret, recipients), &dup)| {
+                check_rel(rel)?;
+                let shown = self.display_path(rel);
+                if dup {
+                    return Err(SecretsError::InvalidPath { rel: rel.into(), reason: "listed twice".into() });
+                }
+                let want = canonical_set(recipients);
+                let ct = encrypt(secret, &want, &shown)?;
+                let target = self.path_of(rel);
+                if let Some(d) = target.parent() {
+                    fs::create_dir_all(d).map_err(|e| SecretsError::io(&shown, e))?;
+                }
+                let tmp = write_temp(&target, &ct).map_err(|e| SecretsError::io(&shown, e))?;
+                Ok(Ready { tmp, entry: entry_for(&ct, &want), shown })
+            })
+            .collect();
+        let mut report = WriteManyReport::default();
+        let mut ready = Vec::new();
+        let mut results: Vec<Option<Result<(), SecretsError>>> = Vec::with_capacity(items.len());
+        for (i, ((rel, _, _), p)) in items.iter().zip(prepared).enumerate() {
+            match p {
+                Ok(r) => {
+                    ready.push((i, rel.clone(), r));
+                    results.push(None);
+                }
+                Err(e) => results.push(Some(Err(e))),
+            }
+        }
+        let (committed, manifest_err) = self.commit(ready);
+        for (i, res) in committed {
+            results[i] = Some(res);
+        }
+        for ((rel, _, _), res) in items.iter().zip(results) {
+            match res {
+                Some(Ok(())) => report.written.push(rel.clone()),
+                Some(Err(e)) => report.failed.push((rel.clone(), e)),
+                None => {}
+            }
+        }
+        report.failed.extend(manifest_err.map(|e| (MANIFEST_FILE.to_string(), e)));
+        report
+    }
+
+    /// Makes the temps durable, renames each over its target, fsyncs the
+    /// directories and saves the manifest. Returns each item's outcome (by
+    /// index) and a manifest error, if any. fsync and rename mostly wait on
+    /// the disk, so they run on a small I/O pool wider than the CPU count.
+    #[allow(clippy::type_complexity)]
+    fn commit(
+        &mut self,
+        ready: Vec<(usize, String, Ready)>,
+    ) -> (Vec<(usize, Result<(), SecretsError>)>, Option<SecretsError>) {
+        let pool = io_pool();
+        fn fail<T>(r: Ready, e: io::Error) -> Result<T, SecretsError> {
+            let _ = fs::remove_file(&r.tmp);
+            Err(SecretsError::io(r.shown, e))
+        }
+        // 1. Every temp is on disk before the first rename.
+        let synced: Vec<(usize, String, Result<Ready, SecretsError>)> = pool.install(|| {
+            ready
+                .into_par_iter()
+                .map(|(i, rel, r)| match File::open(&r.tmp).and_then(|f| f.sync_all()) {
+                    Ok(()) => (i, rel, Ok(r)),
+                    Err(e) => (i, rel, fail(r, e)),
+                })
+                .collect()
+        });
+        // 2. Atomic replace, each file on its own.
+        let root = &self.root;
+        let renamed: Vec<(usize, String, Result<ManifestEntry, SecretsError>)> = pool.install(|| {
+            synced
+                .into_par_iter()
+                .map(|(i, rel, r)| {
+                    let res = r.and_then(|r| match fs::rename(&r.tmp, root.join(&rel)) {
+                        Ok(()) => Ok(r.entry),
+                        Err(e) => fail(r, e),
+                    });
+                    (i, rel, res)
+                })
+                .collect()
+        });
+        let mut out = Vec::with_capacity(renamed.len());
+        let mut dirs = BTreeSet::new();
+        for (i, rel, res) in renamed {
+            match res {
+                Ok(entry) => {
+                    if let Some(d) = self.path_of(&rel).parent() {
+                        dirs.insert(d.to_path_buf());
+                    }
+                    self.files.insert(rel, entry);
+                    out.push((i, Ok(())));
+                }
+                Err(e) => out.push((i, Err(e))),
+            }
+        }
+        // 3. Make the renames durable. The files are consistent either way, so
+        // a failure here is reported, not undone.
+        let dir_errs: Vec<SecretsError> = pool.install(|| {
+            dirs.into_par_iter()
+                .filter_map(|d| File::open(&d).and_then(|f| f.sync_all()).err().map(|e| SecretsError::io(d, e)))
+                .collect()
+        });
+        let mut manifest_err = dir_errs.into_iter().next();
+        // 4. One manifest save for the whole batch.
+        if out.iter().any(|(_, r)| r.is_ok()) {
+            if let Err(e) = self.save_manifest() {
+                manifest_err = Some(e);
+            }
+        }
+        (out, manifest_err)
     }
 
     fn prepare(&self, rel: &str, recipients: &[Recipient], ids: &Identities, dup: bool) -> Prep {
@@ -438,7 +554,7 @@ impl SecretStore {
             Err(e) => return Prep::Failed(e),
         };
         match write_temp(&target, &ct) {
-            Ok(tmp) => Prep::Ready { tmp, entry: entry_for(&ct, &want), shown },
+            Ok(tmp) => Prep::Ready(Ready { tmp, entry: entry_for(&ct, &want), shown }),
             Err(e) => Prep::Failed(SecretsError::io(shown, e)),
         }
     }
@@ -458,8 +574,29 @@ enum Prep {
     Unchanged,
     Missing,
     Failed(SecretsError),
-    Ready { tmp: PathBuf, entry: ManifestEntry, shown: PathBuf },
+    Ready(Ready),
 }
+
+struct Ready {
+    tmp: PathBuf,
+    entry: ManifestEntry,
+    shown: PathBuf,
+}
+
+/// Threads for fsync/rename: these block on the disk, not the CPU, and
+/// concurrent fsyncs share journal commits.
+fn io_pool() -> &'static rayon::ThreadPool {
+    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(IO_THREADS)
+            .thread_name(|i| format!("hearth-io-{i}"))
+            .build()
+            .expect("spawning the I/O threads")
+    })
+}
+
+const IO_THREADS: usize = 8;
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -481,6 +618,7 @@ fn write_temp(target: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
             if let Ok(meta) = fs::metadata(target) {
                 f.set_permissions(meta.permissions())?;
             }
+            start_writeback(&f);
             Ok(())
         })();
         return match res {
@@ -492,6 +630,21 @@ fn write_temp(target: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
         };
     }
 }
+
+/// Starts writing the file's data back now (asynchronously), so that the
+/// fsync that follows finds little left to do.
+#[cfg(target_os = "linux")]
+fn start_writeback(f: &File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid open fd; the call only schedules I/O. Errors are
+    // harmless: the later fsync reports real ones.
+    unsafe {
+        libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_: &File) {}
 
 /// Validates a path relative to the secrets directory.
 fn check_rel(rel: &str) -> Result<(), SecretsError> {
