@@ -85,9 +85,16 @@ let
       install_seed ${lib.escapeShellArg u.name} ${lib.escapeShellArg config.age.secrets.${u.totpSecret}.path} || status=1
     '') totpUsers}
     # Seeds of users who lost TOTP or were removed must not keep working.
-    find "$state" -mindepth 1 -maxdepth 1 ${
-      lib.concatMapStringsSep " " (u: "! -name ${lib.escapeShellArg u.name}") totpUsers
-    } -print -exec rm -rf {} + | sed 's|^|hearth-totp: removed |'
+    # Only files that look like seed files go, whatever the directory is.
+    keep=" ${lib.concatMapStringsSep " " (u: u.name) totpUsers} "
+    for f in "$state"/* "$state"/.[!.]*; do
+      [ -f "$f" ] && [ ! -L "$f" ] || continue
+      case $keep in *" ''${f##*/} "*) continue ;; esac
+      if head -n 1 "$f" | grep -Eqx '[A-Z2-7]+=*'; then
+        rm -f "$f"
+        echo "hearth-totp: removed $f"
+      fi
+    done
     exit "$status"
   '';
 
@@ -289,8 +296,6 @@ in
         pkgs.coreutils
         pkgs.gawk
         pkgs.gnugrep
-        pkgs.findutils
-        pkgs.gnused
         pkgs.diffutils
       ];
       serviceConfig = {

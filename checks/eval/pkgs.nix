@@ -10,10 +10,8 @@ let
   names = [
     "coreutils"
     "diffutils"
-    "findutils"
     "gawk"
     "gnugrep"
-    "gnused"
     "google-authenticator"
     "nftables"
     "pam"
