@@ -54,8 +54,10 @@ let
         echo "hearth-totp: $user: the first line of $secret is not a base32 TOTP seed" >&2
         return 1
       fi
-      new=$(mktemp "$state/.$user.XXXXXX")
-      { printf '%s\n' "$seed"; cat "$header"; } >"$new"
+      # Called as `install_seed ... || status=1`, where bash ignores set -e:
+      # every step checks its own status.
+      new=$(mktemp "$state/.$user.XXXXXX") || return 1
+      { printf '%s\n' "$seed" && cat "$header"; } >"$new" || return 1
       if [ -f "$dst" ] && [ "$(head -n 1 "$dst")" = "$seed" ]; then
         # Same seed: carry over pam_google_authenticator's state (codes
         # already used; rate-limit timestamps while the limit is the same).
@@ -63,8 +65,8 @@ let
             -v rate="$(grep -m1 '^" RATE_LIMIT' "$dst" || true)" '
           /^" DISALLOW_REUSE/ && reuse != "" { print reuse; next }
           /^" RATE_LIMIT/ && rate != "" && (rate == $0 || index(rate, $0 " ") == 1) { print rate; next }
-          { print }' "$new" >"$new.m"
-        mv -f "$new.m" "$new"
+          { print }' "$new" >"$new.m" || return 1
+        mv -f "$new.m" "$new" || return 1
         if cmp -s "$new" "$dst"; then
           rm -f "$new"
           echo "hearth-totp: $user: seed unchanged, state kept"
@@ -74,9 +76,7 @@ let
       else
         echo "hearth-totp: $user: installed seed"
       fi
-      chown root:root "$new"
-      chmod 0600 "$new"
-      mv -f "$new" "$dst"
+      chown root:root "$new" && chmod 0600 "$new" && mv -f "$new" "$dst"
     }
 
     # One bad secret must not keep the other users' seeds from installing.
