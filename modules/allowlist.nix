@@ -2,7 +2,9 @@
 # services the inventory allows, and (optionally) SSH to this host only from
 # the VPN and LAN, rate-limited per source. Adds its own nftables table next
 # to NixOS's firewall; the table text comes from ./lib/nftables.nix, the same
-# function `hearth preview` and the lab use.
+# function `hearth preview` and the lab use. Enabling it turns on
+# networking.nftables, which also moves NixOS's own firewall to its nftables
+# backend (same rules, other tool).
 {
   config,
   lib,

@@ -5,7 +5,6 @@
 {
   config,
   lib,
-  pkgs,
   ...
 }:
 let
@@ -258,7 +257,6 @@ in
         };
       };
 
-      environment.systemPackages = [ pkgs.wireguard-tools ];
     }
   );
 }
