@@ -258,7 +258,7 @@ in
 
     environment.etc = lib.mkIf (cfg.userCA != null) {
       ${caEtcName} = {
-        text = cfg.userCA.publicKey + "\n";
+        text = lib.removeSuffix "\n" cfg.userCA.publicKey + "\n";
         mode = "0444";
       };
     };

@@ -1,8 +1,9 @@
 # VM test of modules/bastion.nix: SSH with public key plus TOTP code, the
 # code computed with oathtool from the TEST-ONLY seed. Key alone, code alone,
-# a wrong code, a reused code (also after the seed is reinstalled) and a
-# login from outside the allowed networks must all fail; the PAM stack never
-# asks for a unix password.
+# a wrong code, a reused code (also after the seed is reinstalled), an expired
+# certificate and a login from outside the allowed networks must all fail; a
+# certificate from the user CA plus the code works; the PAM stack never asks
+# for a unix password.
 #
 #   client 192.168.1.2 -- bastion 192.168.1.1     vlan 1 (allowed source)
 #   outsider 192.168.2.2 -- bastion 192.168.2.1   vlan 2 (not allowed)
@@ -54,12 +55,12 @@ in
         users = [
           {
             name = "alice";
-            sshKeys = [ (builtins.readFile ./test-keys/alice-ed25519-TEST-ONLY.pub) ];
+            sshKeys = [ (lib.removeSuffix "\n" (builtins.readFile ./test-keys/alice-ed25519-TEST-ONLY.pub)) ];
             totp = true;
             totpSecret = "hearth-totp-alice";
           }
         ];
-        userCA = null;
+        userCA.publicKey = lib.removeSuffix "\n" (builtins.readFile ./test-keys/user-ca-ed25519-TEST-ONLY.pub);
         totp = {
           window = 3;
           # Roomier than the default so the negative cases below do not trip
@@ -136,6 +137,8 @@ in
     bastion.succeed("sshd -T | grep -qx 'authenticationmethods publickey,keyboard-interactive'")
     bastion.succeed("sshd -T | grep -qx 'passwordauthentication no'")
     bastion.succeed("sshd -T | grep -qx 'permitrootlogin no'")
+    bastion.succeed("sshd -T | grep -qx 'trustedusercakeys /etc/ssh/hearth-user-ca.pub'")
+    bastion.succeed("diff /etc/ssh/hearth-user-ca.pub ${./test-keys/user-ca-ed25519-TEST-ONLY.pub}")
 
     for m in (client, outsider):
         m.succeed("install -m 600 ${./test-keys/alice-ed25519-TEST-ONLY} /root/alice")
@@ -175,6 +178,20 @@ in
 
     # From outside the allowed networks: refused even with key and code.
     outsider.fail(ssh(outsider, code(outsider, -30), host="192.168.2.1"))
+
+    # SSH user CA: carol's key is listed nowhere; with a certificate for
+    # alice from the CA (plus the code) it gets in, with an expired one not.
+    client.succeed("install -m 600 ${./test-keys/user-ca-ed25519-TEST-ONLY} /root/ca")
+    for k in ("carol", "carol-old"):
+        client.succeed(f"install -m 600 ${./test-keys/carol-ed25519-TEST-ONLY} /root/{k}")
+        client.succeed(f"install -m 644 ${./test-keys/carol-ed25519-TEST-ONLY.pub} /root/{k}.pub")
+    client.succeed("ssh-keygen -q -s /root/ca -I carol -n alice -V -5m:+1h /root/carol.pub")
+    client.succeed("ssh-keygen -q -s /root/ca -I carol-old -n alice -V 20200101:20200102 /root/carol-old.pub")
+    # Wait for a TOTP step no code was used in yet.
+    client.succeed("sleep $(( 31 - $(date +%s) % 30 ))")
+    client.succeed(ssh(client, code(client), key="/root/carol"))
+    client.fail(ssh(client, code(client, 30), key="/root/carol-old"))
+    bastion.succeed("journalctl -u sshd.service | grep -q 'Accepted certificate ID \"carol\"'")
 
     # The journal names the key and the outcome for the log shipper.
     # (With two methods sshd logs the key step as "Partial publickey".)
