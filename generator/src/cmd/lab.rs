@@ -1,7 +1,6 @@
 //! `hearth lab`: the inventory as network namespaces with real WireGuard,
 //! nftables and sshd; the policy proved on real packets.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -53,12 +52,12 @@ pub struct RunArgs {
     /// gets no handshake and reaches nothing. Repeatable.
     #[arg(long = "revoked", value_name = "NAME=FILE")]
     revoked: Vec<String>,
-    /// TCP connects in flight per client.
-    #[arg(long, default_value_t = 16384)]
-    window: usize,
-    /// Milliseconds before an unanswered connect counts as closed.
-    #[arg(long, default_value_t = 1000)]
-    timeout_ms: u64,
+    /// Probe SYNs per second per client (all clients scan at once).
+    #[arg(long, default_value_t = 12000)]
+    rate: u32,
+    /// Milliseconds to wait for answers after the last probe.
+    #[arg(long, default_value_t = 1500)]
+    linger_ms: u64,
     /// Progress on stderr.
     #[arg(long, short)]
     verbose: bool,
@@ -76,7 +75,7 @@ fn opts(a: &RunArgs, g: &Global) -> anyhow::Result<lab::RunOpts> {
         identity: g.identity.clone(),
         revoked,
         exe: None,
-        scan: lab::probe::ScanOpts { window: a.window, timeout: Duration::from_millis(a.timeout_ms) },
+        scan: lab::probe::SynOpts { rate: a.rate, linger: Duration::from_millis(a.linger_ms) },
         verbose: a.verbose,
     })
 }

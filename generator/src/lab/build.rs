@@ -441,6 +441,23 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
         add_client(&mut plan, &r.name, r.config, false, None)?;
     }
 
+    // Lab-only, on the gateway: one counter per client of the probe SYNs that
+    // reach the forward hook (the scan's coverage, see probe::syn_scan). A
+    // counter and no verdict, at a priority before hearth's table: it
+    // changes nothing about what is forwarded.
+    if let Some(w) = plan.nodes[gwi].wg.as_ref() {
+        let mut t = String::from("table inet hearth-lab-count {\n");
+        for i in 0..plan.clients.len() {
+            t.push_str(&format!("  counter c{i} {{\n  }}\n"));
+        }
+        t.push_str("  chain forward {\n    type filter hook forward priority -10; policy accept;\n");
+        for (i, c) in plan.clients.iter().enumerate() {
+            t.push_str(&format!("    iifname \"{}\" ip saddr {} tcp flags & (syn | ack) == syn counter name \"c{i}\"\n", w.name, c.address));
+        }
+        t.push_str("  }\n}\n");
+        plan.nodes[gwi].nft.push(("lab SYN counters".into(), t));
+    }
+
     // ACL tests, one check per client and probe.
     let groups = inv.groups();
     for (ti, t) in inv.acl_tests.iter().enumerate() {

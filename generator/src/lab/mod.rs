@@ -88,7 +88,7 @@ pub struct RunOpts {
     pub revoked: Vec<build::Revoked>,
     /// The hearth binary (runs the LAN hosts' responders).
     pub exe: Option<PathBuf>,
-    pub scan: probe::ScanOpts,
+    pub scan: probe::SynOpts,
     /// Print progress to stderr.
     pub verbose: bool,
 }
@@ -166,6 +166,13 @@ pub fn bring_up(opts: &RunOpts) -> Result<(Lab, LabPlan, Box<dyn Fn(&Secret) -> 
     Ok((lab, plan, decrypt))
 }
 
+/// Packets counted by the lab's SYN counter on the gateway (a lab-only
+/// table with no verdicts, see build.rs).
+fn syn_counter(ns: &str, name: &str) -> Result<u64> {
+    let out = exec::run(exec::in_ns(ns, "nft").args(["list", "counter", "inet", "hearth-lab-count", name]))?;
+    out.split_whitespace().skip_while(|w| *w != "packets").nth(1).and_then(|n| n.parse().ok()).ok_or_else(|| anyhow!("cannot read the lab's SYN counter: {out}"))
+}
+
 /// The latest handshake (unix seconds, 0 = never) of every peer of a client.
 fn handshakes(ns: &str, dev: &str) -> Result<Vec<u64>> {
     let out = exec::run(exec::in_ns(ns, "wg").args(["show", dev, "latest-handshakes"]))?;
@@ -213,42 +220,49 @@ fn flows_of(open: &BTreeSet<SocketAddrV4>, proto: Proto) -> BTreeSet<Flow> {
 /// Scans from one client: every TCP port and the UDP ports on every target.
 /// Flows expected open but not seen are retried with longer timeouts (a lost
 /// SYN is not a closed port); an unexpected open is never retried away.
-fn scan_client(ns: &str, plan: &LabPlan, allowed: &BTreeSet<Flow>, opts: probe::ScanOpts) -> Result<(BTreeSet<Flow>, usize)> {
+fn scan_client(ns: &str, src: std::net::Ipv4Addr, plan: &LabPlan, allowed: &BTreeSet<Flow>, opts: probe::SynOpts, counter: Option<(String, String)>) -> Result<(BTreeSet<Flow>, usize, probe::SynResult)> {
     let mut tcp: Vec<SocketAddrV4> = Vec::with_capacity(plan.targets.len() * 65535);
-    // Interleave targets so no single host's queue takes the whole window.
+    // Interleave targets so that no host gets a burst.
     for port in 1..=65535u16 {
         for t in &plan.targets {
             tcp.push(SocketAddrV4::new(t.addr, port));
         }
     }
     let udp: Vec<SocketAddrV4> = plan.targets.iter().flat_map(|t| plan.udp_ports.iter().map(move |p| SocketAddrV4::new(t.addr, *p))).collect();
-    let ns2 = ns.to_string();
-    let (mut seen, retried) = probe::in_netns(&ns2, move || {
-        let open_tcp = probe::tcp_scan(&tcp, opts)?;
+    let (mut seen, syn) = probe::in_netns(ns, move || {
+        let reached = counter.map(|(gw, name)| move || syn_counter(&gw, &name));
+        let syn = probe::syn_scan(src, &tcp, opts, reached.as_ref().map(|f| f as &dyn Fn() -> Result<u64>))?;
         let open_udp = probe::udp_probe(&udp, Duration::from_millis(700), 3)?;
-        let mut seen = flows_of(&open_tcp, Proto::Tcp);
+        let mut seen = flows_of(&syn.open, Proto::Tcp);
         seen.extend(flows_of(&open_udp, Proto::Udp));
-        Ok((seen, 0usize))
+        Ok((seen, syn))
     })?;
+    // An allowed port that did not answer gets real connects, patiently (a
+    // SYN lost in a busy tunnel, or a rekey under way, is not a closed port).
+    // An unexpected open is never retried away.
     let missing: Vec<SocketAddrV4> = allowed.iter().filter(|f| f.proto == Proto::Tcp && !seen.contains(f)).map(|f| SocketAddrV4::new(f.addr, f.port)).collect();
     let n_missing = missing.len();
     if !missing.is_empty() {
-        let again = probe::in_netns(ns, move || {
-            let mut open = BTreeSet::new();
-            let mut todo = missing;
-            for _ in 0..3 {
-                let o = probe::tcp_scan(&todo, probe::ScanOpts { window: 256, timeout: Duration::from_secs(2) })?;
-                todo.retain(|t| !o.contains(t));
-                open.extend(o);
-                if todo.is_empty() {
-                    break;
-                }
-            }
-            Ok(open)
-        })?;
-        seen.extend(flows_of(&again, Proto::Tcp));
+        seen.extend(flows_of(&patient_connect(ns, missing)?, Proto::Tcp));
     }
-    Ok((seen, retried + n_missing))
+    Ok((seen, n_missing, syn))
+}
+
+/// Real TCP connects, retried for up to about 12 seconds.
+fn patient_connect(ns: &str, targets: Vec<SocketAddrV4>) -> Result<BTreeSet<SocketAddrV4>> {
+    probe::in_netns(ns, move || {
+        let mut open = BTreeSet::new();
+        let mut todo = targets;
+        for _ in 0..6 {
+            let o = probe::tcp_scan(&todo, probe::ScanOpts { window: 256, timeout: Duration::from_secs(2) })?;
+            todo.retain(|t| !o.contains(t));
+            open.extend(o);
+            if todo.is_empty() {
+                break;
+            }
+        }
+        Ok(open)
+    })
 }
 
 fn probe_acl(lab: &Lab, plan: &LabPlan, matrix: &[(String, BTreeSet<Flow>)]) -> Result<Vec<AclResult>> {
@@ -261,9 +275,14 @@ fn probe_acl(lab: &Lab, plan: &LabPlan, matrix: &[(String, BTreeSet<Flow>)]) -> 
         let tcp: Vec<SocketAddrV4> = checks.iter().filter(|a| a.flow.proto == Proto::Tcp).map(|a| SocketAddrV4::new(a.flow.addr, a.flow.port)).collect();
         let udp: Vec<SocketAddrV4> = checks.iter().filter(|a| a.flow.proto == Proto::Udp).map(|a| SocketAddrV4::new(a.flow.addr, a.flow.port)).collect();
         let ns = lab.ns(&c.name)?;
-        let (ot, ou) = probe::in_netns(&ns, move || {
-            Ok((probe::tcp_scan(&tcp, probe::ScanOpts { window: 256, timeout: Duration::from_secs(2) })?, probe::udp_probe(&udp, Duration::from_millis(700), 3)?))
+        let expect_open: Vec<SocketAddrV4> = checks.iter().filter(|a| a.accept && a.flow.proto == Proto::Tcp).map(|a| SocketAddrV4::new(a.flow.addr, a.flow.port)).collect();
+        let (mut ot, ou) = probe::in_netns(&ns, move || {
+            Ok((probe::tcp_scan(&tcp, probe::ScanOpts { window: 256, timeout: Duration::from_secs(2) })?, probe::udp_probe(&udp, Duration::from_millis(700), 5)?))
         })?;
+        let again: Vec<SocketAddrV4> = expect_open.into_iter().filter(|a| !ot.contains(a)).collect();
+        if !again.is_empty() && c.connects {
+            ot.extend(patient_connect(&ns, again)?);
+        }
         let _ = matrix;
         for a in checks {
             let sa = SocketAddrV4::new(a.flow.addr, a.flow.port);
@@ -282,17 +301,41 @@ pub fn check(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result<Zero
     let t0 = Instant::now();
     let hs = warm_up(lab, plan)?;
     t.handshake_s = t0.elapsed().as_secs_f64();
+    // ACL tests first, on real connections, while the tunnels are fresh.
+    let acl = probe_acl(lab, plan, &[])?;
     let t1 = Instant::now();
     let mut clients = vec![];
     let mut matrix = vec![];
-    let mut probes = 0usize;
-    for (ci, c) in plan.clients.iter().enumerate() {
-        let ns = lab.ns(&c.name)?;
-        if opts.verbose {
-            eprintln!("hearth lab: scanning from {} ({} flows)", c.name, plan.probe_count());
+    let gw_ns = plan.nodes.iter().find(|n| n.kind == NodeKind::Gateway).map(|n| lab.ns(&n.name)).transpose()?;
+    if opts.verbose {
+        eprintln!("hearth lab: scanning from {} clients at once ({} flows each)", plan.clients.len(), plan.probe_count());
+    }
+    // All clients at once: the WireGuard daemons are the bottleneck, and
+    // this keeps both cores busy.
+    let results: Vec<Result<(BTreeSet<Flow>, usize, probe::SynResult)>> = std::thread::scope(|sc| {
+        let hs: Vec<_> = plan
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(ci, c)| {
+                let ns = lab.ns(&c.name);
+                // A client that should not get through has nothing to count.
+                let counter = gw_ns.clone().filter(|_| c.connects).map(|g| (g, format!("c{ci}")));
+                sc.spawn(move || scan_client(&ns?, c.address, plan, &c.allowed, opts.scan, counter))
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("scan thread panicked")))).collect()
+    });
+    for ((ci, c), res) in plan.clients.iter().enumerate().zip(results) {
+        let (seen, retried, syn) = res?;
+        if c.connects && gw_ns.is_some() {
+            t.syn_sent += plan.targets.len() * 65535;
+            t.syn_reached_gateway += syn.reached;
         }
-        let (seen, retried) = scan_client(&ns, plan, &c.allowed, opts.scan)?;
-        probes += plan.probe_count();
+        t.resent_chunks += syn.resent_chunks;
+        if opts.verbose {
+            eprintln!("hearth lab: {}: {} SYNs sent, {} chunks re-sent, final rate {}/s", c.name, syn.sent, syn.resent_chunks, syn.final_rate);
+        }
         let mut targets = vec![];
         for tg in &plan.targets {
             let exp: BTreeSet<Flow> = c.allowed.iter().filter(|f| f.addr == tg.addr).copied().collect();
@@ -302,9 +345,9 @@ pub fn check(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result<Zero
         clients.push(ClientReport { name: c.name.clone(), address: c.address, handshake_expected: c.connects, handshake: hs[ci], retried, targets });
         matrix.push((c.name.clone(), seen));
     }
+    let probes = plan.clients.len() * plan.probe_count();
     t.scan_s = t1.elapsed().as_secs_f64();
     t.probes = probes;
-    let acl = probe_acl(lab, plan, &matrix)?;
     let t2 = Instant::now();
     let bastion = if plan.bastion.is_some() {
         if opts.verbose {

@@ -185,6 +185,238 @@ pub fn tcp_scan(targets: &[SocketAddrV4], opts: ScanOpts) -> Result<BTreeSet<Soc
     Ok(open)
 }
 
+/// Options of the SYN scan.
+#[derive(Debug, Clone, Copy)]
+pub struct SynOpts {
+    /// SYNs per second (paced in 1 ms slices).
+    pub rate: u32,
+    /// How long to keep listening for answers after the last SYN.
+    pub linger: Duration,
+}
+
+impl Default for SynOpts {
+    fn default() -> Self {
+        SynOpts { rate: 6000, linger: Duration::from_millis(1000) }
+    }
+}
+
+fn csum_add(mut sum: u32, data: &[u8]) -> u32 {
+    let mut i = 0;
+    while i + 1 < data.len() {
+        sum += u32::from(u16::from_be_bytes([data[i], data[i + 1]]));
+        i += 2;
+    }
+    if i < data.len() {
+        sum += u32::from(data[i]) << 8;
+    }
+    sum
+}
+
+fn csum_fold(mut sum: u32) -> u16 {
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// The sequence number a probe carries: a keyed mix of its destination, so
+/// an answer can be matched to a probe without keeping state per probe.
+fn cookie(key: u64, dst: SocketAddrV4) -> u32 {
+    let mut x = key ^ (u64::from(u32::from(*dst.ip())) << 16) ^ u64::from(dst.port());
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51afd7ed558ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ceb9fe1a85ec53);
+    x ^= x >> 33;
+    x as u32
+}
+
+/// An IPv4 + TCP SYN packet (with an MSS option, like a real connect).
+pub fn syn_packet(src: SocketAddrV4, dst: SocketAddrV4, seq: u32) -> [u8; 44] {
+    let mut p = [0u8; 44];
+    p[0] = 0x45;
+    p[2..4].copy_from_slice(&44u16.to_be_bytes());
+    p[6] = 0x40; // DF
+    p[8] = 64;
+    p[9] = 6;
+    p[12..16].copy_from_slice(&src.ip().octets());
+    p[16..20].copy_from_slice(&dst.ip().octets());
+    let ipsum = csum_fold(csum_add(0, &p[..20]));
+    p[10..12].copy_from_slice(&ipsum.to_be_bytes());
+    let t = &mut p[20..];
+    t[0..2].copy_from_slice(&src.port().to_be_bytes());
+    t[2..4].copy_from_slice(&dst.port().to_be_bytes());
+    t[4..8].copy_from_slice(&seq.to_be_bytes());
+    t[12] = 6 << 4; // data offset: 24 bytes
+    t[13] = 0x02; // SYN
+    t[14..16].copy_from_slice(&64240u16.to_be_bytes());
+    t[20..24].copy_from_slice(&[2, 4, 0x05, 0x78]); // MSS 1400
+    let mut pseudo = [0u8; 12];
+    pseudo[0..4].copy_from_slice(&src.ip().octets());
+    pseudo[4..8].copy_from_slice(&dst.ip().octets());
+    pseudo[9] = 6;
+    pseudo[10..12].copy_from_slice(&24u16.to_be_bytes());
+    let sum = csum_fold(csum_add(csum_add(0, &pseudo), &p[20..44]));
+    p[36..38].copy_from_slice(&sum.to_be_bytes());
+    p
+}
+
+/// SYN scan from the current thread's namespace, as `src` (the client's VPN
+/// address): one raw SYN per target; a SYN-ACK whose acknowledgement matches
+/// the probe's cookie means open. The kernel answers each SYN-ACK with a RST
+/// (there is no socket), so nothing stays open, and no SYN is retransmitted.
+///
+/// Coverage: `reached()` reads a counter of this client's SYNs at the
+/// gateway's forward hook. Probes go out in chunks; a chunk is done when the
+/// counter grew by its size (every SYN reached the filter). Otherwise the
+/// whole chunk is sent again at a lower rate, so no flow goes untested
+/// because a busy tunnel dropped its probe. Without a counter (`None`), each
+/// chunk is sent once.
+pub fn syn_scan(src: Ipv4Addr, targets: &[SocketAddrV4], opts: SynOpts, reached: Option<&dyn Fn() -> Result<u64>>) -> Result<SynResult> {
+    // Reserve a source port so the kernel never hands it to a real socket.
+    let reserve = std::net::TcpListener::bind((src, 0)).or_else(|_| std::net::TcpListener::bind(("0.0.0.0", 0)))?;
+    let sport = reserve.local_addr()?.port();
+    let srca = SocketAddrV4::new(src, sport);
+    let tx = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::IPPROTO_RAW) };
+    if tx < 0 {
+        return Err(anyhow!("raw socket: {}", io::Error::last_os_error()));
+    }
+    let rx = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, libc::IPPROTO_TCP) };
+    if rx < 0 {
+        unsafe { libc::close(tx) };
+        return Err(anyhow!("raw socket: {}", io::Error::last_os_error()));
+    }
+    struct Close(i32, i32);
+    impl Drop for Close {
+        fn drop(&mut self) {
+            unsafe {
+                libc::close(self.0);
+                libc::close(self.1);
+            }
+        }
+    }
+    let _close = Close(tx, rx);
+    let buf: i32 = 64 << 20;
+    unsafe {
+        libc::setsockopt(rx, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &buf as *const _ as *const libc::c_void, 4);
+        libc::setsockopt(tx, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &buf as *const _ as *const libc::c_void, 4);
+    }
+    let key: u64 = rand::random();
+    let mut res = SynResult::default();
+    let mut rbuf = vec![0u8; 2048];
+    let mut drain = |open: &mut BTreeSet<SocketAddrV4>| loop {
+        let n = unsafe { libc::recv(rx, rbuf.as_mut_ptr() as *mut libc::c_void, rbuf.len(), 0) };
+        if n <= 0 {
+            break;
+        }
+        let p = &rbuf[..n as usize];
+        let ihl = usize::from(p[0] & 0x0f) * 4;
+        if p.len() < ihl + 20 || p[9] != 6 {
+            continue;
+        }
+        let t = &p[ihl..];
+        let from = SocketAddrV4::new(Ipv4Addr::new(p[12], p[13], p[14], p[15]), u16::from_be_bytes([t[0], t[1]]));
+        let dport = u16::from_be_bytes([t[2], t[3]]);
+        let ack = u32::from_be_bytes([t[8], t[9], t[10], t[11]]);
+        if dport == sport && t[13] & 0x12 == 0x12 && ack == cookie(key, from).wrapping_add(1) {
+            open.insert(from);
+        }
+    };
+    let send = |dst: SocketAddrV4| -> Result<()> {
+        let pkt = syn_packet(srca, dst, cookie(key, dst));
+        let sa = sockaddr(dst);
+        loop {
+            let r = unsafe { libc::sendto(tx, pkt.as_ptr() as *const libc::c_void, pkt.len(), 0, &sa as *const _ as *const libc::sockaddr, std::mem::size_of::<libc::sockaddr_in>() as u32) };
+            if r >= 0 {
+                return Ok(());
+            }
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::ENOBUFS) | Some(libc::EAGAIN) | Some(libc::EINTR) => std::thread::sleep(Duration::from_micros(200)),
+                _ => return Err(anyhow!("sending a probe to {dst}: {e}")),
+            }
+        }
+    };
+    let mut rate = f64::from(opts.rate);
+    let mut pos = 0;
+    while pos < targets.len() {
+        // About a quarter of a second of probes per chunk.
+        let len = ((rate / 4.0) as usize).clamp(250, 50_000).min(targets.len() - pos);
+        let chunk = &targets[pos..pos + len];
+        let before = reached.map(|f| f()).transpose()?;
+        let per_slice = (rate / 4000.0).max(1.0) as usize;
+        let t0 = Instant::now();
+        for (i, slice) in chunk.chunks(per_slice).enumerate() {
+            for &dst in slice {
+                send(dst)?;
+            }
+            res.sent += slice.len();
+            drain(&mut res.open);
+            let due = t0 + Duration::from_micros(250 * (i as u64 + 1));
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+        }
+        let (Some(f), Some(before)) = (reached, before) else {
+            pos += len;
+            continue;
+        };
+        // Wait until the counter stops growing (the tunnels drained).
+        let (mut last, mut still) = (before, Instant::now());
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let got = loop {
+            std::thread::sleep(Duration::from_millis(15));
+            drain(&mut res.open);
+            let now_c = f()?;
+            if now_c - before >= len as u64 {
+                break now_c - before;
+            }
+            if now_c != last {
+                last = now_c;
+                still = Instant::now();
+            } else if still.elapsed() > Duration::from_millis(150) || Instant::now() > deadline {
+                break now_c - before;
+            }
+        };
+        res.reached += got.min(len as u64) as usize;
+        if got >= len as u64 {
+            pos += len;
+            rate = (rate * 1.05).min(f64::from(opts.rate) * 1.5);
+        } else {
+            res.resent_chunks += 1;
+            res.reached -= got.min(len as u64) as usize;
+            rate = (rate * 0.75).max(500.0);
+            if res.resent_chunks > 200 {
+                return Err(anyhow!("probes keep getting lost on the way to the gateway ({got} of {len} arrived at {rate:.0}/s)"));
+            }
+        }
+        res.final_rate = rate as u32;
+    }
+    let end = Instant::now() + opts.linger;
+    while Instant::now() < end {
+        drain(&mut res.open);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(reserve);
+    // Only answers to probes we sent count.
+    let sent: std::collections::HashSet<SocketAddrV4> = targets.iter().copied().collect();
+    res.open.retain(|a| sent.contains(a));
+    Ok(res)
+}
+
+/// What a SYN scan found and how much it took.
+#[derive(Debug, Default, Clone)]
+pub struct SynResult {
+    pub open: BTreeSet<SocketAddrV4>,
+    /// SYNs sent, resends included.
+    pub sent: usize,
+    /// Probes whose SYN was counted at the gateway (once each).
+    pub reached: usize,
+    pub resent_chunks: usize,
+    pub final_rate: u32,
+}
+
 /// UDP probe: one datagram per target, answered (echoed) by the responder.
 /// Returns the targets whose echo came back. Unanswered ones are retried
 /// `tries` times in total.
@@ -275,6 +507,19 @@ mod tests {
         let open = tcp_scan(&targets, ScanOpts { window: 32, timeout: Duration::from_millis(500) }).unwrap();
         assert!(open.contains(&SocketAddrV4::new(lo, p1)) && open.contains(&SocketAddrV4::new(lo, p2)), "{open:?}");
         assert!(open.iter().all(|a| a.port() == p1 || a.port() == p2 || std::net::TcpListener::bind(("127.0.0.1", a.port())).is_err()));
+    }
+
+    #[test]
+    fn syn_packets_have_valid_checksums() {
+        let p = syn_packet("10.0.0.1:40000".parse().unwrap(), "10.0.0.2:80".parse().unwrap(), 7);
+        assert_eq!(csum_fold(csum_add(0, &p[..20])), 0, "IP header checksum");
+        let mut pseudo = [0u8; 12];
+        pseudo[0..4].copy_from_slice(&[10, 0, 0, 1]);
+        pseudo[4..8].copy_from_slice(&[10, 0, 0, 2]);
+        pseudo[9] = 6;
+        pseudo[10..12].copy_from_slice(&24u16.to_be_bytes());
+        assert_eq!(csum_fold(csum_add(csum_add(0, &pseudo), &p[20..])), 0, "TCP checksum");
+        assert_eq!(p[33], 0x02, "SYN only");
     }
 
     #[test]

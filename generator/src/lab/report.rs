@@ -20,6 +20,13 @@ pub struct Timings {
     pub total_s: f64,
     /// Flows probed by the matrix (all clients).
     pub probes: usize,
+    /// TCP probes sent by clients that should get through the hub, and how
+    /// many SYNs reached the gateway's forward hook (a lab-only counter):
+    /// a probe lost on the way tests nothing, so this shows the coverage.
+    pub syn_sent: usize,
+    pub syn_reached_gateway: usize,
+    /// Chunks of probes sent again because some SYNs were lost on the way.
+    pub resent_chunks: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -179,6 +186,16 @@ impl Report {
             "\ntime: {:.1}s total (up {:.1}s, handshakes {:.1}s, scan {:.1}s for {} flows, bastion {:.1}s, down {:.1}s)",
             t.total_s, t.up_s, t.handshake_s, t.scan_s, t.probes, t.bastion_s, t.down_s
         );
+        if t.syn_sent > 0 {
+            let _ = writeln!(
+                s,
+                "coverage: {} of {} TCP probes reached the gateway's filter ({:.2}%; {} chunks re-sent after losses)",
+                t.syn_reached_gateway,
+                t.syn_sent,
+                100.0 * t.syn_reached_gateway as f64 / t.syn_sent as f64,
+                t.resent_chunks
+            );
+        }
         if self.ok {
             let _ = writeln!(s, "result: ok, the data plane matches the policy");
         } else {
