@@ -194,11 +194,11 @@ in
           };
           dns-tcp = {
             wantedBy = [ "multi-user.target" ];
-            serviceConfig.ExecStart = "${pkgs.socat}/bin/socat TCP-LISTEN:53,fork,reuseaddr SYSTEM:'echo dns-tcp'";
+            serviceConfig.ExecStart = "${pkgs.socat}/bin/socat TCP-LISTEN:53,fork,reuseaddr \"SYSTEM:echo dns-tcp\"";
           };
           dns-udp = {
             wantedBy = [ "multi-user.target" ];
-            serviceConfig.ExecStart = "${pkgs.socat}/bin/socat UDP-RECVFROM:53,fork SYSTEM:'echo dns-udp'";
+            serviceConfig.ExecStart = "${pkgs.socat}/bin/socat UDP-RECVFROM:53,fork \"SYSTEM:echo dns-udp\"";
           };
         };
       };
