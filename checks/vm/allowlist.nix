@@ -9,21 +9,7 @@
 #   VPN 10.69.222.0/24: gateway .1, admin .10 (admins, all), phone .11 (family, all)
 { lib, ... }:
 let
-  keys = import ./test-keys/wireguard-public-keys.nix;
-  secret = file: {
-    inherit file;
-    owner = "root";
-    group = "root";
-    mode = "0400";
-  };
-  address = ifname: a: {
-    networking.interfaces.${ifname}.ipv4.addresses = lib.mkForce [
-      {
-        address = a;
-        prefixLength = 24;
-      }
-    ];
-  };
+  inherit (import ./lib.nix { inherit lib; }) keys secret address noMasquerade;
   vpnClient = name: vpnAddress: internetAddress: {
     imports = [ (address "eth1" internetAddress) ];
     virtualisation.vlans = [ 1 ];
@@ -37,11 +23,7 @@ let
       mtu = 1420;
       privateKeySecret = "hearth-wireguard-key";
       forwarding = false;
-      masquerade = {
-        enable = false;
-        sources = [ ];
-        destinations = [ ];
-      };
+      masquerade = noMasquerade;
       peers = [
         {
           name = "gateway";

@@ -9,15 +9,8 @@
 #   outsider 192.168.2.2 -- bastion 192.168.2.1   vlan 2 (not allowed)
 { lib, ... }:
 let
+  inherit (import ./lib.nix { inherit lib; }) address secret;
   seed = lib.removeSuffix "\n" (builtins.readFile ./test-keys/totp-alice-TEST-ONLY.b32);
-  address = ifname: a: {
-    networking.interfaces.${ifname}.ipv4.addresses = lib.mkForce [
-      {
-        address = a;
-        prefixLength = 24;
-      }
-    ];
-  };
   sshClient =
     { pkgs, ... }:
     {
@@ -42,12 +35,7 @@ in
         1
         2
       ];
-      age.secrets.hearth-totp-alice = {
-        file = ./test-keys/totp-alice-TEST-ONLY.age;
-        owner = "root";
-        group = "root";
-        mode = "0400";
-      };
+      age.secrets.hearth-totp-alice = secret ./test-keys/totp-alice-TEST-ONLY.age;
       hearth.bastion = {
         enable = true;
         port = 22;

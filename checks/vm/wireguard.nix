@@ -8,26 +8,7 @@
 #   VPN 10.69.222.0/24: hub .1, gateway .2, client .10
 { lib, ... }:
 let
-  keys = import ./test-keys/wireguard-public-keys.nix;
-  secret = file: {
-    inherit file;
-    owner = "root";
-    group = "root";
-    mode = "0400";
-  };
-  address = ifname: a: {
-    networking.interfaces.${ifname}.ipv4.addresses = lib.mkForce [
-      {
-        address = a;
-        prefixLength = 24;
-      }
-    ];
-  };
-  noMasquerade = {
-    enable = false;
-    sources = [ ];
-    destinations = [ ];
-  };
+  inherit (import ./lib.nix { inherit lib; }) keys secret address noMasquerade;
 in
 {
   name = "hearth-wireguard";
