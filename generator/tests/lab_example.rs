@@ -4,30 +4,22 @@
 
 mod lab_common;
 
-use assert_cmd::Command;
-
 #[test]
 fn example_inventory_passes_the_whole_lab() {
     skip_unless_lab!();
     let dir = lab_common::rendered(None);
-    let out = Command::cargo_bin("hearth")
-        .unwrap()
-        .args(["lab", "run", "--json", "--inventory"])
-        .arg(dir.path().join("inventory.toml"))
-        .arg("--identity")
-        .arg(lab_common::identity())
-        .timeout(std::time::Duration::from_secs(300))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    assert_eq!(report["problems"], serde_json::json!([]), "{stdout}");
-    assert!(out.status.success());
-    assert!(report["ok"].as_bool().unwrap());
-    // Every client handshook, every ACL test and bastion check ran.
-    assert_eq!(report["clients"].as_array().unwrap().len(), 2);
-    assert!(report["acl_tests"].as_array().unwrap().len() >= 10);
-    assert!(report["bastion"].as_array().unwrap().len() >= 5, "{stdout}");
-    eprintln!("timings: {}", report["timings"]);
+    let (code, report) = lab_common::lab_run_json(dir.path(), &[]);
+    assert_eq!(report["problems"], serde_json::json!([]), "{}", lab_common::problems(&report));
+    assert_eq!(code, 0);
+    assert_eq!(report["ok"], true);
+    // Every client handshook; every ACL test and bastion check ran.
+    let clients = report["clients"].as_array().unwrap();
+    assert_eq!(clients.len(), 2);
+    assert!(clients.iter().all(|c| c["handshake"] == true && c["targets"].as_array().unwrap().len() == 8));
+    assert_eq!(report["acl_tests"].as_array().unwrap().len(), 17);
+    let bastion: Vec<&str> = report["bastion"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+    assert_eq!(bastion, ["key + current code", "the same code again", "key + wrong code", "code without key", "source outside VPN and LAN"]);
+    // Coverage: every probe SYN reached the gateway's filter.
+    assert_eq!(report["timings"]["syn_sent"], report["timings"]["syn_reached_gateway"]);
+    assert_eq!(report["timings"]["syn_sent"], 2 * 8 * 65535);
 }

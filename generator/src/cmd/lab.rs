@@ -40,6 +40,9 @@ pub enum LabCommand {
     Responder {
         #[arg(long)]
         port: u16,
+        /// The lab it belongs to (shows in the process list).
+        #[arg(long)]
+        lab: Option<String>,
     },
 }
 
@@ -53,7 +56,7 @@ pub struct RunArgs {
     #[arg(long = "revoked", value_name = "NAME=FILE")]
     revoked: Vec<String>,
     /// Probe SYNs per second per client (all clients scan at once).
-    #[arg(long, default_value_t = 12000)]
+    #[arg(long, default_value_t = 6000)]
     rate: u32,
     /// Milliseconds to wait for answers after the last probe.
     #[arg(long, default_value_t = 1500)]
@@ -125,7 +128,7 @@ pub fn run(cmd: LabCommand, global: &Global) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        LabCommand::Responder { port } => {
+        LabCommand::Responder { port, .. } => {
             lab::probe::responder(port)?;
             Ok(0)
         }

@@ -62,7 +62,6 @@ struct WgIface {
 
 #[derive(Debug, Deserialize)]
 struct WgIfacePeer {
-    name: String,
     #[serde(rename = "allowedIPs")]
     allowed_ips: Vec<String>,
 }
@@ -81,7 +80,6 @@ struct WgRaw {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct WgRawPeer {
-    name: String,
     public_key: String,
     preshared_key_secret: Option<String>,
 }
@@ -127,7 +125,7 @@ let
         setconf = l.wireguard.setconf hw;
         nat = l.wireguard.natTable hw;
         iface = l.wireguard.interface hw;
-        raw = { inherit (hw) interface role forwarding privateKeySecret listenPort; peers = map (p: { inherit (p) name publicKey presharedKeySecret; }) hw.peers; };
+        raw = { inherit (hw) interface role forwarding privateKeySecret listenPort; peers = map (p: { inherit (p) publicKey presharedKeySecret; }) hw.peers; };
       } else null;
       allowlist = if ha.enable then l.nftables.allowlistRuleset ha else null;
       bastion = if hb.enable then {
@@ -279,7 +277,7 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
     };
     let (sw_inet, sw_lan) = (0usize, 1usize);
     let mut inet_host = 10u32; // clients from .10
-    let mut add_link = |plan: &mut LabPlan, a: usize, aif: &str, aaddr: Option<Ipv4Net>, b: usize, bif: &str, baddr: Option<Ipv4Net>| {
+    let add_link = |plan: &mut LabPlan, a: usize, aif: &str, aaddr: Option<Ipv4Net>, b: usize, bif: &str, baddr: Option<Ipv4Net>| {
         plan.links.push(Link { a, a_port: Port { ifname: aif.into(), address: aaddr }, b, b_port: Port { ifname: bif.into(), address: baddr } });
     };
     let inet_addr = |host: u32| Ipv4Net::new(Ipv4Addr::from(u32::from(internet.network()) + host), internet.prefix_len()).unwrap();
@@ -351,7 +349,6 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
             .map(|(p, s)| Ok((p.public_key.clone(), secret(s)?)))
             .collect::<Result<Vec<_>>>()?;
         let routes = w.iface.peers.iter().flat_map(|p| p.allowed_ips.iter()).filter(|a| !a.contains(':')).map(|a| net(a)).collect::<Result<Vec<_>>>()?;
-        let _ = w.iface.peers.iter().map(|p| &p.name).count();
         let node = &mut plan.nodes[idx];
         node.wg = Some(WgPlan {
             name: w.raw.interface.clone(),

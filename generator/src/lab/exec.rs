@@ -273,7 +273,7 @@ impl Lab {
             );
             run_input(in_ns(&ns, "nft").args(["-f", "-"]), Some(rules.as_bytes())).with_context(|| format!("responder redirect on {}", n.name))?;
             let mut cmd = in_ns(&ns, &self.exe.to_string_lossy());
-            cmd.args(["lab", "responder", "--port", &RESPONDER_PORT.to_string()]);
+            cmd.args(["lab", "responder", "--port", &RESPONDER_PORT.to_string(), "--lab", &self.prefix]);
             self.spawn(&format!("responder-{}", n.name), cmd)?;
         }
         Ok(())

@@ -337,7 +337,10 @@ pub fn syn_scan(src: Ipv4Addr, targets: &[SocketAddrV4], opts: SynOpts, reached:
             }
         }
     };
+    // AIMD on the rate, with a ceiling just under the last rate that lost
+    // probes (it creeps up again slowly, as the machine's load changes).
     let mut rate = f64::from(opts.rate);
+    let mut ceiling = f64::from(opts.rate) * 1.5;
     let mut pos = 0;
     while pos < targets.len() {
         // About a quarter of a second of probes per chunk.
@@ -382,10 +385,12 @@ pub fn syn_scan(src: Ipv4Addr, targets: &[SocketAddrV4], opts: SynOpts, reached:
         res.reached += got.min(len as u64) as usize;
         if got >= len as u64 {
             pos += len;
-            rate = (rate * 1.05).min(f64::from(opts.rate) * 1.5);
+            ceiling *= 1.01;
+            rate = (rate * 1.05).min(ceiling * 0.95);
         } else {
             res.resent_chunks += 1;
             res.reached -= got.min(len as u64) as usize;
+            ceiling = rate;
             rate = (rate * 0.75).max(500.0);
             if res.resent_chunks > 200 {
                 return Err(anyhow!("probes keep getting lost on the way to the gateway ({got} of {len} arrived at {rate:.0}/s)"));

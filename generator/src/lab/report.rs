@@ -135,7 +135,8 @@ impl Report {
             }
         }
         for a in acl_tests.iter().filter(|a| !a.ok) {
-            problems.push(format!("acl_tests[{}] (src = \"{}\"): {} -> {} ({}) should be {}ed, but it is {}", a.test, a.src, a.client, a.target, a.flow, a.expected, a.seen));
+            let want = if a.expected == "accept" { "accepted" } else { "denied" };
+            problems.push(format!("acl_tests[{}] (src = \"{}\"): {} -> {} ({}) should be {want}, but it is {}", a.test, a.src, a.client, a.target, a.flow, a.seen));
         }
         for b in bastion.iter().filter(|b| !b.ok) {
             problems.push(format!("bastion: {} from {}: expected {}, saw {}", b.name, b.from, b.expected, b.seen));

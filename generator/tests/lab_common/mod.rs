@@ -89,3 +89,142 @@ pub fn run_lab(root: &Path, revoked: Vec<hearth::lab::build::Revoked>) -> hearth
     println!("{}", r.table());
     r
 }
+
+/// Runs `hearth lab run --json` on a repository; returns (exit code, report).
+pub fn lab_run_json(root: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
+    let out = assert_cmd::Command::cargo_bin("hearth")
+        .unwrap()
+        .args(["lab", "run", "--json", "--verbose", "--inventory"])
+        .arg(root.join("inventory.toml"))
+        .arg("--identity")
+        .arg(identity())
+        .args(extra)
+        .timeout(std::time::Duration::from_secs(600))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("no JSON report ({e}): {stdout}"));
+    println!("{}", serde_json::to_string_pretty(&report["problems"]).unwrap());
+    println!("timings: {}", report["timings"]);
+    (out.status.code().unwrap_or(-1), report)
+}
+
+/// Runs the hearth binary with the repository's inventory and the TEST identity.
+pub fn hearth(root: &Path, args: &[&str]) -> String {
+    let out = assert_cmd::Command::cargo_bin("hearth")
+        .unwrap()
+        .args(args)
+        .arg("--inventory")
+        .arg(root.join("inventory.toml"))
+        .arg("--identity")
+        .arg(identity())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "hearth {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The problems of a report as one string, for assertions.
+pub fn problems(report: &serde_json::Value) -> String {
+    report["problems"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect::<Vec<_>>().join("\n")
+}
+
+/// A small generated inventory: a gateway that is its own listener (no
+/// hub), two LAN hosts, two peers, services by group and by single peer.
+pub const NO_HUB: &str = r#"
+[network]
+domain = "home.example.net"
+lan = "10.70.1.0/24"
+vpn = "10.70.200.0/24"
+resolvers = ["10.70.1.53"]
+
+[wireguard]
+interface = "hearth-gw"
+port = 51820
+
+[admin]
+recipients = ["age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt"]
+
+[hosts.gw]
+roles = ["wireguard-gateway"]
+address = "10.70.1.2"
+endpoint = "home.example.net:51820"
+ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv"
+
+[hosts.dns]
+address = "10.70.1.53"
+
+[hosts.nas]
+address = "10.70.1.20"
+
+[peers.laptop]
+kind = "laptop"
+groups = ["admins"]
+
+[peers.phone]
+kind = "phone"
+groups = ["family"]
+
+[services.files]
+host = "nas"
+port = "8000-8003"
+allow = ["admins"]
+
+[services.media]
+host = "nas"
+port = 8096
+allow = ["admins", "family"]
+
+[services.sync]
+host = "nas"
+port = 22000
+proto = "both"
+allow = ["phone"]
+
+[[acl_tests]]
+src = "family"
+accept = ["media", "dns:53/udp", "sync"]
+deny = ["files", "nas:22"]
+"#;
+
+/// A small generated inventory with a hub and three peers.
+pub const SMALL_HUB: &str = r#"
+[network]
+domain = "home.example.net"
+lan = "10.71.1.0/24"
+vpn = "10.71.200.0/24"
+
+[admin]
+recipients = ["age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt"]
+
+[hosts.hub]
+roles = ["wireguard-hub"]
+endpoint = "vpn.example.net:51821"
+ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID2SDbi/4YEFJnNlYbAjoYu6XTVgSxo4gHdwuPkRL3Ra"
+
+[hosts.gw]
+roles = ["wireguard-gateway"]
+address = "10.71.1.2"
+ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv"
+
+[hosts.web]
+address = "10.71.1.80"
+
+[peers.laptop]
+kind = "laptop"
+groups = ["admins"]
+
+[peers.phone]
+kind = "phone"
+groups = ["admins"]
+
+[peers.tablet]
+kind = "phone"
+groups = ["admins"]
+
+[services.web]
+host = "web"
+port = [80, 443]
+allow = ["admins"]
+"#;
