@@ -52,6 +52,10 @@ impl Editor {
     /// The edited text parsed and validated, without writing.
     pub fn preview(&self) -> Result<Loaded, EditError> {
         let text = self.doc.to_string();
+        if text == self.before.text {
+            // Unchanged: `before` was parsed and validated by `open`.
+            return Ok(self.before.clone());
+        }
         let loaded = Loaded::parse(&self.path, text)?;
         validate::check(&loaded).map_err(EditError::Invalid)?;
         Ok(loaded)

@@ -476,6 +476,8 @@ pub struct Loaded {
     pub path: PathBuf,
     pub text: String,
     pub inv: Inventory,
+    /// The span-keeping parse, made on first use of [`Loaded::locate`].
+    spans: std::sync::OnceLock<Option<toml_edit::ImDocument<String>>>,
 }
 
 /// A position in the inventory file.
@@ -502,7 +504,7 @@ impl Loaded {
 
     pub fn parse(path: &Path, text: String) -> Result<Self, LoadError> {
         match toml::from_str::<Inventory>(&text) {
-            Ok(inv) => Ok(Self { path: path.into(), text, inv }),
+            Ok(inv) => Ok(Self { path: path.into(), text, inv, spans: std::sync::OnceLock::new() }),
             Err(e) => {
                 let (line, col) = match e.span() {
                     Some(s) => {
@@ -526,7 +528,7 @@ impl Loaded {
             Table(&'a toml_edit::Table),
             Value(&'a V),
         }
-        let Ok(doc) = toml_edit::ImDocument::parse(self.text.as_str()) else { return Pos { line: 1, col: 1 } };
+        let Some(doc) = self.spans.get_or_init(|| toml_edit::ImDocument::parse(self.text.clone()).ok()) else { return Pos { line: 1, col: 1 } };
         let mut best: Option<std::ops::Range<usize>> = None;
         let mut node = Node::Item(doc.as_item());
         for k in keys {

@@ -44,7 +44,8 @@ pub fn allowlist(inv: &Inventory) -> Allowlist {
     let mut sources: BTreeMap<String, Vec<Ipv4Addr>> = BTreeMap::new();
     let groups = inv.groups();
     let clients = inv.clients();
-    let addr_of = |name: &str| clients.iter().find(|c| c.name == name).and_then(|c| c.address);
+    let addrs: std::collections::HashMap<&str, Ipv4Addr> = clients.iter().filter_map(|c| Some((c.name, c.address?))).collect();
+    let addr_of = |name: &str| addrs.get(name).copied();
     let mut rules = Vec::new();
 
     if inv.network.resolvers_open && !inv.network.resolvers.is_empty() {

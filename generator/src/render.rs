@@ -46,16 +46,30 @@ pub struct Report {
 
 /// The recipients of a secret: its hosts' SSH keys plus every admin.
 pub fn recipients(inv: &Inventory, spec: &SecretSpec) -> Vec<Recipient> {
-    let mut v: Vec<Recipient> = spec
-        .hosts
-        .iter()
-        .filter_map(|h| inv.hosts.get(h).and_then(|h| h.ssh_key.as_deref()))
-        .chain(inv.admin.recipients.iter().map(String::as_str))
-        .filter_map(|r| r.parse().ok())
-        .collect();
-    v.sort();
-    v.dedup();
-    v
+    Recipients::new(inv).of(spec)
+}
+
+/// Parsed recipients of every host and admin, so that thousands of secrets
+/// do not parse the same keys thousands of times.
+pub struct Recipients {
+    admins: Vec<Recipient>,
+    hosts: std::collections::HashMap<String, Recipient>,
+}
+
+impl Recipients {
+    pub fn new(inv: &Inventory) -> Self {
+        Self {
+            admins: inv.admin.recipients.iter().filter_map(|r| r.parse().ok()).collect(),
+            hosts: inv.hosts.iter().filter_map(|(n, h)| Some((n.clone(), h.ssh_key.as_deref()?.parse().ok()?))).collect(),
+        }
+    }
+
+    pub fn of(&self, spec: &SecretSpec) -> Vec<Recipient> {
+        let mut v: Vec<Recipient> = spec.hosts.iter().filter_map(|h| self.hosts.get(h).cloned()).chain(self.admins.iter().cloned()).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
 }
 
 /// Lowest free address of the VPN pool: not the network or broadcast
@@ -98,9 +112,12 @@ pub fn materialize(ed: &mut Editor, store: &mut SecretStore) -> Result<Vec<Strin
         changes.push(format!("allocated {a} to {} `{name}`", &section[..section.len() - 1]));
     }
     // Secrets, then the public halves.
+    let rcpts = Recipients::new(&inv);
     for spec in topology::secrets(&inv) {
-        let rcpt = recipients(&inv, &spec);
-        let exists = !matches!(store.status(&spec.rel, &rcpt)?, Status::Missing);
+        let rcpt = rcpts.of(&spec);
+        // Whether it exists is all that matters here; recipient changes are
+        // the rekey step's business.
+        let exists = store.path_of(&spec.rel).is_file();
         match &spec.kind {
             SecretKind::WireguardKey { node } => {
                 let (section, has_pub) = match inv.hosts.get(node) {
@@ -150,15 +167,18 @@ pub fn materialize(ed: &mut Editor, store: &mut SecretStore) -> Result<Vec<Strin
 
 /// Secrets whose recipients changed since they were encrypted.
 pub fn stale_secrets(inv: &Inventory, store: &SecretStore) -> Result<Vec<(SecretSpec, Vec<Recipient>, String)>, RenderError> {
-    let mut v = Vec::new();
-    for spec in topology::secrets(inv) {
-        let rcpt = recipients(inv, &spec);
-        let st = store.status(&spec.rel, &rcpt)?;
-        if matches!(st, Status::Stale { .. }) {
-            v.push((spec, rcpt, st.to_string()));
-        }
-    }
-    Ok(v)
+    use rayon::prelude::*;
+    let rcpts = Recipients::new(inv);
+    // Reading and hashing thousands of files: both cores.
+    let checked: Vec<Result<Option<(SecretSpec, Vec<Recipient>, String)>, RenderError>> = topology::secrets(inv)
+        .into_par_iter()
+        .map(|spec| {
+            let rcpt = rcpts.of(&spec);
+            let st = store.status(&spec.rel, &rcpt)?;
+            Ok(matches!(st, Status::Stale { .. }).then(|| (spec, rcpt, st.to_string())))
+        })
+        .collect();
+    checked.into_iter().filter_map(Result::transpose).collect()
 }
 
 fn age_secret(host_dir_rel: &str, rel: &str) -> Value {
@@ -170,13 +190,13 @@ fn age_secret(host_dir_rel: &str, rel: &str) -> Value {
         .into()
 }
 
-/// The `hosts/<name>/hearth.nix` of one host.
-pub fn host_nix(inv: &Inventory, name: &str) -> String {
+/// The `hosts/<name>/hearth.nix` of one host. `specs` is
+/// `topology::secrets(inv)`, computed once by the caller.
+pub fn host_nix(inv: &Inventory, specs: &[SecretSpec], al: &policy::Allowlist, name: &str) -> String {
     let h = &inv.hosts[name];
     let up = "../../";
     let mut root = Attrs::new();
     let mut age = Attrs::new();
-    let specs = topology::secrets(inv);
 
     if let Some(wg) = topology::host(inv, name) {
         let key = specs.iter().find(|s| matches!(&s.kind, SecretKind::WireguardKey { node } if node == name)).expect("wireguard hosts have a key spec");
@@ -222,7 +242,6 @@ pub fn host_nix(inv: &Inventory, name: &str) -> String {
     let is_bastion = h.has(Role::Bastion);
     let sources: Vec<String> = inv.bastion_sources().iter().map(|n| n.to_string()).collect();
     if h.has(Role::WireguardGateway) {
-        let al = policy::allowlist(inv);
         let srcs = al.sources.iter().map(|(k, v)| (k.clone(), Value::strs(v.iter().map(|a| a.to_string())))).collect();
         let rules = al
             .rules
@@ -337,23 +356,30 @@ pub fn host_default_nix(name: &str) -> String {
 /// Every generated file: repo-relative path -> content. `default.nix` files
 /// are included only where missing.
 pub fn files(root: &Path, inv: &Inventory) -> Result<BTreeMap<String, Vec<u8>>, RenderError> {
+    let specs = topology::secrets(inv);
+    let al = policy::allowlist(inv);
     let mut out = BTreeMap::new();
     for name in inv.hosts.keys() {
-        out.insert(format!("hosts/{name}/hearth.nix"), host_nix(inv, name).into_bytes());
+        out.insert(format!("hosts/{name}/hearth.nix"), host_nix(inv, &specs, &al, name).into_bytes());
         let d = format!("hosts/{name}/default.nix");
         if !root.join(&d).exists() {
             out.insert(d, host_default_nix(name).into_bytes());
         }
     }
-    let entries: Vec<(String, Vec<Recipient>)> = topology::secrets(inv).iter().map(|s| (s.rel.clone(), recipients(inv, s))).collect();
+    let rcpts = Recipients::new(inv);
+    let entries: Vec<(String, Vec<Recipient>)> = specs.iter().map(|s| (s.rel.clone(), rcpts.of(s))).collect();
     let sn = secrets::agenix_rules(entries.iter().map(|(f, r)| (f.as_str(), r.as_slice())));
     out.insert("secrets/secrets.nix".into(), sn.into_bytes());
-    for (path, bytes) in &out {
-        if let Some(error) = nix::parse_errors(std::str::from_utf8(bytes).unwrap_or_default()) {
-            return Err(RenderError::Unparsable { path: path.clone(), error });
-        }
-    }
     Ok(out)
+}
+
+/// Parses a file about to be written: a generated file that does not parse
+/// is a bug in hearth, and must never reach the disk.
+fn parse_check(path: &str, bytes: &[u8]) -> Result<(), RenderError> {
+    match nix::parse_errors(std::str::from_utf8(bytes).unwrap_or_default()) {
+        Some(error) => Err(RenderError::Unparsable { path: path.into(), error }),
+        None => Ok(()),
+    }
 }
 
 /// Generated `hearth.nix` files of hosts no longer in the inventory.
@@ -392,8 +418,9 @@ pub fn check(root: &Path, loaded: &Loaded) -> Result<CheckReport, RenderError> {
         }
     }
     let store = SecretStore::open(&root.join("secrets"))?;
+    let rcpts = Recipients::new(inv);
     for spec in topology::secrets(inv) {
-        match store.status(&spec.rel, &recipients(inv, &spec))? {
+        match store.status(&spec.rel, &rcpts.of(&spec))? {
             Status::Missing => problems.push(format!("secrets/{}: missing", spec.rel)),
             st @ Status::Stale { .. } => problems.push(format!("secrets/{}: {st}; run `hearth secrets rekey`", spec.rel)),
             Status::Current => {}
@@ -456,11 +483,16 @@ pub fn render(inventory: &Path, identities: impl FnOnce() -> Result<Identities, 
             return Err(RenderError::NeedsRekey(format!("could not re-encrypt: {}", rk.failed.iter().map(|(r, e)| format!("secrets/{r}: {e}")).collect::<Vec<_>>().join("; "))));
         }
     }
-    for (path, bytes) in files(&root, &loaded.inv)? {
+    // Only files whose bytes change are written, and each of those is parsed
+    // back first (all of them, before the first write).
+    let changed: Vec<(String, Vec<u8>)> = files(&root, &loaded.inv)?.into_iter().filter(|(p, b)| std::fs::read(root.join(p)).map_or(true, |old| old != *b)).collect();
+    for (path, bytes) in &changed {
+        parse_check(path, bytes)?;
+    }
+    for (path, bytes) in changed {
         let full = root.join(&path);
-        if crate::fsutil::write_if_changed(&full, &bytes).map_err(|source| RenderError::Write { path: full.clone(), source })? {
-            report.written.push(path);
-        }
+        crate::fsutil::write_atomic(&full, &bytes).map_err(|source| RenderError::Write { path: full.clone(), source })?;
+        report.written.push(path);
     }
     for o in orphans(&root, &loaded.inv) {
         let full = root.join(&o);
