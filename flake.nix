@@ -87,6 +87,12 @@
           # The CLI's tests need root, network namespaces, wireguard-go and
           # sshd (the lab); they run in checks/run, not in the sandbox.
           doCheck = false;
+          # `hearth preview` and `hearth lab` evaluate the same renderers the
+          # modules use; ship them next to the binary.
+          postInstall = ''
+            mkdir -p $out/share/hearth
+            cp -r ${./modules/lib} $out/share/hearth/lib
+          '';
           meta = {
             description = "Turns one inventory of a homelab into typed Nix attrsets and age-encrypted secrets";
             license = lib.licenses.mit;

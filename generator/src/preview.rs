@@ -22,11 +22,14 @@ pub enum PreviewError {
 }
 
 /// Where the renderers are: `$HEARTH_LIB`, the repo's own `modules/lib`,
-/// or the source tree hearth was built from.
+/// `<prefix>/share/hearth/lib` next to an installed binary (the flake's
+/// package puts them there), or the source tree hearth was built from.
 pub fn lib_dir(root: &Path) -> Result<PathBuf, PreviewError> {
+    let installed = std::env::current_exe().ok().and_then(|e| Some(e.parent()?.parent()?.join("share/hearth/lib")));
     let candidates = [
         std::env::var_os("HEARTH_LIB").map(PathBuf::from),
         Some(root.join("modules/lib")),
+        installed,
         Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules/lib")),
     ];
     candidates
