@@ -58,7 +58,10 @@ fn setup(dir: &Path, n: usize) {
         })
         .collect();
     let report = store.write_many(&batch);
-    assert!(report.is_success(), "setup failed: {:?}", report.failed);
+    if let Some((rel, e)) = report.failed.first() {
+        eprintln!("setup failed for {} files; first: {rel}: {e}", report.failed.len());
+        std::process::exit(1);
+    }
     let new = items(n, &recipient("admin2-TEST-ONLY.agekey.pub"));
     let rules = agenix_rules(new.iter().map(|(rel, rs)| (rel.as_str(), rs.as_slice())));
     std::fs::write(secrets.join("secrets.nix"), rules).unwrap();
@@ -82,7 +85,10 @@ fn rekey(dir: &Path, n: usize) {
     let t1 = Instant::now();
     let report = store.rekey(&new, &ids, true);
     let t2 = Instant::now();
-    assert!(report.is_success(), "rekey failed: {:?}", report.failed);
+    if let Some((rel, e)) = report.failed.first() {
+        eprintln!("rekey failed for {} of {} files; first: {rel}: {e}", report.failed.len(), n);
+        std::process::exit(1);
+    }
     println!(
         "rekey: {} rekeyed, {} unchanged, {} missing in {:.3} s (whole run incl. loading keys and manifest: {:.3} s); \
          peak RSS {:.1} MB; threads {}",

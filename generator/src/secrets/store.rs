@@ -7,6 +7,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -235,7 +236,7 @@ impl SecretStore {
     pub fn status(&self, rel: &str, recipients: &[Recipient]) -> Result<Status, SecretsError> {
         check_rel(rel)?;
         let want = canonical_set(recipients);
-        match fs::read(self.path_of(rel)) {
+        match read_file(&self.path_of(rel)) {
             Ok(bytes) => Ok(self.status_of(rel, &bytes, &want)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Status::Missing),
             Err(e) => Err(SecretsError::io(self.display_path(rel), e)),
@@ -309,7 +310,7 @@ impl SecretStore {
     pub fn decrypt(&self, rel: &str, identities: &Identities) -> Result<SecretBytes, SecretsError> {
         check_rel(rel)?;
         let shown = self.display_path(rel);
-        let bytes = fs::read(self.path_of(rel)).map_err(|e| SecretsError::io(&shown, e))?;
+        let bytes = read_file(&self.path_of(rel)).map_err(|e| SecretsError::io(&shown, e))?;
         decrypt(&bytes, identities, &shown)
     }
 
@@ -332,77 +333,72 @@ impl SecretStore {
     /// touched (no churn); missing files are reported, not created.
     ///
     /// Every file ends up either old or new, whatever happens:
-    /// 1. decrypt + encrypt in memory, write the ciphertext to a temp file
-    ///    next to the target (`.<name>.hearth-tmp.*`, ignored by git);
-    /// 2. make every temp file durable (fsync), in parallel;
-    /// 3. rename each temp over its target (atomic), then fsync the
-    ///    directories and save the manifest once.
+    /// 1. decrypt + encrypt in memory, on the CPU pool (rayon, all cores);
+    /// 2. each result goes to a small I/O pool that writes it to a temp file
+    ///    next to the target (`.<name>.hearth-tmp.*`, ignored by git),
+    ///    fsyncs it and renames it over the target (atomic), while the CPU
+    ///    pool goes on with the next file;
+    /// 3. at the end the directories are fsynced and the manifest is saved
+    ///    once.
     ///
     /// An item that fails (cannot be decrypted, I/O error) keeps its old file
     /// and is listed in [`RekeyReport::failed`]; the others are still
-    /// rekeyed. If the process dies between 3's renames and the manifest save,
-    /// the renamed files show up as "rewritten by another tool" and the next
-    /// rekey fixes them. A progress bar is drawn on stderr when `progress` is
-    /// set, stderr is a terminal and the run takes longer than a second.
+    /// rekeyed. If the process dies before the manifest is saved, the files
+    /// already replaced show up as "rewritten by another tool" and the next
+    /// rekey fixes them. A progress bar is drawn on stderr when
+    /// `progress` is set, stderr is a terminal and the run takes longer than
+    /// a second.
     pub fn rekey(&mut self, items: &[(String, Vec<Recipient>)], identities: &Identities, progress: bool) -> RekeyReport {
         let start = Instant::now();
         let pb = ProgressBar::with_draw_target(Some(items.len() as u64), ProgressDrawTarget::hidden());
         pb.set_style(
-            ProgressStyle::with_template("rekey {bar:40} {pos}/{len} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template("rekey {bar:40} {pos}/{len} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         let may_show = progress && io::stderr().is_terminal();
         let shown = AtomicBool::new(false);
         let tick = || {
             pb.inc(1);
-            if may_show && !shown.load(Ordering::Relaxed) && start.elapsed() > Duration::from_secs(1) && !shown.swap(true, Ordering::Relaxed) {
+            if may_show
+                && !shown.load(Ordering::Relaxed)
+                && start.elapsed() > Duration::from_secs(1)
+                && !shown.swap(true, Ordering::Relaxed)
+            {
                 pb.set_draw_target(ProgressDrawTarget::stderr());
             }
         };
 
         let mut seen = HashSet::new();
         let dup: Vec<bool> = items.iter().map(|(rel, _)| !seen.insert(rel.as_str())).collect();
-
-        // Phase 1: decrypt, encrypt, write temps.
-        let prepared: Vec<Prep> = items
+        let (tx, rx) = mpsc::channel::<Staged>();
+        let root = self.root.clone();
+        let early: Vec<Option<Outcome>> = items
             .par_iter()
             .zip(dup.par_iter())
-            .map(|((rel, recipients), &dup)| {
-                let r = self.prepare(rel, recipients, identities, dup);
+            .enumerate()
+            .map_with(tx, |tx, (i, ((rel, recipients), &dup))| {
+                let p = self.prepare(rel, recipients, identities, dup);
                 tick();
-                r
+                match p {
+                    Prep::Ready(r) => {
+                        stage(&root, i, rel, r, tx);
+                        None
+                    }
+                    Prep::Unchanged => Some(Outcome::Unchanged),
+                    Prep::Missing => Some(Outcome::Missing),
+                    Prep::Failed(e) => Some(Outcome::Failed(e)),
+                }
             })
             .collect();
+        let (outcomes, manifest_err) = self.commit(early, rx.into_iter().collect());
 
-        // Phases 2 and 3: durable temps, renames, manifest.
         let mut report = RekeyReport::default();
-        let mut ready = Vec::new();
-        let mut results: Vec<Option<Result<(), SecretsError>>> = Vec::with_capacity(items.len());
-        for (i, ((rel, _), p)) in items.iter().zip(prepared).enumerate() {
-            results.push(match p {
-                Prep::Unchanged => {
-                    report.unchanged.push(rel.clone());
-                    None
-                }
-                Prep::Missing => {
-                    report.missing.push(rel.clone());
-                    None
-                }
-                Prep::Failed(e) => Some(Err(e)),
-                Prep::Ready(r) => {
-                    ready.push((i, rel.clone(), r));
-                    None
-                }
-            });
-        }
-        let (committed, manifest_err) = self.commit(ready);
-        for (i, res) in committed {
-            results[i] = Some(res);
-        }
-        for ((rel, _), res) in items.iter().zip(results) {
-            match res {
-                Some(Ok(())) => report.rekeyed.push(rel.clone()),
-                Some(Err(e)) => report.failed.push((rel.clone(), e)),
-                None => {}
+        for ((rel, _), o) in items.iter().zip(outcomes) {
+            match o {
+                Outcome::Done => report.rekeyed.push(rel.clone()),
+                Outcome::Unchanged => report.unchanged.push(rel.clone()),
+                Outcome::Missing => report.missing.push(rel.clone()),
+                Outcome::Failed(e) => report.failed.push((rel.clone(), e)),
             }
         }
         report.failed.extend(manifest_err.map(|e| (MANIFEST_FILE.to_string(), e)));
@@ -416,119 +412,94 @@ impl SecretStore {
     pub fn write_many(&mut self, items: &[(String, SecretBytes, Vec<Recipient>)]) -> WriteManyReport {
         let mut seen = HashSet::new();
         let dup: Vec<bool> = items.iter().map(|(rel, _, _)| !seen.insert(rel.as_str())).collect();
-        let prepared: Vec<Result<Ready, SecretsError>> = items
+        let (tx, rx) = mpsc::channel::<Staged>();
+        let root = self.root.clone();
+        let early: Vec<Option<Outcome>> = items
             .par_iter()
             .zip(dup.par_iter())
-            .map(|((rel, secret, recipients), &dup)| {
-                check_rel(rel)?;
-                let shown = self.display_path(rel);
-                if dup {
-                    return Err(SecretsError::InvalidPath { rel: rel.into(), reason: "listed twice".into() });
+            .enumerate()
+            .map_with(tx, |tx, (i, ((rel, secret, recipients), &dup))| {
+                let prepared = (|| {
+                    check_rel(rel)?;
+                    let shown = self.display_path(rel);
+                    if dup {
+                        return Err(SecretsError::InvalidPath { rel: rel.into(), reason: "listed twice".into() });
+                    }
+                    let want = canonical_set(recipients);
+                    let ct = encrypt(secret, &want, &shown)?;
+                    if let Some(d) = self.path_of(rel).parent() {
+                        fs::create_dir_all(d).map_err(|e| SecretsError::io(&shown, e))?;
+                    }
+                    Ok(Ready { entry: entry_for(&ct, &want), ct, shown })
+                })();
+                match prepared {
+                    Ok(r) => {
+                        stage(&root, i, rel, r, tx);
+                        None
+                    }
+                    Err(e) => Some(Outcome::Failed(e)),
                 }
-                let want = canonical_set(recipients);
-                let ct = encrypt(secret, &want, &shown)?;
-                let target = self.path_of(rel);
-                if let Some(d) = target.parent() {
-                    fs::create_dir_all(d).map_err(|e| SecretsError::io(&shown, e))?;
-                }
-                let tmp = write_temp(&target, &ct).map_err(|e| SecretsError::io(&shown, e))?;
-                Ok(Ready { tmp, entry: entry_for(&ct, &want), shown })
             })
             .collect();
+        let (outcomes, manifest_err) = self.commit(early, rx.into_iter().collect());
         let mut report = WriteManyReport::default();
-        let mut ready = Vec::new();
-        let mut results: Vec<Option<Result<(), SecretsError>>> = Vec::with_capacity(items.len());
-        for (i, ((rel, _, _), p)) in items.iter().zip(prepared).enumerate() {
-            match p {
-                Ok(r) => {
-                    ready.push((i, rel.clone(), r));
-                    results.push(None);
-                }
-                Err(e) => results.push(Some(Err(e))),
-            }
-        }
-        let (committed, manifest_err) = self.commit(ready);
-        for (i, res) in committed {
-            results[i] = Some(res);
-        }
-        for ((rel, _, _), res) in items.iter().zip(results) {
-            match res {
-                Some(Ok(())) => report.written.push(rel.clone()),
-                Some(Err(e)) => report.failed.push((rel.clone(), e)),
-                None => {}
+        for ((rel, _, _), o) in items.iter().zip(outcomes) {
+            match o {
+                Outcome::Done => report.written.push(rel.clone()),
+                Outcome::Failed(e) => report.failed.push((rel.clone(), e)),
+                Outcome::Unchanged | Outcome::Missing => {}
             }
         }
         report.failed.extend(manifest_err.map(|e| (MANIFEST_FILE.to_string(), e)));
         report
     }
 
-    /// Makes the temps durable, renames each over its target, fsyncs the
-    /// directories and saves the manifest. Returns each item's outcome (by
-    /// index) and a manifest error, if any. fsync and rename mostly wait on
-    /// the disk, so they run on a small I/O pool wider than the CPU count.
-    #[allow(clippy::type_complexity)]
-    fn commit(
-        &mut self,
-        ready: Vec<(usize, String, Ready)>,
-    ) -> (Vec<(usize, Result<(), SecretsError>)>, Option<SecretsError>) {
-        let pool = io_pool();
-        fn fail<T>(r: Ready, e: io::Error) -> Result<T, SecretsError> {
-            let _ = fs::remove_file(&r.tmp);
-            Err(SecretsError::io(r.shown, e))
-        }
-        // 1. Every temp is on disk before the first rename.
-        let synced: Vec<(usize, String, Result<Ready, SecretsError>)> = pool.install(|| {
-            ready
-                .into_par_iter()
-                .map(|(i, rel, r)| match File::open(&r.tmp).and_then(|f| f.sync_all()) {
-                    Ok(()) => (i, rel, Ok(r)),
-                    Err(e) => (i, rel, fail(r, e)),
-                })
-                .collect()
-        });
-        // 2. Atomic replace, each file on its own.
-        let root = &self.root;
-        let renamed: Vec<(usize, String, Result<ManifestEntry, SecretsError>)> = pool.install(|| {
-            synced
-                .into_par_iter()
-                .map(|(i, rel, r)| {
-                    let res = r.and_then(|r| match fs::rename(&r.tmp, root.join(&rel)) {
-                        Ok(()) => Ok(r.entry),
-                        Err(e) => fail(r, e),
-                    });
-                    (i, rel, res)
-                })
-                .collect()
-        });
-        let mut out = Vec::with_capacity(renamed.len());
+    /// Records the replaced files in the manifest, fsyncs their directories
+    /// and saves the manifest once. `early` holds the outcome of the items
+    /// that were never staged. Returns one outcome per item and a manifest
+    /// error, if any.
+    fn commit(&mut self, early: Vec<Option<Outcome>>, staged: Vec<Staged>) -> (Vec<Outcome>, Option<SecretsError>) {
+        let mut outcomes: Vec<Option<Outcome>> = early;
         let mut dirs = BTreeSet::new();
-        for (i, rel, res) in renamed {
-            match res {
+        let mut any = false;
+        for (i, rel, res) in staged {
+            outcomes[i] = Some(match res {
                 Ok(entry) => {
                     if let Some(d) = self.path_of(&rel).parent() {
                         dirs.insert(d.to_path_buf());
                     }
                     self.files.insert(rel, entry);
-                    out.push((i, Ok(())));
+                    any = true;
+                    Outcome::Done
                 }
-                Err(e) => out.push((i, Err(e))),
-            }
+                Err(e) => Outcome::Failed(e),
+            });
         }
-        // 3. Make the renames durable. The files are consistent either way, so
-        // a failure here is reported, not undone.
-        let dir_errs: Vec<SecretsError> = pool.install(|| {
+        // Make the renames durable. The files are consistent either way, so a
+        // failure here is reported, not undone.
+        let dir_errs: Vec<SecretsError> = io_pool().install(|| {
             dirs.into_par_iter()
                 .filter_map(|d| File::open(&d).and_then(|f| f.sync_all()).err().map(|e| SecretsError::io(d, e)))
                 .collect()
         });
         let mut manifest_err = dir_errs.into_iter().next();
-        // 4. One manifest save for the whole batch.
-        if out.iter().any(|(_, r)| r.is_ok()) {
+        if any {
             if let Err(e) = self.save_manifest() {
                 manifest_err = Some(e);
             }
         }
-        (out, manifest_err)
+        let outcomes = outcomes
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    Outcome::Failed(SecretsError::io(
+                        self.label.clone(),
+                        io::Error::other("internal error: an I/O task was lost"),
+                    ))
+                })
+            })
+            .collect();
+        (outcomes, manifest_err)
     }
 
     fn prepare(&self, rel: &str, recipients: &[Recipient], ids: &Identities, dup: bool) -> Prep {
@@ -541,7 +512,7 @@ impl SecretStore {
         }
         let want = canonical_set(recipients);
         let target = self.path_of(rel);
-        let bytes = match fs::read(&target) {
+        let bytes = match read_file(&target) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Prep::Missing,
             Err(e) => return Prep::Failed(SecretsError::io(shown, e)),
@@ -553,10 +524,7 @@ impl SecretStore {
             Ok(ct) => ct,
             Err(e) => return Prep::Failed(e),
         };
-        match write_temp(&target, &ct) {
-            Ok(tmp) => Prep::Ready(Ready { tmp, entry: entry_for(&ct, &want), shown }),
-            Err(e) => Prep::Failed(SecretsError::io(shown, e)),
-        }
+        Prep::Ready(Ready { entry: entry_for(&ct, &want), ct, shown })
     }
 
     fn save_manifest(&self) -> Result<(), SecretsError> {
@@ -577,8 +545,40 @@ enum Prep {
     Ready(Ready),
 }
 
+enum Outcome {
+    Done,
+    Unchanged,
+    Missing,
+    Failed(SecretsError),
+}
+
+/// A finished item: its index, path, and the new manifest entry if its file
+/// was replaced.
+type Staged = (usize, String, Result<ManifestEntry, SecretsError>);
+
+/// Hands a file encrypted in memory to the I/O pool, which writes and fsyncs
+/// a temp file next to the target, renames it over the target, and reports
+/// on `tx`.
+fn stage(root: &Path, i: usize, rel: &str, r: Ready, tx: &mpsc::Sender<Staged>) {
+    let target = root.join(rel);
+    let rel = rel.to_string();
+    let tx = tx.clone();
+    io_pool().spawn(move || {
+        let res = write_temp(&target, &r.ct)
+            .and_then(|tmp| {
+                fs::rename(&tmp, &target).inspect_err(|_| {
+                    let _ = fs::remove_file(&tmp);
+                })
+            })
+            .map(|()| r.entry)
+            .map_err(|e| SecretsError::io(r.shown, e));
+        let _ = tx.send((i, rel, res));
+    });
+}
+
+/// A file encrypted in memory, ready to be written.
 struct Ready {
-    tmp: PathBuf,
+    ct: Vec<u8>,
     entry: ManifestEntry,
     shown: PathBuf,
 }
@@ -601,7 +601,7 @@ const IO_THREADS: usize = 8;
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Writes `bytes` (ciphertext) to a new temp file next to `target`, with the
-/// target's permissions if it exists. Not yet synced.
+/// target's permissions if it exists, and fsyncs it.
 fn write_temp(target: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
     let dir = target.parent().unwrap_or(Path::new("."));
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -618,8 +618,7 @@ fn write_temp(target: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
             if let Ok(meta) = fs::metadata(target) {
                 f.set_permissions(meta.permissions())?;
             }
-            start_writeback(&f);
-            Ok(())
+            f.sync_all()
         })();
         return match res {
             Ok(()) => Ok(tmp),
@@ -631,20 +630,25 @@ fn write_temp(target: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
     }
 }
 
-/// Starts writing the file's data back now (asynchronously), so that the
-/// fsync that follows finds little left to do.
-#[cfg(target_os = "linux")]
-fn start_writeback(f: &File) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a valid open fd; the call only schedules I/O. Errors are
-    // harmless: the later fsync reports real ones.
-    unsafe {
-        libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
-    }
+/// Reads a file without updating its access time where the OS allows it
+/// (an atime update dirties the inode, which costs a journal write per file).
+fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    #[cfg(target_os = "linux")]
+    let f = {
+        use std::os::unix::fs::OpenOptionsExt;
+        match OpenOptions::new().read(true).custom_flags(libc::O_NOATIME).open(path) {
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => File::open(path),
+            r => r,
+        }
+    };
+    #[cfg(not(target_os = "linux"))]
+    let f = File::open(path);
+    let mut f = f?;
+    let mut buf = Vec::with_capacity(f.metadata().map(|m| m.len() as usize + 1).unwrap_or(4096));
+    f.read_to_end(&mut buf)?;
+    Ok(buf)
 }
-
-#[cfg(not(target_os = "linux"))]
-fn start_writeback(_: &File) {}
 
 /// Validates a path relative to the secrets directory.
 fn check_rel(rel: &str) -> Result<(), SecretsError> {
