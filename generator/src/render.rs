@@ -111,8 +111,11 @@ pub fn materialize(ed: &mut Editor, store: &mut SecretStore) -> Result<Vec<Strin
         }
         changes.push(format!("allocated {a} to {} `{name}`", &section[..section.len() - 1]));
     }
-    // Secrets, then the public halves.
+    // Secrets, then the public halves: every new secret is written (in
+    // parallel, one manifest save) before the inventory names its public key.
     let rcpts = Recipients::new(&inv);
+    let mut pending: Vec<(String, SecretBytes, Vec<Recipient>)> = Vec::new();
+    let mut public_halves: Vec<(&'static str, String, &'static str, String)> = Vec::new();
     for spec in topology::secrets(&inv) {
         let rcpt = rcpts.of(&spec);
         // Whether it exists is all that matters here; recipient changes are
@@ -136,8 +139,8 @@ pub fn materialize(ed: &mut Editor, store: &mut SecretStore) -> Result<Vec<Strin
                     .into());
                 }
                 let kp = crate::keys::generate_keypair();
-                store.write(&spec.rel, &SecretBytes::from_slice(kp.private.as_bytes()), &rcpt)?;
-                ed.entry_table(section, node)["public_key"] = toml_edit::value(kp.public.clone());
+                pending.push((spec.rel.clone(), SecretBytes::from_slice(kp.private.as_bytes()), rcpt));
+                public_halves.push((section, node.clone(), "public_key", kp.public));
                 changes.push(format!("generated the WireGuard key of `{node}` (secrets/{})", spec.rel));
             }
             _ if exists => {}
@@ -145,22 +148,32 @@ pub fn materialize(ed: &mut Editor, store: &mut SecretStore) -> Result<Vec<Strin
                 return Err(EditError::Refused(format!("secrets/{}: missing; set it with `hearth secret set {name} --host {host}`", spec.rel)).into());
             }
             SecretKind::Psk { listener, peer } => {
-                let psk = crate::keys::generate_psk();
-                store.write(&spec.rel, &SecretBytes::from_slice(psk.as_bytes()), &rcpt)?;
+                pending.push((spec.rel.clone(), SecretBytes::from_slice(crate::keys::generate_psk().as_bytes()), rcpt));
                 changes.push(format!("generated the preshared key of `{listener}` and `{peer}` (secrets/{})", spec.rel));
             }
             SecretKind::Totp { user } => {
-                let seed = crate::bastion::generate_totp_seed();
-                store.write(&spec.rel, &seed, &rcpt)?;
+                pending.push((spec.rel.clone(), crate::bastion::generate_totp_seed(), rcpt));
                 changes.push(format!("generated the TOTP seed of user `{user}` (secrets/{}); show it once with `hearth user add {user} --show-totp`", spec.rel));
             }
             SecretKind::SshCa => {
                 let (private, public) = crate::bastion::generate_ca()?;
-                store.write(&spec.rel, &private, &rcpt)?;
-                ed.section("bastion")["ca_public_key"] = toml_edit::value(public);
+                pending.push((spec.rel.clone(), private, rcpt));
+                public_halves.push(("", "bastion".into(), "ca_public_key", public));
                 changes.push(format!("generated the SSH user CA (secrets/{})", spec.rel));
             }
         }
+    }
+    if !pending.is_empty() {
+        let report = store.write_many(&pending);
+        // Errors name their file; files already in place are unused until
+        // the inventory names them, and a later render replaces them.
+        if let Some((_, e)) = report.failed.into_iter().next() {
+            return Err(e.into());
+        }
+    }
+    for (section, name, key, value) in public_halves {
+        let t = if section.is_empty() { ed.section(&name) } else { ed.entry_table(section, &name) };
+        t[key] = toml_edit::value(value);
     }
     Ok(changes)
 }
