@@ -37,6 +37,12 @@ impl Identities {
         let text = std::str::from_utf8(&bytes).map_err(|_| invalid("it is not UTF-8 text"))?;
         let mut ids = Identities { sources: vec![path.to_path_buf()], ..Default::default() };
 
+        if text.trim_start().starts_with("-----BEGIN AGE ENCRYPTED FILE-----") {
+            return Err(invalid(
+                "it is a passphrase-encrypted age identity, which hearth cannot unlock; \
+                 decrypt it first (`age -d -o KEYFILE FILE`) or use an unencrypted key",
+            ));
+        }
         if text.trim_start().starts_with("-----BEGIN") {
             let id = age::ssh::Identity::from_buffer(text.as_bytes(), Some(path.display().to_string()))
                 .map_err(|_| invalid("the PEM/OpenSSH key could not be parsed"))?;
