@@ -30,7 +30,11 @@ pub struct Editor {
     _lock: InventoryLock,
     pub path: PathBuf,
     pub before: Loaded,
-    pub doc: DocumentMut,
+    /// The document being edited, parsed on the first change. Change it
+    /// through the methods below, so that an untouched inventory is never
+    /// parsed for editing, re-serialized or rewritten.
+    doc: Option<DocumentMut>,
+    touched: bool,
 }
 
 impl Editor {
@@ -40,31 +44,35 @@ impl Editor {
         let lock = InventoryLock::acquire(path).map_err(|source| EditError::Lock { path: path.into(), source })?;
         let before = Loaded::read(path)?;
         validate::check(&before).map_err(EditError::Invalid)?;
-        let doc: DocumentMut = before.text.parse().map_err(|e: toml_edit::TomlError| LoadError::Parse {
-            path: path.into(),
-            line: 1,
-            col: 1,
-            message: e.to_string(),
-        })?;
-        Ok(Self { _lock: lock, path: path.into(), before, doc })
+        Ok(Self { _lock: lock, path: path.into(), before, doc: None, touched: false })
+    }
+
+    /// The editable document, marked as changed.
+    pub fn doc_mut(&mut self) -> &mut DocumentMut {
+        self.touched = true;
+        // `before.text` parsed as TOML already (Loaded::parse), so it parses here too.
+        self.doc.get_or_insert_with(|| self.before.text.parse().expect("the inventory parsed once already"))
     }
 
     /// The edited text parsed and validated, without writing.
-    pub fn preview(&self) -> Result<Loaded, EditError> {
-        let text = self.doc.to_string();
-        if text == self.before.text {
+    pub fn preview(&self) -> Result<std::borrow::Cow<'_, Loaded>, EditError> {
+        if !self.touched {
             // Unchanged: `before` was parsed and validated by `open`.
-            return Ok(self.before.clone());
+            return Ok(std::borrow::Cow::Borrowed(&self.before));
         }
+        let text = self.doc.as_ref().map(|d| d.to_string()).unwrap_or_else(|| self.before.text.clone());
         let loaded = Loaded::parse(&self.path, text)?;
         validate::check(&loaded).map_err(EditError::Invalid)?;
-        Ok(loaded)
+        Ok(std::borrow::Cow::Owned(loaded))
     }
 
     /// Validates and writes the edited inventory atomically. Returns the new
     /// inventory. Writes nothing when the text did not change.
     pub fn commit(self) -> Result<Loaded, EditError> {
-        let loaded = self.preview()?;
+        if !self.touched {
+            return Ok(self.before);
+        }
+        let loaded = self.preview()?.into_owned();
         if loaded.text != self.before.text {
             write_atomic(&self.path, loaded.text.as_bytes()).map_err(|source| EditError::Write { path: self.path.clone(), source })?;
         }
@@ -75,7 +83,7 @@ impl Editor {
     /// section) when missing. `section` itself stays implicit, so the file
     /// reads `[hosts.vps]`, never a bare `[hosts]`.
     pub fn entry_table(&mut self, section: &str, name: &str) -> &mut Table {
-        let root = self.doc.as_table_mut();
+        let root = self.doc_mut().as_table_mut();
         if !root.contains_key(section) {
             let mut t = Table::new();
             t.set_implicit(true);
@@ -95,12 +103,12 @@ impl Editor {
 
     /// Removes `[section.name]`; false when it was not there.
     pub fn remove_entry(&mut self, section: &str, name: &str) -> bool {
-        self.doc.get_mut(section).and_then(Item::as_table_like_mut).and_then(|t| t.remove(name)).is_some()
+        self.doc_mut().get_mut(section).and_then(Item::as_table_like_mut).and_then(|t| t.remove(name)).is_some()
     }
 
     /// A top-level table such as `[network]`, created when missing.
     pub fn section(&mut self, section: &str) -> &mut Table {
-        let root = self.doc.as_table_mut();
+        let root = self.doc_mut().as_table_mut();
         if !root.contains_key(section) {
             root.insert(section, Item::Table(Table::new()));
         }

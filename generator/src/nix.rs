@@ -125,6 +125,11 @@ impl<T: Into<Value>> From<Vec<T>> for Value {
 /// `s`.
 pub fn escape_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
+    escape_into(&mut out, s);
+    out
+}
+
+fn escape_into(out: &mut String, s: &str) {
     out.push('"');
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
@@ -141,7 +146,6 @@ pub fn escape_str(s: &str) -> String {
         }
     }
     out.push('"');
-    out
 }
 
 /// An attribute name: bare when it is a plain identifier that is not a
@@ -186,11 +190,11 @@ fn write_value(out: &mut String, v: &Value, indent: usize) {
                 let _ = write!(out, "{i}");
             }
         }
-        Value::Str(s) => out.push_str(&escape_str(s)),
+        Value::Str(s) => escape_into(out, s),
         Value::Path(p) => out.push_str(p),
         Value::List(items) if items.is_empty() => out.push_str("[ ]"),
         Value::List(items) => {
-            let one_line = items.iter().all(is_scalar) && items.len() <= 4 && {
+            let one_line = items.len() <= 4 && items.iter().all(is_scalar) && {
                 let len: usize = items.iter().map(|i| print(i).len() + 1).sum();
                 len + indent < 80
             };

@@ -94,7 +94,7 @@ pub fn allocate(inv: &Inventory, also_taken: &[Ipv4Addr]) -> Option<Ipv4Addr> {
 pub fn materialize(ed: &mut Editor, store: &mut SecretStore) -> Result<Vec<String>, RenderError> {
     let mut changes = Vec::new();
     // The document as edited so far (an edit command's change included).
-    let mut inv = ed.preview()?.inv;
+    let mut inv = ed.preview()?.inv.clone();
     // Addresses first: allocation depends only on the inventory.
     let mut fresh: Vec<Ipv4Addr> = Vec::new();
     let wg_hosts: Vec<String> = inv.hosts.iter().filter(|(_, h)| h.wireguard_role().is_some() && h.vpn_address.is_none()).map(|(n, _)| n.clone()).collect();
@@ -176,6 +176,37 @@ pub fn materialize(ed: &mut Editor, store: &mut SecretStore) -> Result<Vec<Strin
         t[key] = toml_edit::value(value);
     }
     Ok(changes)
+}
+
+/// Secrets whose recipients differ from those `recipients.json` recorded,
+/// without reading any ciphertext: what `render` needs to decide on a rekey.
+/// (Files rewritten behind hearth's back are found by the full check,
+/// [`stale_secrets`], which `render --check`, `secret list` and `secrets
+/// rekey` use.)
+pub fn stale_by_manifest(inv: &Inventory, store: &SecretStore) -> Vec<(SecretSpec, Vec<Recipient>, String)> {
+    let recorded: std::collections::HashMap<&str, &Vec<String>> = store.entries().map(|(rel, e)| (rel, &e.recipients)).collect();
+    let rcpts = Recipients::new(inv);
+    topology::secrets(inv)
+        .into_iter()
+        .filter_map(|spec| {
+            let want = rcpts.of(&spec);
+            let why = match recorded.get(spec.rel.as_str()) {
+                _ if !store.path_of(&spec.rel).is_file() => return None, // missing: materialize creates it
+                None => "stale: recipients unknown (not in recipients.json)".to_owned(),
+                Some(have) => {
+                    let mut w: Vec<String> = want.iter().map(|r| r.to_string()).collect();
+                    w.sort();
+                    let mut h: Vec<String> = have.to_vec();
+                    h.sort();
+                    if w == h {
+                        return None;
+                    }
+                    "stale: recipients changed".to_owned()
+                }
+            };
+            Some((spec, want, why))
+        })
+        .collect()
 }
 
 /// Secrets whose recipients changed since they were encrypted.
@@ -466,7 +497,7 @@ pub fn render(inventory: &Path, identities: impl FnOnce() -> Result<Identities, 
     let mut report = Report::default();
 
     // Recipient changes need the admin identity; find out before writing.
-    let stale = stale_secrets(&ed.before.inv, &store)?;
+    let stale = stale_by_manifest(&ed.before.inv, &store);
     let ids = if stale.is_empty() {
         None
     } else {
