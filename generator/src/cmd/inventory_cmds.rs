@@ -101,15 +101,7 @@ pub fn host(cmd: HostCommand, global: &Global) -> anyhow::Result<i32> {
                 .iter()
                 .map(|(n, h)| Row { name: n, roles: h.roles.iter().map(|r| r.as_str()).collect(), address: h.address, vpn_address: h.vpn_address, endpoint: h.endpoint.as_deref() })
                 .collect();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-            } else {
-                table(
-                    &["HOST", "ROLES", "LAN", "VPN", "ENDPOINT"],
-                    rows.iter().map(|r| vec![r.name.into(), r.roles.join(","), opt(r.address), opt(r.vpn_address), r.endpoint.unwrap_or("-").into()]).collect(),
-                );
-            }
-            Ok(0)
+            list_output(json, &rows, &["HOST", "ROLES", "LAN", "VPN", "ENDPOINT"], |r| vec![r.name.into(), r.roles.join(","), opt(r.address), opt(r.vpn_address), r.endpoint.unwrap_or("-").into()])
         }
     }
 }
@@ -129,6 +121,17 @@ fn remove_secret_dir(root: &std::path::Path, name: &str) -> anyhow::Result<()> {
 
 fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+}
+
+/// Prints a list command's rows: pretty JSON with `--json`, an aligned
+/// table otherwise.
+pub fn list_output<R: Serialize>(json: bool, rows: &[R], head: &[&str], cells: impl Fn(&R) -> Vec<String>) -> anyhow::Result<i32> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(rows)?);
+    } else {
+        table(head, rows.iter().map(cells).collect());
+    }
+    Ok(0)
 }
 
 /// Prints an aligned table.
@@ -256,17 +259,7 @@ pub fn peer(cmd: PeerCommand, global: &Global) -> anyhow::Result<i32> {
                 .iter()
                 .map(|(n, p)| Row { name: n, kind: p.kind.to_string(), groups: &p.groups, address: p.address, full_tunnel: p.full_tunnel, public_key: p.public_key.as_deref() })
                 .collect();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-            } else {
-                table(
-                    &["PEER", "KIND", "GROUPS", "ADDRESS", "TUNNEL", "PUBLIC KEY"],
-                    rows.iter()
-                        .map(|r| vec![r.name.into(), r.kind.clone(), r.groups.join(","), opt(r.address), if r.full_tunnel { "full" } else { "split" }.into(), r.public_key.unwrap_or("-").into()])
-                        .collect(),
-                );
-            }
-            Ok(0)
+            list_output(json, &rows, &["PEER", "KIND", "GROUPS", "ADDRESS", "TUNNEL", "PUBLIC KEY"], |r| vec![r.name.into(), r.kind.clone(), r.groups.join(","), opt(r.address), if r.full_tunnel { "full" } else { "split" }.into(), r.public_key.unwrap_or("-").into()])
         }
     }
 }
@@ -360,15 +353,7 @@ pub fn service(cmd: ServiceCommand, global: &Global) -> anyhow::Result<i32> {
                 .iter()
                 .map(|(n, s)| Row { name: n, host: &s.host, address: inv.hosts.get(&s.host).and_then(|h| h.address), port: s.port.to_string(), proto: s.proto.to_string(), allow: &s.allow })
                 .collect();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-            } else {
-                table(
-                    &["SERVICE", "HOST", "ADDRESS", "PORT", "PROTO", "ALLOW"],
-                    rows.iter().map(|r| vec![r.name.into(), r.host.into(), opt(r.address), r.port.clone(), r.proto.clone(), r.allow.join(",")]).collect(),
-                );
-            }
-            Ok(0)
+            list_output(json, &rows, &["SERVICE", "HOST", "ADDRESS", "PORT", "PROTO", "ALLOW"], |r| vec![r.name.into(), r.host.into(), opt(r.address), r.port.clone(), r.proto.clone(), r.allow.join(",")])
         }
     }
 }

@@ -12,7 +12,7 @@ use hearth::topology::{self, SecretKind};
 use serde::Serialize;
 
 use super::core::{edit, load_valid, EditOpts};
-use super::inventory_cmds::table;
+use super::inventory_cmds::list_output;
 use super::Global;
 
 #[derive(Debug, clap::Subcommand)]
@@ -153,12 +153,7 @@ pub fn user(cmd: UserCommand, global: &Global) -> anyhow::Result<i32> {
                 totp: bool,
             }
             let rows: Vec<Row> = inv.users.iter().map(|(n, u)| Row { name: n, keys: u.ssh_keys.len(), totp: u.totp }).collect();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-            } else {
-                table(&["USER", "SSH KEYS", "TOTP"], rows.iter().map(|r| vec![r.name.into(), r.keys.to_string(), if r.totp { "yes" } else { "no" }.into()]).collect());
-            }
-            Ok(0)
+            list_output(json, &rows, &["USER", "SSH KEYS", "TOTP"], |r| vec![r.name.into(), r.keys.to_string(), if r.totp { "yes" } else { "no" }.into()])
         }
         UserCommand::Sign { name, validity, key } => {
             let inv = load_valid(global)?.inv;
