@@ -92,6 +92,7 @@ struct BastionEval {
     totp_header: String,
     port: u16,
     totp_secret: Option<String>,
+    #[serde(rename = "userCA")]
     user_ca: Option<String>,
 }
 
@@ -438,18 +439,22 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
         add_client(&mut plan, &r.name, r.config, false, None)?;
     }
 
-    // Lab-only, on the gateway: one counter per client of the probe SYNs that
+    // Lab-only, on the gateway: one counter per client and DSCP tag of the probe SYNs that
     // reach the forward hook (the scan's coverage, see probe::syn_scan). A
     // counter and no verdict, at a priority before hearth's table: it
     // changes nothing about what is forwarded.
     if let Some(w) = plan.nodes[gwi].wg.as_ref() {
         let mut t = String::from("table inet hearth-lab-count {\n");
         for i in 0..plan.clients.len() {
-            t.push_str(&format!("  counter c{i} {{\n  }}\n"));
+            for tag in 1..=super::probe::TAGS {
+                t.push_str(&format!("  counter c{i}t{tag} {{\n  }}\n"));
+            }
         }
         t.push_str("  chain forward {\n    type filter hook forward priority -10; policy accept;\n");
         for (i, c) in plan.clients.iter().enumerate() {
-            t.push_str(&format!("    iifname \"{}\" ip saddr {} tcp flags & (syn | ack) == syn counter name \"c{i}\"\n", w.name, c.address));
+            for tag in 1..=super::probe::TAGS {
+                t.push_str(&format!("    iifname \"{}\" ip saddr {} ip dscp {tag} tcp flags & (syn | ack) == syn counter name \"c{i}t{tag}\"\n", w.name, c.address));
+            }
         }
         t.push_str("  }\n}\n");
         plan.nodes[gwi].nft.push(("lab SYN counters".into(), t));

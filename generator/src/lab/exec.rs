@@ -243,6 +243,13 @@ impl Lab {
                 run(in_ns(&ns, "sysctl").args(["-qw", &format!("{k}={v}")]))?;
             }
         }
+        // Rulesets before the tunnels, as at boot: the home router already
+        // masquerades the gateway's first handshake.
+        for (i, n) in plan.nodes.iter().enumerate() {
+            for (label, ruleset) in &n.nft {
+                run_input(in_ns(&nsof(i), "nft").args(["-f", "-"]), Some(ruleset.as_bytes())).with_context(|| format!("loading {label} on {}", n.name))?;
+            }
+        }
         // WireGuard: listeners first (hub, or the gateway without a hub), so
         // that the first handshake of a dialler is answered.
         let mut order: Vec<usize> = (0..plan.nodes.len()).filter(|&i| plan.nodes[i].wg.is_some()).collect();
@@ -253,11 +260,6 @@ impl Lab {
         });
         for i in order {
             self.wireguard(i, &nsof(i), plan, decrypt).with_context(|| format!("WireGuard on {}", plan.nodes[i].name))?;
-        }
-        for (i, n) in plan.nodes.iter().enumerate() {
-            for (label, ruleset) in &n.nft {
-                run_input(in_ns(&nsof(i), "nft").args(["-f", "-"]), Some(ruleset.as_bytes())).with_context(|| format!("loading {label} on {}", n.name))?;
-            }
         }
         // LAN hosts answer on every TCP port and the inventory's UDP ports.
         for (i, n) in plan.nodes.iter().enumerate().filter(|(_, n)| n.kind == NodeKind::LanHost) {
@@ -319,6 +321,10 @@ impl Lab {
         for a in &wg.addresses {
             run(ip(ns).args(["addr", "add", &a.to_string(), "dev", &dev]))?;
         }
+        // Lab-only: a longer queue on the tun device, so that a daemon
+        // descheduled for a moment (two cores, many processes) does not
+        // drop the probes queued for it. Buffering only; no policy.
+        run(ip(ns).args(["link", "set", &dev, "txqueuelen", "10000"]))?;
         if let Some(mtu) = wg.mtu {
             run(ip(ns).args(["link", "set", &dev, "mtu", &mtu.to_string()]))?;
         }

@@ -200,7 +200,15 @@ fn warm_up(lab: &Lab, plan: &LabPlan) -> Result<Vec<bool>> {
                 done[i] = handshakes(&ns, &dev)?.iter().any(|&h| h > 0);
             }
         }
-        let want_done = plan.clients.iter().zip(&done).all(|(c, d)| !c.connects || *d);
+        // The gateway's own tunnel (to the hub) must be up too.
+        let gw_up = match plan.nodes.iter().position(|n| n.kind == NodeKind::Gateway) {
+            Some(g) if plan.nodes.iter().any(|n| n.kind == NodeKind::Hub) => {
+                let ns = lab.ns(&plan.nodes[g].name)?;
+                handshakes(&ns, &format!("{}w{g}", lab.prefix))?.iter().any(|&h| h > 0)
+            }
+            _ => true,
+        };
+        let want_done = gw_up && plan.clients.iter().zip(&done).all(|(c, d)| !c.connects || *d);
         // Revoked clients get the same few seconds to (fail to) handshake.
         if want_done && t0.elapsed() > Duration::from_secs(if plan.clients.iter().any(|c| !c.connects) { 3 } else { 0 }) {
             break;
@@ -230,8 +238,8 @@ fn scan_client(ns: &str, src: std::net::Ipv4Addr, plan: &LabPlan, allowed: &BTre
     }
     let udp: Vec<SocketAddrV4> = plan.targets.iter().flat_map(|t| plan.udp_ports.iter().map(move |p| SocketAddrV4::new(t.addr, *p))).collect();
     let (mut seen, syn) = probe::in_netns(ns, move || {
-        let reached = counter.map(|(gw, name)| move || syn_counter(&gw, &name));
-        let syn = probe::syn_scan(src, &tcp, opts, reached.as_ref().map(|f| f as &dyn Fn() -> Result<u64>))?;
+        let reached = counter.map(|(gw, name)| move |tag: u8| syn_counter(&gw, &format!("{name}t{tag}")));
+        let syn = probe::syn_scan(src, &tcp, opts, reached.as_ref().map(|f| f as &dyn Fn(u8) -> Result<u64>))?;
         let open_udp = probe::udp_probe(&udp, Duration::from_millis(700), 3)?;
         let mut seen = flows_of(&syn.open, Proto::Tcp);
         seen.extend(flows_of(&open_udp, Proto::Udp));
@@ -319,8 +327,9 @@ pub fn check(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result<Zero
             .enumerate()
             .map(|(ci, c)| {
                 let ns = lab.ns(&c.name);
-                // A client that should not get through has nothing to count.
-                let counter = gw_ns.clone().filter(|_| c.connects).map(|g| (g, format!("c{ci}")));
+                // A client that should not (or could not) get through has
+                // nothing to count: its probes are sent once.
+                let counter = gw_ns.clone().filter(|_| c.connects && hs[ci]).map(|g| (g, format!("c{ci}")));
                 sc.spawn(move || scan_client(&ns?, c.address, plan, &c.allowed, opts.scan, counter))
             })
             .collect();
@@ -328,7 +337,7 @@ pub fn check(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result<Zero
     });
     for ((ci, c), res) in plan.clients.iter().enumerate().zip(results) {
         let (seen, retried, syn) = res?;
-        if c.connects && gw_ns.is_some() {
+        if c.connects && hs[ci] && gw_ns.is_some() {
             t.syn_sent += plan.targets.len() * 65535;
             t.syn_reached_gateway += syn.reached;
         }

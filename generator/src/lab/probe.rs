@@ -232,9 +232,10 @@ fn cookie(key: u64, dst: SocketAddrV4) -> u32 {
 }
 
 /// An IPv4 + TCP SYN packet (with an MSS option, like a real connect).
-pub fn syn_packet(src: SocketAddrV4, dst: SocketAddrV4, seq: u32) -> [u8; 44] {
+pub fn syn_packet(src: SocketAddrV4, dst: SocketAddrV4, seq: u32, dscp: u8) -> [u8; 44] {
     let mut p = [0u8; 44];
     p[0] = 0x45;
+    p[1] = dscp << 2;
     p[2..4].copy_from_slice(&44u16.to_be_bytes());
     p[6] = 0x40; // DF
     p[8] = 64;
@@ -266,13 +267,14 @@ pub fn syn_packet(src: SocketAddrV4, dst: SocketAddrV4, seq: u32) -> [u8; 44] {
 /// the probe's cookie means open. The kernel answers each SYN-ACK with a RST
 /// (there is no socket), so nothing stays open, and no SYN is retransmitted.
 ///
-/// Coverage: `reached()` reads a counter of this client's SYNs at the
-/// gateway's forward hook. Probes go out in chunks; a chunk is done when the
-/// counter grew by its size (every SYN reached the filter). Otherwise the
-/// whole chunk is sent again at a lower rate, so no flow goes untested
-/// because a busy tunnel dropped its probe. Without a counter (`None`), each
-/// chunk is sent once.
-pub fn syn_scan(src: Ipv4Addr, targets: &[SocketAddrV4], opts: SynOpts, reached: Option<&dyn Fn() -> Result<u64>>) -> Result<SynResult> {
+/// Coverage: `reached(tag)` reads a counter, at the gateway's forward hook,
+/// of this client's SYNs carrying DSCP `tag` (1..=8). Probes go out in
+/// chunks, each attempt with the next tag, so late packets of one chunk never
+/// count for another; a chunk is done when its tag's counter grew by its
+/// size (every SYN reached the filter). Otherwise the whole chunk is sent
+/// again at a lower rate, so no flow goes untested because a busy tunnel
+/// dropped its probe. Without a counter (`None`), each chunk is sent once.
+pub fn syn_scan(src: Ipv4Addr, targets: &[SocketAddrV4], opts: SynOpts, reached: Option<&dyn Fn(u8) -> Result<u64>>) -> Result<SynResult> {
     // Reserve a source port so the kernel never hands it to a real socket.
     let reserve = std::net::TcpListener::bind((src, 0)).or_else(|_| std::net::TcpListener::bind(("0.0.0.0", 0)))?;
     let sport = reserve.local_addr()?.port();
@@ -322,8 +324,8 @@ pub fn syn_scan(src: Ipv4Addr, targets: &[SocketAddrV4], opts: SynOpts, reached:
             open.insert(from);
         }
     };
-    let send = |dst: SocketAddrV4| -> Result<()> {
-        let pkt = syn_packet(srca, dst, cookie(key, dst));
+    let send = |dst: SocketAddrV4, tag: u8| -> Result<()> {
+        let pkt = syn_packet(srca, dst, cookie(key, dst), tag);
         let sa = sockaddr(dst);
         loop {
             let r = unsafe { libc::sendto(tx, pkt.as_ptr() as *const libc::c_void, pkt.len(), 0, &sa as *const _ as *const libc::sockaddr, std::mem::size_of::<libc::sockaddr_in>() as u32) };
@@ -346,20 +348,24 @@ pub fn syn_scan(src: Ipv4Addr, targets: &[SocketAddrV4], opts: SynOpts, reached:
         // About a quarter of a second of probes per chunk.
         let len = ((rate / 4.0) as usize).clamp(250, 50_000).min(targets.len() - pos);
         let chunk = &targets[pos..pos + len];
-        let before = reached.map(|f| f()).transpose()?;
-        let per_slice = (rate / 4000.0).max(1.0) as usize;
+        let tag = (res.attempts % TAGS) as u8 + 1;
+        res.attempts += 1;
+        let before = reached.map(|f| f(tag)).transpose()?;
+        // Paced by the clock: by time t, rate * t probes are out.
         let t0 = Instant::now();
-        for (i, slice) in chunk.chunks(per_slice).enumerate() {
-            for &dst in slice {
-                send(dst)?;
+        let mut i = 0;
+        while i < chunk.len() {
+            let due = ((t0.elapsed().as_secs_f64() * rate) as usize + 1).min(chunk.len());
+            if due <= i {
+                std::thread::sleep(Duration::from_micros(200));
+                continue;
             }
-            res.sent += slice.len();
+            for &dst in &chunk[i..due] {
+                send(dst, tag)?;
+            }
+            res.sent += due - i;
+            i = due;
             drain(&mut res.open);
-            let due = t0 + Duration::from_micros(250 * (i as u64 + 1));
-            let now = Instant::now();
-            if due > now {
-                std::thread::sleep(due - now);
-            }
         }
         let (Some(f), Some(before)) = (reached, before) else {
             pos += len;
@@ -368,10 +374,13 @@ pub fn syn_scan(src: Ipv4Addr, targets: &[SocketAddrV4], opts: SynOpts, reached:
         // Wait until the counter stops growing (the tunnels drained).
         let (mut last, mut still) = (before, Instant::now());
         let deadline = Instant::now() + Duration::from_secs(3);
+        // Most chunks drain within ~25 ms: look first at 30 ms (one counter
+        // read per chunk, usually), then every 15 ms.
+        std::thread::sleep(Duration::from_millis(15));
         let got = loop {
             std::thread::sleep(Duration::from_millis(15));
             drain(&mut res.open);
-            let now_c = f()?;
+            let now_c = f(tag)?;
             if now_c - before >= len as u64 {
                 break now_c - before;
             }
@@ -382,16 +391,28 @@ pub fn syn_scan(src: Ipv4Addr, targets: &[SocketAddrV4], opts: SynOpts, reached:
                 break now_c - before;
             }
         };
+        // HEARTH_LAB_DEBUG=1: one line per chunk (tuning the rate control).
+        if std::env::var_os("HEARTH_LAB_DEBUG").is_some() {
+            eprintln!("chunk tag {tag} len {len} rate {rate:.0}: {got} arrived, send {:?}, wait {:?}", t0.elapsed(), still.elapsed());
+        }
         res.reached += got.min(len as u64) as usize;
         if got >= len as u64 {
             pos += len;
-            ceiling *= 1.01;
-            rate = (rate * 1.05).min(ceiling * 0.95);
+            ceiling *= 1.005;
+            rate = (rate * 1.03).min(ceiling * 0.95);
+        } else if got == 0 {
+            // Nothing at all: the path is down (a handshake under way), not
+            // congested. Wait and send the chunk again at the same rate.
+            res.resent_chunks += 1;
+            std::thread::sleep(Duration::from_millis(500));
+            if res.resent_chunks > 200 {
+                return Err(anyhow!("no probe reaches the gateway"));
+            }
         } else {
             res.resent_chunks += 1;
             res.reached -= got.min(len as u64) as usize;
             ceiling = rate;
-            rate = (rate * 0.75).max(500.0);
+            rate = (rate * 0.8).max(500.0);
             if res.resent_chunks > 200 {
                 return Err(anyhow!("probes keep getting lost on the way to the gateway ({got} of {len} arrived at {rate:.0}/s)"));
             }
@@ -420,7 +441,12 @@ pub struct SynResult {
     pub reached: usize,
     pub resent_chunks: usize,
     pub final_rate: u32,
+    /// Chunk attempts (each with its own DSCP tag).
+    pub attempts: usize,
 }
+
+/// DSCP tags the scan cycles through (counters per client and tag).
+pub const TAGS: usize = 8;
 
 /// UDP probe: one datagram per target, answered (echoed) by the responder.
 /// Returns the targets whose echo came back. Unanswered ones are retried
@@ -516,7 +542,8 @@ mod tests {
 
     #[test]
     fn syn_packets_have_valid_checksums() {
-        let p = syn_packet("10.0.0.1:40000".parse().unwrap(), "10.0.0.2:80".parse().unwrap(), 7);
+        let p = syn_packet("10.0.0.1:40000".parse().unwrap(), "10.0.0.2:80".parse().unwrap(), 7, 3);
+        assert_eq!(p[1], 3 << 2, "DSCP tag");
         assert_eq!(csum_fold(csum_add(0, &p[..20])), 0, "IP header checksum");
         let mut pseudo = [0u8; 12];
         pseudo[0..4].copy_from_slice(&[10, 0, 0, 1]);

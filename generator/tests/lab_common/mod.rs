@@ -195,6 +195,9 @@ domain = "home.example.net"
 lan = "10.71.1.0/24"
 vpn = "10.71.200.0/24"
 
+[wireguard]
+port = 51821
+
 [admin]
 recipients = ["age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt"]
 
@@ -227,4 +230,49 @@ groups = ["admins"]
 host = "web"
 port = [80, 443]
 allow = ["admins"]
+"#;
+
+/// A small generated inventory whose gateway is also the bastion, trusting
+/// an SSH user CA (certificates + TOTP), with one LAN host.
+pub const BASTION_CA: &str = r#"
+[network]
+domain = "home.example.net"
+lan = "10.72.1.0/24"
+vpn = "10.72.200.0/24"
+
+[wireguard]
+port = 51821
+
+[admin]
+recipients = ["age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt"]
+
+[bastion]
+port = 22
+ca = true
+
+[hosts.hub]
+roles = ["wireguard-hub"]
+endpoint = "vpn.example.net:51821"
+ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID2SDbi/4YEFJnNlYbAjoYu6XTVgSxo4gHdwuPkRL3Ra"
+
+[hosts.bastion]
+roles = ["wireguard-gateway", "bastion"]
+address = "10.72.1.2"
+ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv"
+
+[hosts.app]
+address = "10.72.1.10"
+
+[peers.laptop]
+kind = "laptop"
+groups = ["admins"]
+
+[services.app]
+host = "app"
+port = 8080
+allow = ["admins"]
+
+[users.alice]
+ssh_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIGt226BmWKXJp3wh4KzD35v3L6SAuS3ddIib2+BfM0p alice-TEST"]
+totp = true
 "#;
