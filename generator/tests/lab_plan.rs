@@ -1,0 +1,89 @@
+//! Building the lab plan from the example repository (no root needed, only
+//! nix-instantiate): the topology, the renderers' output with public
+//! endpoints mapped into the lab, and the expectations from the policy.
+
+mod lab_common;
+
+use hearth::lab::build::{build, BuildOpts};
+use hearth::lab::plan::{Flow, NodeKind, Proto, WgSource};
+
+fn plan() -> Option<hearth::lab::plan::LabPlan> {
+    if std::process::Command::new("nix-instantiate").arg("--version").output().is_err() {
+        println!("SKIPPED: nix-instantiate is missing (apt-get install nix-bin)");
+        return None;
+    }
+    let ids = hearth::secrets::load_identities(Some(&lab_common::identity())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let inv = lab_common::repo().join("inventory.toml");
+    let p = build(&BuildOpts { inventory: &inv, identities: &ids, prefix: "hltest", dir: dir.path() }, vec![]).unwrap();
+    Some(p)
+}
+
+#[test]
+fn example_plan_has_one_namespace_per_host_and_client() {
+    let Some(p) = plan() else { return };
+    let kinds = |k: NodeKind| p.nodes.iter().filter(|n| n.kind == k).map(|n| n.name.clone()).collect::<Vec<_>>();
+    assert_eq!(kinds(NodeKind::Hub), ["vps"]);
+    assert_eq!(kinds(NodeKind::Gateway), ["extgw01"]);
+    assert_eq!(kinds(NodeKind::Client), ["laptop", "phone"]);
+    assert_eq!(kinds(NodeKind::NatRouter), ["home-router"]);
+    assert_eq!(kinds(NodeKind::LanHost).len(), 8);
+    // Interface names inside namespaces stay short.
+    assert!(p.links.iter().all(|l| l.a_port.ifname.len() <= 15 && l.b_port.ifname.len() <= 15));
+}
+
+#[test]
+fn public_endpoints_point_into_the_lab_and_keys_stay_out_of_the_plan_text() {
+    let Some(p) = plan() else { return };
+    let gw = p.nodes.iter().find(|n| n.name == "extgw01").unwrap();
+    let wg = gw.wg.as_ref().unwrap();
+    assert_eq!(wg.name, "hearth0", "the rulesets match on the configured name");
+    let WgSource::Setconf { text, psks, .. } = &wg.source else { panic!("a host uses setconf") };
+    assert!(text.contains("Endpoint = 198.18.0.1:51821"), "{text}");
+    assert!(!text.contains("t-juice.club"), "{text}");
+    assert!(!text.contains("PrivateKey") && !text.contains("PresharedKey"));
+    assert_eq!(psks.len(), 1);
+    // The gateway loads the renderers' tables.
+    let labels: Vec<&str> = gw.nft.iter().map(|(l, _)| l.as_str()).collect();
+    assert!(labels.iter().any(|l| l.contains("allowlistRuleset")) && labels.iter().any(|l| l.contains("natTable")), "{labels:?}");
+    // Clients get the generator's wg-quick config, endpoint mapped too.
+    let phone = p.nodes.iter().find(|n| n.name == "phone").unwrap().wg.as_ref().unwrap();
+    let WgSource::WgQuick { config } = &phone.source else { panic!("clients use wg-quick configs") };
+    assert!(config.contains("Endpoint = 198.18.0.1:51821"));
+}
+
+#[test]
+fn expectations_come_from_the_policy_resolver() {
+    let Some(p) = plan() else { return };
+    let phone = p.clients.iter().find(|c| c.name == "phone").unwrap();
+    let f = |a: &str, proto, port| Flow { addr: a.parse().unwrap(), proto, port };
+    let expect: std::collections::BTreeSet<Flow> = [
+        f("10.69.13.5", Proto::Tcp, 53),
+        f("10.69.13.5", Proto::Udp, 53),
+        f("10.69.13.6", Proto::Tcp, 53),
+        f("10.69.13.6", Proto::Udp, 53),
+        f("10.69.13.11", Proto::Tcp, 3000),
+        f("10.69.13.12", Proto::Tcp, 8096),
+    ]
+    .into();
+    assert_eq!(phone.allowed, expect);
+    let laptop = p.clients.iter().find(|c| c.name == "laptop").unwrap();
+    assert_eq!(laptop.allowed.len(), expect.len() + 3, "sonarr, radarr, nzbget too");
+    assert_eq!(p.udp_ports, [53].into());
+    assert_eq!(p.acl_checks.len(), 17);
+    assert_eq!(p.probe_count(), 8 * (65535 + 1));
+}
+
+#[test]
+fn bastion_is_rendered_for_lab_users_with_debian_pam_paths() {
+    let Some(p) = plan() else { return };
+    let b = p.bastion.as_ref().expect("extgw01 is a bastion");
+    assert_eq!(b.users, ["hltesta", "hltestb", "hltestc"]);
+    assert!(b.sshd_config.contains("AuthenticationMethods publickey,keyboard-interactive"), "{}", b.sshd_config);
+    assert!(b.sshd_config.contains("hltesta@10.69.222.0/24"), "{}", b.sshd_config);
+    assert!(!b.sshd_config.contains("torjus"), "the lab's users replace the inventory's");
+    assert!(b.pam_stack.contains("security/pam_google_authenticator.so secret="), "{}", b.pam_stack);
+    assert!(b.pam_stack.contains(&format!("{}/${{USER}}", b.totp_dir.display())), "{}", b.pam_stack);
+    assert!(b.totp_header.contains("DISALLOW_REUSE"));
+    assert_eq!(p.nodes[b.outsider].name, "home-router");
+}
