@@ -229,3 +229,124 @@ pub fn reachable(al: &Allowlist, src: Ipv4Addr) -> Vec<(Ipv4Addr, &'static str, 
     }
     v
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::Loaded;
+    use std::path::Path;
+
+    const INV: &str = r#"
+[network]
+domain = "home.example.net"
+lan = "10.0.0.0/24"
+vpn = "10.1.0.0/24"
+resolvers = ["10.0.0.53"]
+
+[hosts.gw]
+roles = ["wireguard-gateway"]
+address = "10.0.0.2"
+endpoint = "home.example.net:51820"
+ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv"
+[hosts.nas]
+address = "10.0.0.10"
+[hosts.tv]
+address = "10.0.0.11"
+
+[peers.alice]
+groups = ["admins"]
+address = "10.1.0.10"
+[peers.bob]
+groups = ["family"]
+address = "10.1.0.11"
+[peers.guest]
+address = "10.1.0.12"
+
+[services.files]
+host = "nas"
+port = [445, "8000-8010"]
+allow = ["admins"]
+[services.media]
+host = "tv"
+port = 8096
+proto = "both"
+allow = ["family", "admins", "guest"]
+
+[[acl_tests]]
+src = "family"
+accept = ["media"]
+deny = ["files", "nas:22"]
+"#;
+
+    fn inv() -> Inventory {
+        Loaded::parse(Path::new("inventory.toml"), INV.into()).unwrap().inv
+    }
+
+    fn a(s: &str) -> Ipv4Addr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn groups_and_single_peers_become_source_sets() {
+        let al = allowlist(&inv());
+        assert_eq!(al.sources["admins"], vec![a("10.1.0.10")]);
+        assert_eq!(al.sources["family"], vec![a("10.1.0.11")]);
+        assert_eq!(al.sources["peer:guest"], vec![a("10.1.0.12")]);
+        assert_eq!(al.sources[ALL_CLIENTS], vec![a("10.1.0.10"), a("10.1.0.11"), a("10.1.0.12")]);
+        let media = al.rules.iter().find(|r| r.name == "media").unwrap();
+        assert_eq!(media.from, ["family", "admins", "peer:guest"]);
+        assert_eq!(media.proto, ["tcp", "udp"]);
+    }
+
+    #[test]
+    fn resolvers_are_open_to_every_client_unless_closed() {
+        let mut i = inv();
+        let al = allowlist(&i);
+        assert!(decide(&al, a("10.1.0.12"), a("10.0.0.53"), "udp", 53).is_some_and(|r| r.name == "dns"));
+        i.network.resolvers_open = false;
+        let al = allowlist(&i);
+        assert!(decide(&al, a("10.1.0.12"), a("10.0.0.53"), "udp", 53).is_none());
+    }
+
+    #[test]
+    fn decide_matches_ranges_protocols_and_sources_exactly() {
+        let al = allowlist(&inv());
+        let alice = a("10.1.0.10");
+        let bob = a("10.1.0.11");
+        let nas = a("10.0.0.10");
+        assert!(decide(&al, alice, nas, "tcp", 445).is_some());
+        assert!(decide(&al, alice, nas, "tcp", 8000).is_some());
+        assert!(decide(&al, alice, nas, "tcp", 8010).is_some());
+        assert!(decide(&al, alice, nas, "tcp", 8011).is_none());
+        assert!(decide(&al, alice, nas, "tcp", 7999).is_none());
+        assert!(decide(&al, alice, nas, "udp", 445).is_none(), "files is tcp only");
+        assert!(decide(&al, bob, nas, "tcp", 445).is_none(), "bob is not an admin");
+        assert!(decide(&al, alice, a("10.0.0.11"), "tcp", 445).is_none(), "right port, wrong host");
+    }
+
+    #[test]
+    fn acl_tests_pass_and_a_broken_policy_names_the_deciding_rule() {
+        let mut i = inv();
+        assert_eq!(evaluate_tests(&i, &allowlist(&i)), vec![]);
+        i.services.get_mut("files").unwrap().allow.push("family".into());
+        let f = evaluate_tests(&i, &allowlist(&i));
+        // files has two ranges probed at both ends: 445; 8000 and 8010.
+        assert_eq!(f.len(), 3, "{f:#?}");
+        assert!(f.iter().all(|x| x.client == "bob"));
+        assert!(f.iter().all(|x| x.expected == "denied" && x.decided_by.contains("rule `files` (from admins, family)")));
+        i.services.get_mut("media").unwrap().allow.clear();
+        let f = evaluate_tests(&i, &allowlist(&i));
+        assert!(f.iter().any(|x| x.expected == "accepted" && x.decided_by.contains("no rule allows it") && x.probe == "10.0.0.11:8096/udp"));
+    }
+
+    #[test]
+    fn targets_parse_services_hosts_and_protocols() {
+        let i = inv();
+        assert_eq!(parse_target(&i, "nas:22").unwrap().probes, vec![(a("10.0.0.10"), "tcp", 22)]);
+        assert_eq!(parse_target(&i, "nas:53/udp").unwrap().probes, vec![(a("10.0.0.10"), "udp", 53)]);
+        assert_eq!(parse_target(&i, "media").unwrap().probes.len(), 2);
+        assert!(parse_target(&i, "nas:0").is_err());
+        assert!(parse_target(&i, "nas:22/sctp").unwrap_err().contains("unknown protocol"));
+        assert!(parse_target(&i, "printer:631").unwrap_err().contains("unknown host"));
+    }
+}

@@ -472,3 +472,98 @@ fn short(s: &str) -> String {
     let s: String = s.chars().take(40).collect();
     s.escape_debug().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::Loaded;
+    use std::path::Path;
+
+    const BASE: &str = r#"
+[network]
+domain = "home.example.net"
+lan = "10.0.0.0/24"
+vpn = "10.1.0.0/24"
+
+[hosts.gw]
+roles = ["wireguard-gateway"]
+address = "10.0.0.2"
+endpoint = "home.example.net:51820"
+ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv"
+"#;
+
+    fn problems_of(extra: &str) -> Vec<String> {
+        let l = Loaded::parse(Path::new("inventory.toml"), format!("{BASE}{extra}")).unwrap();
+        match check(&l) {
+            Ok(()) => vec![],
+            Err(p) => p.located.iter().map(|(_, p)| format!("{}: {}", p.keys.join("."), p.message)).collect(),
+        }
+    }
+
+    fn has(ps: &[String], needle: &str) -> bool {
+        ps.iter().any(|p| p.contains(needle))
+    }
+
+    #[test]
+    fn base_inventory_is_valid() {
+        assert_eq!(problems_of(""), Vec::<String>::new());
+    }
+
+    #[test]
+    fn overlapping_lan_and_vpn_are_rejected() {
+        let l = Loaded::parse(Path::new("i.toml"), BASE.replace("10.1.0.0/24", "10.0.0.128/25")).unwrap();
+        let e = check(&l).unwrap_err().to_string();
+        assert!(e.contains("network.vpn: the VPN pool 10.0.0.128/25 overlaps the LAN 10.0.0.0/24"), "{e}");
+    }
+
+    #[test]
+    fn addresses_outside_their_cidr_or_taken_twice_are_rejected() {
+        let ps = problems_of("[hosts.a]\naddress = \"10.0.0.2\"\n[hosts.b]\naddress = \"10.0.1.5\"\n[hosts.c]\naddress = \"10.0.0.255\"\n[peers.p]\naddress = \"10.0.0.9\"\n");
+        assert!(has(&ps, "hosts.a.address: 10.0.0.2 is also the address of `gw`") || has(&ps, "hosts.gw.address: 10.0.0.2 is also the address of `a`"), "{ps:?}");
+        assert!(has(&ps, "hosts.b.address: 10.0.1.5 is not a usable address of the LAN"), "{ps:?}");
+        assert!(has(&ps, "hosts.c.address: 10.0.0.255 is not a usable address"), "broadcast: {ps:?}");
+        assert!(has(&ps, "peers.p.address: 10.0.0.9 is not a usable address of the VPN pool"), "{ps:?}");
+    }
+
+    #[test]
+    fn names_must_be_dns_labels_and_interface_names_short() {
+        let ps = problems_of("[hosts.Web_1]\naddress = \"10.0.0.3\"\n[wireguard]\ninterface = \"a-very-long-interface\"\n");
+        assert!(has(&ps, "not a DNS label"), "{ps:?}");
+        assert!(has(&ps, "wireguard.interface: interface name `a-very-long-interface` must have 1 to 15 characters"), "{ps:?}");
+    }
+
+    #[test]
+    fn a_port_used_twice_on_a_host_is_rejected_unless_protocols_differ() {
+        let svc = "[hosts.nas]\naddress = \"10.0.0.10\"\n[services.a]\nhost = \"nas\"\nport = \"8000-8010\"\n[services.b]\nhost = \"nas\"\nport = 8005\n[services.c]\nhost = \"nas\"\nport = 8005\nproto = \"udp\"\n";
+        let ps = problems_of(svc);
+        assert!(has(&ps, "tcp port 8005 on `nas` is also used by service `a`"), "{ps:?}");
+        assert!(!has(&ps, "udp port"), "udp does not clash with tcp: {ps:?}");
+    }
+
+    #[test]
+    fn references_to_unknown_hosts_groups_and_peers_are_rejected_all_at_once() {
+        let ps = problems_of("[services.s]\nhost = \"ghost\"\nport = 1\nallow = [\"nobody\"]\n[[acl_tests]]\nsrc = \"nobody\"\ndeny = [\"ghost:22\"]\n");
+        assert!(has(&ps, "services.s.host: unknown host `ghost`"), "{ps:?}");
+        assert!(has(&ps, "services.s.allow.0: `nobody` is neither a group nor a peer"), "{ps:?}");
+        assert!(has(&ps, "acl_tests.0.src"), "{ps:?}");
+        assert!(has(&ps, "acl_tests.0.deny.0"), "{ps:?}");
+    }
+
+    #[test]
+    fn malformed_keys_and_endpoints_are_rejected() {
+        let ps = problems_of("[hosts.hub]\nroles = [\"wireguard-hub\"]\nendpoint = \"vps.example.net\"\nssh_key = \"ssh-rsa AAAA\"\npublic_key = \"short\"\n[admin]\nrecipients = [\"age1nope\"]\n");
+        assert!(has(&ps, "hosts.hub.endpoint: endpoint `vps.example.net` must be HOST:PORT"), "{ps:?}");
+        assert!(has(&ps, "hosts.hub.ssh_key"), "{ps:?}");
+        assert!(has(&ps, "hosts.hub.public_key: not a WireGuard key"), "{ps:?}");
+        assert!(has(&ps, "admin.recipients.0"), "{ps:?}");
+    }
+
+    #[test]
+    fn problems_are_located_at_their_line() {
+        let l = Loaded::parse(Path::new("inventory.toml"), format!("{BASE}[hosts.x]\naddress = \"10.9.9.9\"\n")).unwrap();
+        let e = check(&l).unwrap_err();
+        let line = format!("{BASE}[hosts.x]\n").lines().count() + 1;
+        assert_eq!(e.located[0].0.line, line);
+        assert!(e.to_string().starts_with(&format!("inventory.toml:{line}:1: hosts.x.address:")));
+    }
+}
