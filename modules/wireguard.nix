@@ -142,10 +142,14 @@ in
         type = lib.types.bool;
         default = false;
         description = ''
-          Whether the gateway masquerades VPN traffic into the LAN. LAN hosts
-          then need no route back to the VPN pool, at the price of seeing the
+          Whether to masquerade forwarded VPN traffic that leaves through
+          another interface. On the gateway (towards the LAN): LAN hosts then
+          need no route back to the VPN pool, at the price of seeing the
           gateway's address instead of the client's (per-client logs and
-          firewall rules on LAN hosts no longer tell clients apart).
+          firewall rules on LAN hosts no longer tell clients apart). On the
+          hub (towards `0.0.0.0/0`): full-tunnel clients reach the internet
+          through the hub's uplink; hearth enables it there when a peer has
+          `full_tunnel = true`.
         '';
       };
       sources = lib.mkOption {
@@ -158,7 +162,7 @@ in
         type = lib.types.listOf lib.types.str;
         default = [ ];
         example = [ "10.69.13.0/24" ];
-        description = "Destination networks masqueraded towards (the LAN).";
+        description = "Destination networks masqueraded towards (the LAN on a gateway, `0.0.0.0/0` on a hub).";
       };
     };
 
@@ -194,8 +198,8 @@ in
           message = "hearth.wireguard.forwarding: a ${cfg.role} forwards traffic; set it to true.";
         }
         {
-          assertion = cfg.masquerade.enable -> cfg.role == "gateway" && cfg.forwarding;
-          message = "hearth.wireguard.masquerade.enable: only a forwarding gateway masquerades into the LAN; disable it or set role = \"gateway\" and forwarding = true.";
+          assertion = cfg.masquerade.enable -> cfg.role != "client" && cfg.forwarding;
+          message = "hearth.wireguard.masquerade.enable: only a forwarding hub or gateway masquerades; disable it or set forwarding = true.";
         }
         {
           assertion =

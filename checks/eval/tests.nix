@@ -529,11 +529,24 @@ in
     expected = [ "hearth.wireguard.listenPort: a hub must listen; set a port (for example 51821)." ];
   }
   {
+    name = "a hub masquerading full-tunnel clients towards the internet passes every assertion";
+    expr = failedAssertions (withWireguard {
+      role = "hub";
+      listenPort = 51821;
+      masquerade = {
+        enable = true;
+        sources = [ "10.69.222.0/24" ];
+        destinations = [ "0.0.0.0/0" ];
+      };
+    });
+    expected = [ ];
+  }
+  {
     name = "assertion: gateway without forwarding (and so no masquerade)";
     expr = failedAssertions (withWireguard { forwarding = false; });
     expected = [
       "hearth.wireguard.forwarding: a gateway forwards traffic; set it to true."
-      "hearth.wireguard.masquerade.enable: only a forwarding gateway masquerades into the LAN; disable it or set role = \"gateway\" and forwarding = true."
+      "hearth.wireguard.masquerade.enable: only a forwarding hub or gateway masquerades; disable it or set forwarding = true."
     ];
   }
   {
