@@ -128,9 +128,12 @@ fn install_signal_teardown(lab: &Lab) -> Result<()> {
     Ok(())
 }
 
+/// Decrypts a plan's secrets (the identity is captured inside).
+pub type Decrypt = Box<dyn Fn(&Secret) -> Result<Zeroizing<String>>>;
+
 /// Creates a lab, builds the plan and brings it up. On error everything made
 /// so far is removed.
-pub fn bring_up(opts: &RunOpts) -> Result<(Lab, LabPlan, Box<dyn Fn(&Secret) -> Result<Zeroizing<String>>>)> {
+pub fn bring_up(opts: &RunOpts) -> Result<(Lab, LabPlan, Decrypt)> {
     let missing = preflight();
     if !missing.is_empty() {
         bail!("hearth lab cannot run here; missing:\n  {}", missing.join("\n  "));
@@ -151,7 +154,7 @@ pub fn bring_up(opts: &RunOpts) -> Result<(Lab, LabPlan, Box<dyn Fn(&Secret) -> 
             return Err(e);
         }
     };
-    let decrypt: Box<dyn Fn(&Secret) -> Result<Zeroizing<String>>> = Box::new(decryptor(root_of(&opts.inventory), ids));
+    let decrypt: Decrypt = Box::new(decryptor(root_of(&opts.inventory), ids));
     if opts.verbose {
         eprintln!("hearth lab {prefix}: {} namespaces, {} clients, {} LAN hosts", plan.nodes.len(), plan.clients.len(), plan.targets.len());
     }
