@@ -335,17 +335,19 @@ impl SecretStore {
     /// Every file ends up either old or new, whatever happens:
     /// 1. decrypt + encrypt in memory, on the CPU pool (rayon, all cores);
     /// 2. each result goes to a small I/O pool that writes it to a temp file
-    ///    next to the target (`.<name>.hearth-tmp.*`, ignored by git),
-    ///    fsyncs it and renames it over the target (atomic), while the CPU
-    ///    pool goes on with the next file;
-    /// 3. at the end the directories are fsynced and the manifest is saved
-    ///    once.
+    ///    next to the target (`.<name>.hearth-tmp.*`, ignored by git) and
+    ///    fsyncs it, while the CPU pool goes on with the next file;
+    /// 3. once every temp is on disk, each is renamed over its target
+    ///    (atomic, one file at a time; no file is replaced before all new
+    ///    files exist, which also keeps ext4 from allocating the temps among
+    ///    inodes freed by the renames); then the directories are fsynced and
+    ///    the manifest is saved once.
     ///
     /// An item that fails (cannot be decrypted, I/O error) keeps its old file
     /// and is listed in [`RekeyReport::failed`]; the others are still
     /// rekeyed. If the process dies before the manifest is saved, the files
     /// already replaced show up as "rewritten by another tool" and the next
-    /// rekey fixes them. A progress bar is drawn on stderr when
+    /// rekey fixes them; a temp file left behind holds only ciphertext. A progress bar is drawn on stderr when
     /// `progress` is set, stderr is a terminal and the run takes longer than
     /// a second.
     pub fn rekey(&mut self, items: &[(String, Vec<Recipient>)], identities: &Identities, progress: bool) -> RekeyReport {
@@ -454,11 +456,31 @@ impl SecretStore {
         report
     }
 
-    /// Records the replaced files in the manifest, fsyncs their directories
-    /// and saves the manifest once. `early` holds the outcome of the items
-    /// that were never staged. Returns one outcome per item and a manifest
-    /// error, if any.
+    /// Renames every staged temp over its target (on the I/O pool), records
+    /// the replaced files in the manifest, fsyncs their directories and saves
+    /// the manifest once. `early` holds the outcome of the items that were
+    /// never staged. Returns one outcome per item and a manifest error, if
+    /// any.
     fn commit(&mut self, early: Vec<Option<Outcome>>, staged: Vec<Staged>) -> (Vec<Outcome>, Option<SecretsError>) {
+        let root = &self.root;
+        let staged: Vec<(usize, String, Result<ManifestEntry, SecretsError>)> = io_pool().install(|| {
+            staged
+                .into_par_iter()
+                .map(|(i, rel, res)| {
+                    let res = res.and_then(|(tmp, entry)| {
+                        let target = root.join(&rel);
+                        match fs::rename(&tmp, &target) {
+                            Ok(()) => Ok(entry),
+                            Err(e) => {
+                                let _ = fs::remove_file(&tmp);
+                                Err(SecretsError::io(target, e))
+                            }
+                        }
+                    });
+                    (i, rel, res)
+                })
+                .collect()
+        });
         let mut outcomes: Vec<Option<Outcome>> = early;
         let mut dirs = BTreeSet::new();
         let mut any = false;
@@ -552,26 +574,18 @@ enum Outcome {
     Failed(SecretsError),
 }
 
-/// A finished item: its index, path, and the new manifest entry if its file
-/// was replaced.
-type Staged = (usize, String, Result<ManifestEntry, SecretsError>);
+/// A staged item: its index, path, and its fsynced temp file plus the new
+/// manifest entry.
+type Staged = (usize, String, Result<(PathBuf, ManifestEntry), SecretsError>);
 
 /// Hands a file encrypted in memory to the I/O pool, which writes and fsyncs
-/// a temp file next to the target, renames it over the target, and reports
-/// on `tx`.
+/// a temp file next to the target and reports on `tx`.
 fn stage(root: &Path, i: usize, rel: &str, r: Ready, tx: &mpsc::Sender<Staged>) {
     let target = root.join(rel);
     let rel = rel.to_string();
     let tx = tx.clone();
     io_pool().spawn(move || {
-        let res = write_temp(&target, &r.ct)
-            .and_then(|tmp| {
-                fs::rename(&tmp, &target).inspect_err(|_| {
-                    let _ = fs::remove_file(&tmp);
-                })
-            })
-            .map(|()| r.entry)
-            .map_err(|e| SecretsError::io(r.shown, e));
+        let res = write_temp(&target, &r.ct).map(|tmp| (tmp, r.entry)).map_err(|e| SecretsError::io(r.shown, e));
         let _ = tx.send((i, rel, res));
     });
 }
