@@ -55,8 +55,9 @@ pub struct RunArgs {
     /// gets no handshake and reaches nothing. Repeatable.
     #[arg(long = "revoked", value_name = "NAME=FILE")]
     revoked: Vec<String>,
-    /// Probe SYNs per second per client (all clients scan at once).
-    #[arg(long, default_value_t = 6000)]
+    /// Starting probe rate, SYNs per second per client (all clients scan at
+    /// once; the rate adapts to what reaches the gateway).
+    #[arg(long, default_value_t = 12000)]
     rate: u32,
     /// Milliseconds to wait for answers after the last probe.
     #[arg(long, default_value_t = 1500)]

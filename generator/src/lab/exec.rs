@@ -329,6 +329,7 @@ impl Lab {
             run(ip(ns).args(["link", "set", &dev, "mtu", &mtu.to_string()]))?;
         }
         run(ip(ns).args(["link", "set", &dev, "up"]))?;
+        grow_udp_buffers(pid);
         for r in &wg.routes {
             run(ip(ns).args(["route", "replace", &r.to_string(), "dev", &dev]))?;
         }
@@ -411,6 +412,49 @@ impl Lab {
             }
         }
         problems
+    }
+}
+
+/// Lab-only: gives a wireguard-go daemon's UDP sockets 8 MiB buffers, as
+/// newer wireguard-go releases set for themselves (7 MiB); Debian's 2022
+/// build keeps the 208 KiB default, which overflows whenever the daemon is
+/// descheduled for a few milliseconds under the scan. The sockets are
+/// borrowed with pidfd_getfd (root), resized, and the copies closed.
+/// Best effort: buffering only, nothing about what is forwarded.
+pub fn grow_udp_buffers(pid: u32) {
+    unsafe {
+        let pidfd = libc::syscall(libc::SYS_pidfd_open, pid as libc::c_int, 0) as libc::c_int;
+        if pidfd < 0 {
+            return;
+        }
+        let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+            libc::close(pidfd);
+            return;
+        };
+        for e in fds.flatten() {
+            let is_socket = fs::read_link(e.path()).map(|l| l.to_string_lossy().starts_with("socket:")).unwrap_or(false);
+            let Some(n) = e.file_name().to_str().and_then(|n| n.parse::<libc::c_int>().ok()) else { continue };
+            if !is_socket {
+                continue;
+            }
+            let fd = libc::syscall(libc::SYS_pidfd_getfd, pidfd, n, 0) as libc::c_int;
+            if fd < 0 {
+                continue;
+            }
+            let mut v: libc::c_int = 0;
+            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_DOMAIN, &mut v as *mut _ as *mut libc::c_void, &mut len);
+            let domain = v;
+            libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, &mut v as *mut _ as *mut libc::c_void, &mut len);
+            if (domain == libc::AF_INET || domain == libc::AF_INET6) && v == libc::SOCK_DGRAM {
+                let size: libc::c_int = 8 << 20;
+                for opt in [libc::SO_RCVBUFFORCE, libc::SO_SNDBUFFORCE] {
+                    libc::setsockopt(fd, libc::SOL_SOCKET, opt, &size as *const _ as *const libc::c_void, std::mem::size_of::<libc::c_int>() as libc::socklen_t);
+                }
+            }
+            libc::close(fd);
+        }
+        libc::close(pidfd);
     }
 }
 

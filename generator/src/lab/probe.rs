@@ -196,7 +196,7 @@ pub struct SynOpts {
 
 impl Default for SynOpts {
     fn default() -> Self {
-        SynOpts { rate: 6000, linger: Duration::from_millis(1000) }
+        SynOpts { rate: 12000, linger: Duration::from_millis(1000) }
     }
 }
 
@@ -398,8 +398,8 @@ pub fn syn_scan(src: Ipv4Addr, targets: &[SocketAddrV4], opts: SynOpts, reached:
         res.reached += got.min(len as u64) as usize;
         if got >= len as u64 {
             pos += len;
-            ceiling *= 1.005;
-            rate = (rate * 1.03).min(ceiling * 0.95);
+            ceiling *= 1.02;
+            rate = (rate * 1.05).min(ceiling * 0.95);
         } else if got == 0 {
             // Nothing at all: the path is down (a handshake under way), not
             // congested. Wait and send the chunk again at the same rate.
