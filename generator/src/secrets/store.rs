@@ -7,6 +7,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -332,16 +333,15 @@ impl SecretStore {
     /// touched (no churn); missing files are reported, not created.
     ///
     /// Every file ends up either old or new, whatever happens:
-    /// 1. on all cores (rayon): decrypt, encrypt in memory, write the
-    ///    ciphertext to a temp file next to the target (`.<name>.hearth-tmp.*`,
-    ///    ignored by git);
-    /// 2. make every temp durable: one `syncfs(2)` of the secrets' file system
-    ///    for a batch of 16 files or more (one flush instead of one per file),
-    ///    else an fsync per file;
-    /// 3. rename each temp over its target (atomic, file by file; no file is
-    ///    replaced before every new one is on disk, which also keeps ext4 from
-    ///    allocating the temps among inodes freed by the renames); then fsync
-    ///    the directories and save the manifest once.
+    /// 1. decrypt + encrypt in memory, on the CPU pool (rayon, all cores);
+    /// 2. each result goes to a small I/O pool that writes it to a temp file
+    ///    next to the target (`.<name>.hearth-tmp.*`, ignored by git) and
+    ///    fsyncs it, while the CPU pool goes on with the next file;
+    /// 3. once every temp is on disk, each is renamed over its target
+    ///    (atomic, one file at a time; no file is replaced before all new
+    ///    files exist, which also keeps ext4 from allocating the temps among
+    ///    inodes freed by the renames); then the directories are fsynced and
+    ///    the manifest is saved once.
     ///
     /// An item that fails (cannot be decrypted, I/O error) keeps its old file
     /// and is listed in [`RekeyReport::failed`]; the others are still
@@ -372,30 +372,35 @@ impl SecretStore {
 
         let mut seen = HashSet::new();
         let dup: Vec<bool> = items.iter().map(|(rel, _)| !seen.insert(rel.as_str())).collect();
-        let steps: Vec<Step> = items
+        let (tx, rx) = mpsc::channel::<Staged>();
+        let root = self.root.clone();
+        let early: Vec<Option<Outcome>> = items
             .par_iter()
             .zip(dup.par_iter())
-            .map(|((rel, recipients), &dup)| {
-                let step = match self.prepare(rel, recipients, identities, dup) {
-                    Ok(Prepared::Ready(r)) => self.stage(rel, r),
-                    Ok(Prepared::Current) => Step::Unchanged,
-                    Ok(Prepared::Missing) => Step::Missing,
-                    Err(e) => Step::Failed(e),
-                };
+            .enumerate()
+            .map_with(tx, |tx, (i, ((rel, recipients), &dup))| {
+                let p = self.prepare(rel, recipients, identities, dup);
                 tick();
-                step
+                match p {
+                    Prep::Ready(r) => {
+                        stage(&root, i, rel, r, tx);
+                        None
+                    }
+                    Prep::Unchanged => Some(Outcome::Unchanged),
+                    Prep::Missing => Some(Outcome::Missing),
+                    Prep::Failed(e) => Some(Outcome::Failed(e)),
+                }
             })
             .collect();
-        let (steps, manifest_err) = self.commit(steps, |i| &items[i].0);
+        let (outcomes, manifest_err) = self.commit(early, rx.into_iter().collect());
 
         let mut report = RekeyReport::default();
-        for ((rel, _), step) in items.iter().zip(steps) {
-            match step {
-                Step::Done => report.rekeyed.push(rel.clone()),
-                Step::Unchanged => report.unchanged.push(rel.clone()),
-                Step::Missing => report.missing.push(rel.clone()),
-                Step::Failed(e) => report.failed.push((rel.clone(), e)),
-                Step::Staged { .. } => unreachable!("commit finishes every staged item"),
+        for ((rel, _), o) in items.iter().zip(outcomes) {
+            match o {
+                Outcome::Done => report.rekeyed.push(rel.clone()),
+                Outcome::Unchanged => report.unchanged.push(rel.clone()),
+                Outcome::Missing => report.missing.push(rel.clone()),
+                Outcome::Failed(e) => report.failed.push((rel.clone(), e)),
             }
         }
         report.failed.extend(manifest_err.map(|e| (MANIFEST_FILE.to_string(), e)));
@@ -409,11 +414,14 @@ impl SecretStore {
     pub fn write_many(&mut self, items: &[(String, SecretBytes, Vec<Recipient>)]) -> WriteManyReport {
         let mut seen = HashSet::new();
         let dup: Vec<bool> = items.iter().map(|(rel, _, _)| !seen.insert(rel.as_str())).collect();
-        let steps: Vec<Step> = items
+        let (tx, rx) = mpsc::channel::<Staged>();
+        let root = self.root.clone();
+        let early: Vec<Option<Outcome>> = items
             .par_iter()
             .zip(dup.par_iter())
-            .map(|((rel, secret, recipients), &dup)| {
-                let ready = (|| {
+            .enumerate()
+            .map_with(tx, |tx, (i, ((rel, secret, recipients), &dup))| {
+                let prepared = (|| {
                     check_rel(rel)?;
                     let shown = self.display_path(rel);
                     if dup {
@@ -426,132 +434,119 @@ impl SecretStore {
                     }
                     Ok(Ready { entry: entry_for(&ct, &want), ct, shown })
                 })();
-                match ready {
-                    Ok(r) => self.stage(rel, r),
-                    Err(e) => Step::Failed(e),
+                match prepared {
+                    Ok(r) => {
+                        stage(&root, i, rel, r, tx);
+                        None
+                    }
+                    Err(e) => Some(Outcome::Failed(e)),
                 }
             })
             .collect();
-        let (steps, manifest_err) = self.commit(steps, |i| &items[i].0);
+        let (outcomes, manifest_err) = self.commit(early, rx.into_iter().collect());
         let mut report = WriteManyReport::default();
-        for ((rel, _, _), step) in items.iter().zip(steps) {
-            match step {
-                Step::Done => report.written.push(rel.clone()),
-                Step::Failed(e) => report.failed.push((rel.clone(), e)),
-                _ => {}
+        for ((rel, _, _), o) in items.iter().zip(outcomes) {
+            match o {
+                Outcome::Done => report.written.push(rel.clone()),
+                Outcome::Failed(e) => report.failed.push((rel.clone(), e)),
+                Outcome::Unchanged | Outcome::Missing => {}
             }
         }
         report.failed.extend(manifest_err.map(|e| (MANIFEST_FILE.to_string(), e)));
         report
     }
 
-    /// Writes an item's ciphertext to a temp file next to its target (not
-    /// yet durable).
-    fn stage(&self, rel: &str, r: Ready) -> Step {
-        match write_temp(&self.path_of(rel), &r.ct) {
-            Ok(tmp) => Step::Staged { tmp, entry: r.entry, shown: r.shown },
-            Err(e) => Step::Failed(SecretsError::io(r.shown, e)),
-        }
-    }
-
-    /// Finishes a batch: makes every staged temp durable, then renames each
-    /// over its target, fsyncs the directories and saves the manifest once.
-    /// Returns the steps with every `Staged` turned into `Done` or `Failed`,
-    /// and a manifest error, if any.
-    fn commit<'a>(&mut self, mut steps: Vec<Step>, rel: impl Fn(usize) -> &'a str + Sync) -> (Vec<Step>, Option<SecretsError>) {
-        let staged: Vec<usize> =
-            steps.iter().enumerate().filter(|(_, s)| matches!(s, Step::Staged { .. })).map(|(i, _)| i).collect();
-        // 1. Durable before the first rename: one syncfs(2) for a big batch
-        // (one flush instead of one per file), else an fsync per file.
-        let synced_all = staged.len() >= SYNCFS_MIN_BATCH && syncfs(&self.root).is_ok();
-        if !synced_all {
-            let results: Vec<(usize, io::Result<()>)> = io_pool().install(|| {
-                staged
-                    .par_iter()
-                    .map(|&i| match &steps[i] {
-                        Step::Staged { tmp, .. } => (i, File::open(tmp).and_then(|f| f.sync_all())),
-                        _ => (i, Ok(())),
-                    })
-                    .collect()
-            });
-            for (i, res) in results {
-                if let Err(e) = res {
-                    if let Step::Staged { tmp, shown, .. } = std::mem::replace(&mut steps[i], Step::Missing) {
-                        let _ = fs::remove_file(&tmp);
-                        steps[i] = Step::Failed(SecretsError::io(shown, e));
-                    }
-                }
-            }
-        }
-        // 2. Atomic replace, file by file.
+    /// Renames every staged temp over its target (on the I/O pool), records
+    /// the replaced files in the manifest, fsyncs their directories and saves
+    /// the manifest once. `early` holds the outcome of the items that were
+    /// never staged. Returns one outcome per item and a manifest error, if
+    /// any.
+    fn commit(&mut self, early: Vec<Option<Outcome>>, staged: Vec<Staged>) -> (Vec<Outcome>, Option<SecretsError>) {
         let root = &self.root;
-        let renamed: Vec<(usize, io::Result<()>)> = io_pool().install(|| {
+        let staged: Vec<(usize, String, Result<ManifestEntry, SecretsError>)> = io_pool().install(|| {
             staged
-                .par_iter()
-                .filter_map(|&i| match &steps[i] {
-                    Step::Staged { tmp, .. } => Some((i, fs::rename(tmp, root.join(rel(i))))),
-                    _ => None,
+                .into_par_iter()
+                .map(|(i, rel, res)| {
+                    let res = res.and_then(|(tmp, entry)| {
+                        let target = root.join(&rel);
+                        match fs::rename(&tmp, &target) {
+                            Ok(()) => Ok(entry),
+                            Err(e) => {
+                                let _ = fs::remove_file(&tmp);
+                                Err(SecretsError::io(target, e))
+                            }
+                        }
+                    });
+                    (i, rel, res)
                 })
                 .collect()
         });
+        let mut outcomes: Vec<Option<Outcome>> = early;
         let mut dirs = BTreeSet::new();
         let mut any = false;
-        for (i, res) in renamed {
-            let Step::Staged { tmp, entry, shown } = std::mem::replace(&mut steps[i], Step::Missing) else {
-                unreachable!()
-            };
-            steps[i] = match res {
-                Ok(()) => {
-                    let rel = rel(i);
-                    if let Some(d) = self.path_of(rel).parent() {
+        for (i, rel, res) in staged {
+            outcomes[i] = Some(match res {
+                Ok(entry) => {
+                    if let Some(d) = self.path_of(&rel).parent() {
                         dirs.insert(d.to_path_buf());
                     }
-                    self.files.insert(rel.to_string(), entry);
+                    self.files.insert(rel, entry);
                     any = true;
-                    Step::Done
+                    Outcome::Done
                 }
-                Err(e) => {
-                    let _ = fs::remove_file(&tmp);
-                    Step::Failed(SecretsError::io(shown, e))
-                }
-            };
+                Err(e) => Outcome::Failed(e),
+            });
         }
-        // 3. Make the renames durable. The files are consistent either way, so
-        // a failure here is reported, not undone.
-        let mut manifest_err = None;
-        for d in dirs {
-            if let Err(e) = File::open(&d).and_then(|f| f.sync_all()) {
-                manifest_err = Some(SecretsError::io(d, e));
-            }
-        }
+        // Make the renames durable. The files are consistent either way, so a
+        // failure here is reported, not undone.
+        let dir_errs: Vec<SecretsError> = io_pool().install(|| {
+            dirs.into_par_iter()
+                .filter_map(|d| File::open(&d).and_then(|f| f.sync_all()).err().map(|e| SecretsError::io(d, e)))
+                .collect()
+        });
+        let mut manifest_err = dir_errs.into_iter().next();
         if any {
             if let Err(e) = self.save_manifest() {
                 manifest_err = Some(e);
             }
         }
-        (steps, manifest_err)
+        let outcomes = outcomes
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    Outcome::Failed(SecretsError::io(
+                        self.label.clone(),
+                        io::Error::other("internal error: an I/O task was lost"),
+                    ))
+                })
+            })
+            .collect();
+        (outcomes, manifest_err)
     }
 
-    /// Reads and checks one rekey item and, if it is stale, re-encrypts it in
-    /// memory.
-    fn prepare(&self, rel: &str, recipients: &[Recipient], ids: &Identities, dup: bool) -> Result<Prepared, SecretsError> {
-        check_rel(rel)?;
+    fn prepare(&self, rel: &str, recipients: &[Recipient], ids: &Identities, dup: bool) -> Prep {
+        if let Err(e) = check_rel(rel) {
+            return Prep::Failed(e);
+        }
         let shown = self.display_path(rel);
         if dup {
-            return Err(SecretsError::InvalidPath { rel: rel.into(), reason: "listed twice".into() });
+            return Prep::Failed(SecretsError::InvalidPath { rel: rel.into(), reason: "listed twice".into() });
         }
         let want = canonical_set(recipients);
-        let bytes = match read_file(&self.path_of(rel)) {
+        let target = self.path_of(rel);
+        let bytes = match read_file(&target) {
             Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Prepared::Missing),
-            Err(e) => return Err(SecretsError::io(shown, e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Prep::Missing,
+            Err(e) => return Prep::Failed(SecretsError::io(shown, e)),
         };
         if self.status_of(rel, &bytes, &want) == Status::Current {
-            return Ok(Prepared::Current);
+            return Prep::Unchanged;
         }
-        let plain = decrypt(&bytes, ids, &shown)?;
-        let ct = encrypt(&plain, &want, &shown)?;
-        Ok(Prepared::Ready(Ready { entry: entry_for(&ct, &want), ct, shown }))
+        let ct = match decrypt(&bytes, ids, &shown).and_then(|plain| encrypt(&plain, &want, &shown)) {
+            Ok(ct) => ct,
+            Err(e) => return Prep::Failed(e),
+        };
+        Prep::Ready(Ready { entry: entry_for(&ct, &want), ct, shown })
     }
 
     fn save_manifest(&self) -> Result<(), SecretsError> {
@@ -565,21 +560,34 @@ impl SecretStore {
     }
 }
 
-enum Prepared {
-    Missing,
-    Current,
-    Ready(Ready),
-}
-
-/// Where one item of a batch is.
-enum Step {
+enum Prep {
     Unchanged,
     Missing,
     Failed(SecretsError),
-    /// Ciphertext in a temp file next to the target, not yet renamed.
-    Staged { tmp: PathBuf, entry: ManifestEntry, shown: PathBuf },
-    /// Replaced.
+    Ready(Ready),
+}
+
+enum Outcome {
     Done,
+    Unchanged,
+    Missing,
+    Failed(SecretsError),
+}
+
+/// A staged item: its index, path, and its fsynced temp file plus the new
+/// manifest entry.
+type Staged = (usize, String, Result<(PathBuf, ManifestEntry), SecretsError>);
+
+/// Hands a file encrypted in memory to the I/O pool, which writes and fsyncs
+/// a temp file next to the target and reports on `tx`.
+fn stage(root: &Path, i: usize, rel: &str, r: Ready, tx: &mpsc::Sender<Staged>) {
+    let target = root.join(rel);
+    let rel = rel.to_string();
+    let tx = tx.clone();
+    io_pool().spawn(move || {
+        let res = write_temp(&target, &r.ct).map(|tmp| (tmp, r.entry)).map_err(|e| SecretsError::io(r.shown, e));
+        let _ = tx.send((i, rel, res));
+    });
 }
 
 /// A file encrypted in memory, ready to be written.
@@ -589,7 +597,8 @@ struct Ready {
     shown: PathBuf,
 }
 
-/// Threads for fsync/rename: these block on the disk, not the CPU.
+/// Threads for fsync/rename: these block on the disk, not the CPU, and
+/// concurrent fsyncs share journal commits.
 fn io_pool() -> &'static rayon::ThreadPool {
     static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
     POOL.get_or_init(|| {
@@ -603,34 +612,10 @@ fn io_pool() -> &'static rayon::ThreadPool {
 
 const IO_THREADS: usize = 8;
 
-/// From this many files on, a batch is made durable with one syncfs(2).
-const SYNCFS_MIN_BATCH: usize = 16;
-
-/// Flushes the file system holding `dir` (Linux); elsewhere an error, so the
-/// caller falls back to an fsync per file.
-fn syncfs(dir: &Path) -> io::Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        let f = File::open(dir)?;
-        // SAFETY: `f` is an open descriptor for the duration of the call.
-        if unsafe { libc::syncfs(f.as_raw_fd()) } == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = dir;
-        Err(io::Error::other("syncfs is Linux-only"))
-    }
-}
-
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Writes `bytes` (ciphertext) to a new temp file next to `target`, with the
-/// target's permissions if it exists. Not synced: see `commit`.
+/// target's permissions if it exists, and fsyncs it.
 fn write_temp(target: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
     let dir = target.parent().unwrap_or(Path::new("."));
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -647,7 +632,7 @@ fn write_temp(target: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
             if let Ok(meta) = fs::metadata(target) {
                 f.set_permissions(meta.permissions())?;
             }
-            Ok(())
+            f.sync_all()
         })();
         return match res {
             Ok(()) => Ok(tmp),
