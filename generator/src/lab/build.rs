@@ -416,7 +416,8 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
         }
         add_link(plan, i, "up0", Some(a), sw_inet, &format!("p{i}"), None);
         let allowed = if connects { expected_flows(&al, address, &plan.targets, &plan.udp_ports) } else { BTreeSet::new() };
-        plan.clients.push(ClientExpect { node: i, name: name.into(), address, allowed, connects });
+        let services = if connects { services_for(&al, address) } else { Default::default() };
+        plan.clients.push(ClientExpect { node: i, name: name.into(), address, allowed, connects, services });
         Ok(())
     };
     for c in inv.clients() {

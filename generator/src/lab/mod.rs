@@ -352,7 +352,9 @@ pub fn check(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result<Zero
         for tg in &plan.targets {
             let exp: BTreeSet<Flow> = c.allowed.iter().filter(|f| f.addr == tg.addr).copied().collect();
             let got: BTreeSet<Flow> = seen.iter().filter(|f| f.addr == tg.addr).copied().collect();
-            targets.push(TargetReport::new(tg, exp, got));
+            let mut r = TargetReport::new(tg, exp, got);
+            r.services = c.services.get(&tg.addr).map(|s| s.iter().cloned().collect()).unwrap_or_default();
+            targets.push(r);
         }
         clients.push(ClientReport { name: c.name.clone(), address: c.address, handshake_expected: c.connects, handshake: hs[ci], retried, targets });
         matrix.push((c.name.clone(), seen));

@@ -170,6 +170,8 @@ pub struct ClientExpect {
     /// Whether this client is expected to complete a handshake at all (a
     /// removed peer must not).
     pub connects: bool,
+    /// The services (policy rules) that allow those flows, by LAN address.
+    pub services: std::collections::BTreeMap<Ipv4Addr, BTreeSet<String>>,
 }
 
 /// One `[[acl_tests]]` assertion for one client.
@@ -264,6 +266,15 @@ pub fn expected_flows(al: &crate::policy::Allowlist, src: Ipv4Addr, targets: &[T
             "tcp" => out.extend((range.start..=range.end).map(|port| Flow { addr, proto: Proto::Tcp, port })),
             _ => out.extend(udp_ports.range(range.start..=range.end).map(|&port| Flow { addr, proto: Proto::Udp, port })),
         }
+    }
+    out
+}
+
+/// The names of the rules (services) that let `src` reach each address.
+pub fn services_for(al: &crate::policy::Allowlist, src: Ipv4Addr) -> std::collections::BTreeMap<Ipv4Addr, BTreeSet<String>> {
+    let mut out: std::collections::BTreeMap<Ipv4Addr, BTreeSet<String>> = Default::default();
+    for (addr, _, _, rule) in crate::policy::reachable(al, src) {
+        out.entry(addr).or_default().insert(rule.to_string());
     }
     out
 }

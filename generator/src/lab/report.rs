@@ -33,6 +33,8 @@ pub struct Timings {
 pub struct TargetReport {
     pub name: String,
     pub addr: Ipv4Addr,
+    /// The services this client may use on this host (policy rule names).
+    pub services: Vec<String>,
     /// Compact port lists, e.g. `tcp 3000, 8000-8010; udp 53`.
     pub expected: String,
     pub seen: String,
@@ -79,7 +81,7 @@ impl TargetReport {
     pub fn new(t: &Target, expected: BTreeSet<Flow>, seen: BTreeSet<Flow>) -> Self {
         let unexpected_open: Vec<Flow> = seen.difference(&expected).copied().collect();
         let missing: Vec<Flow> = expected.difference(&seen).copied().collect();
-        TargetReport { name: t.name.clone(), addr: t.addr, expected: summarize(&expected), seen: summarize(&seen), ok: unexpected_open.is_empty() && missing.is_empty(), unexpected_open, missing }
+        TargetReport { name: t.name.clone(), addr: t.addr, services: vec![], expected: summarize(&expected), seen: summarize(&seen), ok: unexpected_open.is_empty() && missing.is_empty(), unexpected_open, missing }
     }
 }
 
@@ -148,23 +150,26 @@ impl Report {
     pub fn table(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "hearth lab {}: port matrix (every TCP port 1-65535 and the inventory's UDP ports)", self.lab);
-        let rows: Vec<[String; 5]> = self
+        let rows: Vec<[String; 6]> = self
             .clients
             .iter()
             .flat_map(|c| {
                 let hs = if c.handshake_expected { String::new() } else { format!(" (revoked, handshake: {})", yes(c.handshake)) };
-                c.targets.iter().map(move |t| [format!("{}{hs}", c.name), format!("{} {}", t.name, t.addr), t.expected.clone(), t.seen.clone(), if t.ok { "ok".into() } else { "FAIL".into() }])
+                c.targets.iter().map(move |t| {
+                    let svc = if t.services.is_empty() { "-".to_string() } else { t.services.join(",") };
+                    [format!("{}{hs}", c.name), format!("{} {}", t.name, t.addr), svc, t.expected.clone(), t.seen.clone(), if t.ok { "ok".into() } else { "FAIL".into() }]
+                })
             })
             .collect();
-        let head = ["client", "LAN host", "expected open", "seen open", ""].map(String::from);
-        let mut w = [0usize; 5];
+        let head = ["client", "LAN host", "services", "expected open", "seen open", ""].map(String::from);
+        let mut w = [0usize; 6];
         for r in std::iter::once(&head).chain(rows.iter()) {
             for (i, c) in r.iter().enumerate() {
                 w[i] = w[i].max(c.chars().count());
             }
         }
         for r in std::iter::once(&head).chain(rows.iter()) {
-            let _ = writeln!(s, "  {:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}", r[0], r[1], r[2], r[3], r[4], w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]);
+            let _ = writeln!(s, "  {:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {:<w4$}  {}", r[0], r[1], r[2], r[3], r[4], r[5], w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4]);
         }
         if !self.acl_tests.is_empty() {
             let _ = writeln!(s, "\nACL tests (on real packets):");
