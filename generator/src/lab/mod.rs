@@ -59,25 +59,25 @@ pub fn preflight() -> Vec<String> {
     if unsafe { libc::geteuid() } != 0 {
         missing.push("root: the lab creates network namespaces and users (run it with sudo)".to_string());
     }
-    let mut pkgs: BTreeSet<&str> = BTreeSet::new();
-    let mut tools = vec![];
-    for (t, p) in TOOLS {
-        if which(t).is_none() {
-            tools.push(*t);
-            pkgs.insert(p);
-        }
-    }
+    let mut absent: Vec<(&str, &str)> = TOOLS.iter().filter(|(t, _)| which(t).is_none()).copied().collect();
     if build::pam_dir().map(|d| !d.join("pam_google_authenticator.so").exists()).unwrap_or(true) {
-        tools.push("pam_google_authenticator.so");
-        pkgs.insert("libpam-google-authenticator");
+        absent.push(("pam_google_authenticator.so", "libpam-google-authenticator"));
     }
-    if !tools.is_empty() {
-        missing.push(format!("tools: {} (apt-get install {})", tools.join(", "), pkgs.into_iter().collect::<Vec<_>>().join(" ")));
-    }
+    missing.extend(tools_message(&absent));
     if !Path::new("/dev/net/tun").exists() {
         missing.push("/dev/net/tun (wireguard-go needs the tun device)".into());
     }
     missing
+}
+
+/// "tools: a, b (apt-get install pkg1 pkg2)" for missing (tool, package) pairs.
+fn tools_message(absent: &[(&str, &str)]) -> Option<String> {
+    if absent.is_empty() {
+        return None;
+    }
+    let pkgs: BTreeSet<&str> = absent.iter().map(|(_, p)| *p).collect();
+    let tools: Vec<&str> = absent.iter().map(|(t, _)| *t).collect();
+    Some(format!("tools: {} (apt-get install {})", tools.join(", "), pkgs.into_iter().collect::<Vec<_>>().join(" ")))
 }
 
 /// Options of a lab run.
@@ -438,4 +438,21 @@ pub fn exec_in(prefix: Option<&str>, node: &str, cmd: &[String]) -> Result<i32> 
 /// Kinds of nodes, for listings.
 pub fn describe(plan: &LabPlan, lab: &Lab) -> Vec<(String, NodeKind, String)> {
     plan.nodes.iter().map(|n| (n.name.clone(), n.kind, lab.ns(&n.name).unwrap_or_default())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_tools_are_named_with_their_debian_packages_once() {
+        let m = tools_message(&[("nft", "nftables"), ("wg", "wireguard-tools"), ("wg-quick", "wireguard-tools")]).unwrap();
+        assert_eq!(m, "tools: nft, wg, wg-quick (apt-get install nftables wireguard-tools)");
+        assert_eq!(tools_message(&[]), None);
+    }
+
+    #[test]
+    fn every_tool_has_a_package() {
+        assert!(TOOLS.iter().all(|(t, p)| !t.is_empty() && !p.is_empty()));
+    }
 }
