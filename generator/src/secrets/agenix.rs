@@ -68,10 +68,13 @@ mod tests {
 
     #[test]
     fn rules_are_sorted_and_deduplicated() {
-        let a: Recipient = "age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt".parse().unwrap();
-        let s: Recipient = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID2SDbi/4YEFJnNlYbAjoYu6XTVgSxo4gHdwuPkRL3Ra"
+        let a: Recipient = "age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt"
             .parse()
             .unwrap();
+        let s: Recipient =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID2SDbi/4YEFJnNlYbAjoYu6XTVgSxo4gHdwuPkRL3Ra"
+                .parse()
+                .unwrap();
         let two = [s.clone(), a.clone(), a.clone()];
         let one = [a.clone()];
         let text = agenix_rules([("vps/b.age", &two[..]), ("peers/phone/key.age", &one[..])]);

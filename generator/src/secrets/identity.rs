@@ -21,7 +21,9 @@ pub struct Identities {
 
 impl std::fmt::Debug for Identities {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Identities").field("sources", &self.sources).finish_non_exhaustive()
+        f.debug_struct("Identities")
+            .field("sources", &self.sources)
+            .finish_non_exhaustive()
     }
 }
 
@@ -29,23 +31,34 @@ impl Identities {
     /// Reads one file: an age identity file (`AGE-SECRET-KEY-1...` lines,
     /// `#` comments) or an unencrypted OpenSSH private key.
     pub fn from_file(path: &Path) -> Result<Self, SecretsError> {
-        let bytes = Zeroizing::new(
-            fs::read(path).map_err(|source| SecretsError::ReadIdentity { path: path.into(), source })?,
-        );
-        let invalid =
-            |reason: &str| SecretsError::InvalidIdentity { path: path.into(), reason: reason.into() };
+        let bytes =
+            Zeroizing::new(fs::read(path).map_err(|source| SecretsError::ReadIdentity {
+                path: path.into(),
+                source,
+            })?);
+        let invalid = |reason: &str| SecretsError::InvalidIdentity {
+            path: path.into(),
+            reason: reason.into(),
+        };
         let text = std::str::from_utf8(&bytes).map_err(|_| invalid("it is not UTF-8 text"))?;
-        let mut ids = Identities { sources: vec![path.to_path_buf()], ..Default::default() };
+        let mut ids = Identities {
+            sources: vec![path.to_path_buf()],
+            ..Default::default()
+        };
 
-        if text.trim_start().starts_with("-----BEGIN AGE ENCRYPTED FILE-----") {
+        if text
+            .trim_start()
+            .starts_with("-----BEGIN AGE ENCRYPTED FILE-----")
+        {
             return Err(invalid(
                 "it is a passphrase-encrypted age identity, which hearth cannot unlock; \
                  decrypt it first (`age -d -o KEYFILE FILE`) or use an unencrypted key",
             ));
         }
         if text.trim_start().starts_with("-----BEGIN") {
-            let id = age::ssh::Identity::from_buffer(text.as_bytes(), Some(path.display().to_string()))
-                .map_err(|_| invalid("the PEM/OpenSSH key could not be parsed"))?;
+            let id =
+                age::ssh::Identity::from_buffer(text.as_bytes(), Some(path.display().to_string()))
+                    .map_err(|_| invalid("the PEM/OpenSSH key could not be parsed"))?;
             match &id {
                 age::ssh::Identity::Unencrypted(_) => {}
                 age::ssh::Identity::Encrypted(_) => {
@@ -89,7 +102,10 @@ impl Identities {
             }
             // The line is never echoed: it may be a mangled secret key.
             let id: age::x25519::Identity = line.parse().map_err(|_| {
-                invalid(&format!("line {} is neither a comment nor an AGE-SECRET-KEY-1... line", n + 1))
+                invalid(&format!(
+                    "line {} is neither a comment nor an AGE-SECRET-KEY-1... line",
+                    n + 1
+                ))
             })?;
             ids.recipients.push(Recipient::from_x25519(id.to_public()));
             ids.keys.push(Box::new(id));
@@ -152,7 +168,12 @@ pub fn load_identities_with_home(
         match fs::metadata(p) {
             Ok(_) => return Identities::from_file(p),
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(SecretsError::ReadIdentity { path: p.clone(), source }),
+            Err(source) => {
+                return Err(SecretsError::ReadIdentity {
+                    path: p.clone(),
+                    source,
+                })
+            }
         }
     }
     Err(SecretsError::NoIdentity { tried })
@@ -177,23 +198,34 @@ mod tests {
     #[test]
     fn ssh_private_key_yields_its_public_key() {
         let ids = Identities::from_file(&keys().join("hosts/vps_ed25519_TEST_ONLY")).unwrap();
-        let pubkey: Recipient =
-            fs::read_to_string(keys().join("hosts/vps_ed25519_TEST_ONLY.pub")).unwrap().parse().unwrap();
+        let pubkey: Recipient = fs::read_to_string(keys().join("hosts/vps_ed25519_TEST_ONLY.pub"))
+            .unwrap()
+            .parse()
+            .unwrap();
         assert_eq!(ids.recipients(), &[pubkey]);
     }
 
     #[test]
     fn missing_default_identity_names_what_was_tried() {
         let dir = tempfile::tempdir().unwrap();
-        let e = load_identities_with_home(None, Some(dir.path())).unwrap_err().to_string();
-        assert!(e.contains(".ssh/id_ed25519") && e.contains("--identity"), "{e}");
+        let e = load_identities_with_home(None, Some(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(".ssh/id_ed25519") && e.contains("--identity"),
+            "{e}"
+        );
     }
 
     #[test]
     fn default_identity_is_home_ssh_id_ed25519() {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir(dir.path().join(".ssh")).unwrap();
-        fs::copy(keys().join("admin-ssh_ed25519_TEST_ONLY"), dir.path().join(".ssh/id_ed25519")).unwrap();
+        fs::copy(
+            keys().join("admin-ssh_ed25519_TEST_ONLY"),
+            dir.path().join(".ssh/id_ed25519"),
+        )
+        .unwrap();
         let ids = load_identities_with_home(None, Some(dir.path())).unwrap();
         assert_eq!(ids.sources(), &[dir.path().join(".ssh/id_ed25519")]);
     }
@@ -204,7 +236,10 @@ mod tests {
         let p = dir.path().join("id");
         fs::write(&p, "AGE-SECRET-KEY-1NOTREALLYAKEY\n").unwrap();
         let e = Identities::from_file(&p).unwrap_err().to_string();
-        assert!(e.contains(&p.display().to_string()) && e.contains("line 1"), "{e}");
+        assert!(
+            e.contains(&p.display().to_string()) && e.contains("line 1"),
+            "{e}"
+        );
         assert!(!e.contains("NOTREALLY"), "{e}");
     }
 

@@ -63,12 +63,13 @@ use std::path::PathBuf;
 
 pub use agenix::{agenix_rules, nix_string};
 pub use bytes::SecretBytes;
-pub use identity::{default_identity_paths, load_identities, load_identities_with_home, Identities};
+pub use identity::{
+    default_identity_paths, load_identities, load_identities_with_home, Identities,
+};
 pub use recipient::{Recipient, RecipientKind};
 pub use store::{
     ManifestEntry, RekeyReport, SecretStore, StaleReason, Status, UnknownCause, WriteManyReport,
-    WriteOutcome,
-    MANIFEST_FILE,
+    WriteOutcome, MANIFEST_FILE,
 };
 
 /// What a valid recipient looks like; appended to recipient parse errors.
@@ -112,7 +113,10 @@ pub enum SecretsError {
          (pass the right key with --identity or HEARTH_IDENTITY)",
         PathList(.identities)
     )]
-    NoMatchingIdentity { file: PathBuf, identities: Vec<PathBuf> },
+    NoMatchingIdentity {
+        file: PathBuf,
+        identities: Vec<PathBuf>,
+    },
 
     #[error("{file} is not a valid age file: {reason}")]
     NotAgeFile { file: PathBuf, reason: String },
@@ -132,7 +136,10 @@ pub enum SecretsError {
 
 impl SecretsError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
-        SecretsError::Io { path: path.into(), source }
+        SecretsError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 
