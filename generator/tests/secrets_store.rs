@@ -476,3 +476,24 @@ fn write_many_writes_every_file_current_and_refuses_duplicates() {
     }
     assert_nowhere(t.path(), b"TOTP-SEED");
 }
+
+#[test]
+fn status_serializes_for_json_listings() {
+    let st = Status::Stale {
+        reason: StaleReason::RecipientsChanged {
+            added: vec![admin2()],
+            removed: vec![admin().to_string()],
+        },
+    };
+    assert_eq!(
+        serde_json::to_value(&st).unwrap(),
+        serde_json::json!({
+            "status": "stale",
+            "reason": { "kind": "recipients-changed", "added": [admin2().to_string()], "removed": [admin().to_string()] }
+        })
+    );
+    assert_eq!(
+        serde_json::to_value(Status::Current).unwrap(),
+        serde_json::json!({ "status": "current" })
+    );
+}

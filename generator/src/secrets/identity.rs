@@ -94,6 +94,12 @@ impl Identities {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
+            if line.starts_with("ssh-") || line.starts_with("age1") {
+                return Err(invalid(&format!(
+                    "line {} is a public key; pass the private key (for SSH, the file without .pub)",
+                    n + 1
+                )));
+            }
             if line.starts_with("AGE-PLUGIN-") {
                 return Err(invalid(&format!(
                     "line {}: plugin identities are not supported",
@@ -241,6 +247,25 @@ mod tests {
             "{e}"
         );
         assert!(!e.contains("NOTREALLY"), "{e}");
+    }
+
+    #[test]
+    fn public_key_given_as_identity_says_so() {
+        let e = Identities::from_file(&keys().join("hosts/vps_ed25519_TEST_ONLY.pub"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("is a public key") && e.contains("vps_ed25519_TEST_ONLY.pub"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn missing_explicit_identity_names_the_file() {
+        let e = load_identities(Some(Path::new("/nonexistent/hearth-id")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/nonexistent/hearth-id"), "{e}");
     }
 
     #[test]
