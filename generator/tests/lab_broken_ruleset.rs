@@ -43,4 +43,5 @@ fn allowlist_edited_behind_hearths_back_fails_the_lab() {
     assert!(p.contains("phone -> sonarr (10.69.13.13:8989/tcp) should be denied, but it is open"), "{p}");
     // Everything else still matched.
     assert_eq!(p.lines().count(), 6, "{p}");
+    assert_eq!(lab_common::leftovers(report["lab"].as_str().unwrap()), Vec::<String>::new(), "a failing run leaves nothing behind");
 }

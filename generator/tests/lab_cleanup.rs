@@ -4,36 +4,8 @@
 
 mod lab_common;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn leftovers(prefix: &str) -> Vec<String> {
-    let mut v = vec![];
-    if let Ok(d) = std::fs::read_dir("/run/netns") {
-        v.extend(d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with(prefix)));
-    }
-    if let Ok(d) = std::fs::read_dir("/var/run/wireguard") {
-        v.extend(d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with(prefix)));
-    }
-    if Path::new("/run/hearth-lab").join(prefix).exists() {
-        v.push(format!("/run/hearth-lab/{prefix}"));
-    }
-    for e in std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
-        if let Ok(c) = std::fs::read(e.path().join("cmdline")) {
-            let c = String::from_utf8_lossy(&c).replace('\0', " ");
-            if c.contains(prefix) && !c.contains("lab_cleanup") {
-                v.push(format!("process {}: {c}", e.file_name().to_string_lossy()));
-            }
-        }
-    }
-    for u in ["a", "b", "c"] {
-        if Command::new("id").arg(format!("{prefix}{u}")).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap().success() {
-            v.push(format!("user {prefix}{u}"));
-        }
-    }
-    v
-}
 
 fn lab_of(pid: u32) -> Option<String> {
     for e in std::fs::read_dir("/run/hearth-lab").ok()?.filter_map(|e| e.ok()) {
@@ -52,14 +24,14 @@ fn up_exec_down_leaves_nothing_behind() {
     let out = lab_common::hearth(dir.path(), &["lab", "up"]);
     let prefix = out.split_whitespace().nth(1).unwrap().to_string();
     assert!(prefix.starts_with("hl"), "{out}");
-    assert!(!leftovers(&prefix).is_empty());
+    assert!(!lab_common::leftovers(&prefix).is_empty());
     // exec runs in the node's namespace: the laptop's tunnel is there.
     let exec = assert_cmd::Command::cargo_bin("hearth").unwrap().args(["lab", "exec", "--lab", &prefix, "laptop", "--", "ip", "-o", "addr"]).output().unwrap();
     let text = String::from_utf8_lossy(&exec.stdout);
     assert!(exec.status.success() && text.contains("10.69.222."), "{text}");
     let down = assert_cmd::Command::cargo_bin("hearth").unwrap().args(["lab", "down", &prefix]).output().unwrap();
     assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stdout));
-    assert_eq!(leftovers(&prefix), Vec::<String>::new());
+    assert_eq!(lab_common::leftovers(&prefix), Vec::<String>::new());
 }
 
 #[test]
@@ -79,7 +51,7 @@ fn sigint_during_a_run_tears_everything_down() {
     let t0 = Instant::now();
     let prefix = loop {
         if let Some(p) = lab_of(child.id()) {
-            if leftovers(&p).iter().filter(|l| l.contains("wireguard-go")).count() >= 3 {
+            if lab_common::leftovers(&p).iter().filter(|l| l.contains("wireguard-go")).count() >= 3 {
                 break p;
             }
         }
@@ -90,5 +62,5 @@ fn sigint_during_a_run_tears_everything_down() {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
-    assert_eq!(leftovers(&prefix), Vec::<String>::new());
+    assert_eq!(lab_common::leftovers(&prefix), Vec::<String>::new());
 }

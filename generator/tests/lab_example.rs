@@ -22,4 +22,5 @@ fn example_inventory_passes_the_whole_lab() {
     // Coverage: every probe SYN reached the gateway's filter.
     assert_eq!(report["timings"]["syn_sent"], report["timings"]["syn_reached_gateway"]);
     assert_eq!(report["timings"]["syn_sent"], 2 * 8 * 65535);
+    assert_eq!(lab_common::leftovers(report["lab"].as_str().unwrap()), Vec::<String>::new(), "a passing run leaves nothing behind");
 }

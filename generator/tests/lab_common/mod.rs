@@ -276,3 +276,33 @@ allow = ["admins"]
 ssh_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIGt226BmWKXJp3wh4KzD35v3L6SAuS3ddIib2+BfM0p alice-TEST"]
 totp = true
 "#;
+
+/// What a lab with this prefix left behind: namespaces, wireguard-go
+/// sockets, its directory, processes naming it, lab users. Empty when clean.
+pub fn leftovers(prefix: &str) -> Vec<String> {
+    let mut v = vec![];
+    if let Ok(d) = std::fs::read_dir("/run/netns") {
+        v.extend(d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with(prefix)));
+    }
+    if let Ok(d) = std::fs::read_dir("/var/run/wireguard") {
+        v.extend(d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with(prefix)));
+    }
+    if Path::new("/run/hearth-lab").join(prefix).exists() {
+        v.push(format!("/run/hearth-lab/{prefix}"));
+    }
+    for e in std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
+        if let Ok(c) = std::fs::read(e.path().join("cmdline")) {
+            let c = String::from_utf8_lossy(&c).replace('\0', " ");
+            if c.contains(prefix) && !c.contains("lab_cleanup") && !c.contains("lab_example") && !c.contains("lab_broken") {
+                v.push(format!("process {}: {c}", e.file_name().to_string_lossy()));
+            }
+        }
+    }
+    for u in ["a", "b", "c"] {
+        if std::process::Command::new("id").arg(format!("{prefix}{u}")).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).status().unwrap().success() {
+            v.push(format!("user {prefix}{u}"));
+        }
+    }
+    v
+}
+
