@@ -276,33 +276,44 @@ fn patient_connect(ns: &str, targets: Vec<SocketAddrV4>) -> Result<BTreeSet<Sock
     })
 }
 
-fn probe_acl(lab: &Lab, plan: &LabPlan, matrix: &[(String, BTreeSet<Flow>)]) -> Result<Vec<AclResult>> {
+/// The ACL tests of one client, on real connections from its namespace.
+fn probe_acl_client(lab: &Lab, plan: &LabPlan, c: &plan::ClientExpect) -> Result<Vec<AclResult>> {
     let mut out = vec![];
-    for c in &plan.clients {
-        let checks: Vec<&plan::AclCheck> = plan.acl_checks.iter().filter(|a| a.client == c.name).collect();
-        if checks.is_empty() {
-            continue;
-        }
-        let tcp: Vec<SocketAddrV4> = checks.iter().filter(|a| a.flow.proto == Proto::Tcp).map(|a| SocketAddrV4::new(a.flow.addr, a.flow.port)).collect();
-        let udp: Vec<SocketAddrV4> = checks.iter().filter(|a| a.flow.proto == Proto::Udp).map(|a| SocketAddrV4::new(a.flow.addr, a.flow.port)).collect();
-        let ns = lab.ns(&c.name)?;
-        let expect_open: Vec<SocketAddrV4> = checks.iter().filter(|a| a.accept && a.flow.proto == Proto::Tcp).map(|a| SocketAddrV4::new(a.flow.addr, a.flow.port)).collect();
-        let (mut ot, ou) = probe::in_netns(&ns, move || {
-            Ok((probe::tcp_scan(&tcp, probe::ScanOpts { window: 256, timeout: Duration::from_secs(2) })?, probe::udp_probe(&udp, Duration::from_millis(700), 5)?))
-        })?;
-        let again: Vec<SocketAddrV4> = expect_open.into_iter().filter(|a| !ot.contains(a)).collect();
-        if !again.is_empty() && c.connects {
-            ot.extend(patient_connect(&ns, again)?);
-        }
-        let _ = matrix;
-        for a in checks {
-            let sa = SocketAddrV4::new(a.flow.addr, a.flow.port);
-            let open = match a.flow.proto {
-                Proto::Tcp => ot.contains(&sa),
-                Proto::Udp => ou.contains(&sa),
-            };
-            out.push(AclResult { test: a.test, src: a.src.clone(), client: a.client.clone(), target: a.target.clone(), flow: a.flow, expected: if a.accept { "accept" } else { "deny" }, seen: if open { "open" } else { "closed" }, ok: open == a.accept });
-        }
+    let checks: Vec<&plan::AclCheck> = plan.acl_checks.iter().filter(|a| a.client == c.name).collect();
+    if checks.is_empty() {
+        return Ok(out);
+    }
+    let tcp: Vec<SocketAddrV4> = checks.iter().filter(|a| a.flow.proto == Proto::Tcp).map(|a| SocketAddrV4::new(a.flow.addr, a.flow.port)).collect();
+    let udp: Vec<SocketAddrV4> = checks.iter().filter(|a| a.flow.proto == Proto::Udp).map(|a| SocketAddrV4::new(a.flow.addr, a.flow.port)).collect();
+    let ns = lab.ns(&c.name)?;
+    let expect_open: Vec<SocketAddrV4> = checks.iter().filter(|a| a.accept && a.flow.proto == Proto::Tcp).map(|a| SocketAddrV4::new(a.flow.addr, a.flow.port)).collect();
+    let (mut ot, ou) = probe::in_netns(&ns, move || {
+        Ok((probe::tcp_scan(&tcp, probe::ScanOpts { window: 256, timeout: Duration::from_secs(2) })?, probe::udp_probe(&udp, Duration::from_millis(700), 5)?))
+    })?;
+    let again: Vec<SocketAddrV4> = expect_open.into_iter().filter(|a| !ot.contains(a)).collect();
+    if !again.is_empty() && c.connects {
+        ot.extend(patient_connect(&ns, again)?);
+    }
+    for a in checks {
+        let sa = SocketAddrV4::new(a.flow.addr, a.flow.port);
+        let open = match a.flow.proto {
+            Proto::Tcp => ot.contains(&sa),
+            Proto::Udp => ou.contains(&sa),
+        };
+        out.push(AclResult { test: a.test, src: a.src.clone(), client: a.client.clone(), target: a.target.clone(), flow: a.flow, expected: if a.accept { "accept" } else { "deny" }, seen: if open { "open" } else { "closed" }, ok: open == a.accept });
+    }
+    Ok(out)
+}
+
+/// Every ACL test, all clients at once, results in the plan's order.
+fn probe_acl(lab: &Lab, plan: &LabPlan) -> Result<Vec<AclResult>> {
+    let per_client: Vec<Result<Vec<AclResult>>> = std::thread::scope(|sc| {
+        let hs: Vec<_> = plan.clients.iter().map(|c| sc.spawn(move || probe_acl_client(lab, plan, c))).collect();
+        hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("ACL probe thread panicked")))).collect()
+    });
+    let mut out = vec![];
+    for r in per_client {
+        out.extend(r?);
     }
     Ok(out)
 }
@@ -313,10 +324,9 @@ pub fn check(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result<Zero
     let hs = warm_up(lab, plan)?;
     t.handshake_s = t0.elapsed().as_secs_f64();
     // ACL tests first, on real connections, while the tunnels are fresh.
-    let acl = probe_acl(lab, plan, &[])?;
+    let acl = probe_acl(lab, plan)?;
     let t1 = Instant::now();
     let mut clients = vec![];
-    let mut matrix = vec![];
     let gw_ns = plan.nodes.iter().find(|n| n.kind == NodeKind::Gateway).map(|n| lab.ns(&n.name)).transpose()?;
     if opts.verbose {
         eprintln!("hearth lab: scanning from {} clients at once ({} flows each)", plan.clients.len(), plan.probe_count());
@@ -357,7 +367,6 @@ pub fn check(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result<Zero
             targets.push(r);
         }
         clients.push(ClientReport { name: c.name.clone(), address: c.address, handshake_expected: c.connects, handshake: hs[ci], retried, targets });
-        matrix.push((c.name.clone(), seen));
     }
     let probes = plan.clients.len() * plan.probe_count();
     t.scan_s = t1.elapsed().as_secs_f64();

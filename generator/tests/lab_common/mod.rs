@@ -306,3 +306,96 @@ pub fn leftovers(prefix: &str) -> Vec<String> {
     v
 }
 
+
+/// A generated inventory with ten peers in three groups (one of them also
+/// granted a service directly) and one LAN host.
+pub const MANY_PEERS: &str = r#"
+[network]
+domain = "home.example.net"
+lan = "10.73.1.0/24"
+vpn = "10.73.200.0/24"
+
+[wireguard]
+port = 51821
+
+[admin]
+recipients = ["age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt"]
+
+[hosts.hub]
+roles = ["wireguard-hub"]
+endpoint = "vpn.example.net:51821"
+ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID2SDbi/4YEFJnNlYbAjoYu6XTVgSxo4gHdwuPkRL3Ra"
+
+[hosts.gw]
+roles = ["wireguard-gateway"]
+address = "10.73.1.2"
+ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv"
+
+[hosts.srv]
+address = "10.73.1.10"
+
+[peers.p00]
+kind = "phone"
+groups = ["red"]
+
+[peers.p01]
+kind = "phone"
+groups = ["green"]
+
+[peers.p02]
+kind = "phone"
+groups = ["blue"]
+
+[peers.p03]
+kind = "phone"
+groups = ["red"]
+
+[peers.p04]
+kind = "phone"
+groups = ["green"]
+
+[peers.p05]
+kind = "phone"
+groups = ["blue"]
+
+[peers.p06]
+kind = "phone"
+groups = ["red"]
+
+[peers.p07]
+kind = "phone"
+groups = ["green"]
+
+[peers.p08]
+kind = "phone"
+groups = ["blue"]
+
+[peers.p09]
+kind = "phone"
+groups = ["red"]
+
+[services.red]
+host = "srv"
+port = 1000
+allow = ["red"]
+
+[services.green]
+host = "srv"
+port = "2000-2009"
+allow = ["green"]
+
+[services.blue]
+host = "srv"
+port = 3000
+proto = "both"
+allow = ["blue", "p00"]
+
+[[acl_tests]]
+src = "p03"
+accept = ["red"]
+deny = ["green", "srv:3000/udp"]
+
+[[acl_tests]]
+src = "p00"
+accept = ["red", "blue"]
+"#;
