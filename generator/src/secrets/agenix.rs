@@ -5,24 +5,10 @@ use std::collections::BTreeMap;
 
 use super::Recipient;
 
-/// A Nix string literal for `s`: `"`, `\`, `${` and control characters escaped.
+/// A Nix string literal for `s`: hearth's one escaping function,
+/// [`crate::nix::escape_str`].
 pub fn nix_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '$' if chars.peek() == Some(&'{') => out.push_str("\\$"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    crate::nix::escape_str(s)
 }
 
 /// Renders `secrets.nix`: `{ "<rel>".publicKeys = [ ... ]; }`, sorted by
