@@ -400,19 +400,31 @@ pub fn host_default_nix(name: &str) -> String {
 /// Every generated file: repo-relative path -> content. `default.nix` files
 /// are included only where missing.
 pub fn files(root: &Path, inv: &Inventory) -> Result<BTreeMap<String, Vec<u8>>, RenderError> {
+    use rayon::prelude::*;
     let specs = topology::secrets(inv);
     let al = policy::allowlist(inv);
-    let mut out = BTreeMap::new();
-    for name in inv.hosts.keys() {
-        out.insert(format!("hosts/{name}/hearth.nix"), host_nix(inv, &specs, &al, name).into_bytes());
-        let d = format!("hosts/{name}/default.nix");
-        if !root.join(&d).exists() {
-            out.insert(d, host_default_nix(name).into_bytes());
-        }
-    }
-    let rcpts = Recipients::new(inv);
-    let entries: Vec<(String, Vec<Recipient>)> = specs.iter().map(|s| (s.rel.clone(), rcpts.of(s))).collect();
-    let sn = secrets::agenix_rules(entries.iter().map(|(f, r)| (f.as_str(), r.as_slice())));
+    // Hosts and secrets.nix are independent: both cores.
+    let (hosts, sn) = rayon::join(
+        || {
+            inv.hosts
+                .par_iter()
+                .flat_map_iter(|(name, _)| {
+                    let mut v = vec![(format!("hosts/{name}/hearth.nix"), host_nix(inv, &specs, &al, name).into_bytes())];
+                    let d = format!("hosts/{name}/default.nix");
+                    if !root.join(&d).exists() {
+                        v.push((d, host_default_nix(name).into_bytes()));
+                    }
+                    v
+                })
+                .collect::<Vec<_>>()
+        },
+        || {
+            let rcpts = Recipients::new(inv);
+            let entries: Vec<(String, Vec<Recipient>)> = specs.iter().map(|s| (s.rel.clone(), rcpts.of(s))).collect();
+            secrets::agenix_rules(entries.iter().map(|(f, r)| (f.as_str(), r.as_slice())))
+        },
+    );
+    let mut out: BTreeMap<String, Vec<u8>> = hosts.into_iter().collect();
     out.insert("secrets/secrets.nix".into(), sn.into_bytes());
     Ok(out)
 }
@@ -529,7 +541,11 @@ pub fn render(inventory: &Path, identities: impl FnOnce() -> Result<Identities, 
     }
     // Only files whose bytes change are written, and each of those is parsed
     // back first (all of them, before the first write).
-    let changed: Vec<(String, Vec<u8>)> = files(&root, &loaded.inv)?.into_iter().filter(|(p, b)| std::fs::read(root.join(p)).map_or(true, |old| old != *b)).collect();
+    let changed: Vec<(String, Vec<u8>)> = {
+        use rayon::prelude::*;
+        let all: Vec<(String, Vec<u8>)> = files(&root, &loaded.inv)?.into_iter().collect();
+        all.into_par_iter().filter(|(p, b)| std::fs::read(root.join(p)).map_or(true, |old| old != *b)).collect()
+    };
     for (path, bytes) in &changed {
         parse_check(path, bytes)?;
     }
