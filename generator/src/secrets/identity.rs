@@ -28,7 +28,7 @@ impl std::fmt::Debug for Identities {
 }
 
 impl Identities {
-    /// Reads one file: an age identity file (`AGE-SECRET-KEY-1...` lines,
+    /// Reads one file: an age identity file (`AGE-SECRET-KEY-...` lines,
     /// `#` comments) or an unencrypted OpenSSH private key.
     pub fn from_file(path: &Path) -> Result<Self, SecretsError> {
         let bytes =
@@ -109,7 +109,7 @@ impl Identities {
             // The line is never echoed: it may be a mangled secret key.
             let id: age::x25519::Identity = line.parse().map_err(|_| {
                 invalid(&format!(
-                    "line {} is neither a comment nor an AGE-SECRET-KEY-1... line",
+                    "line {} is neither a comment nor an age secret key line (AGE-SECRET-KEY-...)",
                     n + 1
                 ))
             })?;
@@ -240,7 +240,7 @@ mod tests {
     fn garbage_identity_file_is_named_and_not_echoed() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("id");
-        fs::write(&p, "AGE-SECRET-KEY-1NOTREALLYAKEY\n").unwrap();
+        fs::write(&p, "AGE-SECRET-KEY-NOTREALLYAKEY\n").unwrap();
         let e = Identities::from_file(&p).unwrap_err().to_string();
         assert!(
             e.contains(&p.display().to_string()) && e.contains("line 1"),

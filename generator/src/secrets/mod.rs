@@ -17,7 +17,7 @@
 //! - [`load_identities`]`(explicit: Option<&Path>) -> Result<Identities>`: the
 //!   caller resolves `--identity FILE` / `HEARTH_IDENTITY`; without one, the
 //!   agenix default `~/.ssh/id_ed25519` is used. A file is an age identity file
-//!   (`AGE-SECRET-KEY-1...` lines) or an unencrypted OpenSSH private key.
+//!   (`AGE-SECRET-KEY-...` lines) or an unencrypted OpenSSH private key.
 //! - [`SecretStore::open`]`(secrets_dir)` reads `recipients.json`, the
 //!   manifest: for each file, the canonical recipients it was last encrypted
 //!   to (sorted) and the SHA-256 of its *ciphertext*. No hash of any plaintext
