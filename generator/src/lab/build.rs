@@ -103,10 +103,10 @@ pub fn lab_users(prefix: &str) -> [String; 3] {
 }
 
 const EVAL: &str = r#"
-{ root, overrides }:
+{ root, lib, overrides }:
 let
   o = builtins.fromJSON overrides;
-  l = import (/. + root + "/modules/lib");
+  l = import (/. + lib);
   one = name:
     let
       h = import (/. + root + "/hosts/${name}/hearth.nix");
@@ -145,9 +145,15 @@ fn eval_hosts(root: &Path, hosts: &[String], overrides: serde_json::Value) -> Re
     let mut o = overrides;
     o["hosts"] = serde_json::json!(hosts);
     let root_s = root.canonicalize().with_context(|| format!("repository {}", root.display()))?;
+    // The renderers are found as `hearth preview` finds them: HEARTH_LIB, the
+    // repo's modules/lib, or the ones installed with hearth.
+    let lib = crate::preview::lib_dir(&root_s)?;
     let out = Command::new("nix-instantiate")
         .args(["--eval", "--strict", "--json", "-E", EVAL, "--argstr", "root"])
         .arg(&root_s)
+        .arg("--argstr")
+        .arg("lib")
+        .arg(&lib)
         .args(["--argstr", "overrides", &o.to_string()])
         .output()
         .context("cannot run nix-instantiate (apt install nix-bin)")?;
