@@ -109,27 +109,18 @@ pub fn interface_problem(s: &str) -> Option<String> {
     None
 }
 
-/// Checks an `ssh-ed25519 AAAA... [comment]` public key.
-pub fn ssh_key_problem(s: &str) -> Option<String> {
-    match s.parse::<ssh_key::PublicKey>() {
-        Ok(k) if k.algorithm() == ssh_key::Algorithm::Ed25519 => None,
-        Ok(k) => Some(format!("is a {} key; hearth needs ssh-ed25519 (age encrypts to ed25519 host keys)", k.algorithm())),
-        Err(_) => Some("is not an OpenSSH public key like `ssh-ed25519 AAAAC3Nza... comment`".into()),
-    }
+/// Checks an age recipient (`age1...` or `ssh-ed25519 AAAA...`): the
+/// secrets library's own parser decides, so validation and encryption agree.
+pub fn recipient_problem(s: &str) -> Option<String> {
+    s.parse::<crate::secrets::Recipient>().err().map(|e| e.to_string())
 }
 
-/// Checks an age recipient: `age1...` (X25519) or an ssh-ed25519 public key.
-pub fn recipient_problem(s: &str) -> Option<String> {
-    if s.starts_with("age1") {
-        return match s.parse::<age::x25519::Recipient>() {
-            Ok(_) => None,
-            Err(_) => Some("is not a valid age X25519 recipient (`age-keygen -y key.txt` prints one)".into()),
-        };
+/// Checks a host's SSH host key: a recipient that is `ssh-ed25519`.
+pub fn ssh_key_problem(s: &str) -> Option<String> {
+    if s.trim_start().starts_with("age1") {
+        return Some("is an age recipient; a host key is the host's `ssh-ed25519 AAAA...` key".into());
     }
-    if s.starts_with("ssh-") {
-        return ssh_key_problem(s);
-    }
-    Some("is neither an age recipient (`age1...`) nor an `ssh-ed25519 AAAA...` key".into())
+    recipient_problem(s)
 }
 
 /// Checks `HOST:PORT`.
@@ -195,7 +186,7 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
     // Admins.
     for (i, r) in inv.admin.recipients.iter().enumerate() {
         if let Some(m) = recipient_problem(r) {
-            s.err(&["admin", "recipients", &i.to_string()], format!("`{}` {m}", short(r)), "generate one with `age-keygen` or use your `~/.ssh/id_ed25519.pub`");
+            s.err(&["admin", "recipients", &i.to_string()], m, "generate one with `age-keygen` or use your `~/.ssh/id_ed25519.pub`");
         }
     }
     let dup_admins = duplicates(inv.admin.recipients.iter().map(|r| canonical_recipient(r)));
@@ -457,15 +448,10 @@ fn duplicates<I: IntoIterator<Item = String>>(items: I) -> Vec<String> {
     dups.into_iter().collect()
 }
 
-/// A recipient without its comment, so that the same key with two comments
-/// counts once.
+/// A recipient in canonical form (no comment), so that the same key with
+/// two comments counts once; unparsable input is returned trimmed.
 pub fn canonical_recipient(r: &str) -> String {
-    let mut parts = r.split_whitespace();
-    match (parts.next(), parts.next()) {
-        (Some(a), Some(b)) if a.starts_with("ssh-") => format!("{a} {b}"),
-        (Some(a), _) => a.to_owned(),
-        _ => String::new(),
-    }
+    r.parse::<crate::secrets::Recipient>().map(|r| r.to_string()).unwrap_or_else(|_| r.trim().to_owned())
 }
 
 fn short(s: &str) -> String {

@@ -405,7 +405,7 @@ pub fn admin(cmd: AdminCommand, global: &Global) -> anyhow::Result<i32> {
         AdminCommand::Add { recipient, opts } => edit(global, &opts, |ed| {
             let r = recipient.trim();
             if let Some(m) = hearth::validate::recipient_problem(r) {
-                bail!("`{r}` {m}");
+                bail!("{m}");
             }
             if !array_add(ed.section("admin"), "recipients", r) {
                 bail!("`{r}` is already an admin recipient");
