@@ -74,7 +74,7 @@ impl Recipients {
 
 /// Lowest free address of the VPN pool: not the network or broadcast
 /// address, not reserved, retired or taken.
-pub fn allocate(inv: &Inventory, also_taken: &[Ipv4Addr]) -> Option<Ipv4Addr> {
+pub fn allocate(inv: &Inventory) -> Option<Ipv4Addr> {
     let net = inv.network.vpn;
     let taken: std::collections::BTreeSet<Ipv4Addr> = inv
         .vpn_addresses()
@@ -82,9 +82,29 @@ pub fn allocate(inv: &Inventory, also_taken: &[Ipv4Addr]) -> Option<Ipv4Addr> {
         .map(|(a, _)| a)
         .chain(inv.network.reserved.iter().copied())
         .chain(inv.network.retired.iter().copied())
-        .chain(also_taken.iter().copied())
         .collect();
     net.hosts().find(|a| !taken.contains(a))
+}
+
+/// Gives every WireGuard host and every peer without a VPN address the lowest
+/// free one (hosts first, then peers, each by name), in `inv` itself, and
+/// returns what it assigned as (section, name, address).
+pub fn allocate_missing(inv: &mut Inventory) -> Result<Vec<(&'static str, String, Ipv4Addr)>, EditError> {
+    let full = || EditError::Refused(format!("the VPN pool {} is full; use a larger network.vpn or `--reuse-address`", inv.network.vpn));
+    let mut out = Vec::new();
+    let hosts: Vec<String> = inv.hosts.iter().filter(|(_, h)| h.wireguard_role().is_some() && h.vpn_address.is_none()).map(|(n, _)| n.clone()).collect();
+    for name in hosts {
+        let a = allocate(inv).ok_or_else(full)?;
+        inv.hosts.get_mut(&name).expect("listed above").vpn_address = Some(a);
+        out.push(("hosts", name, a));
+    }
+    let peers: Vec<String> = inv.peers.iter().filter(|(_, p)| p.address.is_none()).map(|(n, _)| n.clone()).collect();
+    for name in peers {
+        let a = allocate(inv).ok_or_else(full)?;
+        inv.peers.get_mut(&name).expect("listed above").address = Some(a);
+        out.push(("peers", name, a));
+    }
+    Ok(out)
 }
 
 /// Fills in missing derived state: VPN addresses, WireGuard keypairs, and the
@@ -96,19 +116,9 @@ pub fn materialize(ed: &mut Editor, store: &mut SecretStore) -> Result<Vec<Strin
     // The document as edited so far (an edit command's change included).
     let mut inv = ed.preview()?.inv.clone();
     // Addresses first: allocation depends only on the inventory.
-    let mut fresh: Vec<Ipv4Addr> = Vec::new();
-    let wg_hosts: Vec<String> = inv.hosts.iter().filter(|(_, h)| h.wireguard_role().is_some() && h.vpn_address.is_none()).map(|(n, _)| n.clone()).collect();
-    let peers: Vec<String> = inv.peers.iter().filter(|(_, p)| p.address.is_none()).map(|(n, _)| n.clone()).collect();
-    for (section, name) in wg_hosts.iter().map(|n| ("hosts", n)).chain(peers.iter().map(|n| ("peers", n))) {
-        let a = allocate(&inv, &fresh).ok_or_else(|| EditError::Refused(format!("the VPN pool {} is full; use a larger network.vpn or `--reuse-address`", inv.network.vpn)))?;
-        fresh.push(a);
+    for (section, name, a) in allocate_missing(&mut inv)? {
         let key = if section == "hosts" { "vpn_address" } else { "address" };
-        ed.entry_table(section, name)[key] = toml_edit::value(a.to_string());
-        if section == "hosts" {
-            inv.hosts.get_mut(name).unwrap().vpn_address = Some(a);
-        } else {
-            inv.peers.get_mut(name).unwrap().address = Some(a);
-        }
+        ed.entry_table(section, &name)[key] = toml_edit::value(a.to_string());
         changes.push(format!("allocated {a} to {} `{name}`", &section[..section.len() - 1]));
     }
     // Secrets, then the public halves: every new secret is written (in

@@ -28,15 +28,7 @@ pub fn edit(global: &Global, opts: &EditOpts, change: impl FnOnce(&mut Editor) -
     let after = ed.preview()?;
     // Allocate in memory first, so ACL tests see the new peers' addresses.
     let mut probe = after.inv.clone();
-    let mut fresh = Vec::new();
-    for p in probe.peers.values_mut().filter(|p| p.address.is_none()) {
-        p.address = render::allocate(&after.inv, &fresh);
-        fresh.extend(p.address);
-    }
-    for h in probe.hosts.values_mut().filter(|h| h.wireguard_role().is_some() && h.vpn_address.is_none()) {
-        h.vpn_address = render::allocate(&after.inv, &fresh);
-        fresh.extend(h.vpn_address);
-    }
+    render::allocate_missing(&mut probe)?;
     let failures = policy::evaluate_tests(&probe, &policy::allowlist(&probe));
     if !failures.is_empty() {
         let list: Vec<String> = failures.iter().map(|f| format!("  {f}")).collect();
