@@ -40,24 +40,28 @@ pub fn lib_dir(root: &Path) -> Result<PathBuf, PreviewError> {
         .ok_or(PreviewError::NoLib)
 }
 
-/// Evaluates `expr` (with `lib` bound to the renderers and `host` to the
-/// host's generated data) strictly and returns its JSON.
-pub fn eval_json(lib: &Path, host_nix: &Path, expr: &str) -> Result<serde_json::Value, PreviewError> {
-    let full = format!(
-        "let lib = import {}; host = import {}; in {expr}",
-        nix_path(lib),
-        nix_path(host_nix),
-    );
-    let out = Command::new("nix-instantiate")
-        .args(["--eval", "--strict", "--json", "-E", &full])
-        // No daemon, no store writes needed for pure evaluation.
-        .env("NIX_REMOTE", "")
-        .output()
-        .map_err(PreviewError::NoNix)?;
+/// Evaluates the Nix expression `expr` strictly with `nix-instantiate`
+/// (`--argstr NAME VALUE` for each of `args`) and returns its JSON. The one
+/// way hearth runs Nix: preview and the lab both come through here.
+pub fn nix_eval(expr: &str, args: &[(&str, &std::ffi::OsStr)]) -> Result<serde_json::Value, PreviewError> {
+    let mut cmd = Command::new("nix-instantiate");
+    cmd.args(["--eval", "--strict", "--json", "-E", expr]);
+    for (name, value) in args {
+        cmd.arg("--argstr").arg(name).arg(value);
+    }
+    // No daemon, no store writes needed for pure evaluation.
+    let out = cmd.env("NIX_REMOTE", "").output().map_err(PreviewError::NoNix)?;
     if !out.status.success() {
         return Err(PreviewError::Eval { what: expr.into(), stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned() });
     }
     serde_json::from_slice(&out.stdout).map_err(|e| PreviewError::Eval { what: expr.into(), stderr: e.to_string() })
+}
+
+/// Evaluates `expr` (with `lib` bound to the renderers and `host` to the
+/// host's generated data) strictly and returns its JSON.
+pub fn eval_json(lib: &Path, host_nix: &Path, expr: &str) -> Result<serde_json::Value, PreviewError> {
+    let full = format!("let lib = import {}; host = import {}; in {expr}", nix_path(lib), nix_path(host_nix));
+    nix_eval(&full, &[])
 }
 
 fn nix_path(p: &Path) -> String {

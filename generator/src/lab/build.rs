@@ -9,7 +9,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{anyhow, bail, Context, Result};
 use ipnet::Ipv4Net;
@@ -148,19 +147,10 @@ fn eval_hosts(root: &Path, hosts: &[String], overrides: serde_json::Value) -> Re
     // The renderers are found as `hearth preview` finds them: HEARTH_LIB, the
     // repo's modules/lib, or the ones installed with hearth.
     let lib = crate::preview::lib_dir(&root_s)?;
-    let out = Command::new("nix-instantiate")
-        .args(["--eval", "--strict", "--json", "-E", EVAL, "--argstr", "root"])
-        .arg(&root_s)
-        .arg("--argstr")
-        .arg("lib")
-        .arg(&lib)
-        .args(["--argstr", "overrides", &o.to_string()])
-        .output()
-        .context("cannot run nix-instantiate (apt install nix-bin)")?;
-    if !out.status.success() {
-        bail!("evaluating modules/lib on hosts/*/hearth.nix failed:\n{}", String::from_utf8_lossy(&out.stderr).trim());
-    }
-    serde_json::from_slice(&out.stdout).context("nix-instantiate output")
+    let overrides = o.to_string();
+    let v = crate::preview::nix_eval(EVAL, &[("root", root_s.as_os_str()), ("lib", lib.as_os_str()), ("overrides", overrides.as_ref())])
+        .context("evaluating modules/lib on hosts/*/hearth.nix")?;
+    serde_json::from_value(v).context("nix-instantiate output")
 }
 
 fn net(s: &str) -> Result<Ipv4Net> {
