@@ -40,20 +40,27 @@
         else
           [ ];
 
-      vmTests = [
-        "wireguard"
-        "allowlist"
-        "bastion"
-      ];
+      # One NixOS module per area, one VM test per area: both found by
+      # reading the directory (modules/<area>.nix, checks/vm/<area>.nix;
+      # checks/vm's common.nix and lib.nix are helpers).
+      areaModules = lib.mapAttrs' (f: _: lib.nameValuePair (lib.removeSuffix ".nix" f) (./modules + "/${f}")) (
+        lib.filterAttrs (f: type: type == "regular" && lib.hasSuffix ".nix" f && f != "default.nix") (
+          builtins.readDir ./modules
+        )
+      );
+      vmTests = map (lib.removeSuffix ".nix") (
+        lib.attrNames (
+          lib.filterAttrs (
+            f: type: type == "regular" && lib.hasSuffix ".nix" f && !(lib.elem f [ "common.nix" "lib.nix" ])
+          ) (builtins.readDir ./checks/vm)
+        )
+      );
     in
     {
-      # The pure renderers (builtins only): wireguard, nftables, sshd, pam.
+      # The pure renderers (builtins only), one attribute per area.
       lib = import ./modules/lib;
 
-      nixosModules = {
-        wireguard = ./modules/wireguard.nix;
-        allowlist = ./modules/allowlist.nix;
-        bastion = ./modules/bastion.nix;
+      nixosModules = areaModules // {
         # Everything hearth needs on a host: its modules and agenix.
         default = {
           imports = [

@@ -1,7 +1,7 @@
 # hearth's allowlist firewall on the gateway: VPN clients reach only the LAN
 # services the inventory allows, and (optionally) SSH to this host only from
 # the VPN and LAN, rate-limited per source. Adds its own nftables table next
-# to NixOS's firewall; the table text comes from ./lib/nftables.nix, the same
+# to NixOS's firewall; the table text comes from ./lib/allowlist.nix, the same
 # function `hearth preview` and the lab use. Enabling it turns on
 # networking.nftables, which also moves NixOS's own firewall to its nftables
 # backend (same rules, other tool).
@@ -12,7 +12,7 @@
 }:
 let
   cfg = config.hearth.allowlist;
-  render = import ./lib/nftables.nix;
+  render = import ./lib/allowlist.nix;
 
   ruleOpts = {
     options = {

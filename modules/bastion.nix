@@ -1,6 +1,6 @@
 # hearth's SSH bastion: public key plus a TOTP code, then full LAN access
 # through ProxyJump. sshd settings and the PAM stack come from the pure
-# renderers in ./lib/sshd.nix and ./lib/pam.nix (the lab loads the same text
+# renderers in ./lib/bastion/sshd.nix and ./lib/bastion/pam.nix (the lab loads the same text
 # into a real sshd); this module wires them into NixOS, creates the users and
 # installs the TOTP seeds from agenix into a persistent state directory.
 #
@@ -17,8 +17,8 @@
 }:
 let
   cfg = config.hearth.bastion;
-  sshd = import ./lib/sshd.nix;
-  pam = import ./lib/pam.nix;
+  sshd = import ./lib/bastion/sshd.nix;
+  pam = import ./lib/bastion/pam.nix;
 
   totpUsers = lib.filter (u: u.totp) cfg.users;
   caEtcName = lib.removePrefix "/etc/" cfg.userCA.keyFile;

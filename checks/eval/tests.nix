@@ -143,14 +143,14 @@ let
       {
         name = "hosts/${host}: nftables table hearth is the renderer's text";
         expr = c.networking.nftables.tables.hearth.content;
-        expected = render.nftables.allowlistContent h.allowlist;
+        expected = render.allowlist.allowlistContent h.allowlist;
       }
     ]
     ++ lib.optionals (on "bastion") [
       {
         name = "hosts/${host}: sshd settings are the renderer's";
-        expr = builtins.intersectAttrs (render.sshd.settings h.bastion) c.services.openssh.settings;
-        expected = render.sshd.settings h.bastion;
+        expr = builtins.intersectAttrs (render.bastion.settings h.bastion) c.services.openssh.settings;
+        expected = render.bastion.settings h.bastion;
       }
     ]
     ++ lib.optionals (!(on "wireguard") && !(on "allowlist") && !(on "bastion")) [
@@ -260,7 +260,7 @@ in
   {
     name = "example gateway: table hearth content is the renderer's text";
     expr = gw.networking.nftables.tables.hearth.content;
-    expected = render.nftables.allowlistContent fx.exampleGateway.allowlist;
+    expected = render.allowlist.allowlistContent fx.exampleGateway.allowlist;
   }
   {
     name = "example gateway: table hearth content (spot check of the text)";
@@ -321,7 +321,7 @@ in
   {
     name = "example gateway: sshd PAM stack replaced by the renderer's, with store paths";
     expr = gw.security.pam.services.sshd.text;
-    expected = render.pam.sshdStack {
+    expected = render.bastion.sshdStack {
       cfg = fx.exampleGateway.bastion;
       modules = nixosPamModules;
     };
@@ -370,7 +370,7 @@ in
         UMask = "0077";
       };
       installs = [ "install_seed torjus /run/agenix/hearth-totp-torjus || status=1" ];
-      header = render.pam.totpHeader fx.exampleGateway.bastion;
+      header = render.bastion.totpHeader fx.exampleGateway.bastion;
     };
   }
   {

@@ -4,7 +4,7 @@
 let
   lib = import ../../modules/lib;
   fx = import ./fixtures.nix;
-  render = lib.nftables.allowlistRuleset;
+  render = lib.allowlist.allowlistRuleset;
   gw = fx.exampleGateway.allowlist;
   withRules = rules: gw // { inherit rules; };
 in
@@ -100,7 +100,7 @@ in
   }
   {
     name = "content is the table body that NixOS wraps in table inet hearth";
-    expr = "table inet hearth {\n" + builtins.concatStringsSep "\n" (map (l: if l == "" then "" else "  " + l) (builtins.filter builtins.isString (builtins.split "\n" (lib.nftables.allowlistContent gw)))) + "}\n";
+    expr = "table inet hearth {\n" + builtins.concatStringsSep "\n" (map (l: if l == "" then "" else "  " + l) (builtins.filter builtins.isString (builtins.split "\n" (lib.allowlist.allowlistContent gw)))) + "}\n";
     expected = render gw;
   }
   {
@@ -265,7 +265,7 @@ in
   }
   {
     name = "no rules: empty map, no classes, everything from the interface dropped";
-    expr = lib.nftables.allowlistContent (withRules [ ] // { ssh.enable = false; log.enable = false; });
+    expr = lib.allowlist.allowlistContent (withRules [ ] // { ssh.enable = false; log.enable = false; });
     expected = ''
       counter forward_drop {
       }

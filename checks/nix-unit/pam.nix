@@ -1,4 +1,4 @@
-# Renderer tests for modules/lib/pam.nix.
+# Renderer tests for modules/lib/bastion/pam.nix.
 let
   lib = import ../../modules/lib;
   fx = import ./fixtures.nix;
@@ -18,7 +18,7 @@ let
     loginuid = "/nix/store/00000000000000000000000000000000-pam/lib/security/pam_loginuid.so";
     systemd = "/nix/store/00000000000000000000000000000000-systemd/lib/security/pam_systemd.so";
   };
-  stack = cfg: modules: lib.pam.sshdStack { inherit cfg modules; };
+  stack = cfg: modules: lib.bastion.sshdStack { inherit cfg modules; };
   lines = s: builtins.filter (l: builtins.isString l && l != "" && builtins.substring 0 1 l != "#") (builtins.split "\n" s);
 in
 [
@@ -26,7 +26,7 @@ in
     name = "example bastion, Debian modules: key + code, nothing else";
     expr = stack b debian;
     expected = ''
-      # hearth: sshd PAM stack (modules/lib/pam.nix). sshd checked the public key;
+      # hearth: sshd PAM stack (modules/lib/bastion/pam.nix). sshd checked the public key;
       # PAM asks for the TOTP code and nothing else.
 
       account required /lib/x86_64-linux-gnu/security/pam_unix.so
@@ -59,7 +59,7 @@ in
   }
   {
     name = "TOTP file header";
-    expr = lib.pam.totpHeader b;
+    expr = lib.bastion.totpHeader b;
     expected = ''
       " RATE_LIMIT 3 30
       " WINDOW_SIZE 3
@@ -69,7 +69,7 @@ in
   }
   {
     name = "TOTP header follows the options";
-    expr = lib.pam.totpHeader (b // { totp = { window = 5; rateLimit = { attempts = 2; seconds = 60; }; stateDir = "/x"; }; });
+    expr = lib.bastion.totpHeader (b // { totp = { window = 5; rateLimit = { attempts = 2; seconds = 60; }; stateDir = "/x"; }; });
     expected = "\" RATE_LIMIT 2 60\n\" WINDOW_SIZE 5\n\" DISALLOW_REUSE\n\" TOTP_AUTH\n";
   }
   { name = "state dir with a space (would split the PAM arguments)"; throws = stack (b // { totp = b.totp // { stateDir = "/var/lib/x y"; }; }) debian; message = "is not an absolute path"; }
@@ -77,6 +77,6 @@ in
   { name = "module path with a newline"; throws = stack b (debian // { unix = "pam_unix.so\nauth sufficient pam_permit.so"; }); message = "is not a module path"; }
   { name = "missing module path"; throws = stack b (removeAttrs debian [ "deny" ]); }
   { name = "non-TOTP user name with a colon"; throws = stack (b // { users = [ { name = "a:root"; totp = false; } ]; }) debian; }
-  { name = "window 0"; throws = lib.pam.totpHeader (b // { totp = b.totp // { window = 0; }; }); }
-  { name = "rate limit of 11 attempts"; throws = lib.pam.totpHeader (b // { totp = b.totp // { rateLimit = { attempts = 11; seconds = 30; }; }; }); }
+  { name = "window 0"; throws = lib.bastion.totpHeader (b // { totp = b.totp // { window = 0; }; }); }
+  { name = "rate limit of 11 attempts"; throws = lib.bastion.totpHeader (b // { totp = b.totp // { rateLimit = { attempts = 11; seconds = 30; }; }; }); }
 ]

@@ -8,7 +8,7 @@ in
 [
   {
     name = "example bastion: settings attrs";
-    expr = lib.sshd.settings b;
+    expr = lib.bastion.settings b;
     expected = {
       AllowAgentForwarding = false;
       AllowTcpForwarding = "yes";
@@ -29,7 +29,7 @@ in
   }
   {
     name = "example bastion: sshd_config lines, sorted";
-    expr = lib.sshd.configText b;
+    expr = lib.bastion.configText b;
     expected = ''
       AllowAgentForwarding no
       AllowTcpForwarding yes
@@ -47,22 +47,22 @@ in
   }
   {
     name = "user CA: TrustedUserCAKeys at the default path";
-    expr = (lib.sshd.settings (b // { userCA = ca; })).TrustedUserCAKeys;
+    expr = (lib.bastion.settings (b // { userCA = ca; })).TrustedUserCAKeys;
     expected = "/etc/ssh/hearth-user-ca.pub";
   }
   {
     name = "user CA: key file path passed in through cfg (the lab)";
-    expr = (lib.sshd.settings (b // { userCA = ca // { keyFile = "/run/hearth-lab/ca.pub"; }; })).TrustedUserCAKeys;
+    expr = (lib.bastion.settings (b // { userCA = ca // { keyFile = "/run/hearth-lab/ca.pub"; }; })).TrustedUserCAKeys;
     expected = "/run/hearth-lab/ca.pub";
   }
   {
     name = "no allowed sources: plain user names";
-    expr = (lib.sshd.settings (b // { allowedSources = [ ]; })).AllowUsers;
+    expr = (lib.bastion.settings (b // { allowedSources = [ ]; })).AllowUsers;
     expected = [ "torjus" ];
   }
   {
     name = "two users, two networks";
-    expr = (lib.sshd.settings (b // { users = b.users ++ [ { name = "alice"; sshKeys = [ ]; totp = false; totpSecret = null; } ]; })).AllowUsers;
+    expr = (lib.bastion.settings (b // { users = b.users ++ [ { name = "alice"; sshKeys = [ ]; totp = false; totpSecret = null; } ]; })).AllowUsers;
     expected = [
       "torjus@10.69.222.0/24"
       "torjus@10.69.13.0/24"
@@ -70,10 +70,10 @@ in
       "alice@10.69.13.0/24"
     ];
   }
-  { name = "no users"; throws = lib.sshd.settings (b // { users = [ ]; }); message = "hearth.bastion.users is empty"; }
-  { name = "user name with a space (AllowUsers is space separated)"; throws = lib.sshd.configText (b // { users = [ { name = "torjus root"; totp = true; } ]; }); message = "is not a valid user name"; }
-  { name = "user name with a newline"; throws = lib.sshd.configText (b // { users = [ { name = "x\nPermitRootLogin yes"; totp = true; } ]; }); }
-  { name = "allowed source not a CIDR"; throws = lib.sshd.configText (b // { allowedSources = [ "*" ]; }); }
-  { name = "CA key file with a newline"; throws = lib.sshd.configText (b // { userCA = ca // { keyFile = "/x\nPermitRootLogin yes"; }; }); }
-  { name = "MaxAuthTries 0"; throws = lib.sshd.configText (b // { maxAuthTries = 0; }); }
+  { name = "no users"; throws = lib.bastion.settings (b // { users = [ ]; }); message = "hearth.bastion.users is empty"; }
+  { name = "user name with a space (AllowUsers is space separated)"; throws = lib.bastion.configText (b // { users = [ { name = "torjus root"; totp = true; } ]; }); message = "is not a valid user name"; }
+  { name = "user name with a newline"; throws = lib.bastion.configText (b // { users = [ { name = "x\nPermitRootLogin yes"; totp = true; } ]; }); }
+  { name = "allowed source not a CIDR"; throws = lib.bastion.configText (b // { allowedSources = [ "*" ]; }); }
+  { name = "CA key file with a newline"; throws = lib.bastion.configText (b // { userCA = ca // { keyFile = "/x\nPermitRootLogin yes"; }; }); }
+  { name = "MaxAuthTries 0"; throws = lib.bastion.configText (b // { maxAuthTries = 0; }); }
 ]

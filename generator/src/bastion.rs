@@ -87,7 +87,7 @@ pub fn ssh_config(inv: &crate::inventory::Inventory, user: Option<&str>) -> Opti
         s.push_str(&format!("  User {u}\n"));
     }
     for (n, h) in &inv.hosts {
-        if n == b || h.has(crate::inventory::Role::WireguardHub) {
+        if n == b || h.has(crate::inventory::Role::WIREGUARD_HUB) {
             continue;
         }
         let Some(a) = h.address else { continue };

@@ -71,3 +71,11 @@ impl InventoryLock {
         Ok(Self { _file: file })
     }
 }
+
+/// The repository root: the directory holding the inventory.
+pub fn repo_root(inventory: &Path) -> std::path::PathBuf {
+    match inventory.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    }
+}

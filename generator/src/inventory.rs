@@ -163,48 +163,81 @@ impl Default for BastionSettings {
     }
 }
 
-/// What a host does. A LAN server needs no role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Role {
-    /// Public WireGuard endpoint; forwards between its peers, no policy of its own.
-    WireguardHub,
-    /// Inside the LAN: dials the hub (or listens when there is none), filters and forwards into the LAN.
-    WireguardGateway,
-    /// A NixOS machine that is a VPN client.
-    WireguardClient,
-    /// SSH bastion with a second factor.
-    Bastion,
-}
+/// What a host does. A LAN server needs no role. Roles are declared by the
+/// areas that own them ([`crate::area::Area::roles`]); this type accepts any
+/// declared role and nothing else, so a new area adds roles without touching
+/// this file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Role(&'static str);
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::WireguardHub, Role::WireguardGateway, Role::WireguardClient, Role::Bastion];
+    pub const WIREGUARD_HUB: Role = Role("wireguard-hub");
+    pub const WIREGUARD_GATEWAY: Role = Role("wireguard-gateway");
+    pub const WIREGUARD_CLIENT: Role = Role("wireguard-client");
+    pub const BASTION: Role = Role("bastion");
+
+    /// Every role some area declares, in registry order.
+    pub fn all() -> impl Iterator<Item = (Role, &'static str)> {
+        crate::area::AREAS.iter().flat_map(|a| a.roles().iter().map(|(r, doc)| (Role(r), *doc)))
+    }
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::WireguardHub => "wireguard-hub",
-            Role::WireguardGateway => "wireguard-gateway",
-            Role::WireguardClient => "wireguard-client",
-            Role::Bastion => "bastion",
-        }
+        self.0
     }
     pub fn is_wireguard(self) -> bool {
-        !matches!(self, Role::Bastion)
+        self.0.starts_with("wireguard-")
     }
 }
 
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.0)
     }
 }
 
 impl FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown role `{s}`; expected one of: wireguard-hub, wireguard-gateway, wireguard-client, bastion"))
+        Role::all().map(|(r, _)| r).find(|r| r.0 == s).ok_or_else(|| {
+            let known: Vec<&str> = Role::all().map(|(r, _)| r.0).collect();
+            format!("unknown role `{s}`; expected one of: {}", known.join(", "))
+        })
+    }
+}
+
+impl Serialize for Role {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Role {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for Role {
+    fn schema_name() -> String {
+        "Role".into()
+    }
+    fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        use schemars::schema::{InstanceType, Metadata, SchemaObject};
+        let one_of = Role::all()
+            .map(|(r, doc)| {
+                schemars::schema::Schema::Object(SchemaObject {
+                    instance_type: Some(InstanceType::String.into()),
+                    enum_values: Some(vec![r.0.into()]),
+                    metadata: Some(Box::new(Metadata { description: Some(doc.into()), ..Default::default() })),
+                    ..Default::default()
+                })
+            })
+            .collect();
+        schemars::schema::Schema::Object(SchemaObject {
+            metadata: Some(Box::new(Metadata { description: Some("What a host does. A LAN server needs no role.".into()), ..Default::default() })),
+            subschemas: Some(Box::new(schemars::schema::SubschemaValidation { one_of: Some(one_of), ..Default::default() })),
+            ..Default::default()
+        })
     }
 }
 
@@ -248,7 +281,7 @@ impl Host {
         self.roles.contains(&r)
     }
     pub fn wireguard_role(&self) -> Option<Role> {
-        [Role::WireguardHub, Role::WireguardGateway, Role::WireguardClient].into_iter().find(|r| self.has(*r))
+        [Role::WIREGUARD_HUB, Role::WIREGUARD_GATEWAY, Role::WIREGUARD_CLIENT].into_iter().find(|r| self.has(*r))
     }
 }
 
@@ -573,7 +606,7 @@ impl Inventory {
             .iter()
             .map(|(n, p)| Client { name: n, groups: &p.groups, address: p.address, public_key: p.public_key.as_deref(), full_tunnel: p.full_tunnel, is_host: false })
             .collect();
-        out.extend(self.hosts.iter().filter(|(_, h)| h.has(Role::WireguardClient)).map(|(n, h)| Client {
+        out.extend(self.hosts.iter().filter(|(_, h)| h.has(Role::WIREGUARD_CLIENT)).map(|(n, h)| Client {
             name: n,
             groups: &h.groups,
             address: h.vpn_address,
@@ -597,15 +630,15 @@ impl Inventory {
     }
 
     pub fn hub(&self) -> Option<(&str, &Host)> {
-        self.hosts.iter().find(|(_, h)| h.has(Role::WireguardHub)).map(|(n, h)| (n.as_str(), h))
+        self.hosts.iter().find(|(_, h)| h.has(Role::WIREGUARD_HUB)).map(|(n, h)| (n.as_str(), h))
     }
 
     pub fn gateway(&self) -> Option<(&str, &Host)> {
-        self.hosts.iter().find(|(_, h)| h.has(Role::WireguardGateway)).map(|(n, h)| (n.as_str(), h))
+        self.hosts.iter().find(|(_, h)| h.has(Role::WIREGUARD_GATEWAY)).map(|(n, h)| (n.as_str(), h))
     }
 
     pub fn bastion(&self) -> Option<(&str, &Host)> {
-        self.hosts.iter().find(|(_, h)| h.has(Role::Bastion)).map(|(n, h)| (n.as_str(), h))
+        self.hosts.iter().find(|(_, h)| h.has(Role::BASTION)).map(|(n, h)| (n.as_str(), h))
     }
 
     /// Every VPN address in use (hosts and peers), with its owner.
@@ -655,7 +688,7 @@ accept = ["gw:22"]
     fn parses_minimal_inventory_with_defaults() {
         let l = Loaded::parse(Path::new("inventory.toml"), MINIMAL.into()).unwrap();
         assert_eq!(l.inv.wireguard.interface, "hearth0");
-        assert_eq!(l.inv.hosts["gw"].roles, vec![Role::WireguardGateway]);
+        assert_eq!(l.inv.hosts["gw"].roles, vec![Role::WIREGUARD_GATEWAY]);
         assert!(l.inv.network.resolvers_open);
     }
 

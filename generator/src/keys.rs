@@ -34,6 +34,14 @@ pub fn generate_psk() -> Zeroizing<String> {
     Zeroizing::new(B64.encode(raw.as_ref()))
 }
 
+/// `bytes` random bytes as unpadded base64url text (a generated password).
+pub fn generate_random_text(bytes: usize) -> crate::secrets::SecretBytes {
+    let mut raw = Zeroizing::new(vec![0u8; bytes]);
+    OsRng.fill_bytes(raw.as_mut());
+    let text = Zeroizing::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.as_slice()));
+    crate::secrets::SecretBytes::from_slice(text.as_bytes())
+}
+
 /// The public key of a base64 private key, like `wg pubkey`.
 pub fn public_from_private(private_b64: &str) -> Result<String, KeyError> {
     let raw = Zeroizing::new(decode32(private_b64.trim())?);

@@ -4,6 +4,7 @@
 //! The library owns the inventory model, validation, allocation, policy
 //! resolution, rendering and secrets; `main.rs` only parses arguments.
 
+pub mod area;
 pub mod bastion;
 pub mod edit;
 pub mod fsutil;

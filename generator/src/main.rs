@@ -3,7 +3,7 @@
 
 mod cmd;
 
-use clap::{CommandFactory as _, Parser};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser};
 
 /// One inventory of a homelab, rendered into NixOS modules and age secrets.
 ///
@@ -93,7 +93,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Check => cmd::core::check(g),
         Command::Schema => cmd::core::schema(),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "hearth", &mut std::io::stdout());
+            clap_complete::generate(shell, &mut command(), "hearth", &mut std::io::stdout());
             Ok(0)
         }
         Command::Preview(a) => cmd::core::preview(a, g),
@@ -113,9 +113,26 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
+/// The whole command line: the core subcommands, then every area's own
+/// (`hearth storage ...`), found in the library's registry of areas.
+fn command() -> clap::Command {
+    hearth::area::AREAS.iter().filter_map(|a| a.command()).fold(Cli::command(), |c, sub| c.subcommand(sub))
+}
+
+fn dispatch() -> anyhow::Result<i32> {
+    let matches = command().get_matches();
+    if let Some((name, sub)) = matches.subcommand() {
+        if let Some(area) = hearth::area::AREAS.iter().find(|a| a.command().is_some_and(|c| c.get_name() == name)) {
+            let global = cmd::Global::from_arg_matches(&matches)?;
+            let cx = hearth::area::CliCx { inventory: global.inventory, identity: global.identity };
+            return area.run(sub, &cx).map_err(|e| anyhow::anyhow!(e));
+        }
+    }
+    run(Cli::from_arg_matches(&matches)?)
+}
+
 fn main() {
-    let cli = Cli::parse();
-    match run(cli) {
+    match dispatch() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             // A closed pipe (`hearth peer list | head`) is not an error.

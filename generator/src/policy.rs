@@ -38,6 +38,18 @@ pub struct Allowlist {
     pub rules: Vec<Rule>,
 }
 
+/// The inventory's `[services]` and those its areas imply (the PiKVM's web
+/// UI, an ingress port), by name.
+pub fn services(inv: &Inventory) -> std::borrow::Cow<'_, BTreeMap<String, crate::inventory::Service>> {
+    let implied: Vec<(String, crate::inventory::Service)> = crate::area::AREAS.iter().flat_map(|a| a.services(inv)).collect();
+    if implied.is_empty() {
+        return std::borrow::Cow::Borrowed(&inv.services);
+    }
+    let mut all = inv.services.clone();
+    all.extend(implied);
+    std::borrow::Cow::Owned(all)
+}
+
 /// Resolves the inventory's services into the gateway's allowlist. Clients
 /// without an allocated address are left out (render allocates first).
 pub fn allowlist(inv: &Inventory) -> Allowlist {
@@ -59,7 +71,7 @@ pub fn allowlist(inv: &Inventory) -> Allowlist {
             ports: vec![PortRange { start: 53, end: 53 }],
         });
     }
-    for (name, svc) in &inv.services {
+    for (name, svc) in services(inv).iter() {
         let Some(to) = inv.hosts.get(&svc.host).and_then(|h| h.address) else { continue };
         let Ok(ports) = svc.port.ranges() else { continue };
         let mut from = Vec::new();
@@ -101,7 +113,7 @@ pub struct Target {
 /// Parses an ACL target: a service name, or `host:port` with an optional
 /// `/udp` or `/tcp` suffix.
 pub fn parse_target(inv: &Inventory, t: &str) -> Result<Target, String> {
-    if let Some(svc) = inv.services.get(t) {
+    if let Some(svc) = services(inv).get(t) {
         let addr = inv.hosts.get(&svc.host).and_then(|h| h.address).ok_or_else(|| format!("service `{t}` is on a host without a LAN address"))?;
         let ranges = svc.port.ranges()?;
         let mut probes = Vec::new();

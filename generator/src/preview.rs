@@ -17,8 +17,8 @@ pub enum PreviewError {
     Eval { what: String, stderr: String },
     #[error("unknown part `{0}`; known parts: {1}")]
     UnknownPart(String, String),
-    #[error("host `{host}` has no {area} configuration (it needs role {role})")]
-    NotApplicable { host: String, area: &'static str, role: &'static str },
+    #[error("host `{host}` has no {area} configuration (it needs {needs})")]
+    NotApplicable { host: String, area: &'static str, needs: &'static str },
 }
 
 /// Where the renderers are: `$HEARTH_LIB`, the repo's own `modules/lib`,
@@ -71,30 +71,15 @@ fn nix_path(p: &Path) -> String {
     abs.display().to_string()
 }
 
-/// The parts `hearth preview HOST PART` knows, with the expression that
-/// renders each and the area it needs.
-pub const PARTS: &[(&str, &str, &str, &str)] = &[
-    ("wireguard", "wireguard", "wireguard-* role", "lib.wireguard.interface host.hearth.wireguard"),
-    ("wg-setconf", "wireguard", "wireguard-* role", "lib.wireguard.setconf host.hearth.wireguard"),
-    ("nat", "wireguard", "wireguard-* role", "lib.wireguard.natTable host.hearth.wireguard"),
-    ("nftables", "allowlist", "wireguard-gateway", "lib.nftables.allowlistRuleset host.hearth.allowlist"),
-    ("sshd", "bastion", "bastion", "lib.sshd.configText host.hearth.bastion"),
-    (
-        "pam",
-        "bastion",
-        "bastion",
-        "lib.pam.sshdStack { cfg = host.hearth.bastion; modules = { googleAuthenticator = \"pam_google_authenticator.so\"; unix = \"pam_unix.so\"; deny = \"pam_deny.so\"; succeedIf = \"pam_succeed_if.so\"; }; }",
-    ),
-    ("totp-header", "bastion", "bastion", "lib.pam.totpHeader host.hearth.bastion"),
-];
+/// Every part `hearth preview HOST PART` knows: each area's, with its area.
+pub fn parts() -> impl Iterator<Item = (&'static str, &'static crate::area::Preview)> {
+    crate::area::AREAS.iter().flat_map(|a| a.previews().iter().map(move |p| (a.name(), p)))
+}
 
 /// Renders one part of a host as its module will: text parts come back as
 /// text, attribute sets as pretty JSON.
 pub fn preview(root: &Path, host: &str, part: &str) -> Result<String, PreviewError> {
-    let (_, area, role, expr) = PARTS
-        .iter()
-        .find(|(n, ..)| *n == part)
-        .ok_or_else(|| PreviewError::UnknownPart(part.into(), PARTS.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")))?;
+    let (area, p) = parts().find(|(_, p)| p.part == part).ok_or_else(|| PreviewError::UnknownPart(part.into(), parts().map(|(_, p)| p.part).collect::<Vec<_>>().join(", ")))?;
     let host_nix = root.join("hosts").join(host).join("hearth.nix");
     if !host_nix.is_file() {
         return Err(PreviewError::NotRendered(host.into()));
@@ -102,9 +87,9 @@ pub fn preview(root: &Path, host: &str, part: &str) -> Result<String, PreviewErr
     let lib = lib_dir(root)?;
     let has = eval_json(&lib, &host_nix, &format!("(host.hearth or {{}}) ? {area}"))?;
     if has != serde_json::Value::Bool(true) {
-        return Err(PreviewError::NotApplicable { host: host.into(), area, role });
+        return Err(PreviewError::NotApplicable { host: host.into(), area, needs: p.needs });
     }
-    Ok(match eval_json(&lib, &host_nix, expr)? {
+    Ok(match eval_json(&lib, &host_nix, p.expr)? {
         serde_json::Value::String(s) => s,
         v => serde_json::to_string_pretty(&v).unwrap_or_default() + "\n",
     })

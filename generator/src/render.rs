@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use crate::edit::{EditError, Editor};
-use crate::inventory::{Inventory, Loaded, Role};
+use crate::inventory::{Inventory, Loaded};
 use crate::nix::{self, Attrs, Value};
 use crate::policy;
 use crate::secrets::{self, Identities, Recipient, SecretBytes, SecretStore, Status};
@@ -165,6 +165,10 @@ pub fn materialize(ed: &mut Editor, store: &mut SecretStore) -> Result<Vec<Strin
                 pending.push((spec.rel.clone(), crate::bastion::generate_totp_seed(), rcpt));
                 changes.push(format!("generated the TOTP seed of user `{user}` (secrets/{}); show it once with `hearth user add {user} --show-totp`", spec.rel));
             }
+            SecretKind::Generated { bytes, .. } => {
+                pending.push((spec.rel.clone(), crate::keys::generate_random_text(*bytes), rcpt));
+                changes.push(format!("generated secrets/{}", spec.rel));
+            }
             SecretKind::SshCa => {
                 let (private, public) = crate::bastion::generate_ca()?;
                 pending.push((spec.rel.clone(), private, rcpt));
@@ -244,138 +248,27 @@ fn age_secret(host_dir_rel: &str, rel: &str) -> Value {
         .into()
 }
 
-/// The `hosts/<name>/hearth.nix` of one host. `specs` is
-/// `topology::secrets(inv)`, computed once by the caller.
+/// The `hosts/<name>/hearth.nix` of one host: `age.secrets` (every secret
+/// the host may decrypt), then `hearth.<area>` for each area the host has a
+/// part in. `specs` is `topology::secrets(inv)`, computed once by the caller.
 pub fn host_nix(inv: &Inventory, specs: &[SecretSpec], al: &policy::Allowlist, name: &str) -> String {
-    let h = &inv.hosts[name];
     let up = "../../";
-    let mut root = Attrs::new();
     let mut age = Attrs::new();
-
-    if let Some(wg) = topology::host(inv, name) {
-        let key = specs.iter().find(|s| matches!(&s.kind, SecretKind::WireguardKey { node } if node == name)).expect("wireguard hosts have a key spec");
-        age.push(key.age_name(name), age_secret(up, &key.rel));
-        let mut peers = Vec::new();
-        for p in &wg.peers {
-            if let (Some(n), Some(rel)) = (&p.psk_secret, &p.psk_rel) {
-                age.push(n.clone(), age_secret(up, rel));
-            }
-            peers.push(Value::from(
-                Attrs::new()
-                    .set("name", p.name.clone())
-                    .set("publicKey", p.public_key.clone())
-                    .set("allowedIPs", Value::strs(p.allowed_ips.clone()))
-                    .set("endpoint", Value::opt_str(p.endpoint.clone()))
-                    .set("persistentKeepalive", p.persistent_keepalive)
-                    .set("presharedKeySecret", Value::opt_str(p.psk_secret.clone())),
-            ));
-        }
-        let masq = match &wg.masquerade {
-            Some((s, d)) => Attrs::new().set("enable", true).set("sources", Value::strs(s.clone())).set("destinations", Value::strs(d.clone())),
-            None => Attrs::new().set("enable", false).set("sources", Value::List(vec![])).set("destinations", Value::List(vec![])),
-        };
-        root.push_path(
-            &["hearth", "wireguard"],
-            Attrs::new()
-                .set("enable", true)
-                .set("interface", inv.wireguard.interface.clone())
-                .set("role", wg.role)
-                .set("addresses", Value::strs([format!("{}/32", wg.address)]))
-                .set("listenPort", wg.listen_port)
-                .set("mtu", inv.wireguard.mtu)
-                .set("privateKeySecret", key.age_name(name))
-                .set("forwarding", wg.forwarding)
-                .set("masquerade", masq)
-                .set("peers", Value::List(peers)),
-        );
-    }
-
-    for spec in specs.iter().filter(|s| matches!(&s.kind, SecretKind::External { host, .. } if host == name)) {
+    for spec in specs.iter().filter(|s| s.hosts.iter().any(|h| h == name)) {
         age.push(spec.age_name(name), age_secret(up, &spec.rel));
     }
-    let is_bastion = h.has(Role::Bastion);
-    let sources: Vec<String> = inv.bastion_sources().iter().map(|n| n.to_string()).collect();
-    if h.has(Role::WireguardGateway) {
-        let srcs = al.sources.iter().map(|(k, v)| (k.clone(), Value::strs(v.iter().map(|a| a.to_string())))).collect();
-        let rules = al
-            .rules
-            .iter()
-            .map(|r| {
-                Value::from(
-                    Attrs::new()
-                        .set("name", r.name.clone())
-                        .set("from", Value::strs(r.from.clone()))
-                        .set("to", Value::strs(r.to.iter().map(|a| a.to_string())))
-                        .set("proto", Value::strs(r.proto.iter().copied()))
-                        .set("ports", Value::strs(r.ports.iter().map(|p| p.to_string()))),
-                )
-            })
-            .collect();
-        root.push_path(
-            &["hearth", "allowlist"],
-            Attrs::new()
-                .set("enable", true)
-                .set("interface", inv.wireguard.interface.clone())
-                .set("sources", Value::Attrs(srcs))
-                .set("rules", Value::List(rules))
-                .set("log", Attrs::new().set("enable", true).set("rate", "10/minute"))
-                .set(
-                    "ssh",
-                    Attrs::new()
-                        .set("enable", is_bastion)
-                        .set("port", inv.bastion.port)
-                        .set("sources", Value::strs(sources.clone()))
-                        .set("rate", "10/minute")
-                        .set("burst", 5u16),
-                ),
-        );
+    let cx = crate::area::HostCx { inv, specs, allowlist: al, name };
+    let mut root = Attrs::new();
+    if !age.is_empty() {
+        root = root.set_path(&["age", "secrets"], age);
     }
-
-    if is_bastion {
-        let mut users = Vec::new();
-        for (u, user) in &inv.users {
-            let totp = specs.iter().find(|s| matches!(&s.kind, SecretKind::Totp { user: x } if x == u));
-            if let Some(t) = totp {
-                age.push(t.age_name(name), age_secret(up, &t.rel));
-            }
-            users.push(Value::from(
-                Attrs::new()
-                    .set("name", u.clone())
-                    .set("sshKeys", Value::strs(user.ssh_keys.clone()))
-                    .set("totp", user.totp)
-                    .set("totpSecret", Value::opt_str(totp.map(|t| t.age_name(name)))),
-            ));
+    for area in crate::area::AREAS {
+        if let Some(v) = area.host_data(&cx) {
+            root.push_path(&["hearth", area.name()], v);
         }
-        let ca = match (&inv.bastion.ca, &inv.bastion.ca_public_key) {
-            (true, Some(k)) => Attrs::new().set("publicKey", k.clone()).into(),
-            _ => Value::Null,
-        };
-        root.push_path(
-            &["hearth", "bastion"],
-            Attrs::new()
-                .set("enable", true)
-                .set("port", inv.bastion.port)
-                .set("allowedSources", Value::strs(sources))
-                .set("users", Value::List(users))
-                .set("userCA", ca)
-                .set("totp", Attrs::new().set("window", 3u16).set("rateLimit", Attrs::new().set("attempts", 3u16).set("seconds", 30u16)).set("stateDir", "/var/lib/hearth/totp"))
-                .set("maxAuthTries", 3u16)
-                .set("loginGraceTime", 30u16),
-        );
     }
-
     let mut out = String::from(GENERATED_HEADER);
     out.push_str(&format!("# Host `{name}`; your own settings for it live in ./default.nix.\n"));
-    if !age.is_empty() {
-        // `age.secrets` first: what this host can decrypt.
-        let mut with_age = Attrs::new().set_path(&["age", "secrets"], age);
-        if let Value::Attrs(items) = Value::from(root) {
-            for (k, v) in items {
-                with_age.push(k, v);
-            }
-        }
-        root = with_age;
-    }
     out.push_str(&nix::print(&root.into()));
     out.push('\n');
     out

@@ -40,6 +40,10 @@ pub enum SecretKind {
     SshCa,
     /// A value the user set with `hearth secret set`.
     External { host: String, name: String },
+    /// A random value an area generates once (a restic repository password):
+    /// `bytes` random bytes, written as unpadded base64url text. Declared on
+    /// its hosts as `age.secrets.<name>`.
+    Generated { name: String, bytes: usize },
 }
 
 impl SecretSpec {
@@ -53,13 +57,29 @@ impl SecretSpec {
             }
             SecretKind::Totp { user } => format!("hearth-totp-{user}"),
             SecretKind::SshCa => "hearth-ssh-user-ca".into(),
-            SecretKind::External { name, .. } => name.clone(),
+            SecretKind::External { name, .. } | SecretKind::Generated { name, .. } => name.clone(),
         }
     }
 }
 
-/// Every secret the inventory implies, in a deterministic order.
+/// Every secret the inventory implies, in a deterministic order: each
+/// area's, then those set with `hearth secret set`.
 pub fn secrets(inv: &Inventory) -> Vec<SecretSpec> {
+    let mut v = Vec::new();
+    for a in crate::area::AREAS {
+        a.secrets(inv, &mut v);
+    }
+    for (n, h) in &inv.hosts {
+        for s in &h.secrets {
+            v.push(SecretSpec { rel: format!("{n}/{s}.age"), kind: SecretKind::External { host: n.clone(), name: s.clone() }, hosts: vec![n.clone()] });
+        }
+    }
+    v
+}
+
+/// The WireGuard area's secrets: every node's private key, the preshared
+/// keys of the listener's pairs.
+pub fn wireguard_secrets(inv: &Inventory) -> Vec<SecretSpec> {
     let mut v = Vec::new();
     for (n, h) in &inv.hosts {
         if h.wireguard_role().is_some() {
@@ -80,6 +100,12 @@ pub fn secrets(inv: &Inventory) -> Vec<SecretSpec> {
             }
         }
     }
+    v
+}
+
+/// The bastion area's secrets: TOTP seeds, the SSH user CA.
+pub fn bastion_secrets(inv: &Inventory) -> Vec<SecretSpec> {
+    let mut v = Vec::new();
     if let Some((b, _)) = inv.bastion() {
         for (u, user) in &inv.users {
             if user.totp {
@@ -88,11 +114,6 @@ pub fn secrets(inv: &Inventory) -> Vec<SecretSpec> {
         }
         if inv.bastion.ca {
             v.push(SecretSpec { rel: "admin/ssh-user-ca.age".into(), kind: SecretKind::SshCa, hosts: vec![] });
-        }
-    }
-    for (n, h) in &inv.hosts {
-        for s in &h.secrets {
-            v.push(SecretSpec { rel: format!("{n}/{s}.age"), kind: SecretKind::External { host: n.clone(), name: s.clone() }, hosts: vec![n.clone()] });
         }
     }
     v
@@ -176,7 +197,7 @@ pub fn host(inv: &Inventory, name: &str) -> Option<WgHost> {
         }
     };
     let (role_s, listen_port, forwarding, masquerade) = match role {
-        Role::WireguardHub => {
+        Role::WIREGUARD_HUB => {
             if let Some((g, gh)) = inv.gateway() {
                 if let (Some(pk), Some(ga)) = (&gh.public_key, gh.vpn_address) {
                     let (psk_secret, psk_rel) = psk_for(inv, lis, g, name);
@@ -189,7 +210,7 @@ pub fn host(inv: &Inventory, name: &str) -> Option<WgHost> {
             let masq = full.then(|| (vec![net.vpn.to_string()], vec!["0.0.0.0/0".to_string()]));
             ("hub", Some(inv.wireguard.port), true, masq)
         }
-        Role::WireguardGateway => {
+        Role::WIREGUARD_GATEWAY => {
             let masq = inv.wireguard.masquerade.then(|| (vec![net.vpn.to_string()], vec![net.lan.to_string()]));
             if let Some((hn, hh)) = hub {
                 if let Some(pk) = &hh.public_key {
@@ -202,7 +223,7 @@ pub fn host(inv: &Inventory, name: &str) -> Option<WgHost> {
                 ("gateway", Some(inv.wireguard.port), true, masq)
             }
         }
-        Role::WireguardClient => {
+        Role::WIREGUARD_CLIENT => {
             let (ln, lh) = inv.hosts.get_key_value(lis)?;
             if let Some(pk) = &lh.public_key {
                 let (psk_secret, psk_rel) = psk_for(inv, lis, name, name);
@@ -210,7 +231,7 @@ pub fn host(inv: &Inventory, name: &str) -> Option<WgHost> {
             }
             ("client", None, false, None)
         }
-        Role::Bastion => return None,
+        _ => return None,
     };
     Some(WgHost { role: role_s, address, listen_port, forwarding, masquerade, peers })
 }

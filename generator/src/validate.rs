@@ -68,10 +68,13 @@ pub fn check(loaded: &Loaded) -> Result<(), Problems> {
     Err(Problems { file: loaded.path.display().to_string(), located })
 }
 
-struct Sink(Vec<Problem>);
+/// Where validation collects problems; areas add theirs here.
+pub struct Sink(Vec<Problem>);
 
 impl Sink {
-    fn err(&mut self, keys: &[&str], message: impl Into<String>, hint: impl Into<String>) {
+    /// A problem at the inventory keys `keys` (located later), with a hint
+    /// that says the fix.
+    pub fn err(&mut self, keys: &[&str], message: impl Into<String>, hint: impl Into<String>) {
         self.0.push(Problem { keys: keys.iter().map(|s| s.to_string()).collect(), message: message.into(), hint: hint.into() });
     }
 }
@@ -239,7 +242,7 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
                 s.err(&[kind, name, "groups", &i.to_string()], format!("group `{g}` has the name of a host or peer, so `allow = [\"{g}\"]` would be ambiguous"), "rename the group");
             }
         }
-        if kind == "hosts" && !groups.is_empty() && !inv.hosts[name].has(Role::WireguardClient) {
+        if kind == "hosts" && !groups.is_empty() && !inv.hosts[name].has(Role::WIREGUARD_CLIENT) {
             s.err(&[kind, name, "groups"], "only hosts with role `wireguard-client` are in groups", "remove `groups` or add the role");
         }
     }
@@ -248,15 +251,15 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
     // Hosts: roles, addresses, endpoints, keys.
     let mut lan_seen: BTreeMap<Ipv4Addr, &str> = BTreeMap::new();
     let mut vpn_seen: BTreeMap<Ipv4Addr, &str> = BTreeMap::new();
-    let hubs: Vec<&String> = inv.hosts.iter().filter(|(_, h)| h.has(Role::WireguardHub)).map(|(n, _)| n).collect();
-    let gws: Vec<&String> = inv.hosts.iter().filter(|(_, h)| h.has(Role::WireguardGateway)).map(|(n, _)| n).collect();
+    let hubs: Vec<&String> = inv.hosts.iter().filter(|(_, h)| h.has(Role::WIREGUARD_HUB)).map(|(n, _)| n).collect();
+    let gws: Vec<&String> = inv.hosts.iter().filter(|(_, h)| h.has(Role::WIREGUARD_GATEWAY)).map(|(n, _)| n).collect();
     for extra in hubs.iter().skip(1) {
         s.err(&["hosts", extra, "roles"], format!("a second wireguard-hub (`{}` is one already)", hubs[0]), "keep one hub");
     }
     for extra in gws.iter().skip(1) {
         s.err(&["hosts", extra, "roles"], format!("a second wireguard-gateway (`{}` is one already)", gws[0]), "keep one gateway");
     }
-    let bastions: Vec<&String> = inv.hosts.iter().filter(|(_, h)| h.has(Role::Bastion)).map(|(n, _)| n).collect();
+    let bastions: Vec<&String> = inv.hosts.iter().filter(|(_, h)| h.has(Role::BASTION)).map(|(n, _)| n).collect();
     for extra in bastions.iter().skip(1) {
         s.err(&["hosts", extra, "roles"], format!("a second bastion (`{}` is one already)", bastions[0]), "keep one bastion");
     }
@@ -270,7 +273,7 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
             s.err(&["hosts", n, "roles"], "a host has at most one of wireguard-hub, wireguard-gateway, wireguard-client", "split the roles over hosts");
         }
         if let Some(a) = h.address {
-            if h.has(Role::WireguardHub) {
+            if h.has(Role::WIREGUARD_HUB) {
                 // The hub is outside the LAN; its `address` is not used.
                 s.err(&["hosts", n, "address"], "the hub is outside the LAN and has no LAN address", "remove `address`; the hub is reached at its `endpoint`");
             } else if !usable(&net.lan, a) {
@@ -278,7 +281,7 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
             } else if let Some(other) = lan_seen.insert(a, n) {
                 s.err(&["hosts", n, "address"], format!("{a} is also the address of `{other}`"), "give each host its own LAN address");
             }
-        } else if h.has(Role::WireguardGateway) || h.has(Role::Bastion) {
+        } else if h.has(Role::WIREGUARD_GATEWAY) || h.has(Role::BASTION) {
             s.err(&["hosts", n], "the gateway and the bastion need a LAN `address`", "add address = \"10.x.y.z\" inside network.lan");
         }
         if let Some(e) = &h.endpoint {
@@ -286,17 +289,17 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
                 s.err(&["hosts", n, "endpoint"], m, "e.g. endpoint = \"vps.example.net:51820\"");
             }
         }
-        if h.has(Role::WireguardHub) && h.endpoint.is_none() {
+        if h.has(Role::WIREGUARD_HUB) && h.endpoint.is_none() {
             s.err(&["hosts", n], "the hub needs a public `endpoint` for clients and the gateway to dial", "add endpoint = \"vps.example.net:51820\"");
         }
-        if h.has(Role::WireguardGateway) && hubs.is_empty() && h.endpoint.is_none() && !clients.is_empty() {
+        if h.has(Role::WIREGUARD_GATEWAY) && hubs.is_empty() && h.endpoint.is_none() && !clients.is_empty() {
             s.err(&["hosts", n], "without a hub, clients dial the gateway directly, so it needs a public `endpoint` (your router's forwarded UDP port)", "add endpoint = \"home.example.net:51820\", or add a host with role wireguard-hub");
         }
         if let Some(k) = &h.ssh_key {
             if let Some(m) = ssh_key_problem(k) {
                 s.err(&["hosts", n, "ssh_key"], m, "get it with `ssh-keyscan -t ed25519 HOST` or from /etc/ssh/ssh_host_ed25519_key.pub");
             }
-        } else if h.roles.iter().any(|r| r.is_wireguard() || *r == Role::Bastion) {
+        } else if h.roles.iter().any(|r| r.is_wireguard() || *r == Role::BASTION) {
             s.err(&["hosts", n], "this host gets secrets, which are encrypted to its SSH host key, but `ssh_key` is missing", "add ssh_key = \"ssh-ed25519 AAAA...\" from `ssh-keyscan -t ed25519 HOST`");
         }
         if let Some(a) = h.vpn_address {
@@ -412,6 +415,9 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
         }
     }
 
+    for area in crate::area::AREAS {
+        area.validate(inv, &mut s);
+    }
     s.0
 }
 

@@ -315,7 +315,7 @@ fn preview_prints_the_gateway_ruleset_through_nix() {
         .assert()
         .success()
         .stdout(predicate::str::starts_with("table inet hearth {").and(predicate::str::contains("10.69.13.11 . tcp . 3000")));
-    hearth(t.path()).args(["preview", "vps", "nftables"]).assert().code(1).stderr(predicate::str::contains("needs role wireguard-gateway"));
+    hearth(t.path()).args(["preview", "vps", "nftables"]).assert().code(1).stderr(predicate::str::contains("needs the wireguard-gateway role"));
 }
 
 #[test]

@@ -7,7 +7,7 @@
 # privateKeyFile / presharedKeyFile (agenix paths), the lab sets keys with
 # `wg set` from decrypted secrets.
 let
-  h = import ./ipv4.nix;
+  h = import ./util/ipv4.nix;
   inherit (builtins)
     concatMap
     concatStringsSep

@@ -123,7 +123,8 @@ pub fn schema() -> anyhow::Result<i32> {
 pub struct PreviewArgs {
     /// The host.
     pub host: String,
-    /// What to show: wireguard, wg-setconf, nat, nftables, sshd, pam, totp-header.
+    /// What to show: a part an area renders (wireguard, wg-setconf, nat,
+    /// nftables, sshd, pam, totp-header, ...); an unknown part lists them all.
     pub part: String,
 }
 

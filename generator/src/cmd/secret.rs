@@ -204,6 +204,10 @@ pub fn rotate(global: &Global, rel: &str) -> anyhow::Result<i32> {
             ed.section("bastion")["ca_public_key"] = toml_edit::value(public);
             "new SSH user CA; every certificate it signed before is no longer trusted after redeploying".into()
         }
+        SecretKind::Generated { name, bytes } => {
+            st.write(rel, &hearth::keys::generate_random_text(*bytes), &rcpt)?;
+            format!("new value for `{name}`; redeploy the hosts that use it")
+        }
         SecretKind::External { name, .. } => {
             let value = SecretBytes::read_from(std::io::stdin().lock())?;
             if value.is_empty() {

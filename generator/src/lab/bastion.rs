@@ -227,6 +227,9 @@ pub fn run_checks(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result
     write_file(&cfg_path, cfg.as_bytes(), 0o644)?;
     let pam_path = ssh.join("pam-sshd");
     write_file(&pam_path, b.pam_stack.as_bytes(), 0o644)?;
+    // sshd insists on its privilege separation directory, which only the
+    // service's start script creates (absent where no sshd ever ran).
+    std::fs::DirBuilder::new().recursive(true).mode(0o755).create("/run/sshd").context("creating /run/sshd")?;
     run(Command::new("/usr/sbin/sshd").arg("-t").arg("-f").arg(&cfg_path)).context("sshd -t rejected the rendered configuration")?;
     if !Path::new("/run/sshd").exists() {
         // sshd's privilege separation directory (systemd creates it for the real service).

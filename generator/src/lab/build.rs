@@ -127,11 +127,11 @@ let
         iface = l.wireguard.interface hw;
         raw = { inherit (hw) interface role forwarding privateKeySecret listenPort; peers = map (p: { inherit (p) publicKey presharedKeySecret; }) hw.peers; };
       } else null;
-      allowlist = if ha.enable then l.nftables.allowlistRuleset ha else null;
+      allowlist = if ha.enable then l.allowlist.allowlistRuleset ha else null;
       bastion = if hb.enable then {
-        sshd = l.sshd.configText labCfg;
-        pam = l.pam.sshdStack { cfg = labCfg; modules = o.pamModules; };
-        totpHeader = l.pam.totpHeader labCfg;
+        sshd = l.bastion.configText labCfg;
+        pam = l.bastion.sshdStack { cfg = labCfg; modules = o.pamModules; };
+        totpHeader = l.bastion.totpHeader labCfg;
         port = hb.port;
         totpSecret = if totpUsers == [ ] then null else (builtins.head totpUsers).totpSecret;
         userCA = if hb.userCA == null then null else hb.userCA.publicKey;

@@ -47,7 +47,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("sysctl", "procps"),
 ];
 
-fn which(prog: &str) -> Option<PathBuf> {
+pub fn which(prog: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path).chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from)).map(|d| d.join(prog)).find(|p| p.is_file())
 }
@@ -71,7 +71,7 @@ pub fn preflight() -> Vec<String> {
 }
 
 /// "tools: a, b (apt-get install pkg1 pkg2)" for missing (tool, package) pairs.
-fn tools_message(absent: &[(&str, &str)]) -> Option<String> {
+pub fn tools_message(absent: &[(&str, &str)]) -> Option<String> {
     if absent.is_empty() {
         return None;
     }
@@ -381,7 +381,22 @@ pub fn check(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result<Zero
         vec![]
     };
     t.bastion_s = t2.elapsed().as_secs_f64();
-    Ok(Report::new(lab.prefix.clone(), plan, clients, acl, bastion))
+    let mut report = Report::new(lab.prefix.clone(), plan, clients, acl, bastion);
+    // Each area's own stage, with the lab up (no list of areas here).
+    let root = root_of(&opts.inventory);
+    let inv = crate::inventory::Loaded::read(&opts.inventory)?.inv;
+    let cx = crate::area::LabCx { root: &root, inv: &inv, lab, plan, decrypt, verbose: opts.verbose };
+    for area in crate::area::AREAS {
+        let Some(res) = area.lab(&cx) else { continue };
+        if opts.verbose {
+            eprintln!("hearth lab: {} stage", area.name());
+        }
+        let checks = res.unwrap_or_else(|e| {
+            vec![bastion::Check { name: "stage".into(), from: "-".into(), expected: "runs".into(), seen: format!("error: {e}"), ok: false }]
+        });
+        report.add_area(area.name(), checks);
+    }
+    Ok(report)
 }
 
 /// `hearth lab run`: up, check, down. The report is complete even when a

@@ -115,6 +115,9 @@ pub struct Report {
     pub clients: Vec<ClientReport>,
     pub acl_tests: Vec<AclResult>,
     pub bastion: Vec<Check>,
+    /// Each area's lab stage: (area, its checks). A stage that could not run
+    /// at all reports one failed check saying why.
+    pub areas: Vec<(String, Vec<Check>)>,
     pub timings: Timings,
     pub notes: Vec<String>,
     pub problems: Vec<String>,
@@ -143,7 +146,16 @@ impl Report {
         for b in bastion.iter().filter(|b| !b.ok) {
             problems.push(format!("bastion: {} from {}: expected {}, saw {}", b.name, b.from, b.expected, b.seen));
         }
-        Report { lab, ok: problems.is_empty(), clients, acl_tests, bastion, timings: Timings::default(), notes: plan.notes.clone(), problems }
+        Report { lab, ok: problems.is_empty(), clients, acl_tests, bastion, areas: vec![], timings: Timings::default(), notes: plan.notes.clone(), problems }
+    }
+
+    /// Adds an area stage's checks; a failed check fails the report.
+    pub fn add_area(&mut self, area: &str, checks: Vec<Check>) {
+        for c in checks.iter().filter(|c| !c.ok) {
+            self.problems.push(format!("{area}: {} from {}: expected {}, saw {}", c.name, c.from, c.expected, c.seen));
+            self.ok = false;
+        }
+        self.areas.push((area.to_owned(), checks));
     }
 
     /// The human-readable report.
@@ -181,6 +193,12 @@ impl Report {
             let _ = writeln!(s, "\nBastion (sshd + PAM TOTP):");
             for b in &self.bastion {
                 let _ = writeln!(s, "  {:<28} from {:<12} expected {:<13} seen {}  {}", b.name, b.from, b.expected, b.seen, if b.ok { "ok" } else { "FAIL" });
+            }
+        }
+        for (area, checks) in &self.areas {
+            let _ = writeln!(s, "\n{area}:");
+            for b in checks {
+                let _ = writeln!(s, "  {:<36} from {:<12} expected {:<13} seen {}  {}", b.name, b.from, b.expected, b.seen, if b.ok { "ok" } else { "FAIL" });
             }
         }
         for n in &self.notes {

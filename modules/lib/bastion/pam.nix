@@ -22,7 +22,7 @@
 #   modules = { googleAuthenticator; unix; succeedIf; deny;
 #               loginuid ? null; systemd ? null; env ? null; }
 let
-  h = import ./ipv4.nix;
+  h = import ../util/ipv4.nix;
   inherit (builtins)
     concatStringsSep
     filter
@@ -67,7 +67,7 @@ let
     in
     concatStringsSep "\n" (
       [
-        "# hearth: sshd PAM stack (modules/lib/pam.nix). sshd checked the public key;"
+        "# hearth: sshd PAM stack (modules/lib/bastion/pam.nix). sshd checked the public key;"
         "# PAM asks for the TOTP code and nothing else."
         ""
         "account required ${m "unix"}"

@@ -12,7 +12,7 @@
 # hearth.nix does not set keyFile; a consumer that keeps the file elsewhere
 # (the lab) passes `cfg // { userCA = cfg.userCA // { keyFile = ...; }; }`.
 let
-  h = import ./ipv4.nix;
+  h = import ../util/ipv4.nix;
   inherit (builtins)
     attrNames
     concatMap

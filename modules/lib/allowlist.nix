@@ -36,7 +36,7 @@
 # indices, and names only appear inside `comment "..."` after everything but
 # [A-Za-z0-9 ._:-] has been removed.
 let
-  h = import ./ipv4.nix;
+  h = import ./util/ipv4.nix;
   inherit (builtins)
     any
     attrNames

@@ -1,0 +1,74 @@
+//! The bastion area: SSH with a second factor (`hearth.bastion`,
+//! `modules/lib/bastion.nix`, `modules/bastion.nix`). TOTP seeds and the
+//! user CA are in [`crate::bastion`].
+
+use super::{Area, HostCx, Preview};
+use crate::inventory::{Inventory, Role};
+use crate::nix::{Attrs, Value};
+use crate::topology::{self, SecretKind, SecretSpec};
+
+pub struct Bastion;
+
+impl Area for Bastion {
+    fn name(&self) -> &'static str {
+        "bastion"
+    }
+
+    fn roles(&self) -> &'static [(&'static str, &'static str)] {
+        &[("bastion", "SSH bastion with a second factor.")]
+    }
+
+    fn secrets(&self, inv: &Inventory, out: &mut Vec<SecretSpec>) {
+        out.extend(topology::bastion_secrets(inv));
+    }
+
+    fn host_data(&self, cx: &HostCx) -> Option<Value> {
+        let (inv, name) = (cx.inv, cx.name);
+        if !cx.host().has(Role::BASTION) {
+            return None;
+        }
+        let users = inv
+            .users
+            .iter()
+            .map(|(u, user)| {
+                let totp = cx.specs.iter().find(|s| matches!(&s.kind, SecretKind::Totp { user: x } if x == u));
+                Value::from(
+                    Attrs::new()
+                        .set("name", u.clone())
+                        .set("sshKeys", Value::strs(user.ssh_keys.clone()))
+                        .set("totp", user.totp)
+                        .set("totpSecret", Value::opt_str(totp.map(|t| t.age_name(name)))),
+                )
+            })
+            .collect();
+        let ca = match (&inv.bastion.ca, &inv.bastion.ca_public_key) {
+            (true, Some(k)) => Attrs::new().set("publicKey", k.clone()).into(),
+            _ => Value::Null,
+        };
+        let sources: Vec<String> = inv.bastion_sources().iter().map(|n| n.to_string()).collect();
+        Some(
+            Attrs::new()
+                .set("enable", true)
+                .set("port", inv.bastion.port)
+                .set("allowedSources", Value::strs(sources))
+                .set("users", Value::List(users))
+                .set("userCA", ca)
+                .set("totp", Attrs::new().set("window", 3u16).set("rateLimit", Attrs::new().set("attempts", 3u16).set("seconds", 30u16)).set("stateDir", "/var/lib/hearth/totp"))
+                .set("maxAuthTries", 3u16)
+                .set("loginGraceTime", 30u16)
+                .into(),
+        )
+    }
+
+    fn previews(&self) -> &'static [Preview] {
+        &[
+            Preview { part: "sshd", needs: "the bastion role", expr: "lib.bastion.configText host.hearth.bastion" },
+            Preview {
+                part: "pam",
+                needs: "the bastion role",
+                expr: "lib.bastion.sshdStack { cfg = host.hearth.bastion; modules = { googleAuthenticator = \"pam_google_authenticator.so\"; unix = \"pam_unix.so\"; deny = \"pam_deny.so\"; succeedIf = \"pam_succeed_if.so\"; }; }",
+            },
+            Preview { part: "totp-header", needs: "the bastion role", expr: "lib.bastion.totpHeader host.hearth.bastion" },
+        ]
+    }
+}

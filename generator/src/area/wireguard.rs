@@ -1,0 +1,75 @@
+//! The WireGuard area: hub, gateway and client tunnels (`hearth.wireguard`,
+//! `modules/lib/wireguard.nix`, `modules/wireguard.nix`). The topology itself
+//! (peers, AllowedIPs, endpoints, keys) is decided in [`crate::topology`].
+
+use super::{Area, HostCx, Preview};
+use crate::inventory::Inventory;
+use crate::nix::{Attrs, Value};
+use crate::topology::{self, SecretKind, SecretSpec};
+
+pub struct Wireguard;
+
+impl Area for Wireguard {
+    fn name(&self) -> &'static str {
+        "wireguard"
+    }
+
+    fn roles(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("wireguard-hub", "Public WireGuard endpoint; forwards between its peers, no policy of its own."),
+            ("wireguard-gateway", "Inside the LAN: dials the hub (or listens when there is none), filters and forwards into the LAN."),
+            ("wireguard-client", "A NixOS machine that is a VPN client."),
+        ]
+    }
+
+    fn secrets(&self, inv: &Inventory, out: &mut Vec<SecretSpec>) {
+        out.extend(topology::wireguard_secrets(inv));
+    }
+
+    fn host_data(&self, cx: &HostCx) -> Option<Value> {
+        let (inv, name) = (cx.inv, cx.name);
+        let wg = topology::host(inv, name)?;
+        let key = cx.specs.iter().find(|s| matches!(&s.kind, SecretKind::WireguardKey { node } if node == name)).expect("wireguard hosts have a key spec");
+        let peers = wg
+            .peers
+            .iter()
+            .map(|p| {
+                Value::from(
+                    Attrs::new()
+                        .set("name", p.name.clone())
+                        .set("publicKey", p.public_key.clone())
+                        .set("allowedIPs", Value::strs(p.allowed_ips.clone()))
+                        .set("endpoint", Value::opt_str(p.endpoint.clone()))
+                        .set("persistentKeepalive", p.persistent_keepalive)
+                        .set("presharedKeySecret", Value::opt_str(p.psk_secret.clone())),
+                )
+            })
+            .collect();
+        let masq = match &wg.masquerade {
+            Some((s, d)) => Attrs::new().set("enable", true).set("sources", Value::strs(s.clone())).set("destinations", Value::strs(d.clone())),
+            None => Attrs::new().set("enable", false).set("sources", Value::List(vec![])).set("destinations", Value::List(vec![])),
+        };
+        Some(
+            Attrs::new()
+                .set("enable", true)
+                .set("interface", inv.wireguard.interface.clone())
+                .set("role", wg.role)
+                .set("addresses", Value::strs([format!("{}/32", wg.address)]))
+                .set("listenPort", wg.listen_port)
+                .set("mtu", inv.wireguard.mtu)
+                .set("privateKeySecret", key.age_name(name))
+                .set("forwarding", wg.forwarding)
+                .set("masquerade", masq)
+                .set("peers", Value::List(peers))
+                .into(),
+        )
+    }
+
+    fn previews(&self) -> &'static [Preview] {
+        &[
+            Preview { part: "wireguard", needs: "a wireguard-* role", expr: "lib.wireguard.interface host.hearth.wireguard" },
+            Preview { part: "wg-setconf", needs: "a wireguard-* role", expr: "lib.wireguard.setconf host.hearth.wireguard" },
+            Preview { part: "nat", needs: "a wireguard-* role", expr: "lib.wireguard.natTable host.hearth.wireguard" },
+        ]
+    }
+}
