@@ -18,6 +18,7 @@
 let
   cfg = config.hearth.bastion;
   sshd = import ./lib/bastion/sshd.nix;
+  inherit (import ./lib/util/ipv4.nix) rules;
   pam = import ./lib/bastion/pam.nix;
 
   totpUsers = lib.filter (u: u.totp) cfg.users;
@@ -101,7 +102,7 @@ let
   userOpts = {
     options = {
       name = lib.mkOption {
-        type = lib.types.strMatching "[a-z_][a-z0-9_-]{0,31}";
+        type = lib.types.strMatching rules.userName.re;
         example = "torjus";
         description = "Login name; the module creates the user.";
       };

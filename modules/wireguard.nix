@@ -10,6 +10,7 @@
 let
   cfg = config.hearth.wireguard;
   render = import ./lib/wireguard.nix;
+  inherit (import ./lib/util/ipv4.nix) rules;
 
   secretPath = name: config.age.secrets.${name}.path;
 
@@ -182,8 +183,8 @@ in
     {
       assertions = [
         {
-          assertion = builtins.match "[A-Za-z0-9_=+-][A-Za-z0-9_.=+-]{0,14}" cfg.interface != null;
-          message = "hearth.wireguard.interface: \"${cfg.interface}\" is not a valid interface name; use at most 15 characters of A-Z a-z 0-9 _ . = + -.";
+          assertion = builtins.match rules.interface.re cfg.interface != null;
+          message = "hearth.wireguard.interface: \"${cfg.interface}\" is not ${rules.interface.desc}.";
         }
         {
           assertion = config.age.secrets ? ${cfg.privateKeySecret};

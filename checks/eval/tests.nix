@@ -211,7 +211,7 @@ in
       peers = [
         {
           name = "vps";
-          publicKey = "base64=";
+          publicKey = "zxfp8tWAQauDIsSM+QGmCI7QqJKcXanzdF903FjT5Dg=";
           allowedIPs = [ "10.69.222.0/24" ];
           endpoint = "vps.2rjus.net:51821";
           persistentKeepalive = 25;
@@ -520,7 +520,7 @@ in
     name = "assertion: interface name over 15 characters";
     expr = failedAssertions (withWireguard { interface = "hearth-tunnel-0123"; }) ;
     expected = [
-      "hearth.wireguard.interface: \"hearth-tunnel-0123\" is not a valid interface name; use at most 15 characters of A-Z a-z 0-9 _ . = + -."
+      "hearth.wireguard.interface: \"hearth-tunnel-0123\" is not an interface name; use at most 15 characters of A-Z a-z 0-9 _ . = + -."
     ];
   }
   {

@@ -20,7 +20,7 @@
       peers = [
         {
           name = "vps";
-          publicKey = "base64=";
+          publicKey = "zxfp8tWAQauDIsSM+QGmCI7QqJKcXanzdF903FjT5Dg=";
           allowedIPs = [ "10.69.222.0/24" ];
           endpoint = "vps.2rjus.net:51821";
           persistentKeepalive = 25;

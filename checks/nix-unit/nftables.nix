@@ -304,7 +304,7 @@ in
     expected = 2;
   }
   # Invalid input must throw, never render.
-  { name = "interface name with a quote"; throws = render (gw // { interface = "hearth0\" accept"; }); message = "is not a valid interface name"; }
+  { name = "interface name with a quote"; throws = render (gw // { interface = "hearth0\" accept"; }); message = "is not an interface name"; }
   { name = "interface name longer than 15"; throws = render (gw // { interface = "hearth0123456789"; }); }
   { name = "source with nft syntax"; throws = render (gw // { sources = gw.sources // { admins = [ "10.69.222.10; flush ruleset" ]; }; }); message = "is not an IPv4 address or CIDR"; }
   { name = "unreferenced source set is validated too"; throws = render (gw // { sources = gw.sources // { spare = [ "10.0.0.300" ]; }; }); }

@@ -71,7 +71,7 @@ in
     ];
   }
   { name = "no users"; throws = lib.bastion.settings (b // { users = [ ]; }); message = "hearth.bastion.users is empty"; }
-  { name = "user name with a space (AllowUsers is space separated)"; throws = lib.bastion.configText (b // { users = [ { name = "torjus root"; totp = true; } ]; }); message = "is not a valid user name"; }
+  { name = "user name with a space (AllowUsers is space separated)"; throws = lib.bastion.configText (b // { users = [ { name = "torjus root"; totp = true; } ]; }); message = "is not a Unix user name"; }
   { name = "user name with a newline"; throws = lib.bastion.configText (b // { users = [ { name = "x\nPermitRootLogin yes"; totp = true; } ]; }); }
   { name = "allowed source not a CIDR"; throws = lib.bastion.configText (b // { allowedSources = [ "*" ]; }); }
   { name = "CA key file with a newline"; throws = lib.bastion.configText (b // { userCA = ca // { keyFile = "/x\nPermitRootLogin yes"; }; }); }

@@ -54,7 +54,7 @@ in
       peers = [
         {
           name = "vps";
-          publicKey = "base64=";
+          publicKey = "zxfp8tWAQauDIsSM+QGmCI7QqJKcXanzdF903FjT5Dg=";
           allowedIPs = [ "10.69.222.0/24" ];
           endpoint = "vps.2rjus.net:51821";
           persistentKeepalive = 25;
@@ -70,7 +70,7 @@ in
 
       [Peer]
       # vps
-      PublicKey = base64=
+      PublicKey = zxfp8tWAQauDIsSM+QGmCI7QqJKcXanzdF903FjT5Dg=
       AllowedIPs = 10.69.222.0/24
       Endpoint = vps.2rjus.net:51821
       PersistentKeepalive = 25
@@ -136,10 +136,10 @@ in
   }
   { name = "peer name with a newline (would start a new wg config line)"; throws = lib.wireguard.setconf (withPeer { name = "vps\nPrivateKey = x"; }); message = "is not a peer name"; }
   { name = "peer name with a slash (systemd unit name)"; throws = lib.wireguard.interface (withPeer { name = "a/b"; }); }
-  { name = "public key with a quote (nixpkgs puts it in a shell script)"; throws = lib.wireguard.interface (withPeer { publicKey = "abc\"; rm -rf /; \""; }); message = "is not a base64 WireGuard public key"; }
+  { name = "public key with a quote (nixpkgs puts it in a shell script)"; throws = lib.wireguard.interface (withPeer { publicKey = "abc\"; rm -rf /; \""; }); message = "is not a base64 WireGuard key"; }
   { name = "allowedIP with shell syntax"; throws = lib.wireguard.interface (withPeer { allowedIPs = [ "10.0.0.0/24\" $(reboot) \"" ]; }); }
   { name = "allowedIP with host bits"; throws = lib.wireguard.interface (withPeer { allowedIPs = [ "10.69.222.5/24" ]; }); }
-  { name = "endpoint with \${ and no port"; throws = lib.wireguard.interface (withPeer { endpoint = "\${HOME}"; }); message = "is not an endpoint host:port"; }
+  { name = "endpoint with \${ and no port"; throws = lib.wireguard.interface (withPeer { endpoint = "\${HOME}"; }); message = "is not an endpoint HOST:PORT"; }
   { name = "keepalive 0"; throws = lib.wireguard.interface (withPeer { persistentKeepalive = 0; }); }
   { name = "address not a CIDR"; throws = lib.wireguard.interface (gw // { addresses = [ "hearth" ]; }); }
   { name = "listen port 0"; throws = lib.wireguard.setconf (gw // { listenPort = 0; }); }

@@ -16,6 +16,7 @@ pub mod policy;
 pub mod preview;
 pub mod qr;
 pub mod render;
+pub mod rules;
 pub mod secrets;
 pub mod topology;
 pub mod validate;

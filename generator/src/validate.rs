@@ -101,20 +101,17 @@ pub fn name_problem(kind: &str, s: &str) -> Option<String> {
     ))
 }
 
-/// Checks a Linux interface name: 1 to 15 characters, no `/`, whitespace or `:`.
+/// Checks a Linux interface name (the shared `interface` rule).
 pub fn interface_problem(s: &str) -> Option<String> {
-    if s.is_empty() || s.len() > 15 {
-        return Some(format!("interface name `{}` must have 1 to 15 characters (Linux IFNAMSIZ)", s.escape_debug()));
-    }
-    if s == "." || s == ".." || !s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.') {
-        return Some(format!("interface name `{}` may only use letters, digits, `-`, `_` and `.`", s.escape_debug()));
-    }
-    None
+    crate::rules::rule("interface").problem(s).map(|m| format!("interface name {m}"))
 }
 
 /// Checks an age recipient (`age1...` or `ssh-ed25519 AAAA...`): the
 /// secrets library's own parser decides, so validation and encryption agree.
 pub fn recipient_problem(s: &str) -> Option<String> {
+    if let Some(m) = single_line_problem(s) {
+        return Some(m);
+    }
     s.parse::<crate::secrets::Recipient>().err().map(|e| e.to_string())
 }
 
@@ -126,23 +123,27 @@ pub fn ssh_key_problem(s: &str) -> Option<String> {
     recipient_problem(s)
 }
 
-/// Checks `HOST:PORT`.
+/// Checks `HOST:PORT` (the shared `endpoint` rule, then the port's range
+/// and the host's labels).
 pub fn endpoint_problem(s: &str) -> Option<String> {
-    let Some((host, port)) = s.rsplit_once(':') else {
-        return Some(format!("endpoint `{}` must be HOST:PORT, e.g. vps.example.net:51820", s.escape_debug()));
-    };
-    if port.parse::<u16>().map(|p| p == 0).unwrap_or(true) {
+    if let Some(m) = crate::rules::rule("endpoint").problem(s) {
+        return Some(format!("endpoint {m}, e.g. vps.example.net:51820"));
+    }
+    let (host, port) = s.rsplit_once(':')?;
+    if port.parse::<u16>().is_err() {
         return Some(format!("endpoint `{}` has no valid port (1-65535)", s.escape_debug()));
     }
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let hostname_ok = !host.is_empty()
-        && host.len() <= 253
-        && host.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-'));
-    if hostname_ok || host.parse::<std::net::IpAddr>().is_ok() {
-        None
-    } else {
-        Some(format!("endpoint host `{}` is not a hostname or IP address", host.escape_debug()))
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return v6.parse::<std::net::Ipv6Addr>().is_err().then(|| format!("endpoint host `{}` is not an IPv6 address", v6.escape_debug()));
     }
+    let hostname_ok = host.len() <= 253 && host.split('.').all(|l| !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-'));
+    (!hostname_ok).then(|| format!("endpoint host `{}` is not a hostname or IP address", host.escape_debug()))
+}
+
+/// Checks a single-line value: no control characters (a newline or NUL
+/// would end a config line or a Nix string early).
+pub fn single_line_problem(s: &str) -> Option<String> {
+    s.chars().any(char::is_control).then(|| format!("`{}` contains a control character (newline, tab, NUL...)", s.escape_debug()))
 }
 
 fn usable(net: &Ipv4Net, a: Ipv4Addr) -> bool {
@@ -161,6 +162,11 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
     if net.lan.contains(&net.vpn.network()) || net.vpn.contains(&net.lan.network()) {
         s.err(&["network", "vpn"], format!("the VPN pool {} overlaps the LAN {}", net.vpn, net.lan), "pick a VPN pool outside the LAN, e.g. 10.69.222.0/24");
     }
+    for (key, cidr) in [("lan", net.lan), ("vpn", net.vpn)] {
+        if cidr != cidr.trunc() {
+            s.err(&["network", key], format!("{cidr} has host bits set"), format!("write the network address: {key} = \"{}\"", cidr.trunc()));
+        }
+    }
     if net.vpn.prefix_len() > 30 {
         s.err(&["network", "vpn"], format!("the VPN pool {} is too small", net.vpn), "use a /30 or larger, e.g. /24");
     }
@@ -173,17 +179,6 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
         if !net.vpn.contains(a) {
             s.err(&["network", "reserved", &i.to_string()], format!("reserved address {a} is not in the VPN pool {}", net.vpn), "list only addresses of the VPN pool that something else uses");
         }
-    }
-
-    // WireGuard settings.
-    if let Some(m) = interface_problem(&inv.wireguard.interface) {
-        s.err(&["wireguard", "interface"], m, "e.g. interface = \"hearth0\"");
-    }
-    if inv.wireguard.port == 0 {
-        s.err(&["wireguard", "port"], "port 0 is not a port", "use e.g. 51820");
-    }
-    if inv.wireguard.mtu < 1280 {
-        s.err(&["wireguard", "mtu"], format!("MTU {} is below 1280", inv.wireguard.mtu), "WireGuard needs at least 1280 (the IPv6 minimum); 1420 is the usual value");
     }
 
     // Admins.
@@ -217,13 +212,6 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
     for (n, _) in &inv.services {
         if let Some(m) = name_problem("service", n) {
             s.err(&["services", n], m, "rename the service, e.g. `grafana`");
-        }
-    }
-    for (n, _) in &inv.users {
-        if let Some(m) = name_problem("user", n) {
-            s.err(&["users", n], m, "use a Unix user name of lowercase letters and digits");
-        } else if n.len() > 32 {
-            s.err(&["users", n], "user names have at most 32 characters", "shorten it");
         }
     }
 
@@ -371,28 +359,6 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
         }
     }
 
-    // Users.
-    for (n, u) in &inv.users {
-        if u.ssh_keys.is_empty() && !inv.bastion.ca {
-            s.err(&["users", n], "a user needs at least one SSH key (or bastion.ca = true and a certificate)", format!("hearth user add {n} --ssh-key \"ssh-ed25519 AAAA...\""));
-        }
-        for (i, k) in u.ssh_keys.iter().enumerate() {
-            if k.parse::<ssh_key::PublicKey>().is_err() {
-                s.err(&["users", n, "ssh_keys", &i.to_string()], "is not an OpenSSH public key", "paste the line from ~/.ssh/id_ed25519.pub");
-            }
-        }
-    }
-    if let Some(k) = &inv.bastion.ca_public_key {
-        if let Some(m) = ssh_key_problem(k) {
-            s.err(&["bastion", "ca_public_key"], m, "remove it and run `hearth render` to generate a new CA");
-        }
-    }
-    if let Some(srcs) = &inv.bastion.allowed_sources {
-        if srcs.is_empty() {
-            s.err(&["bastion", "allowed_sources"], "an empty list locks everyone out", "remove the key to allow the VPN pool and the LAN");
-        }
-    }
-
     // ACL tests (structure only: their outcome is `hearth check`'s policy step).
     for (i, t) in inv.acl_tests.iter().enumerate() {
         let idx = i.to_string();
@@ -521,7 +487,7 @@ ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02
     fn names_must_be_dns_labels_and_interface_names_short() {
         let ps = problems_of("[hosts.Web_1]\naddress = \"10.0.0.3\"\n[wireguard]\ninterface = \"a-very-long-interface\"\n");
         assert!(has(&ps, "not a DNS label"), "{ps:?}");
-        assert!(has(&ps, "wireguard.interface: interface name `a-very-long-interface` must have 1 to 15 characters"), "{ps:?}");
+        assert!(has(&ps, "wireguard.interface: interface name `a-very-long-interface` is not an interface name (1-15 characters"), "{ps:?}");
     }
 
     #[test]
@@ -544,7 +510,7 @@ ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02
     #[test]
     fn malformed_keys_and_endpoints_are_rejected() {
         let ps = problems_of("[hosts.hub]\nroles = [\"wireguard-hub\"]\nendpoint = \"vps.example.net\"\nssh_key = \"ssh-rsa AAAA\"\npublic_key = \"short\"\n[admin]\nrecipients = [\"age1nope\"]\n");
-        assert!(has(&ps, "hosts.hub.endpoint: endpoint `vps.example.net` must be HOST:PORT"), "{ps:?}");
+        assert!(has(&ps, "hosts.hub.endpoint: endpoint `vps.example.net` is not an endpoint HOST:PORT"), "{ps:?}");
         assert!(has(&ps, "hosts.hub.ssh_key"), "{ps:?}");
         assert!(has(&ps, "hosts.hub.public_key: not a WireGuard key"), "{ps:?}");
         assert!(has(&ps, "admin.recipients.0"), "{ps:?}");

@@ -21,10 +21,6 @@ let
   # Everything below ends up in shell scripts of the nixpkgs wireguard module
   # (`wg set ... allowed-ips "..."`) or in wg(8) config text: check the
   # character set, not just the shape.
-  checkStr =
-    what: re: desc: v:
-    if isString v && match re v != null then v else throw "hearth: ${what}: ${h.show v} is not ${desc}";
-
   checkAllowedIP =
     what: v:
     if isString v && match "[0-9a-fA-F:]*:[0-9a-fA-F:.]*(/[0-9]{1,3})?" v != null then
@@ -42,14 +38,14 @@ let
       what = "hearth.wireguard.peers.${toString i}";
     in
     {
-      name = checkStr "${what}.name" "[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}" "a peer name (letters, digits, _ . -, at most 64)" p.name;
-      publicKey = checkStr "${what}.publicKey" "[A-Za-z0-9+/]+={0,2}" "a base64 WireGuard public key" p.publicKey;
+      name = h.checkRule "${what}.name" "nodeName" p.name;
+      publicKey = h.checkRule "${what}.publicKey" "wireguardKey" p.publicKey;
       allowedIPs = map (checkAllowedIP "${what}.allowedIPs") (h.checkList "${what}.allowedIPs" p.allowedIPs);
       endpoint =
         if p.endpoint == null then
           null
         else
-          checkStr "${what}.endpoint" "([A-Za-z0-9.-]+|[[][0-9a-fA-F:.]+[]]):(0|[1-9][0-9]{0,4})" "an endpoint host:port" p.endpoint;
+          h.checkRule "${what}.endpoint" "endpoint" p.endpoint;
       persistentKeepalive =
         if p.persistentKeepalive == null then
           null

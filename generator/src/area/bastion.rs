@@ -4,6 +4,7 @@
 
 use super::{Area, HostCx, Preview};
 use crate::inventory::{Inventory, Role};
+use crate::validate::{self, Sink};
 use crate::nix::{Attrs, Value};
 use crate::topology::{self, SecretKind, SecretSpec};
 
@@ -16,6 +17,45 @@ impl Area for Bastion {
 
     fn roles(&self) -> &'static [(&'static str, &'static str)] {
         &[("bastion", "SSH bastion with a second factor.")]
+    }
+
+    fn validate(&self, inv: &Inventory, s: &mut Sink) {
+        for (n, _) in &inv.users {
+            if let Some(m) = crate::rules::rule("userName").problem(n) {
+                s.err(&["users", n], format!("user name {m}"), "use a Unix user name such as `alice`");
+            }
+        }
+        if inv.bastion.port == 0 {
+            s.err(&["bastion", "port"], "port 0 is not a port", "use 22, or the port sshd listens on");
+        }
+        for (i, src) in inv.bastion.allowed_sources.iter().flatten().enumerate() {
+            if *src != src.trunc() {
+                s.err(&["bastion", "allowed_sources", &i.to_string()], format!("{src} has host bits set"), format!("write the network address: \"{}\"", src.trunc()));
+            }
+        }
+    for (n, u) in &inv.users {
+        if u.ssh_keys.is_empty() && !inv.bastion.ca {
+            s.err(&["users", n], "a user needs at least one SSH key (or bastion.ca = true and a certificate)", format!("hearth user add {n} --ssh-key \"ssh-ed25519 AAAA...\""));
+        }
+        for (i, k) in u.ssh_keys.iter().enumerate() {
+            if let Some(m) = validate::single_line_problem(k) {
+                s.err(&["users", n, "ssh_keys", &i.to_string()], m, "one key per list entry, on one line");
+            } else if k.parse::<ssh_key::PublicKey>().is_err() {
+                s.err(&["users", n, "ssh_keys", &i.to_string()], "is not an OpenSSH public key", "paste the line from ~/.ssh/id_ed25519.pub");
+            }
+        }
+    }
+    if let Some(k) = &inv.bastion.ca_public_key {
+        if let Some(m) = validate::ssh_key_problem(k) {
+            s.err(&["bastion", "ca_public_key"], m, "remove it and run `hearth render` to generate a new CA");
+        }
+    }
+    if let Some(srcs) = &inv.bastion.allowed_sources {
+        if srcs.is_empty() {
+            s.err(&["bastion", "allowed_sources"], "an empty list locks everyone out", "remove the key to allow the VPN pool and the LAN");
+        }
+    }
+
     }
 
     fn secrets(&self, inv: &Inventory, out: &mut Vec<SecretSpec>) {

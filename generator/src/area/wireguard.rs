@@ -4,6 +4,7 @@
 
 use super::{Area, HostCx, Preview};
 use crate::inventory::Inventory;
+use crate::validate::{self, Sink};
 use crate::nix::{Attrs, Value};
 use crate::topology::{self, SecretKind, SecretSpec};
 
@@ -20,6 +21,22 @@ impl Area for Wireguard {
             ("wireguard-gateway", "Inside the LAN: dials the hub (or listens when there is none), filters and forwards into the LAN."),
             ("wireguard-client", "A NixOS machine that is a VPN client."),
         ]
+    }
+
+    fn validate(&self, inv: &Inventory, s: &mut Sink) {
+        let wg = &inv.wireguard;
+        if let Some(m) = validate::interface_problem(&wg.interface) {
+            s.err(&["wireguard", "interface"], m, "e.g. interface = \"hearth0\"");
+        }
+        if wg.port == 0 {
+            s.err(&["wireguard", "port"], "port 0 is not a port", "use e.g. 51820");
+        }
+        if wg.mtu < 1280 {
+            s.err(&["wireguard", "mtu"], format!("MTU {} is below 1280", wg.mtu), "WireGuard needs at least 1280 (the IPv6 minimum); 1420 is the usual value");
+        }
+        if wg.keepalive == 0 {
+            s.err(&["wireguard", "keepalive"], "a keepalive of 0 seconds is not a keepalive", "use e.g. 25 (seconds), the usual value behind NAT");
+        }
     }
 
     fn secrets(&self, inv: &Inventory, out: &mut Vec<SecretSpec>) {

@@ -45,12 +45,7 @@ let
     else
       throw "hearth: pam.sshdStack: modules.${name} (${h.show p}) is not a module path";
 
-  checkUser =
-    n:
-    if isString n && match "[a-z_][a-z0-9_-]{0,31}" n != null then
-      n
-    else
-      throw "hearth: hearth.bastion.users: ${h.show n} is not a valid user name";
+  checkUser = h.checkRule "hearth.bastion.users" "userName";
 
   sshdStack =
     { cfg, modules }:

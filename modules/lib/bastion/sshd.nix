@@ -27,12 +27,7 @@ let
 
   defaultCAKeyFile = "/etc/ssh/hearth-user-ca.pub";
 
-  checkUser =
-    u:
-    if isString u.name && match "[a-z_][a-z0-9_-]{0,31}" u.name != null then
-      u.name
-    else
-      throw "hearth: hearth.bastion.users: ${h.show u.name} is not a valid user name ([a-z_][a-z0-9_-]*, at most 32)";
+  checkUser = u: h.checkRule "hearth.bastion.users" "userName" u.name;
 
   settings =
     cfg:

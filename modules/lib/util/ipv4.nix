@@ -3,7 +3,7 @@
 # as defence in depth), interval arithmetic, and sanitising of names that
 # reach a ruleset. builtins only, so `nix-instantiate --eval` can run it.
 #
-# Not exported by ./default.nix: the flake's `lib` is the four renderers.
+# Not an area: ./default.nix skips util/.
 let
   inherit (builtins)
     attrNames
@@ -223,20 +223,22 @@ let
     in
     substring 0 100 kept;
 
-  checkIfName =
-    what: name:
-    if isString name && match "[A-Za-z0-9_=+-][A-Za-z0-9_.=+-]{0,14}" name != null then
-      name
+  # The name and value rules, one definition shared with the CLI
+  # (./rules.json; generator/src/rules.rs reads the same file).
+  rules = fromJSON (builtins.readFile ./rules.json);
+
+  # checkRule "what" "userName" v -> v, or a throw that names the rule.
+  checkRule =
+    what: rule: v:
+    if isString v && match rules.${rule}.re v != null then
+      v
     else
-      throw "hearth: ${what}: ${show name} is not a valid interface name (1-15 characters of A-Z a-z 0-9 _ . = + -, not starting with .)";
+      throw "hearth: ${what}: ${show v} is not ${rules.${rule}.desc}";
+
+  checkIfName = what: checkRule what "interface";
 
   # "10/minute" -> "10/minute", validated.
-  checkRate =
-    what: r:
-    if isString r && match "[1-9][0-9]{0,8}/(second|minute|hour|day)" r != null then
-      r
-    else
-      throw "hearth: ${what}: ${show r} is not a rate like 10/minute (unit second, minute, hour or day)";
+  checkRate = what: checkRule what "rate";
 
   checkInt =
     what: lo: hi: v:
@@ -258,6 +260,8 @@ in
     sanitize
     checkIfName
     checkRate
+    checkRule
+    rules
     checkInt
     show
     ;
