@@ -89,7 +89,7 @@ impl Editor {
             t.set_implicit(true);
             root.insert(section, Item::Table(t));
         }
-        let sec = root[section].as_table_mut().expect("inventory sections are tables (validated)");
+        let sec = table_in(root, section);
         if !sec.contains_key(name) {
             let last = sec.iter().filter_map(|(_, i)| i.as_table().and_then(Table::position)).max();
             let mut t = Table::new();
@@ -98,7 +98,7 @@ impl Editor {
             }
             sec.insert(name, Item::Table(t));
         }
-        sec[name].as_table_mut().expect("entries are tables")
+        table_in(sec, name)
     }
 
     /// Removes `[section.name]`; false when it was not there.
@@ -112,7 +112,46 @@ impl Editor {
         if !root.contains_key(section) {
             root.insert(section, Item::Table(Table::new()));
         }
-        root[section].as_table_mut().expect("inventory sections are tables (validated)")
+        table_in(root, section)
+    }
+}
+
+/// The table at `parent[key]`, as a standard table: an inline table
+/// (`admin = { recipients = [...] }`, `[peers] x = { ... }`) becomes the
+/// equivalent `[...]` table so it can be edited like any other, its
+/// comments kept above the new header. Anything that is not a table
+/// (validation has ruled it out for inventories hearth loaded) is replaced by
+/// an empty table rather than panicking.
+fn table_in<'a>(parent: &'a mut Table, key: &str) -> &'a mut Table {
+    if !parent[key].is_table() {
+        // The comment lines above `key = { ... }` belong to the key; a
+        // header `[key]` cannot hold them, so they move above the header.
+        let above = parent.key_mut(key).and_then(|mut k| {
+            let p = k.leaf_decor().prefix().and_then(|s| s.as_str()).map(str::to_owned);
+            k.leaf_decor_mut().clear();
+            p
+        });
+        let taken = std::mem::take(&mut parent[key]);
+        let mut table = match taken {
+            Item::Value(Value::InlineTable(t)) => {
+                // A comment after the inline table (`x = { ... } # note`).
+                let note = t.decor().suffix().and_then(|s| s.as_str()).map(str::trim).filter(|s| s.starts_with('#')).map(str::to_owned);
+                let mut table = t.into_table();
+                let mut prefix = above.unwrap_or_default();
+                if let Some(n) = note {
+                    prefix.push_str(&format!("{n}\n"));
+                }
+                table.decor_mut().set_prefix(if prefix.is_empty() { "\n".to_owned() } else { format!("\n{}", prefix.trim_start_matches('\n')) });
+                table
+            }
+            _ => Table::new(),
+        };
+        table.set_implicit(false);
+        parent[key] = Item::Table(table);
+    }
+    match &mut parent[key] {
+        Item::Table(t) => t,
+        _ => unreachable!("made a table above"),
     }
 }
 
