@@ -520,7 +520,7 @@ in
     name = "assertion: interface name over 15 characters";
     expr = failedAssertions (withWireguard { interface = "hearth-tunnel-0123"; }) ;
     expected = [
-      "hearth.wireguard.interface: \"hearth-tunnel-0123\" is not an interface name; use at most 15 characters of A-Z a-z 0-9 _ . = + -."
+      "hearth.wireguard.interface: \"hearth-tunnel-0123\" is not an interface name (1-15 characters of A-Z a-z 0-9 _ . = + -, not starting with .)."
     ];
   }
   {
