@@ -41,14 +41,14 @@ let
       "hearth-totp-torjus" = secret ../../secrets/extgw01/totp-torjus.age;
     };
     hearth = {
-      inherit (fx.exampleGateway) wireguard allowlist bastion;
+      inherit (fx.minimalGateway) wireguard allowlist bastion;
     };
   };
   gw = eval [ gatewayHost ];
 
   hubHost = {
     age.secrets."hearth-wireguard-key" = secret ../../secrets/vps/wireguard-key.age;
-    hearth.wireguard = fx.exampleGateway.wireguard // {
+    hearth.wireguard = fx.minimalGateway.wireguard // {
       role = "hub";
       addresses = [ "10.69.222.1/32" ];
       listenPort = 51821;
@@ -74,9 +74,9 @@ let
   };
   hub = eval [ hubHost ];
 
-  withWireguard = attrs: eval [ (gatewayHost // { hearth = gatewayHost.hearth // { wireguard = fx.exampleGateway.wireguard // attrs; }; }) ];
-  withAllowlist = attrs: eval [ (gatewayHost // { hearth = gatewayHost.hearth // { allowlist = fx.exampleGateway.allowlist // attrs; }; }) ];
-  withBastion = attrs: eval [ (gatewayHost // { hearth = gatewayHost.hearth // { bastion = fx.exampleGateway.bastion // attrs; }; }) ];
+  withWireguard = attrs: eval [ (gatewayHost // { hearth = gatewayHost.hearth // { wireguard = fx.minimalGateway.wireguard // attrs; }; }) ];
+  withAllowlist = attrs: eval [ (gatewayHost // { hearth = gatewayHost.hearth // { allowlist = fx.minimalGateway.allowlist // attrs; }; }) ];
+  withBastion = attrs: eval [ (gatewayHost // { hearth = gatewayHost.hearth // { bastion = fx.minimalGateway.bastion // attrs; }; }) ];
   withSecrets = secrets: eval [ (gatewayHost // { age.secrets = secrets; }) ];
 
   store = "/nix/store/00000000000000000000000000000000";
@@ -260,7 +260,7 @@ in
   {
     name = "example gateway: table hearth content is the renderer's text";
     expr = gw.networking.nftables.tables.hearth.content;
-    expected = render.allowlist.allowlistContent fx.exampleGateway.allowlist;
+    expected = render.allowlist.allowlistContent fx.minimalGateway.allowlist;
   }
   {
     name = "example gateway: table hearth content (spot check of the text)";
@@ -322,7 +322,7 @@ in
     name = "example gateway: sshd PAM stack replaced by the renderer's, with store paths";
     expr = gw.security.pam.services.sshd.text;
     expected = render.bastion.sshdStack {
-      cfg = fx.exampleGateway.bastion;
+      cfg = fx.minimalGateway.bastion;
       modules = nixosPamModules;
     };
   }
@@ -370,7 +370,7 @@ in
         UMask = "0077";
       };
       installs = [ "install_seed torjus /run/agenix/hearth-totp-torjus || status=1" ];
-      header = render.bastion.totpHeader fx.exampleGateway.bastion;
+      header = render.bastion.totpHeader fx.minimalGateway.bastion;
     };
   }
   {
@@ -479,7 +479,7 @@ in
     expr =
       let
         c = withBastion {
-          users = fx.exampleGateway.bastion.users ++ [
+          users = fx.minimalGateway.bastion.users ++ [
             {
               name = "deploy";
               sshKeys = [ "ssh-ed25519 AAAAdeploy" ];
@@ -551,7 +551,7 @@ in
   }
   {
     name = "assertion: duplicate peer names";
-    expr = failedAssertions (withWireguard { peers = fx.exampleGateway.wireguard.peers ++ fx.exampleGateway.wireguard.peers; });
+    expr = failedAssertions (withWireguard { peers = fx.minimalGateway.wireguard.peers ++ fx.minimalGateway.wireguard.peers; });
     expected = [
       "hearth.wireguard.peers: peer names must be unique (they name systemd units); rename the duplicates in inventory.toml."
     ];
@@ -562,7 +562,7 @@ in
       role = "client";
       forwarding = false;
       masquerade.enable = false;
-      peers = map (p: p // { allowedIPs = [ "0.0.0.0/0" ]; }) fx.exampleGateway.wireguard.peers;
+      peers = map (p: p // { allowedIPs = [ "0.0.0.0/0" ]; }) fx.minimalGateway.wireguard.peers;
     });
     expected = [
       "hearth.wireguard.peers: a NixOS client cannot use a full tunnel (0.0.0.0/0) with networking.wireguard, whose routes would swallow the tunnel's own packets; use the split tunnel for NixOS clients."
@@ -570,14 +570,14 @@ in
   }
   {
     name = "assertion: allowlist rule from an unknown source set";
-    expr = failedAssertions (withAllowlist { rules = [ (lib.head fx.exampleGateway.allowlist.rules // { from = [ "admins" "ghosts" ]; }) ]; });
+    expr = failedAssertions (withAllowlist { rules = [ (lib.head fx.minimalGateway.allowlist.rules // { from = [ "admins" "ghosts" ]; }) ]; });
     expected = [
       "hearth.allowlist.rules (\"grafana\").from: unknown source set(s) ghosts; add them to hearth.allowlist.sources or run `hearth render` again."
     ];
   }
   {
     name = "assertion: SSH restricted to no sources";
-    expr = failedAssertions (withAllowlist { ssh = fx.exampleGateway.allowlist.ssh // { sources = [ ]; }; });
+    expr = failedAssertions (withAllowlist { ssh = fx.minimalGateway.allowlist.ssh // { sources = [ ]; }; });
     expected = [
       "hearth.allowlist.ssh.sources: empty, so SSH to this host would be refused from everywhere; list the VPN and LAN networks or disable hearth.allowlist.ssh."
     ];
@@ -621,9 +621,9 @@ in
   # --- option types reject bad data before any renderer runs ---------------
   { name = "type: listenPort 70000"; throws = (withWireguard { listenPort = 70000; }).hearth.wireguard.listenPort; }
   { name = "type: unknown role"; throws = (withWireguard { role = "router"; }).hearth.wireguard.role; }
-  { name = "type: allowlist protocol icmp"; throws = (withAllowlist { rules = [ (lib.head fx.exampleGateway.allowlist.rules // { proto = [ "icmp" ]; }) ]; }).hearth.allowlist.rules; }
+  { name = "type: allowlist protocol icmp"; throws = (withAllowlist { rules = [ (lib.head fx.minimalGateway.allowlist.rules // { proto = [ "icmp" ]; }) ]; }).hearth.allowlist.rules; }
   { name = "type: user name with a space"; throws = (withBastion { users = [ { name = "a b"; } ]; }).hearth.bastion.users; }
-  { name = "type: TOTP window 0"; throws = (withBastion { totp = fx.exampleGateway.bastion.totp // { window = 0; }; }).hearth.bastion.totp.window; }
+  { name = "type: TOTP window 0"; throws = (withBastion { totp = fx.minimalGateway.bastion.totp // { window = 0; }; }).hearth.bastion.totp.window; }
   { name = "type: unknown hearth option"; throws = (eval [ gatewayHost { hearth.wireguard.colour = "red"; } ]).hearth.wireguard; }
 ]
 ++ lib.concatMap hostTests hostNames

@@ -23,14 +23,14 @@ let
             file = ./stubs.nix;
             path = "${secretsDir}/${lib.removePrefix "hearth-totp-" name}";
           });
-          hearth.bastion = fx.exampleGateway.bastion // {
+          hearth.bastion = fx.minimalGateway.bastion // {
             users = map (u: {
               name = u;
               sshKeys = [ ];
               totp = true;
               totpSecret = "hearth-totp-${u}";
             }) users;
-            totp = fx.exampleGateway.bastion.totp // {
+            totp = fx.minimalGateway.bastion.totp // {
               inherit stateDir window;
               rateLimit = {
                 inherit attempts;

@@ -1,8 +1,13 @@
-# Fixture hosts shared by the renderer tests (checks/nix-unit/*.nix) and the
-# module evaluation (checks/eval). `exampleGateway` is the example gateway of
-# docs/design.md, field for field (`hearth.nix` without `age.secrets`).
+# Hand-written inputs for the exact-output renderer tests
+# (checks/nix-unit/*.nix) and the module evaluation (checks/eval): each is the
+# smallest data that takes every path of a renderer, written out so a test's
+# expected text can be read next to its input. They are NOT copies of
+# generated files: the generated example (hosts/*/hearth.nix) goes through
+# every renderer in generator/tests/example_previews.rs and through the
+# modules in checks/eval (which reads hosts/ itself). `minimalGateway` is the
+# gateway of docs/design.md.
 {
-  exampleGateway = {
+  minimalGateway = {
     wireguard = {
       enable = true;
       interface = "hearth0";

@@ -5,7 +5,7 @@ let
   lib = import ../../modules/lib;
   fx = import ./fixtures.nix;
   render = lib.allowlist.allowlistRuleset;
-  gw = fx.exampleGateway.allowlist;
+  gw = fx.minimalGateway.allowlist;
   withRules = rules: gw // { inherit rules; };
 in
 [

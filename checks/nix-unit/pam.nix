@@ -2,7 +2,7 @@
 let
   lib = import ../../modules/lib;
   fx = import ./fixtures.nix;
-  b = fx.exampleGateway.bastion;
+  b = fx.minimalGateway.bastion;
   debian = {
     googleAuthenticator = "/lib/x86_64-linux-gnu/security/pam_google_authenticator.so";
     unix = "/lib/x86_64-linux-gnu/security/pam_unix.so";

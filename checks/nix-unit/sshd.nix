@@ -2,7 +2,7 @@
 let
   lib = import ../../modules/lib;
   fx = import ./fixtures.nix;
-  b = fx.exampleGateway.bastion;
+  b = fx.minimalGateway.bastion;
   ca = { publicKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHhearthtestca hearth-user-ca"; };
 in
 [

@@ -2,7 +2,7 @@
 let
   lib = import ../../modules/lib;
   fx = import ./fixtures.nix;
-  gw = fx.exampleGateway.wireguard;
+  gw = fx.minimalGateway.wireguard;
   key = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=";
   hub = {
     enable = true;
