@@ -403,10 +403,7 @@ pub fn check(root: &Path, loaded: &Loaded) -> Result<CheckReport, RenderError> {
 /// that differs. Validation and the rekey pre-check happen before anything is
 /// written.
 pub fn render(inventory: &Path, identities: impl FnOnce() -> Result<Identities, secrets::SecretsError>) -> Result<Report, RenderError> {
-    let root = match inventory.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let root = crate::fsutil::repo_root(inventory);
     let mut ed = Editor::open(inventory)?;
     let mut store = SecretStore::open(&root.join("secrets"))?;
     let mut report = Report::default();

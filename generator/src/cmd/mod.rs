@@ -25,9 +25,6 @@ pub struct Global {
 impl Global {
     /// The repository root: the directory holding the inventory.
     pub fn root(&self) -> PathBuf {
-        match self.inventory.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        }
+        hearth::fsutil::repo_root(&self.inventory)
     }
 }

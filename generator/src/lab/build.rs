@@ -219,10 +219,7 @@ pub struct Revoked {
 pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
     let loaded = Loaded::read(opts.inventory)?;
     let inv: &Inventory = &loaded.inv;
-    let root = match opts.inventory.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let root = crate::fsutil::repo_root(opts.inventory);
     let store = SecretStore::open(root.join("secrets")).context("opening secrets/")?;
     let internet: Ipv4Net = INTERNET.parse().unwrap();
     let uplink: Ipv4Net = HOME_UPLINK.parse().unwrap();

@@ -105,10 +105,7 @@ fn decryptor(root: PathBuf, ids: crate::secrets::Identities) -> impl Fn(&Secret)
 }
 
 fn root_of(inventory: &Path) -> PathBuf {
-    match inventory.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
+    crate::fsutil::repo_root(inventory)
 }
 
 /// Tears the lab down on SIGINT/SIGTERM/SIGHUP, then exits 130.
