@@ -121,6 +121,9 @@ pub struct Report {
     pub timings: Timings,
     pub notes: Vec<String>,
     pub problems: Vec<String>,
+    /// Area checks that could not run here (`area: check`): neither passed
+    /// nor failed.
+    pub skipped: Vec<String>,
 }
 
 impl Report {
@@ -146,12 +149,16 @@ impl Report {
         for b in bastion.iter().filter(|b| !b.ok) {
             problems.push(format!("bastion: {} from {}: expected {}, saw {}", b.name, b.from, b.expected, b.seen));
         }
-        Report { lab, ok: problems.is_empty(), clients, acl_tests, bastion, areas: vec![], timings: Timings::default(), notes: plan.notes.clone(), problems }
+        Report { lab, ok: problems.is_empty(), clients, acl_tests, bastion, areas: vec![], timings: Timings::default(), notes: plan.notes.clone(), problems, skipped: vec![] }
     }
 
-    /// Adds an area stage's checks; a failed check fails the report.
+    /// Adds an area stage's checks; a failed check fails the report, a
+    /// skipped one ([`Check::skipped`]) is counted as skipped.
     pub fn add_area(&mut self, area: &str, checks: Vec<Check>) {
-        for c in checks.iter().filter(|c| !c.ok) {
+        for c in checks.iter().filter(|c| c.is_skipped()) {
+            self.skipped.push(format!("{area}: {}", c.name));
+        }
+        for c in checks.iter().filter(|c| !c.ok && !c.is_skipped()) {
             self.problems.push(format!("{area}: {} from {}: expected {}, saw {}", c.name, c.from, c.expected, c.seen));
             self.ok = false;
         }
@@ -198,7 +205,14 @@ impl Report {
         for (area, checks) in &self.areas {
             let _ = writeln!(s, "\n{area}:");
             for b in checks {
-                let _ = writeln!(s, "  {:<36} from {:<12} expected {:<13} seen {}  {}", b.name, b.from, b.expected, b.seen, if b.ok { "ok" } else { "FAIL" });
+                let verdict = if b.ok {
+                    "ok"
+                } else if b.is_skipped() {
+                    "SKIP"
+                } else {
+                    "FAIL"
+                };
+                let _ = writeln!(s, "  {:<36} from {:<12} expected {:<13} seen {}  {verdict}", b.name, b.from, b.expected, b.seen);
             }
         }
         for n in &self.notes {
@@ -220,10 +234,11 @@ impl Report {
                 t.resent_chunks
             );
         }
+        let skipped = if self.skipped.is_empty() { String::new() } else { format!(" ({} check(s) skipped, not passed: {})", self.skipped.len(), self.skipped.join(", ")) };
         if self.ok {
-            let _ = writeln!(s, "result: ok, the data plane matches the policy");
+            let _ = writeln!(s, "result: ok, the data plane matches the policy{skipped}");
         } else {
-            let _ = writeln!(s, "result: FAILED");
+            let _ = writeln!(s, "result: FAILED{skipped}");
             for p in &self.problems {
                 let _ = writeln!(s, "  {p}");
             }
