@@ -46,7 +46,7 @@ let
   };
   # The text after `loki.write "hearth" {`.
   writeBlock = text: builtins.elemAt (builtins.split "loki\\.write \"hearth\" \\{\n" text) 2;
-  hostile = "x\", y = \"pwned\" }\n}\nloki.write \"evil\" {\t// \\ ${"\${"}z} \u00e9";
+  hostile = "x\", y = \"pwned\" }\n}\nloki.write \"evil\" {\t// \\ ${"\${"}z} é";
   lines = builtins.concatStringsSep "\n";
 in
 [
@@ -154,7 +154,7 @@ in
       "\t\turl = \"https://logs.example.net/loki/api/v1/push\""
       "\t}"
       "\texternal_labels = {"
-      "\t\ta_b = \"x\\\", y = \\\"pwned\\\" }\\n}\\nloki.write \\\"evil\\\" {\\t// \\\\ ${"\${"}z} \u00e9\","
+      "\t\ta_b = \"x\\\", y = \\\"pwned\\\" }\\n}\\nloki.write \\\"evil\\\" {\\t// \\\\ ${"\${"}z} é\","
       "\t}"
       "}"
       ""
@@ -335,5 +335,26 @@ in
     name = "an unknown agent throws";
     throws = logs.checkAgent "fluentbit";
     message = "agent `fluentbit` is neither";
+  }
+  {
+    name = "Loki firewall: the push port from the shipping hosts (nftables and iptables)";
+    expr = logs.lokiFirewall lokiHost;
+    expected = {
+      nftables = "ip saddr { 10.69.13.11, 10.69.13.20 } tcp dport 3100 accept comment \"hearth logs: Loki push\"";
+      iptables = "iptables -A nixos-fw -p tcp -s 10.69.13.11 --dport 3100 -j nixos-fw-accept\niptables -A nixos-fw -p tcp -s 10.69.13.20 --dport 3100 -j nixos-fw-accept";
+    };
+  }
+  {
+    name = "Loki firewall: no shippers, no rule";
+    expr = logs.lokiFirewall (lokiHost // { loki = lokiHost.loki // { allowFrom = [ ]; }; });
+    expected = {
+      nftables = "";
+      iptables = "";
+    };
+  }
+  {
+    name = "Loki firewall: an address that is not one throws";
+    throws = logs.lokiFirewall (lokiHost // { loki = lokiHost.loki // { allowFrom = [ "10.0.0.1; accept" ]; }; });
+    message = "loki.allowFrom";
   }
 ]

@@ -5,6 +5,7 @@
 #   alloyConfig cfg     -> /etc/alloy/config.alloy (text, Alloy syntax)
 #   promtailConfig cfg  -> services.promtail.configuration (attrs)
 #   lokiConfig cfg      -> services.loki.configuration (attrs; cfg.loki != null)
+#   lokiFirewall cfg    -> { nftables; iptables; }: Loki's port from the shippers
 #
 # The pipeline, the same for both agents:
 #
@@ -25,6 +26,7 @@
 # `alloy.ident` throws on anything that is not an identifier. The promtail and
 # Loki configurations are attrsets, written as JSON by their modules.
 let
+  h = import ./util/ipv4.nix;
   inherit (builtins)
     attrNames
     concatLists
@@ -316,6 +318,22 @@ let
       };
       analytics.reporting_enabled = false;
     };
+  # The Loki host's firewall: its HTTP port from the shipping hosts only, as
+  # an nftables input rule (NixOS's nftables firewall) and as iptables
+  # commands (its iptables firewall). Addresses are parsed (throw on anything
+  # else); no address, no rule.
+  lokiFirewall =
+    cfg:
+    let
+      l = cfg.loki;
+      port = toString (h.checkInt "loki.port" 1 65535 l.port);
+      addrs = map (a: (h.parseCidr "loki.allowFrom" a).s) (h.checkList "loki.allowFrom" l.allowFrom);
+      shown = map h.fmtAddr addrs;
+    in
+    {
+      nftables = if shown == [ ] then "" else "ip saddr { ${concatStringsSep ", " shown} } tcp dport ${port} accept comment \"hearth logs: Loki push\"";
+      iptables = concatStringsSep "\n" (map (a: "iptables -A nixos-fw -p tcp -s ${a} --dport ${port} -j nixos-fw-accept") shown);
+    };
 in
 {
   inherit
@@ -326,6 +344,7 @@ in
     dropRegex
     dropSelector
     lokiConfig
+    lokiFirewall
     promtailConfig
     ;
   checkAgent = checkAgent;
