@@ -369,26 +369,43 @@ impl Area for Logs {
 /// `alloy validate` where Alloy is installed. No Debian package has it, so
 /// on most machines this is one check marked skipped (not passed).
 fn lab_stage(cx: &LabCx, host: &str) -> Result<Vec<Check>, super::CmdError> {
-    let name = "alloy fmt + alloy validate";
-    let Some(alloy) = crate::lab::which("alloy") else {
-        return Ok(vec![Check::skipped(name, host, "alloy not installed")]);
+    let alloy = crate::lab::which("alloy");
+    let render = || -> Result<String, super::CmdError> {
+        match cx.eval(host, "lib.logs.alloyConfig host.hearth.logs")? {
+            serde_json::Value::String(s) => Ok(s),
+            v => Err(format!("the alloy renderer returned {v}, not text").into()),
+        }
     };
-    let text = match cx.eval(host, "lib.logs.alloyConfig host.hearth.logs")? {
-        serde_json::Value::String(s) => s,
-        v => return Err(format!("the alloy renderer returned {v}, not text").into()),
+    alloy_checks(alloy.as_deref(), host, render, &cx.lab.dir.join("logs"))
+}
+
+/// `alloy fmt FILE` and `alloy validate FILE` on the text `render` makes,
+/// written under `dir` (removed afterwards); one skipped check without
+/// `alloy`.
+fn alloy_checks(alloy: Option<&std::path::Path>, host: &str, render: impl FnOnce() -> Result<String, super::CmdError>, dir: &std::path::Path) -> Result<Vec<Check>, super::CmdError> {
+    let Some(alloy) = alloy else {
+        return Ok(vec![Check::skipped("alloy fmt + alloy validate", host, "alloy not installed")]);
     };
-    let dir = cx.lab.dir.join("logs");
-    std::fs::create_dir_all(&dir)?;
+    let text = render()?;
+    std::fs::create_dir_all(dir)?;
     let file = dir.join("config.alloy");
-    std::fs::write(&file, &text)?;
-    let mut checks = vec![];
-    for sub in ["fmt", "validate"] {
-        let out = std::process::Command::new(&alloy).arg(sub).arg(&file).output()?;
-        let seen = if out.status.success() { "accepted".to_string() } else { format!("rejected: {}", String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("").trim()) };
-        checks.push(Check { name: format!("alloy {sub} (rendered config)"), from: host.to_string(), expected: "accepted".into(), ok: out.status.success(), seen });
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(checks)
+    let res = (|| -> Result<Vec<Check>, super::CmdError> {
+        std::fs::write(&file, &text)?;
+        let mut checks = vec![];
+        for sub in ["fmt", "validate"] {
+            let out = std::process::Command::new(alloy).arg(sub).arg(&file).output()?;
+            let seen = if out.status.success() {
+                "accepted".to_string()
+            } else {
+                let err = String::from_utf8_lossy(&out.stderr);
+                format!("rejected: {}", err.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim())
+            };
+            checks.push(Check { name: format!("alloy {sub} (rendered config)"), from: host.to_string(), expected: "accepted".into(), ok: out.status.success(), seen });
+        }
+        Ok(checks)
+    })();
+    let _ = std::fs::remove_dir_all(dir);
+    res
 }
 
 #[cfg(test)]
@@ -406,6 +423,32 @@ mod tests {
             Ok(()) => vec![],
             Err(p) => p.to_string().lines().map(String::from).collect(),
         }
+    }
+
+    #[test]
+    fn without_alloy_the_stage_is_one_skipped_check_not_a_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = alloy_checks(None, "gw", || panic!("nothing is rendered without alloy"), &dir.path().join("logs")).unwrap();
+        assert_eq!(c.len(), 1);
+        assert!(!c[0].ok && c[0].is_skipped(), "{c:?}");
+        assert_eq!(c[0].seen, "SKIPPED: alloy not installed");
+    }
+
+    #[test]
+    fn an_alloy_that_rejects_the_config_fails_the_check() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // A stand-in `alloy`: fmt accepts, validate rejects with a message.
+        let fake = dir.path().join("alloy");
+        std::fs::write(&fake, "#!/bin/sh\n[ \"$1\" = fmt ] && grep -q loki.write \"$2\" && exit 0\necho \"$2: component loki.write: bad\" >&2\nexit 1\n").unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let work = dir.path().join("logs");
+        let c = alloy_checks(Some(&fake), "gw", || Ok("loki.write \"hearth\" {}\n".into()), &work).unwrap();
+        assert_eq!(c.len(), 2);
+        assert!(c[0].ok, "{c:?}");
+        assert!(!c[1].ok && !c[1].is_skipped(), "{c:?}");
+        assert!(c[1].seen.starts_with("rejected: ") && c[1].seen.contains("component loki.write: bad"), "{c:?}");
+        assert!(!work.exists(), "the rendered file is removed");
     }
 
     #[test]

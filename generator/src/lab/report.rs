@@ -274,6 +274,32 @@ mod tests {
     }
 
     #[test]
+    fn a_skipped_area_check_neither_passes_nor_fails() {
+        let plan = LabPlan {
+            nodes: vec![],
+            links: vec![],
+            lan: "10.0.0.0/24".parse().unwrap(),
+            vpn: "10.1.0.0/24".parse().unwrap(),
+            targets: vec![],
+            udp_ports: BTreeSet::new(),
+            clients: vec![],
+            acl_checks: vec![],
+            bastion: None,
+            notes: vec![],
+        };
+        let mut r = Report::new("hl0000".into(), &plan, vec![], vec![], vec![]);
+        r.add_area("logs", vec![Check::skipped("alloy fmt + alloy validate", "gw", "alloy not installed")]);
+        assert!(r.ok);
+        assert_eq!(r.skipped, vec!["logs: alloy fmt + alloy validate".to_string()]);
+        let t = r.table();
+        assert_eq!(t.matches("SKIPPED: alloy not installed").count(), 1, "{t}");
+        assert!(!t.lines().any(|l| l.starts_with("SKIPPED:")), "no line a layer runner would take for a skipped layer: {t}");
+        assert!(t.contains("  SKIP\n") && t.contains("1 check(s) skipped, not passed"), "{t}");
+        r.add_area("x", vec![Check { name: "n".into(), from: "f".into(), expected: "e".into(), seen: "s".into(), ok: false }]);
+        assert!(!r.ok);
+    }
+
+    #[test]
     fn a_missing_or_extra_port_fails_the_target() {
         let t = Target { name: "h".into(), addr: "10.0.0.1".parse().unwrap() };
         let f = |port| Flow { addr: t.addr, proto: Proto::Tcp, port };
