@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{Area, HostCx, LabCx, Preview};
-use crate::inventory::{Inventory, Role};
+use crate::inventory::Inventory;
 use crate::lab::bastion::Check;
 use crate::nix::{Attrs, Value};
 use crate::validate::{name_problem, Sink};
@@ -295,9 +295,6 @@ impl Area for Logs {
         }
         if l.port == 0 || l.port == GRPC_PORT {
             s.err(&["logs", "port"], format!("port {} is not available for Loki's HTTP", l.port), format!("use e.g. 3100 (0 is no port, {GRPC_PORT} is Loki's gRPC port)"));
-        }
-        if l.loki.is_some() && inv.hosts.values().any(|h| h.has(Role::WIREGUARD_HUB)) {
-            // Nothing to check: the hub has no LAN address, so it is not a default shipper.
         }
     }
 
