@@ -58,7 +58,8 @@ pub struct Section {
     /// An external Loki's push URL, e.g. `https://logs.example.net/loki/api/v1/push`. Set this or `loki`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    /// Hosts that ship their journal (names from `[hosts]`). Default: every host with a LAN address.
+    /// Hosts that ship their journal (names from `[hosts]`). Default: every host
+    /// with a LAN address when `loki` is a hearth host, every host with `url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ship: Option<Vec<String>>,
     /// The agent on every shipping host (per host: `[logs.hosts.NAME] agent`).
@@ -166,7 +167,10 @@ impl Section {
                 let set: BTreeSet<&str> = v.iter().map(String::as_str).collect();
                 set.into_iter().collect()
             }
-            None => inv.hosts.iter().filter(|(_, h)| h.address.is_some()).map(|(n, _)| n.as_str()).collect(),
+            // hearth's own Loki is on the LAN: hosts without a LAN address
+            // (the hub) would need the VPN, which no service opens for it.
+            None if self.loki.is_some() => inv.hosts.iter().filter(|(_, h)| h.address.is_some()).map(|(n, _)| n.as_str()).collect(),
+            None => inv.hosts.keys().map(String::as_str).collect(),
         }
     }
 
@@ -446,6 +450,31 @@ mod tests {
         assert!(!c[1].ok && !c[1].is_skipped(), "{c:?}");
         assert!(c[1].seen.starts_with("rejected: ") && c[1].seen.contains("component loki.write: bad"), "{c:?}");
         assert!(!work.exists(), "the rendered file is removed");
+    }
+
+    fn host_nix(extra: &str, host: &str) -> String {
+        let base = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../inventory.toml")).unwrap();
+        let cut = base.find("# --- logs ---").unwrap();
+        let inv = crate::inventory::Loaded::parse(Path::new("inventory.toml"), format!("{}{extra}", &base[..cut])).unwrap().inv;
+        let specs = crate::topology::secrets(&inv);
+        crate::render::host_nix(&inv, &specs, &crate::policy::allowlist(&inv), host)
+    }
+
+    #[test]
+    fn who_ships_by_default() {
+        // hearth's own Loki: LAN hosts only (the hub has no way in).
+        let own = "[logs]\nloki = \"monitoring01\"\n";
+        assert!(!host_nix(own, "vps").contains("hearth.logs"));
+        assert!(host_nix(own, "jelly01").contains("url = \"http://10.69.13.11:3100/loki/api/v1/push\";"));
+        // An external Loki: every host, the hub included.
+        let ext = "[logs]\nurl = \"https://logs.example.net/loki/api/v1/push\"\ntenant = \"home\"\n";
+        let vps = host_nix(ext, "vps");
+        assert!(vps.contains("url = \"https://logs.example.net/loki/api/v1/push\";") && vps.contains("tenant = \"home\";"), "{vps}");
+        // An explicit list decides.
+        let list = "[logs]\nloki = \"monitoring01\"\nship = [\"jelly01\"]\n";
+        assert!(!host_nix(list, "ns1").contains("hearth.logs"));
+        let m = host_nix(list, "monitoring01");
+        assert!(m.contains("ship = false;") && m.contains("allowFrom = [ \"10.69.13.12\" ];"), "{m}");
     }
 
     #[test]
