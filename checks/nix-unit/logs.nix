@@ -82,7 +82,6 @@ in
         "\trelabel_rules = loki.relabel.hearth_journal.rules"
         "\tlabels        = {"
         "\t\thost = \"extgw01\","
-        "\t\tjob = \"systemd-journal\","
         "\t}"
         "\tforward_to    = [loki.process.hearth.receiver]"
         "}"
@@ -213,10 +212,7 @@ in
           job_name = "journal";
           journal = {
             max_age = "12h";
-            labels = {
-              host = "extgw01";
-              job = "systemd-journal";
-            };
+            labels.host = "extgw01";
           };
           relabel_configs = [
             { source_labels = [ "__journal__systemd_unit" ]; target_label = "unit"; }

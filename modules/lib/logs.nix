@@ -115,10 +115,9 @@ let
   dropSelector = "{transport=\"kernel\"} |~ \"^${dropPrefix}\"";
   # RE2 (Alloy and promtail are Go): the addresses of the dropped packet.
   dropRegex = "SRC=(?P<src>[0-9A-Fa-f.:]+) DST=(?P<dst>[0-9A-Fa-f.:]+)";
-  staticLabels = cfg: {
-    host = cfg.host;
-    job = "systemd-journal";
-  };
+  # Alloy adds job="loki.source.journal.hearth" itself (its docs); hearth
+  # sets no job label of its own, so both agents agree on the rest.
+  staticLabels = cfg: { host = cfg.host; };
 
   # The file a basic-auth password is read from: the agenix secret, handed to
   # the service by systemd's LoadCredential (both agents run as users that
