@@ -239,3 +239,25 @@ fn alloy_lexer_sees_an_injection_when_there_is_one() {
     assert!(alloy_lex("a = \"x\ny\"").is_err(), "raw newline");
     assert_eq!(alloy_lex(r#""\u0001\\\"""#).unwrap(), vec![Tok::Str("\u{1}\\\"".into())]);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// `alloy.key` (object keys) and `alloy.str` give exactly one token that
+    /// means the original string, whatever it holds.
+    #[test]
+    fn alloy_key_and_str_are_one_token(batch in prop::collection::vec(prop_oneof![hostile(), "[A-Za-z_][A-Za-z0-9_]{0,6}", Just("true".to_string())], 1..20)) {
+        assert!(have_nix(), "nix-instantiate is needed (Debian: apt-get install nix-bin)");
+        let batch: Vec<String> = batch.into_iter().map(|s| s.replace('\0', "")).collect();
+        let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules/lib").canonicalize().unwrap();
+        let expr = format!("let a = (import {}).logs.alloy; in map (s: [ (a.key s) (a.str s) ]) {}", lib.display(), nix::print(&Value::strs(batch.clone())));
+        let out = Command::new("nix-instantiate").args(["--eval", "--strict", "--json", "-E", &expr]).env("NIX_REMOTE", "").output().unwrap();
+        prop_assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let got: Vec<[String; 2]> = serde_json::from_slice(&out.stdout).unwrap();
+        for (s, [key, string]) in batch.iter().zip(got) {
+            let k = alloy_lex(&key);
+            prop_assert!(k == Ok(vec![Tok::Ident(s.clone())]) || k == Ok(vec![Tok::Str(s.clone())]), "key {:?} -> {:?}", s, k);
+            prop_assert_eq!(alloy_lex(&string), Ok(vec![Tok::Str(s.clone())]));
+        }
+    }
+}
