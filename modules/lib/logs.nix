@@ -346,7 +346,9 @@ in
     lokiFirewall
     promtailConfig
     ;
-  checkAgent = checkAgent;
+  # The checks, exported so that a test can prove the generator agrees
+  # (generator/tests/nix_roundtrip.rs).
+  inherit checkAgent checkDuration checkLabels;
   # The promtail configuration as the text of its file (JSON is YAML).
   promtailText = cfg: builtins.toJSON (promtailConfig cfg);
 }
