@@ -238,7 +238,9 @@ in
     assert labels["host"] == "gateway", labels
     assert "DPT=3100" in s[0]["values"][0][1], s[0]["values"][0]
 
-    # Loki's own host ships too.
-    wait_for_stream('{host="loki", unit="loki.service"}', "Loki's own journal reaches Loki")
+    # Loki's own host ships too (to itself).
+    loki.succeed("logger 'hearth-vm-test: hello from loki'")
+    s = wait_for_stream('{host="loki"} |= "hearth-vm-test: hello from loki"', "Loki's own journal reaches Loki")
+    assert s[0]["stream"]["site"] == "vm" and "role" not in s[0]["stream"], s[0]["stream"]
   '';
 }
