@@ -13,6 +13,11 @@
 #   nixos/modules/config/sysctl.nix, config/users-groups.nix,
 #   system/etc/etc.nix, system/boot/systemd.nix, misc/assertions.nix
 #   ryantm/agenix modules/age.nix at b027ee29 (the pinned rev)
+#   nixos/modules/services/monitoring/alloy.nix         (2025, with environmentFile)
+#   nixos/modules/services/monitoring/loki.nix          (2024-2025)
+#   nixos/modules/services/networking/firewall-nftables.nix (extraInputRules)
+#   nixos/modules/services/networking/firewall-iptables.nix (extraCommands)
+#   (no services.promtail: nixpkgs PR 505055 removed it before 26.05)
 { lib, pkgs, ... }:
 let
   inherit (lib) mkOption types;
@@ -454,6 +459,41 @@ in
     networking.firewall.allowedUDPPorts = mkOption {
       type = types.listOf types.port;
       default = [ ];
+    };
+
+    # firewall-nftables.nix / firewall-iptables.nix.
+    networking.firewall.extraInputRules = mkOption {
+      type = types.lines;
+      default = "";
+    };
+    networking.firewall.extraCommands = mkOption {
+      type = types.lines;
+      default = "";
+    };
+
+    # nixos/modules/services/monitoring/alloy.nix.
+    services.alloy.enable = mkOption {
+      type = types.bool;
+      default = false;
+    };
+    services.alloy.configPath = mkOption {
+      type = types.path;
+      default = "/etc/alloy";
+    };
+
+    # nixos/modules/services/monitoring/loki.nix; configuration is
+    # (pkgs.formats.json { }).type, i.e. any JSON value.
+    services.loki.enable = mkOption {
+      type = types.bool;
+      default = false;
+    };
+    services.loki.dataDir = mkOption {
+      type = types.path;
+      default = "/var/lib/loki";
+    };
+    services.loki.configuration = mkOption {
+      type = types.attrsOf types.anything;
+      default = { };
     };
 
     services.openssh.enable = mkOption {

@@ -46,6 +46,42 @@ let
   };
   gw = eval [ gatewayHost ];
 
+  # A shipping host and the Loki host (hosts/*/hearth.nix shapes).
+  logsData = {
+    enable = true;
+    host = "jelly01";
+    ship = true;
+    agent = "alloy";
+    push = {
+      url = "http://10.69.13.11:3100/loki/api/v1/push";
+      username = null;
+      passwordSecret = null;
+      tenant = null;
+    };
+    labels = { site = "home"; };
+    journalMaxAge = "12h";
+    loki = null;
+  };
+  withLogs = over: extra: eval ([ { hearth.logs = logsData // over; } ] ++ extra);
+  lokiData = {
+    host = "monitoring01";
+    loki = {
+      enable = true;
+      port = 3100;
+      grpcPort = 9096;
+      retention = "31d";
+      dataDir = "/var/lib/loki";
+      allowFrom = [ "10.69.13.12" ];
+    };
+  };
+  externalPush = {
+    push = logsData.push // {
+      url = "https://logs.example.net/loki/api/v1/push";
+      username = "hearth";
+      passwordSecret = "loki-password";
+    };
+  };
+
   hubHost = {
     age.secrets."hearth-wireguard-key" = secret ../../secrets/vps/wireguard-key.age;
     hearth.wireguard = fx.minimalGateway.wireguard // {
@@ -151,6 +187,37 @@ let
         name = "hosts/${host}: sshd settings are the renderer's";
         expr = builtins.intersectAttrs (render.bastion.settings h.bastion) c.services.openssh.settings;
         expected = render.bastion.settings h.bastion;
+      }
+    ]
+    ++ lib.optionals (on "logs" && h.logs.ship) [
+      {
+        name = "hosts/${host}: /etc/alloy/config.alloy is the renderer's text; Alloy reads the journal";
+        expr = {
+          text = c.environment.etc."alloy/config.alloy".text;
+          alloy = c.services.alloy.enable;
+          groups = c.systemd.services.alloy.serviceConfig.SupplementaryGroups;
+        };
+        expected = {
+          text = render.logs.alloyConfig h.logs;
+          alloy = true;
+          groups = [ "systemd-journal" ];
+        };
+      }
+    ]
+    ++ lib.optionals (on "logs" && h.logs.loki != null) [
+      {
+        name = "hosts/${host}: services.loki with the renderer's configuration; push port open to the shippers";
+        expr = {
+          inherit (c.services.loki) enable configuration;
+          iptables = c.networking.firewall.extraCommands;
+          nftables = c.networking.firewall.extraInputRules;
+        };
+        expected = {
+          enable = true;
+          configuration = render.logs.lokiConfig h.logs;
+          iptables = (render.logs.lokiFirewall h.logs).iptables;
+          nftables = "";
+        };
       }
     ]
     ++ lib.optionals (!(on "wireguard") && !(on "allowlist") && !(on "bastion")) [
@@ -617,6 +684,58 @@ in
       "hearth.bastion.users (\"torjus\").totpSecret: age.secrets.\"hearth-totp-torjus\" is not defined; a TOTP user needs a seed: run `hearth render`, or set totp = false."
     ];
   }
+
+  # --- logs ----------------------------------------------------------------
+  {
+    name = "logs: agent promtail on a nixpkgs without services.promtail stops with an assertion naming Alloy";
+    expr = failedAssertions (withLogs { agent = "promtail"; } [ ]);
+    expected = [
+      "hearth.logs.agent: \"promtail\", but this nixpkgs has no services.promtail (nixpkgs PR 505055 removed it; promtail reached end of life on 2026-03-02). Use Grafana Alloy: set agent = \"alloy\" in [logs] of inventory.toml and run `hearth render`."
+    ];
+  }
+  {
+    name = "logs: agent promtail starts no Alloy";
+    expr = (withLogs { agent = "promtail"; } [ ]).services.alloy.enable;
+    expected = false;
+  }
+  {
+    name = "logs: external Loki password handed to Alloy as a systemd credential from agenix";
+    expr = (withLogs externalPush [ { age.secrets.loki-password = secret ./stubs.nix; } ]).systemd.services.alloy.serviceConfig.LoadCredential;
+    expected = [ "loki-password:/run/agenix/loki-password" ];
+  }
+  {
+    name = "logs: password secret missing from age.secrets";
+    expr = failedAssertions (withLogs externalPush [ ]);
+    expected = [
+      "hearth.logs.push.passwordSecret: \"loki-password\" is not in age.secrets; add it to this host's `secrets` in inventory.toml, set it with `hearth secret set loki-password --host jelly01`, and run `hearth render`."
+    ];
+  }
+  {
+    name = "logs: no password, no credential";
+    expr = (withLogs { } [ ]).systemd.services.alloy.serviceConfig ? LoadCredential;
+    expected = false;
+  }
+  {
+    name = "logs: Loki host with the nftables firewall: an input rule, no iptables commands";
+    expr =
+      let
+        c = withLogs lokiData [ { networking.nftables.enable = true; } ];
+      in
+      {
+        nft = c.networking.firewall.extraInputRules;
+        ipt = c.networking.firewall.extraCommands;
+      };
+    expected = {
+      nft = "ip saddr { 10.69.13.12 } tcp dport 3100 accept comment \"hearth logs: Loki push\"";
+      ipt = "";
+    };
+  }
+  {
+    name = "logs: a host that does not ship runs no agent";
+    expr = (withLogs (lokiData // { ship = false; }) [ ]).services.alloy.enable;
+    expected = false;
+  }
+  { name = "type: logs agent fluentbit"; throws = (withLogs { agent = "fluentbit"; } [ ]).hearth.logs.agent; }
 
   # --- option types reject bad data before any renderer runs ---------------
   { name = "type: listenPort 70000"; throws = (withWireguard { listenPort = 70000; }).hearth.wireguard.listenPort; }

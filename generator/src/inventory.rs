@@ -44,6 +44,9 @@ pub struct Inventory {
     /// Policy tests: what a peer or group must and must not reach.
     #[serde(default)]
     pub acl_tests: Vec<AclTest>,
+    /// Every host's journal to Loki (Grafana Alloy), firewall drops labelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs: Option<crate::area::logs::Section>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]

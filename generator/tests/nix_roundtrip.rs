@@ -85,3 +85,214 @@ fn every_nix_file_in_the_repo_parses_with_rnix() {
         .collect();
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+// --- Alloy: hostile inventory strings through modules/lib/logs.nix --------
+
+/// An Alloy token, with string literals decoded.
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Ident(String),
+    Str(String),
+    Punct(char),
+}
+
+/// A small lexer for Alloy syntax (Go-style strings; `//` and `/* */`
+/// comments), strict where Alloy is: a raw newline or an unknown escape in a
+/// string is an error.
+fn alloy_lex(src: &str) -> Result<Vec<Tok>, String> {
+    let mut out = vec![];
+    let mut it = src.chars().peekable();
+    while let Some(c) = it.next() {
+        match c {
+            c if c.is_whitespace() => {}
+            '/' if it.peek() == Some(&'/') => {
+                for c in it.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if it.peek() == Some(&'*') => {
+                it.next();
+                let mut prev = ' ';
+                loop {
+                    let c = it.next().ok_or("unterminated block comment")?;
+                    if prev == '*' && c == '/' {
+                        break;
+                    }
+                    prev = c;
+                }
+            }
+            '"' => {
+                let mut s = String::new();
+                loop {
+                    match it.next().ok_or("unterminated string")? {
+                        '"' => break,
+                        '\n' => return Err("raw newline in a string".into()),
+                        '\\' => {
+                            let e = it.next().ok_or("unterminated escape")?;
+                            let hex = |it: &mut std::iter::Peekable<std::str::Chars>, n: usize| -> Result<char, String> {
+                                let h: String = (0..n).filter_map(|_| it.next()).collect();
+                                u32::from_str_radix(&h, 16).ok().and_then(char::from_u32).ok_or(format!("bad escape \\{e}{h}"))
+                            };
+                            s.push(match e {
+                                '\\' => '\\',
+                                '"' => '"',
+                                'n' => '\n',
+                                't' => '\t',
+                                'r' => '\r',
+                                'a' => '\u{7}',
+                                'b' => '\u{8}',
+                                'f' => '\u{c}',
+                                'v' => '\u{b}',
+                                'x' => hex(&mut it, 2)?,
+                                'u' => hex(&mut it, 4)?,
+                                'U' => hex(&mut it, 8)?,
+                                other => return Err(format!("unknown escape \\{other}")),
+                            });
+                        }
+                        c => s.push(c),
+                    }
+                }
+                out.push(Tok::Str(s));
+            }
+            c if c.is_alphanumeric() || c == '_' => {
+                let mut s = String::from(c);
+                while let Some(&n) = it.peek() {
+                    if n.is_alphanumeric() || n == '_' {
+                        s.push(n);
+                        it.next();
+                    } else {
+                        break;
+                    }
+                }
+                out.push(Tok::Ident(s));
+            }
+            c if "{}[]=,.()".contains(c) => out.push(Tok::Punct(c)),
+            other => return Err(format!("unexpected character {other:?}")),
+        }
+    }
+    Ok(out)
+}
+
+/// The Alloy config of an external-Loki shipper whose label values,
+/// basic-auth user and tenant are `values` (label `l<i>` = `values[i]`,
+/// username = `values[0]`, tenant = the last).
+fn render_alloy(values: &[String]) -> String {
+    let labels: Vec<(String, Value)> = values.iter().enumerate().map(|(i, v)| (format!("l{i}"), Value::Str(v.clone()))).collect();
+    let cfg: Value = Attrs::new()
+        .set("enable", true)
+        .set("host", "gw")
+        .set("ship", true)
+        .set("agent", "alloy")
+        .set(
+            "push",
+            Attrs::new()
+                .set("url", "https://logs.example.net/loki/api/v1/push")
+                .set("username", values[0].clone())
+                .set("passwordSecret", "loki-password")
+                .set("tenant", values[values.len() - 1].clone()),
+        )
+        .set("labels", Value::Attrs(labels))
+        .set("journalMaxAge", "12h")
+        .set("loki", Value::Null)
+        .into();
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules/lib");
+    let expr = format!("(import {}).logs.alloyConfig ({})", lib.canonicalize().unwrap().display(), nix::print(&cfg));
+    let out = Command::new("nix-instantiate").args(["--eval", "--strict", "--json", "-E", &expr]).env("NIX_REMOTE", "").output().unwrap();
+    assert!(out.status.success(), "nix-instantiate failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice::<String>(&out.stdout).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// Whatever the label values, user and tenant hold, the Alloy text has
+    /// exactly the structure of a harmless render (same blocks, attributes
+    /// and punctuation), and each string literal decodes to the original.
+    #[test]
+    fn any_string_stays_one_alloy_string(batch in prop::collection::vec(prop_oneof![hostile(), Just("\u{1}\u{1b}\u{7f}\"}\n".to_string())], 1..8)) {
+        assert!(have_nix(), "nix-instantiate is needed (Debian: apt-get install nix-bin)");
+        let batch: Vec<String> = batch.into_iter().map(|s| s.replace('\0', "")).collect();
+        let placeholders: Vec<String> = (0..batch.len()).map(|i| format!("PLACEHOLDER{i}")).collect();
+        let want: Vec<Tok> = alloy_lex(&render_alloy(&placeholders))
+            .unwrap()
+            .into_iter()
+            .map(|t| match t {
+                Tok::Str(s) if s.starts_with("PLACEHOLDER") => Tok::Str(batch[s["PLACEHOLDER".len()..].parse::<usize>().unwrap()].clone()),
+                t => t,
+            })
+            .collect();
+        let text = render_alloy(&batch);
+        let got = alloy_lex(&text);
+        prop_assert_eq!(got, Ok(want), "rendered:\n{}", text);
+    }
+}
+
+#[test]
+fn alloy_lexer_sees_an_injection_when_there_is_one() {
+    // The property above can fail: a value pasted without escaping changes
+    // the token structure.
+    let ok = alloy_lex("a = { l0 = \"x\" }").unwrap();
+    let injected = alloy_lex("a = { l0 = \"x\", y = \"pwned\" }").unwrap();
+    assert_ne!(ok.len(), injected.len());
+    assert!(alloy_lex("a = \"x\ny\"").is_err(), "raw newline");
+    assert_eq!(alloy_lex(r#""\u0001\\\"""#).unwrap(), vec![Tok::Str("\u{1}\\\"".into())]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// `alloy.key` (object keys) and `alloy.str` give exactly one token that
+    /// means the original string, whatever it holds.
+    #[test]
+    fn alloy_key_and_str_are_one_token(batch in prop::collection::vec(prop_oneof![hostile(), "[A-Za-z_][A-Za-z0-9_]{0,6}", Just("true".to_string())], 1..20)) {
+        assert!(have_nix(), "nix-instantiate is needed (Debian: apt-get install nix-bin)");
+        let batch: Vec<String> = batch.into_iter().map(|s| s.replace('\0', "")).collect();
+        let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules/lib").canonicalize().unwrap();
+        let expr = format!("let a = (import {}).logs.alloy; in map (s: [ (a.key s) (a.str s) ]) {}", lib.display(), nix::print(&Value::strs(batch.clone())));
+        let out = Command::new("nix-instantiate").args(["--eval", "--strict", "--json", "-E", &expr]).env("NIX_REMOTE", "").output().unwrap();
+        prop_assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let got: Vec<[String; 2]> = serde_json::from_slice(&out.stdout).unwrap();
+        for (s, [key, string]) in batch.iter().zip(got) {
+            let k = alloy_lex(&key);
+            prop_assert!(k == Ok(vec![Tok::Ident(s.clone())]) || k == Ok(vec![Tok::Str(s.clone())]), "key {:?} -> {:?}", s, k);
+            prop_assert_eq!(alloy_lex(&string), Ok(vec![Tok::Str(s.clone())]));
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+
+    /// The generator's label-name and retention rules and the renderer's
+    /// throws agree: whatever `hearth check` accepts, the renderer renders
+    /// (and a label name it rejects, the renderer rejects too).
+    #[test]
+    fn generator_and_renderer_agree_on_labels_and_durations(
+        names in prop::collection::vec(prop_oneof!["[a-z_]{1,4}", "[A-Za-z0-9_:-]{1,4}", "__[a-z]{1,3}", Just("host".to_string()), Just("src".to_string())], 1..30),
+        durations in prop::collection::vec(prop_oneof!["[0-9]{1,3}(y|w|d|h|m|s|ms)", "[0-9]{1,2}d[0-9]{1,2}h", "[0-9]{1,2}h[0-9]{1,2}d", "[0-9dhms ]{1,5}"], 1..30),
+    ) {
+        assert!(have_nix(), "nix-instantiate is needed (Debian: apt-get install nix-bin)");
+        use hearth::area::logs::{duration_secs, is_label_name, RESERVED_LABELS};
+        let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules/lib").canonicalize().unwrap();
+        let expr = format!(
+            "let l = (import {}).logs; ok = v: (builtins.tryEval (builtins.deepSeq v v)).success; in {{ names = map (n: ok (l.checkLabels {{ ${{n}} = \"v\"; }})) {}; durations = map (d: ok (l.checkDuration \"d\" d)) {}; }}",
+            lib.display(),
+            nix::print(&Value::strs(names.clone())),
+            nix::print(&Value::strs(durations.clone()))
+        );
+        let out = Command::new("nix-instantiate").args(["--eval", "--strict", "--json", "-E", &expr]).env("NIX_REMOTE", "").output().unwrap();
+        prop_assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for (n, nix_ok) in names.iter().zip(got["names"].as_array().unwrap()) {
+            let rust_ok = is_label_name(n) && !n.starts_with("__") && !RESERVED_LABELS.contains(&n.as_str());
+            prop_assert_eq!(rust_ok, nix_ok.as_bool().unwrap(), "label name {:?}", n);
+        }
+        for (d, nix_ok) in durations.iter().zip(got["durations"].as_array().unwrap()) {
+            if duration_secs(d).is_ok() {
+                prop_assert!(nix_ok.as_bool().unwrap(), "hearth accepts duration {:?} but the renderer throws", d);
+            }
+        }
+    }
+}

@@ -136,4 +136,22 @@
     maxAuthTries = 3;
     loginGraceTime = 30;
   };
+  hearth.logs = {
+    enable = true;
+    host = "extgw01";
+    ship = true;
+    agent = "alloy";
+    push = {
+      url = "http://10.69.13.11:3100/loki/api/v1/push";
+      username = null;
+      passwordSecret = null;
+      tenant = null;
+    };
+    labels = {
+      role = "gateway";
+      site = "home";
+    };
+    journalMaxAge = "12h";
+    loki = null;
+  };
 }

@@ -45,6 +45,23 @@ pub struct Check {
     pub ok: bool,
 }
 
+/// What a skipped check shows as `seen`: `SKIPPED: reason`.
+const SKIPPED: &str = "SKIPPED: ";
+
+impl Check {
+    /// A check that could not run here (a tool is not installed). It is not
+    /// a pass: `ok` is false, and the report lists it as skipped, neither
+    /// passed nor failed.
+    pub fn skipped(name: &str, from: &str, reason: &str) -> Check {
+        Check { name: name.into(), from: from.into(), expected: "-".into(), seen: format!("{SKIPPED}{reason}"), ok: false }
+    }
+
+    /// Made by [`Check::skipped`].
+    pub fn is_skipped(&self) -> bool {
+        !self.ok && self.expected == "-" && self.seen.starts_with(SKIPPED)
+    }
+}
+
 pub fn remove_user(u: &str) -> Result<()> {
     let exists = Command::new("id").arg("-u").arg(u).stdout(Stdio::null()).stderr(Stdio::null()).status()?.success();
     if exists {

@@ -121,6 +121,9 @@ pub struct Report {
     pub timings: Timings,
     pub notes: Vec<String>,
     pub problems: Vec<String>,
+    /// Area checks that could not run here (`area: check`): neither passed
+    /// nor failed.
+    pub skipped: Vec<String>,
 }
 
 impl Report {
@@ -146,12 +149,16 @@ impl Report {
         for b in bastion.iter().filter(|b| !b.ok) {
             problems.push(format!("bastion: {} from {}: expected {}, saw {}", b.name, b.from, b.expected, b.seen));
         }
-        Report { lab, ok: problems.is_empty(), clients, acl_tests, bastion, areas: vec![], timings: Timings::default(), notes: plan.notes.clone(), problems }
+        Report { lab, ok: problems.is_empty(), clients, acl_tests, bastion, areas: vec![], timings: Timings::default(), notes: plan.notes.clone(), problems, skipped: vec![] }
     }
 
-    /// Adds an area stage's checks; a failed check fails the report.
+    /// Adds an area stage's checks; a failed check fails the report, a
+    /// skipped one ([`Check::skipped`]) is counted as skipped.
     pub fn add_area(&mut self, area: &str, checks: Vec<Check>) {
-        for c in checks.iter().filter(|c| !c.ok) {
+        for c in checks.iter().filter(|c| c.is_skipped()) {
+            self.skipped.push(format!("{area}: {}", c.name));
+        }
+        for c in checks.iter().filter(|c| !c.ok && !c.is_skipped()) {
             self.problems.push(format!("{area}: {} from {}: expected {}, saw {}", c.name, c.from, c.expected, c.seen));
             self.ok = false;
         }
@@ -198,7 +205,14 @@ impl Report {
         for (area, checks) in &self.areas {
             let _ = writeln!(s, "\n{area}:");
             for b in checks {
-                let _ = writeln!(s, "  {:<36} from {:<12} expected {:<13} seen {}  {}", b.name, b.from, b.expected, b.seen, if b.ok { "ok" } else { "FAIL" });
+                let verdict = if b.ok {
+                    "ok"
+                } else if b.is_skipped() {
+                    "SKIP"
+                } else {
+                    "FAIL"
+                };
+                let _ = writeln!(s, "  {:<36} from {:<12} expected {:<13} seen {}  {verdict}", b.name, b.from, b.expected, b.seen);
             }
         }
         for n in &self.notes {
@@ -220,10 +234,11 @@ impl Report {
                 t.resent_chunks
             );
         }
+        let skipped = if self.skipped.is_empty() { String::new() } else { format!(" ({} check(s) skipped, not passed: {})", self.skipped.len(), self.skipped.join(", ")) };
         if self.ok {
-            let _ = writeln!(s, "result: ok, the data plane matches the policy");
+            let _ = writeln!(s, "result: ok, the data plane matches the policy{skipped}");
         } else {
-            let _ = writeln!(s, "result: FAILED");
+            let _ = writeln!(s, "result: FAILED{skipped}");
             for p in &self.problems {
                 let _ = writeln!(s, "  {p}");
             }
@@ -256,6 +271,32 @@ mod tests {
         let s: BTreeSet<Flow> = [f(Proto::Tcp, 1), f(Proto::Tcp, 2), f(Proto::Tcp, 3), f(Proto::Tcp, 80), f(Proto::Udp, 53)].into();
         assert_eq!(summarize(&s), "tcp 1-3,80; udp 53");
         assert_eq!(summarize(&BTreeSet::new()), "-");
+    }
+
+    #[test]
+    fn a_skipped_area_check_neither_passes_nor_fails() {
+        let plan = LabPlan {
+            nodes: vec![],
+            links: vec![],
+            lan: "10.0.0.0/24".parse().unwrap(),
+            vpn: "10.1.0.0/24".parse().unwrap(),
+            targets: vec![],
+            udp_ports: BTreeSet::new(),
+            clients: vec![],
+            acl_checks: vec![],
+            bastion: None,
+            notes: vec![],
+        };
+        let mut r = Report::new("hl0000".into(), &plan, vec![], vec![], vec![]);
+        r.add_area("logs", vec![Check::skipped("alloy fmt + alloy validate", "gw", "alloy not installed")]);
+        assert!(r.ok);
+        assert_eq!(r.skipped, vec!["logs: alloy fmt + alloy validate".to_string()]);
+        let t = r.table();
+        assert_eq!(t.matches("SKIPPED: alloy not installed").count(), 1, "{t}");
+        assert!(!t.lines().any(|l| l.starts_with("SKIPPED:")), "no line a layer runner would take for a skipped layer: {t}");
+        assert!(t.contains("  SKIP\n") && t.contains("1 check(s) skipped, not passed"), "{t}");
+        r.add_area("x", vec![Check { name: "n".into(), from: "f".into(), expected: "e".into(), seen: "s".into(), ok: false }]);
+        assert!(!r.ok);
     }
 
     #[test]
