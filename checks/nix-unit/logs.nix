@@ -181,7 +181,7 @@ in
   }
   {
     name = "the drop prefix is the allowlist's log prefix";
-    expr = builtins.length (builtins.split "log prefix \"${logs.dropPrefix}\"" (lib.allowlist.allowlistRuleset fx.exampleGateway.allowlist)) > 1;
+    expr = builtins.length (builtins.split "log prefix \"${logs.dropPrefix}\"" (lib.allowlist.allowlistRuleset fx.minimalGateway.allowlist)) > 1;
     expected = true;
   }
   {
