@@ -44,6 +44,9 @@ pub struct Inventory {
     /// Policy tests: what a peer or group must and must not reach.
     #[serde(default)]
     pub acl_tests: Vec<AclTest>,
+    /// A PiKVM behind a KVM switch, and which host is on which switch port.
+    #[serde(default)]
+    pub kvm: crate::area::kvm::Section,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]

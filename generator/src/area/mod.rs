@@ -25,10 +25,11 @@ use crate::validate::Sink;
 
 pub mod allowlist;
 pub mod bastion;
+pub mod kvm;
 pub mod wireguard;
 
 /// Every area, in the order their data appears in `hosts/<host>/hearth.nix`.
-pub static AREAS: &[&dyn Area] = &[&wireguard::Wireguard, &allowlist::Allowlist, &bastion::Bastion];
+pub static AREAS: &[&dyn Area] = &[&wireguard::Wireguard, &allowlist::Allowlist, &bastion::Bastion, &kvm::Kvm];
 
 /// The area called `name`.
 pub fn find(name: &str) -> Option<&'static dyn Area> {
@@ -130,6 +131,19 @@ pub trait Area: Sync {
     /// `hearth preview HOST PART` parts.
     fn previews(&self) -> &'static [Preview] {
         &[]
+    }
+
+    /// `hearth preview NAME PART` where NAME is not a host but a device this
+    /// area renders for (`kvm`): the host whose `hearth.nix` carries its data.
+    fn preview_host(&self, _inv: &Inventory, _name: &str) -> Option<String> {
+        None
+    }
+
+    /// LAN devices that are not hosts (a KVM switch): the lab gives each a
+    /// namespace on the LAN at its address, with nothing running; the
+    /// area's lab stage starts what answers there. (node name, address)
+    fn lab_devices(&self, _inv: &Inventory) -> Vec<(String, std::net::Ipv4Addr)> {
+        vec![]
     }
 
     /// This area's own subcommand (`hearth storage ...`), if any.

@@ -30,6 +30,9 @@ pub enum NodeKind {
     NatRouter,
     /// A switch: a namespace holding one bridge (the internet, the LAN).
     Switch,
+    /// A LAN device an area names (a KVM switch): an address on the LAN and
+    /// nothing running until the area's lab stage starts it.
+    Device,
 }
 
 impl fmt::Display for NodeKind {
@@ -41,6 +44,7 @@ impl fmt::Display for NodeKind {
             NodeKind::Client => "client",
             NodeKind::NatRouter => "nat-router",
             NodeKind::Switch => "switch",
+            NodeKind::Device => "device",
         })
     }
 }
