@@ -320,13 +320,13 @@ mod tests {
     #[test]
     fn a_slow_switch_within_the_timeout_works_beyond_it_times_out() {
         let mut sim = Simulator::new(8, 2);
-        sim.delay = Duration::from_millis(300);
+        sim.delay = Duration::from_millis(1000);
         let s = start(sim);
         assert_eq!(client(s.addr, 2000).active().unwrap(), 2);
         let t0 = Instant::now();
         let e = client(s.addr, 100).active().unwrap_err();
         assert!(e.is_timeout(), "{e}");
-        assert!(t0.elapsed() < Duration::from_millis(290), "gave up at the timeout, not the reply: {:?}", t0.elapsed());
+        assert!(t0.elapsed() < Duration::from_millis(900), "gave up at the timeout, not the reply: {:?}", t0.elapsed());
         assert!(e.to_string().contains("did not answer within 100ms"), "{e}");
     }
 
