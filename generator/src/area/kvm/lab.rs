@@ -84,15 +84,18 @@ pub fn stage(cx: &LabCx) -> Result<Vec<Check>, CmdError> {
         let ns = cx.lab.ns(&c.name)?;
         // A packet lost in the tunnel is not a refusal: up to three tries.
         let mut last = (false, String::new());
+        let mut took = Duration::ZERO;
         for _ in 0..3 {
+            let t = Instant::now();
             last = hearth_in(cx, &ns, &["--inventory", &inv_arg, "kvm", "switch", &a_host])?;
+            took = t.elapsed();
             if last.0 {
                 break;
             }
         }
         let now = active_in(&ns_sw, &sw).map_err(|e| e.to_string());
         let ok = last.0 && now == Ok(a_port);
-        out.push(check(&format!("hearth kvm switch {a_host}"), &c.name, &format!("switched, port {a_port} active"), format!("{}; switch reports {now:?}", last.1), ok));
+        out.push(check(&format!("hearth kvm switch {a_host}"), &c.name, &format!("switched, port {a_port} active"), format!("{} in {:.2} s; switch reports {now:?}", last.1, took.as_secs_f64()), ok));
         let (ok, text) = hearth_in(cx, &ns, &["--inventory", &inv_arg, "kvm", "status", "--json"])?;
         let want = serde_json::json!({ "host": a_host, "port": a_port }).to_string();
         out.push(check("hearth kvm status", &c.name, &want, text.clone(), ok && text == want));
@@ -106,9 +109,11 @@ pub fn stage(cx: &LabCx) -> Result<Vec<Check>, CmdError> {
         let file = cx.lab.dir.join("kvm.json");
         crate::fsutil::write_atomic(&file, map.to_string().as_bytes())?;
         let ns = cx.lab.ns(bastion)?;
+        let t = Instant::now();
         let (ok, text) = hearth_in(cx, &ns, &["kvm", "--map", &file.to_string_lossy(), "switch", &b_host])?;
+        let took = t.elapsed();
         let now = active_in(&ns_sw, &sw).map_err(|e| e.to_string());
-        out.push(check(&format!("hearth-kvm switch {b_host} (lib.kvm.switchMap)"), bastion, &format!("switched, port {b_port} active"), format!("{text}; switch reports {now:?}"), ok && now == Ok(b_port)));
+        out.push(check(&format!("hearth-kvm switch {b_host} (lib.kvm.switchMap)"), bastion, &format!("switched, port {b_port} active"), format!("{text} in {:.2} s; switch reports {now:?}", took.as_secs_f64()), ok && now == Ok(b_port)));
     }
 
     // A client the policy does not allow: the firewall drops it, every time.
