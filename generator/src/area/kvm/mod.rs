@@ -676,6 +676,24 @@ ports = 8
     }
 
     #[test]
+    fn only_the_allowed_group_reaches_the_pikvm_and_the_switch() {
+        let text = BASE.replace("[peers.laptop]\ngroups = [\"admins\"]", "[peers.laptop]\ngroups = [\"admins\"]\naddress = \"10.1.0.5\"\n[peers.phone]\ngroups = [\"mobile\"]\naddress = \"10.1.0.6\"");
+        let l = Loaded::parse(Path::new("i.toml"), text).unwrap();
+        let al = crate::policy::allowlist(&l.inv);
+        let reach = |src: &str| -> Vec<(String, u16)> {
+            crate::policy::reachable(&al, src.parse().unwrap()).iter().map(|(a, _, r, _)| (a.to_string(), r.start)).collect()
+        };
+        assert_eq!(reach("10.1.0.5"), vec![("10.0.0.31".to_string(), 5000), ("10.0.0.30".to_string(), 443)]);
+        assert_eq!(reach("10.1.0.6"), vec![]);
+        let t = crate::inventory::AclTest { src: "mobile".into(), accept: vec![], deny: vec!["kvm-web".into(), "kvm-switch".into()] };
+        let mut inv = l.inv.clone();
+        inv.acl_tests = vec![t.clone()];
+        assert!(crate::policy::evaluate_tests(&inv, &al).is_empty());
+        inv.acl_tests = vec![crate::inventory::AclTest { src: "admins".into(), ..t }];
+        assert_eq!(crate::policy::evaluate_tests(&inv, &al).len(), 2, "admins reaching them fails a deny test");
+    }
+
+    #[test]
     fn a_service_named_like_an_implied_one_is_rejected() {
         let ps = problems_of("[services.kvm-web]\nhost = \"nas\"\nport = 80\n");
         assert!(has(&ps, "services.kvm-web: `kvm-web` is the name of the service [kvm] implies"), "{ps:?}");
