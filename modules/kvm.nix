@@ -7,10 +7,12 @@
 # PiKVM itself (not a NixOS host) comes from the same renderer and is
 # installed with `hearth kvm push`.
 #
-# Options set here, read in nixpkgs (stored copies, 2025; unchanged in
-# 26.05 as far as the stored history shows):
-#   environment.etc.<name>.text   nixos/modules/system/etc/etc.nix (nullOr lines)
-#   environment.systemPackages    nixos/modules/config/system-path.nix (listOf package)
+# Options set here, read in the stored nixpkgs sources (26.05 is not
+# available offline; both types are unchanged for years):
+#   environment.etc.<name>.text   nixos/modules/system/etc/etc.nix, stored copy
+#                                 of the lib.mdDoc era (2023): nullOr lines
+#   environment.systemPackages    nixos/modules/config/system-path.nix: listOf package
+# checks/eval/stubs.nix declares both with these types.
 {
   config,
   lib,
