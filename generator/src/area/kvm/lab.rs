@@ -48,15 +48,22 @@ pub fn stage(cx: &LabCx) -> Result<Vec<Check>, CmdError> {
     let ns_sw = cx.lab.ns(LAB_SWITCH_NODE)?;
     let inventory = cx.root.canonicalize()?.join("inventory.toml");
     let inv_arg = inventory.to_string_lossy().into_owned();
-    if setup.hosts.len() < 3 {
-        return Err("the lab's kvm stage needs at least three cabled hosts".into());
+    let n = setup.hosts.len();
+    if n == 0 {
+        return Err("no host is cabled to the KVM switch ([kvm.hosts]): nothing to switch to".into());
     }
+    // The laptop switches to `a`, the bastion to `b`, the phone tries `c`
+    // (three different ports when three hosts are cabled).
+    let (a_host, a_port) = setup.hosts[2.min(n - 1)].clone();
+    let (b_host, b_port) = setup.hosts[1.min(n - 1)].clone();
+    let start = if a_port == 1 { 2 } else { 1 };
     let mut out = vec![];
 
     // The simulator, at the switch's address, its first port active.
     let mut cmd = in_ns(&ns_sw, &cx.lab.exe.to_string_lossy());
     let (listen, ports) = (addr.to_string(), sw.ports.to_string());
-    cmd.args(["kvm", "simulate", "--listen", &listen, "--ports", &ports, "--active", "1"]);
+    let start_s = start.to_string();
+    cmd.args(["kvm", "simulate", "--listen", &listen, "--ports", &ports, "--active", &start_s]);
     cx.lab.spawn("kvm-simulator", cmd)?;
     let t0 = Instant::now();
     let first = loop {
@@ -66,8 +73,8 @@ pub fn stage(cx: &LabCx) -> Result<Vec<Check>, CmdError> {
             Err(_) => std::thread::sleep(Duration::from_millis(50)),
         }
     };
-    let up = first.as_ref().map(|p| *p == 1).unwrap_or(false);
-    out.push(check("simulator answers at the switch's address", LAB_SWITCH_NODE, "port 1 active", format!("{first:?}"), up));
+    let up = first.as_ref().map(|p| *p == start).unwrap_or(false);
+    out.push(check("simulator answers at the switch's address", LAB_SWITCH_NODE, &format!("port {start} active"), format!("{first:?}"), up));
     if !up {
         return Ok(out);
     }
@@ -77,8 +84,6 @@ pub fn stage(cx: &LabCx) -> Result<Vec<Check>, CmdError> {
     let may = |a: Ipv4Addr| crate::policy::reachable(&al, a).iter().any(|(to, proto, r, _)| *to == *addr.ip() && *proto == "tcp" && r.contains(addr.port()));
     let allowed = cx.plan.clients.iter().find(|c| c.connects && may(c.address));
     let denied = cx.plan.clients.iter().find(|c| c.connects && !may(c.address));
-    let (a_host, a_port) = setup.hosts[2].clone();
-    let (b_host, b_port) = setup.hosts[1].clone();
 
     if let Some(c) = allowed {
         let ns = cx.lab.ns(&c.name)?;
@@ -120,7 +125,9 @@ pub fn stage(cx: &LabCx) -> Result<Vec<Check>, CmdError> {
     if let Some(c) = denied {
         let ns = cx.lab.ns(&c.name)?;
         let before = active_in(&ns_sw, &sw).map_err(|e| e.to_string());
-        let target = setup.hosts[0].0.clone();
+        // A host that is not on screen now, so that a switch would show.
+        let now = before.as_ref().ok().copied();
+        let target = setup.hosts.iter().find(|(_, p)| Some(*p) != now).map(|(h, _)| h.clone()).unwrap_or_else(|| a_host.clone());
         let mut seen = vec![];
         let mut all_dropped = true;
         for _ in 0..3 {
