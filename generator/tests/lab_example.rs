@@ -16,7 +16,7 @@ fn example_inventory_passes_the_whole_lab() {
     let clients = report["clients"].as_array().unwrap();
     assert_eq!(clients.len(), 2);
     assert!(clients.iter().all(|c| c["handshake"] == true && c["targets"].as_array().unwrap().len() == 8));
-    assert_eq!(report["acl_tests"].as_array().unwrap().len(), 19);
+    assert_eq!(report["acl_tests"].as_array().unwrap().len(), 21);
     // The kvm stage: the simulator at the switch's address, switched from
     // the laptop and from the bastion's map, the phone dropped.
     let kvm = report["areas"].as_array().unwrap().iter().find(|a| a[0] == "kvm").expect("a kvm stage");

@@ -139,10 +139,11 @@ pub trait Area: Sync {
         None
     }
 
-    /// LAN devices that are not hosts (a KVM switch): the lab gives each a
-    /// namespace on the LAN at its address, with nothing running; the
-    /// area's lab stage starts what answers there. (node name, address)
-    fn lab_devices(&self, _inv: &Inventory) -> Vec<(String, std::net::Ipv4Addr)> {
+    /// LAN devices that are not hosts (a PiKVM, a KVM switch): the lab
+    /// gives each a namespace on the LAN at its address, running the
+    /// `hearth` subcommand the device names from bring-up on (so the ACL
+    /// tests and the area's lab stage find it answering).
+    fn lab_devices(&self, _inv: &Inventory) -> Vec<LabDevice> {
         vec![]
     }
 
@@ -161,6 +162,17 @@ pub trait Area: Sync {
     fn lab(&self, _cx: &LabCx) -> Option<Result<Vec<crate::lab::bastion::Check>, CmdError>> {
         None
     }
+}
+
+/// A LAN device in the lab (see [`Area::lab_devices`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabDevice {
+    /// The lab node's name; not a DNS label, so it never clashes with a host.
+    pub name: String,
+    pub address: std::net::Ipv4Addr,
+    /// Arguments of the `hearth` process that stands in for the device
+    /// (e.g. `kvm simulate ...`); empty: nothing runs.
+    pub daemon: Vec<String>,
 }
 
 /// What an area's lab stage gets.

@@ -386,16 +386,18 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
         plan.targets.push(Target { name: name.clone(), addr });
     }
 
-    // LAN devices the areas name (a KVM switch): not probed by the matrix;
-    // the area's lab stage starts what answers there.
+    // LAN devices the areas name (a PiKVM, a KVM switch), each with the
+    // hearth process standing in for it; not probed by the matrix.
     for area in crate::area::AREAS {
-        for (name, addr) in area.lab_devices(inv) {
+        for d in area.lab_devices(inv) {
+            let (name, addr) = (d.name, d.address);
             if plan.node(&name).is_some() {
                 bail!("lab node `{name}` of area {} exists already", area.name());
             }
             let i = plan.nodes.len();
             let mut n = Node::new(&name, NodeKind::Device);
             n.lan_address = Some(addr);
+            n.daemon = d.daemon;
             if !masquerading {
                 n.routes.push(Route { dest: inv.network.vpn, via: gw_addr });
             }

@@ -278,6 +278,12 @@ impl Lab {
             cmd.args(["lab", "responder", "--port", &RESPONDER_PORT.to_string(), "--lab", &self.prefix]);
             self.spawn(&format!("responder-{}", n.name), cmd)?;
         }
+        // LAN devices: the hearth process their area names.
+        for (i, n) in plan.nodes.iter().enumerate().filter(|(_, n)| n.kind == NodeKind::Device && !n.daemon.is_empty()) {
+            let mut cmd = in_ns(&nsof(i), &self.exe.to_string_lossy());
+            cmd.args(&n.daemon);
+            self.spawn(&format!("device-{}", n.name), cmd)?;
+        }
         Ok(())
     }
 

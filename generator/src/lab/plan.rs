@@ -31,7 +31,7 @@ pub enum NodeKind {
     /// A switch: a namespace holding one bridge (the internet, the LAN).
     Switch,
     /// A LAN device an area names (a KVM switch): an address on the LAN and
-    /// nothing running until the area's lab stage starts it.
+    /// the `hearth` process that stands in for it.
     Device,
 }
 
@@ -125,11 +125,13 @@ pub struct Node {
     pub routes: Vec<Route>,
     /// LAN hosts: the address the responder answers on.
     pub lan_address: Option<Ipv4Addr>,
+    /// Devices: the `hearth` arguments of the process standing in for it.
+    pub daemon: Vec<String>,
 }
 
 impl Node {
     pub fn new(name: &str, kind: NodeKind) -> Self {
-        Node { name: name.into(), kind, wg: None, nft: vec![], sysctls: vec![], routes: vec![], lan_address: None }
+        Node { name: name.into(), kind, wg: None, nft: vec![], sysctls: vec![], routes: vec![], lan_address: None, daemon: vec![] }
     }
 }
 

@@ -1,7 +1,10 @@
 //! The kvm area's lab stage. The TESmart simulator (`hearth kvm simulate`)
 //! runs in the lab node standing in for the switch, at the switch's LAN
-//! address (a `Device` node, see `Area::lab_devices`). Then, on real
-//! packets through the tunnel and the gateway's allowlist:
+//! address, and a responder on the PiKVM's web port in the PiKVM's node
+//! (`Device` nodes, see `Area::lab_devices`; the lab starts both at
+//! bring-up, so the example's ACL tests of `kvm-web` and `kvm-switch` meet
+//! something listening). Then, on real packets through the tunnel and the
+//! gateway's allowlist:
 //!
 //! - an allowed client (the laptop) runs `hearth kvm switch HOST` and
 //!   `hearth kvm status` with the inventory, as a user would; the
@@ -13,8 +16,8 @@
 //!   firewall: every one of three attempts times out (a drop, not a
 //!   refusal by the switch) and the switch's port is unchanged.
 //!
-//! The simulator is started with `Lab::spawn`, so teardown stops it; the
-//! map file lives in the lab's directory, which teardown removes.
+//! The lab started the simulator with `Lab::spawn`, so teardown stops it;
+//! the map file lives in the lab's directory, which teardown removes.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -40,6 +43,21 @@ fn check(name: &str, from: &str, expected: &str, seen: String, ok: bool) -> Chec
     Check { name: name.into(), from: from.into(), expected: expected.into(), seen, ok }
 }
 
+/// The laptop switches to this host, the bastion to `hosts[1]`, the phone
+/// tries one that is not on screen (three ports when three are cabled).
+fn laptop_target(s: &Setup) -> Option<(String, u8)> {
+    s.hosts.get(2.min(s.hosts.len().saturating_sub(1))).cloned()
+}
+
+/// The port the simulator starts on: not the laptop's target, so that its
+/// switch shows.
+pub fn start_port(inv: &crate::inventory::Inventory) -> u8 {
+    match Setup::from_inventory(inv).ok().as_ref().and_then(laptop_target) {
+        Some((_, 1)) => 2,
+        _ => 1,
+    }
+}
+
 pub fn stage(cx: &LabCx) -> Result<Vec<Check>, CmdError> {
     let inv = cx.inv;
     let setup = Setup::from_inventory(inv)?;
@@ -54,17 +72,13 @@ pub fn stage(cx: &LabCx) -> Result<Vec<Check>, CmdError> {
     }
     // The laptop switches to `a`, the bastion to `b`, the phone tries `c`
     // (three different ports when three hosts are cabled).
-    let (a_host, a_port) = setup.hosts[2.min(n - 1)].clone();
+    let Some((a_host, a_port)) = laptop_target(&setup) else { return Err("no cabled host".into()) };
     let (b_host, b_port) = setup.hosts[1.min(n - 1)].clone();
-    let start = if a_port == 1 { 2 } else { 1 };
+    let start = start_port(inv);
     let mut out = vec![];
 
-    // The simulator, at the switch's address, its first port active.
-    let mut cmd = in_ns(&ns_sw, &cx.lab.exe.to_string_lossy());
-    let (listen, ports) = (addr.to_string(), sw.ports.to_string());
-    let start_s = start.to_string();
-    cmd.args(["kvm", "simulate", "--listen", &listen, "--ports", &ports, "--active", &start_s]);
-    cx.lab.spawn("kvm-simulator", cmd)?;
+    // The simulator (started by the lab at bring-up) answers at the
+    // switch's address with its start port.
     let t0 = Instant::now();
     let first = loop {
         match active_in(&ns_sw, &tesmart::Switch { timeout: Duration::from_secs(1), ..sw.clone() }) {

@@ -132,6 +132,8 @@ pub const SWITCH_SERVICE: &str = "kvm-switch";
 pub const PREVIEW_NAME: &str = "kvm";
 /// The lab node standing in for the switch (a dot: never a host's name).
 pub const LAB_SWITCH_NODE: &str = "kvm.switch";
+/// The lab node standing in for the PiKVM (its web UI's port answers).
+pub const LAB_PIKVM_NODE: &str = "kvm.pikvm";
 
 pub struct Kvm;
 
@@ -299,8 +301,22 @@ impl Area for Kvm {
         (name == PREVIEW_NAME && inv.kvm.is_used()).then(|| inv.bastion().map(|(n, _)| n.to_string())).flatten()
     }
 
-    fn lab_devices(&self, inv: &Inventory) -> Vec<(String, Ipv4Addr)> {
-        inv.kvm.switch.as_ref().map(|sw| vec![(LAB_SWITCH_NODE.to_string(), sw.address)]).unwrap_or_default()
+    fn lab_devices(&self, inv: &Inventory) -> Vec<super::LabDevice> {
+        let k = &inv.kvm;
+        let mut out = vec![];
+        if let Some(a) = k.pikvm {
+            // The PiKVM's web UI: a responder on its port only.
+            out.push(super::LabDevice { name: LAB_PIKVM_NODE.into(), address: a, daemon: vec!["lab".into(), "responder".into(), "--port".into(), k.web_port.to_string()] });
+        }
+        if let Some(sw) = &k.switch {
+            let start = lab::start_port(inv);
+            out.push(super::LabDevice {
+                name: LAB_SWITCH_NODE.into(),
+                address: sw.address,
+                daemon: vec!["kvm".into(), "simulate".into(), "--listen".into(), format!("{}:{}", sw.address, sw.port), "--ports".into(), sw.ports.to_string(), "--active".into(), start.to_string()],
+            });
+        }
+        out
     }
 
     fn command(&self) -> Option<clap::Command> {
