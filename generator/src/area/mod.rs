@@ -173,6 +173,9 @@ pub struct LabDevice {
     /// Arguments of the `hearth` process that stands in for the device
     /// (e.g. `kvm simulate ...`); empty: nothing runs.
     pub daemon: Vec<String>,
+    /// The TCP port the daemon accepts on once it is up: the lab waits for
+    /// it before any probe.
+    pub ready_port: Option<u16>,
 }
 
 /// What an area's lab stage gets.

@@ -398,6 +398,7 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
             let mut n = Node::new(&name, NodeKind::Device);
             n.lan_address = Some(addr);
             n.daemon = d.daemon;
+            n.ready_port = d.ready_port;
             if !masquerading {
                 n.routes.push(Route { dest: inv.network.vpn, via: gw_addr });
             }

@@ -127,11 +127,13 @@ pub struct Node {
     pub lan_address: Option<Ipv4Addr>,
     /// Devices: the `hearth` arguments of the process standing in for it.
     pub daemon: Vec<String>,
+    /// Devices: the TCP port the daemon accepts on once it is up.
+    pub ready_port: Option<u16>,
 }
 
 impl Node {
     pub fn new(name: &str, kind: NodeKind) -> Self {
-        Node { name: name.into(), kind, wg: None, nft: vec![], sysctls: vec![], routes: vec![], lan_address: None, daemon: vec![] }
+        Node { name: name.into(), kind, wg: None, nft: vec![], sysctls: vec![], routes: vec![], lan_address: None, daemon: vec![], ready_port: None }
     }
 }
 

@@ -306,7 +306,7 @@ impl Area for Kvm {
         let mut out = vec![];
         if let Some(a) = k.pikvm {
             // The PiKVM's web UI: a responder on its port only.
-            out.push(super::LabDevice { name: LAB_PIKVM_NODE.into(), address: a, daemon: vec!["lab".into(), "responder".into(), "--port".into(), k.web_port.to_string()] });
+            out.push(super::LabDevice { name: LAB_PIKVM_NODE.into(), address: a, daemon: vec!["lab".into(), "responder".into(), "--port".into(), k.web_port.to_string()], ready_port: Some(k.web_port) });
         }
         if let Some(sw) = &k.switch {
             let start = lab::start_port(inv);
@@ -314,6 +314,7 @@ impl Area for Kvm {
                 name: LAB_SWITCH_NODE.into(),
                 address: sw.address,
                 daemon: vec!["kvm".into(), "simulate".into(), "--listen".into(), format!("{}:{}", sw.address, sw.port), "--ports".into(), sw.ports.to_string(), "--active".into(), start.to_string()],
+                ready_port: Some(sw.port),
             });
         }
         out
