@@ -129,6 +129,8 @@ fn preview_kvm_needs_a_kvm_and_other_hosts_stay_hosts() {
     hearth(t.path()).args(["preview", "kvm", "kvm-map"]).assert().success().stdout(predicate::str::contains("\"address\": \"10.69.13.31\""));
     hearth(t.path()).args(["preview", "jelly01", "override"]).assert().failure().stderr(predicate::str::contains("host `jelly01` has no kvm configuration"));
     hearth(t.path()).args(["preview", "nope", "override"]).assert().failure().stderr(predicate::str::contains("unknown host `nope`"));
+    // `kvm` stands for the bastion only for the kvm area's own parts.
+    hearth(t.path()).args(["preview", "kvm", "nftables"]).assert().failure().stderr(predicate::str::contains("unknown host `kvm`"));
 }
 
 #[test]

@@ -131,8 +131,8 @@ pub struct PreviewArgs {
 pub fn preview(args: PreviewArgs, global: &Global) -> anyhow::Result<i32> {
     let loaded = load_valid(global)?;
     // A device an area renders for (`hearth preview kvm override`) stands
-    // for the host whose hearth.nix carries its data.
-    let alias = hearth::area::AREAS.iter().find_map(|a| a.preview_host(&loaded.inv, &args.host));
+    // for the host whose hearth.nix carries its data, for that area's parts.
+    let alias = hearth::area::AREAS.iter().filter(|a| a.previews().iter().any(|p| p.part == args.part)).find_map(|a| a.preview_host(&loaded.inv, &args.host));
     let host = match alias {
         Some(h) if !loaded.inv.hosts.contains_key(&args.host) => h,
         _ => args.host.clone(),
