@@ -66,6 +66,14 @@
           imports = [
             ./modules
             agenix.nixosModules.default
+            # The hearth CLI, for commands the modules install on hosts
+            # (the bastion's hearth-kvm).
+            (
+              { pkgs, ... }:
+              {
+                hearth.kvm.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.hearth;
+              }
+            )
           ];
         };
       };

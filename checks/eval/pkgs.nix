@@ -12,6 +12,7 @@ let
     "diffutils"
     "gawk"
     "gnugrep"
+    "hearth"
     "google-authenticator"
     "nftables"
     "pam"
@@ -27,4 +28,5 @@ builtins.listToAttrs (
 )
 // {
   writeText = name: text: fake name // { inherit text; };
+  writeShellScriptBin = name: text: fake name // { inherit text; };
 }

@@ -20,6 +20,8 @@ let
         ./stubs.nix
         ../../modules
         { _module.args.pkgs = pkgs; }
+        # What the flake's nixosModules.default sets.
+        { hearth.kvm.package = lib.mkDefault pkgs.hearth; }
       ]
       ++ modules;
     }).config;
@@ -114,6 +116,29 @@ let
   withAllowlist = attrs: eval [ (gatewayHost // { hearth = gatewayHost.hearth // { allowlist = fx.minimalGateway.allowlist // attrs; }; }) ];
   withBastion = attrs: eval [ (gatewayHost // { hearth = gatewayHost.hearth // { bastion = fx.minimalGateway.bastion // attrs; }; }) ];
   withSecrets = secrets: eval [ (gatewayHost // { age.secrets = secrets; }) ];
+  kvmData = {
+    enable = true;
+    pikvm = {
+      address = "10.69.13.30";
+      webPort = 443;
+    };
+    switch = {
+      kind = "tesmart";
+      address = "10.69.13.31";
+      port = 5000;
+      ports = 8;
+      timeout = 5;
+      switchDelay = 1;
+      statePoll = 10;
+    };
+    hosts = [
+      {
+        name = "jelly01";
+        port = 3;
+      }
+    ];
+  };
+  withKvm = extra: eval ([ (gatewayHost // { hearth = gatewayHost.hearth // { kvm = kvmData; }; }) ] ++ extra);
 
   store = "/nix/store/00000000000000000000000000000000";
   nixosPamModules = {
@@ -148,6 +173,13 @@ let
         name = "hosts/${host}: no failed assertions or warnings";
         expr = failedAssertions c ++ c.warnings;
         expected = [ ];
+      }
+    ]
+    ++ lib.optionals (on "kvm") [
+      {
+        name = "hosts/${host}: kvm switch map is the renderer's";
+        expr = c.environment.etc."hearth/kvm.json".text;
+        expected = builtins.toJSON (render.kvm.switchMap h.kvm);
       }
     ]
     ++ lib.optionals (on "wireguard") [
@@ -736,6 +768,31 @@ in
     expected = false;
   }
   { name = "type: logs agent fluentbit"; throws = (withLogs { agent = "fluentbit"; } [ ]).hearth.logs.agent; }
+  # --- kvm on the bastion -------------------------------------------------
+  {
+    name = "kvm: the switch map is the renderer's, hearth-kvm runs hearth kvm --map";
+    expr =
+      let
+        c = withKvm [ ];
+      in
+      {
+        map = c.environment.etc."hearth/kvm.json".text;
+        commands = map (p: p.text) (lib.filter (p: p.name == "hearth-kvm") c.environment.systemPackages);
+      };
+    expected = {
+      map = builtins.toJSON (render.kvm.switchMap kvmData);
+      commands = [ "exec ${store}-hearth/bin/hearth kvm --map /etc/hearth/kvm.json \"$@\"\n" ];
+    };
+  }
+  {
+    name = "assertion: kvm without the hearth package";
+    expr = failedAssertions (withKvm [ { hearth.kvm.package = null; } ]);
+    expected = [
+      "hearth.kvm.package must be set to the hearth package (the flake's nixosModules.default sets it), so that hearth-kvm can run `hearth kvm`."
+    ];
+  }
+  { name = "type: kvm host on port 17"; throws = (withKvm [ { hearth.kvm.hosts = lib.mkForce [ { name = "a"; port = 17; } ]; } ]).hearth.kvm.hosts; }
+  { name = "type: kvm host name that would break the YAML"; throws = (withKvm [ { hearth.kvm.hosts = lib.mkForce [ { name = "a: b"; port = 1; } ]; } ]).hearth.kvm.hosts; }
 
   # --- option types reject bad data before any renderer runs ---------------
   { name = "type: listenPort 70000"; throws = (withWireguard { listenPort = 70000; }).hearth.wireguard.listenPort; }

@@ -47,6 +47,9 @@ pub struct Inventory {
     /// Every host's journal to Loki (Grafana Alloy), firewall drops labelled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logs: Option<crate::area::logs::Section>,
+    /// A PiKVM behind a KVM switch, and which host is on which switch port.
+    #[serde(default)]
+    pub kvm: crate::area::kvm::Section,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]

@@ -50,6 +50,13 @@ pub fn services(inv: &Inventory) -> std::borrow::Cow<'_, BTreeMap<String, crate:
     std::borrow::Cow::Owned(all)
 }
 
+/// The LAN address of a service: its host's, or the address itself for a
+/// service an area implies on a LAN device that is not a host (the PiKVM).
+/// The inventory's own services name hosts (validation insists).
+pub fn service_address(inv: &Inventory, svc: &crate::inventory::Service) -> Option<Ipv4Addr> {
+    inv.hosts.get(&svc.host).and_then(|h| h.address).or_else(|| svc.host.parse().ok())
+}
+
 /// Resolves the inventory's services into the gateway's allowlist. Clients
 /// without an allocated address are left out (render allocates first).
 pub fn allowlist(inv: &Inventory) -> Allowlist {
@@ -72,7 +79,7 @@ pub fn allowlist(inv: &Inventory) -> Allowlist {
         });
     }
     for (name, svc) in services(inv).iter() {
-        let Some(to) = inv.hosts.get(&svc.host).and_then(|h| h.address) else { continue };
+        let Some(to) = service_address(inv, svc) else { continue };
         let Ok(ports) = svc.port.ranges() else { continue };
         let mut from = Vec::new();
         for a in &svc.allow {
@@ -114,7 +121,7 @@ pub struct Target {
 /// `/udp` or `/tcp` suffix.
 pub fn parse_target(inv: &Inventory, t: &str) -> Result<Target, String> {
     if let Some(svc) = services(inv).get(t) {
-        let addr = inv.hosts.get(&svc.host).and_then(|h| h.address).ok_or_else(|| format!("service `{t}` is on a host without a LAN address"))?;
+        let addr = service_address(inv, svc).ok_or_else(|| format!("service `{t}` is on a host without a LAN address"))?;
         let ranges = svc.port.ranges()?;
         let mut probes = Vec::new();
         for proto in svc.proto.expand() {

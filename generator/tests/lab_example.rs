@@ -16,7 +16,21 @@ fn example_inventory_passes_the_whole_lab() {
     let clients = report["clients"].as_array().unwrap();
     assert_eq!(clients.len(), 2);
     assert!(clients.iter().all(|c| c["handshake"] == true && c["targets"].as_array().unwrap().len() == 8));
-    assert_eq!(report["acl_tests"].as_array().unwrap().len(), 17);
+    assert_eq!(report["acl_tests"].as_array().unwrap().len(), 21);
+    // The kvm stage: the simulator at the switch's address, switched from
+    // the laptop and from the bastion's map, the phone dropped.
+    let kvm = report["areas"].as_array().unwrap().iter().find(|a| a[0] == "kvm").expect("a kvm stage");
+    let kvm: Vec<(&str, &str, bool)> = kvm[1].as_array().unwrap().iter().map(|c| (c["name"].as_str().unwrap(), c["from"].as_str().unwrap(), c["ok"] == true)).collect();
+    assert_eq!(
+        kvm,
+        [
+            ("simulator answers at the switch's address", "kvm.switch", true),
+            ("hearth kvm switch jelly01", "laptop", true),
+            ("hearth kvm status", "laptop", true),
+            ("hearth-kvm switch http-proxy (lib.kvm.switchMap)", "extgw01", true),
+            ("hearth kvm switch monitoring01", "phone", true),
+        ]
+    );
     let bastion: Vec<&str> = report["bastion"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
     assert_eq!(bastion, ["key + current code", "the same code again", "key + wrong code", "code without key", "source outside VPN and LAN"]);
     // Coverage: every probe SYN reached the gateway's filter.

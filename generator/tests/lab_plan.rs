@@ -28,6 +28,15 @@ fn example_plan_has_one_namespace_per_host_and_client() {
     assert_eq!(kinds(NodeKind::Client), ["laptop", "phone"]);
     assert_eq!(kinds(NodeKind::NatRouter), ["home-router"]);
     assert_eq!(kinds(NodeKind::LanHost).len(), 8);
+    // The PiKVM and the KVM switch (LAN devices, not hosts): a node at each
+    // address, running what stands in for the device.
+    assert_eq!(kinds(NodeKind::Device), ["kvm.pikvm", "kvm.switch"]);
+    let sw = p.nodes.iter().find(|n| n.name == "kvm.switch").unwrap();
+    assert_eq!(sw.lan_address, Some("10.69.13.31".parse().unwrap()));
+    assert_eq!(sw.daemon, ["kvm", "simulate", "--listen", "10.69.13.31:5000", "--ports", "8", "--active", "1"]);
+    let pk = p.nodes.iter().find(|n| n.name == "kvm.pikvm").unwrap();
+    assert_eq!((pk.lan_address, pk.daemon.join(" ")), (Some("10.69.13.30".parse().unwrap()), "lab responder --port 443".to_string()));
+    assert!(p.targets.iter().all(|t| t.name != "kvm.switch"), "the matrix does not probe a device");
     // Interface names inside namespaces stay short.
     assert!(p.links.iter().all(|l| l.a_port.ifname.len() <= 15 && l.b_port.ifname.len() <= 15));
 }
@@ -70,7 +79,7 @@ fn expectations_come_from_the_policy_resolver() {
     let laptop = p.clients.iter().find(|c| c.name == "laptop").unwrap();
     assert_eq!(laptop.allowed.len(), expect.len() + 3, "sonarr, radarr, nzbget too");
     assert_eq!(p.udp_ports, [53].into());
-    assert_eq!(p.acl_checks.len(), 17);
+    assert_eq!(p.acl_checks.len(), 21, "the kvm tests: phone denied kvm-web and kvm-switch, the laptop accepted");
     assert_eq!(p.probe_count(), 8 * (65535 + 1));
 }
 

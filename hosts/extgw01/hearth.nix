@@ -77,6 +77,20 @@
         ports = [ "8096" ];
       }
       {
+        name = "kvm-switch";
+        from = [ "admins" ];
+        to = [ "10.69.13.31" ];
+        proto = [ "tcp" ];
+        ports = [ "5000" ];
+      }
+      {
+        name = "kvm-web";
+        from = [ "admins" ];
+        to = [ "10.69.13.30" ];
+        proto = [ "tcp" ];
+        ports = [ "443" ];
+      }
+      {
         name = "nzbget";
         from = [ "admins" ];
         to = [ "10.69.13.15" ];
@@ -153,5 +167,47 @@
     };
     journalMaxAge = "12h";
     loki = null;
+  };
+  hearth.kvm = {
+    enable = true;
+    pikvm = {
+      address = "10.69.13.30";
+      webPort = 443;
+    };
+    switch = {
+      kind = "tesmart";
+      address = "10.69.13.31";
+      port = 5000;
+      ports = 8;
+      timeout = 5;
+      switchDelay = 1;
+      statePoll = 10;
+    };
+    hosts = [
+      {
+        name = "monitoring01";
+        port = 1;
+      }
+      {
+        name = "http-proxy";
+        port = 2;
+      }
+      {
+        name = "jelly01";
+        port = 3;
+      }
+      {
+        name = "ns1";
+        port = 4;
+      }
+      {
+        name = "ns2";
+        port = 5;
+      }
+      {
+        name = "extgw01";
+        port = 6;
+      }
+    ];
   };
 }

@@ -25,11 +25,13 @@ use crate::validate::Sink;
 
 pub mod allowlist;
 pub mod bastion;
+pub mod kvm;
 pub mod logs;
 pub mod wireguard;
 
 /// Every area, in the order their data appears in `hosts/<host>/hearth.nix`.
-pub static AREAS: &[&dyn Area] = &[&wireguard::Wireguard, &allowlist::Allowlist, &bastion::Bastion, &logs::Logs];
+pub static AREAS: &[&dyn Area] = &[&wireguard::Wireguard, &allowlist::Allowlist, &bastion::Bastion, &logs::Logs, &kvm::Kvm];
+
 
 /// The area called `name`.
 pub fn find(name: &str) -> Option<&'static dyn Area> {
@@ -133,6 +135,20 @@ pub trait Area: Sync {
         &[]
     }
 
+    /// `hearth preview NAME PART` where NAME is not a host but a device this
+    /// area renders for (`kvm`): the host whose `hearth.nix` carries its data.
+    fn preview_host(&self, _inv: &Inventory, _name: &str) -> Option<String> {
+        None
+    }
+
+    /// LAN devices that are not hosts (a PiKVM, a KVM switch): the lab
+    /// gives each a namespace on the LAN at its address, running the
+    /// `hearth` subcommand the device names from bring-up on (so the ACL
+    /// tests and the area's lab stage find it answering).
+    fn lab_devices(&self, _inv: &Inventory) -> Vec<LabDevice> {
+        vec![]
+    }
+
     /// This area's own subcommand (`hearth storage ...`), if any.
     fn command(&self) -> Option<clap::Command> {
         None
@@ -148,6 +164,20 @@ pub trait Area: Sync {
     fn lab(&self, _cx: &LabCx) -> Option<Result<Vec<crate::lab::bastion::Check>, CmdError>> {
         None
     }
+}
+
+/// A LAN device in the lab (see [`Area::lab_devices`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabDevice {
+    /// The lab node's name; not a DNS label, so it never clashes with a host.
+    pub name: String,
+    pub address: std::net::Ipv4Addr,
+    /// Arguments of the `hearth` process that stands in for the device
+    /// (e.g. `kvm simulate ...`); empty: nothing runs.
+    pub daemon: Vec<String>,
+    /// The TCP port the daemon accepts on once it is up: the lab waits for
+    /// it before any probe.
+    pub ready_port: Option<u16>,
 }
 
 /// What an area's lab stage gets.

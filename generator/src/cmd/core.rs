@@ -121,7 +121,7 @@ pub fn schema() -> anyhow::Result<i32> {
 
 #[derive(Debug, clap::Args)]
 pub struct PreviewArgs {
-    /// The host.
+    /// The host (or `kvm`: the PiKVM, whose data is on the bastion).
     pub host: String,
     /// What to show: a part an area renders (wireguard, wg-setconf, nat,
     /// nftables, sshd, pam, totp-header, ...); an unknown part lists them all.
@@ -130,10 +130,17 @@ pub struct PreviewArgs {
 
 pub fn preview(args: PreviewArgs, global: &Global) -> anyhow::Result<i32> {
     let loaded = load_valid(global)?;
-    if !loaded.inv.hosts.contains_key(&args.host) {
+    // A device an area renders for (`hearth preview kvm override`) stands
+    // for the host whose hearth.nix carries its data, for that area's parts.
+    let alias = hearth::area::AREAS.iter().filter(|a| a.previews().iter().any(|p| p.part == args.part)).find_map(|a| a.preview_host(&loaded.inv, &args.host));
+    let host = match alias {
+        Some(h) if !loaded.inv.hosts.contains_key(&args.host) => h,
+        _ => args.host.clone(),
+    };
+    if !loaded.inv.hosts.contains_key(&host) {
         bail!("unknown host `{}`; known hosts: {}", args.host, loaded.inv.hosts.keys().cloned().collect::<Vec<_>>().join(", "));
     }
-    let out = hearth::preview::preview(&global.root(), &args.host, &args.part)?;
+    let out = hearth::preview::preview(&global.root(), &host, &args.part)?;
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(out.as_bytes()).ok();
     Ok(0)

@@ -383,6 +383,27 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
         plan.targets.push(Target { name: name.clone(), addr });
     }
 
+    // LAN devices the areas name (a PiKVM, a KVM switch), each with the
+    // hearth process standing in for it; not probed by the matrix.
+    for area in crate::area::AREAS {
+        for d in area.lab_devices(inv) {
+            let (name, addr) = (d.name, d.address);
+            if plan.node(&name).is_some() {
+                bail!("lab node `{name}` of area {} exists already", area.name());
+            }
+            let i = plan.nodes.len();
+            let mut n = Node::new(&name, NodeKind::Device);
+            n.lan_address = Some(addr);
+            n.daemon = d.daemon;
+            n.ready_port = d.ready_port;
+            if !masquerading {
+                n.routes.push(Route { dest: inv.network.vpn, via: gw_addr });
+            }
+            plan.nodes.push(n);
+            add_link(&mut plan, i, "lan0", Some(Ipv4Net::new(addr, lan_len)?), sw_lan, &format!("p{i}"), None);
+        }
+    }
+
     // Expectations: the policy resolver, the source of hearth.allowlist.
     let al = crate::policy::allowlist(inv);
     plan.udp_ports = udp_ports(&al);

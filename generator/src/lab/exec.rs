@@ -278,6 +278,41 @@ impl Lab {
             cmd.args(["lab", "responder", "--port", &RESPONDER_PORT.to_string(), "--lab", &self.prefix]);
             self.spawn(&format!("responder-{}", n.name), cmd)?;
         }
+        // LAN devices: the hearth process their area names.
+        for (i, n) in plan.nodes.iter().enumerate().filter(|(_, n)| n.kind == NodeKind::Device && !n.daemon.is_empty()) {
+            let mut cmd = in_ns(&nsof(i), &self.exe.to_string_lossy());
+            cmd.args(&n.daemon);
+            self.spawn(&format!("device-{}", n.name), cmd)?;
+        }
+        self.wait_listening(plan)
+    }
+
+    /// Waits until every LAN host's responder and every device's daemon
+    /// accepts TCP connections: a process started on a loaded machine can
+    /// take seconds to bind, and a probe before that sees a closed port
+    /// (a refused connect returns at once, so retries do not cover it).
+    fn wait_listening(&self, plan: &LabPlan) -> Result<()> {
+        let t0 = Instant::now();
+        for (i, n) in plan.nodes.iter().enumerate() {
+            let port = match n.kind {
+                NodeKind::LanHost => Some(RESPONDER_PORT),
+                NodeKind::Device => n.ready_port,
+                _ => None,
+            };
+            let (Some(port), Some(addr)) = (port, n.lan_address) else { continue };
+            let ns = format!("{}-{i}", self.prefix);
+            loop {
+                let sa = std::net::SocketAddr::from((addr, port));
+                let up = super::probe::in_netns(&ns, move || Ok(std::net::TcpStream::connect_timeout(&sa, Duration::from_secs(1)).is_ok()))?;
+                if up {
+                    break;
+                }
+                if t0.elapsed() > Duration::from_secs(30) {
+                    bail!("{} is not listening on {addr}:{port} 30 s after it was started (see {}/)", n.name, self.dir.display());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         Ok(())
     }
 

@@ -30,6 +30,9 @@ pub enum NodeKind {
     NatRouter,
     /// A switch: a namespace holding one bridge (the internet, the LAN).
     Switch,
+    /// A LAN device an area names (a KVM switch): an address on the LAN and
+    /// the `hearth` process that stands in for it.
+    Device,
 }
 
 impl fmt::Display for NodeKind {
@@ -41,6 +44,7 @@ impl fmt::Display for NodeKind {
             NodeKind::Client => "client",
             NodeKind::NatRouter => "nat-router",
             NodeKind::Switch => "switch",
+            NodeKind::Device => "device",
         })
     }
 }
@@ -121,11 +125,15 @@ pub struct Node {
     pub routes: Vec<Route>,
     /// LAN hosts: the address the responder answers on.
     pub lan_address: Option<Ipv4Addr>,
+    /// Devices: the `hearth` arguments of the process standing in for it.
+    pub daemon: Vec<String>,
+    /// Devices: the TCP port the daemon accepts on once it is up.
+    pub ready_port: Option<u16>,
 }
 
 impl Node {
     pub fn new(name: &str, kind: NodeKind) -> Self {
-        Node { name: name.into(), kind, wg: None, nft: vec![], sysctls: vec![], routes: vec![], lan_address: None }
+        Node { name: name.into(), kind, wg: None, nft: vec![], sysctls: vec![], routes: vec![], lan_address: None, daemon: vec![], ready_port: None }
     }
 }
 
