@@ -29,8 +29,12 @@ pub enum RenderError {
     Unparsable { path: String, error: String },
     #[error("{0}")]
     NeedsRekey(String),
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {}: {source}", crate::fsutil::shown(path))]
     Write { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Rules(String),
+    #[error("{0}")]
+    BadValues(String),
 }
 
 /// What one render changed.
@@ -40,8 +44,11 @@ pub struct Report {
     pub changes: Vec<String>,
     /// Files written (repo-relative).
     pub written: Vec<String>,
-    /// Files removed (generated files of hosts no longer in the inventory).
+    /// Files removed (generated files of hosts no longer in the inventory,
+    /// temp files a killed hearth left).
     pub removed: Vec<String>,
+    /// Said on stderr: what could not be checked, and why.
+    pub notes: Vec<String>,
 }
 
 /// The recipients of a secret: its hosts' SSH keys plus every admin.
@@ -321,15 +328,171 @@ pub fn files(root: &Path, inv: &Inventory) -> Result<BTreeMap<String, Vec<u8>>, 
                 })
                 .collect::<Vec<_>>()
         },
-        || {
-            let rcpts = Recipients::new(inv);
-            let entries: Vec<(String, Vec<Recipient>)> = specs.iter().map(|s| (s.rel.clone(), rcpts.of(s))).collect();
-            secrets::agenix_rules(entries.iter().map(|(f, r)| (f.as_str(), r.as_slice())))
-        },
+        || secrets_nix(root, inv, &specs),
     );
     let mut out: BTreeMap<String, Vec<u8>> = hosts.into_iter().collect();
-    out.insert("secrets/secrets.nix".into(), sn.into_bytes());
+    out.insert("secrets/secrets.nix".into(), sn?.into_bytes());
     Ok(out)
+}
+
+/// `secrets/secrets.nix`: hearth's rules (the recipients each secret should
+/// have), then the rules of the user's own that the current file holds,
+/// kept as written: those below [`secrets::USER_RULES_MARKER`], and any rule
+/// among hearth's for a file hearth did not write (an `agenix -e` file,
+/// not in `recipients.json`). A rule for a file hearth no longer manages is
+/// hearth's own old rule and goes. Never drops a rule of the user's
+/// silently: a file that cannot be read that way is refused, saying why.
+pub fn secrets_nix(root: &Path, inv: &Inventory, specs: &[SecretSpec]) -> Result<String, RenderError> {
+    let rcpts = Recipients::new(inv);
+    let entries: Vec<(String, Vec<Recipient>)> = specs.iter().map(|s| (s.rel.clone(), rcpts.of(s))).collect();
+    let kept = kept_rules(root, specs)?;
+    Ok(secrets::agenix_rules(entries.iter().map(|(f, r)| (f.as_str(), r.as_slice())), &kept))
+}
+
+fn kept_rules(root: &Path, specs: &[SecretSpec]) -> Result<Vec<secrets::Rule>, RenderError> {
+    let path = root.join("secrets/secrets.nix");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(source) => return Err(RenderError::Write { path, source }),
+    };
+    let rules = secrets::read_rules(&text).map_err(|why| {
+        RenderError::Rules(format!(
+            "secrets/secrets.nix: {why}; hearth keeps the rules of your own in it, so it must stay an attribute set of `\"FILE\".publicKeys = [ ... ];` rules: fix it (or move your rules aside and delete it); values hearth should manage go in with `hearth secret set NAME --host HOST`"
+        ))
+    })?;
+    let generated: std::collections::HashSet<&str> = specs.iter().map(|s| s.rel.as_str()).collect();
+    let store = SecretStore::open(root.join("secrets"))?;
+    let hearths: std::collections::HashSet<&str> = store.entries().map(|(r, _)| r).collect();
+    let mut kept = Vec::new();
+    for r in rules {
+        if generated.contains(r.rel.as_str()) {
+            if r.below_marker {
+                return Err(RenderError::Rules(format!(
+                    "secrets/secrets.nix: your rule for `{}` names a file hearth manages (its recipients come from the inventory); delete that rule",
+                    r.rel.escape_debug()
+                )));
+            }
+            continue;
+        }
+        let foreign_file = !hearths.contains(r.rel.as_str()) && root.join("secrets").join(&r.rel).is_file();
+        if r.below_marker || foreign_file {
+            kept.push(r);
+        }
+    }
+    Ok(kept)
+}
+
+/// Rewrites `secrets/secrets.nix` when it differs: every command that
+/// changes who a secret is encrypted to calls this, so an `agenix -r` run
+/// right after never leaves a new recipient out. Returns whether it wrote.
+pub fn write_rules(root: &Path, inv: &Inventory) -> Result<bool, RenderError> {
+    let text = secrets_nix(root, inv, &topology::secrets(inv))?;
+    parse_check("secrets/secrets.nix", text.as_bytes())?;
+    let path = root.join("secrets/secrets.nix");
+    crate::fsutil::write_if_changed(&path, text.as_bytes()).map_err(|source| RenderError::Write { path, source })
+}
+
+/// A generated value that is not what hearth made: a malformed WireGuard or
+/// preshared key, or a private key whose public half is not the inventory's.
+#[derive(Debug, Clone)]
+pub struct BadValue {
+    /// `secrets/...`
+    pub file: String,
+    pub problem: String,
+    /// What to run.
+    pub fix: String,
+    /// For a pair mismatch: (section, node, the private key's public key),
+    /// which `render` writes into the inventory.
+    pub accept: Option<(&'static str, String, String)>,
+}
+
+impl std::fmt::Display for BadValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}; {}", self.file, self.problem, self.fix)
+    }
+}
+
+/// What [`verify_values`] found.
+#[derive(Debug, Default)]
+pub struct Verified {
+    pub bad: Vec<BadValue>,
+    /// Files the identity cannot decrypt (not a recipient): not verified.
+    pub unreadable: Vec<String>,
+}
+
+fn rotate_cmd(inv: &Inventory, spec: &SecretSpec) -> String {
+    match &spec.kind {
+        SecretKind::WireguardKey { node } if inv.peers.contains_key(node) => format!("`hearth peer rotate {node}`"),
+        SecretKind::Psk { peer, .. } if inv.peers.contains_key(peer) => format!("`hearth peer rotate {peer}`"),
+        _ => {
+            let (dir, file) = spec.rel.rsplit_once('/').unwrap_or(("", &spec.rel));
+            let name = file.trim_end_matches(".age");
+            match dir.strip_prefix("peers/") {
+                Some(p) => format!("`hearth secret rotate {name} --peer {p}`"),
+                None => format!("`hearth secret rotate {name} --host {dir}`"),
+            }
+        }
+    }
+}
+
+/// Decrypts every WireGuard private key and preshared key hearth generated
+/// and checks it: a key (base64 of 32 bytes), and for a private key, the
+/// public key the inventory names. Catches a crash between a rotated key and
+/// the inventory, and a value replaced with `agenix -e`. Both cores.
+pub fn verify_values(inv: &Inventory, store: &SecretStore, ids: &Identities) -> Verified {
+    use rayon::prelude::*;
+    let specs: Vec<SecretSpec> = topology::secrets(inv).into_iter().filter(|s| matches!(s.kind, SecretKind::WireguardKey { .. } | SecretKind::Psk { .. })).collect();
+    let results: Vec<Result<Option<BadValue>, String>> = specs
+        .par_iter()
+        .map(|spec| {
+            let file = format!("secrets/{}", spec.rel);
+            if !store.path_of(&spec.rel).is_file() {
+                return Ok(None); // missing: reported (and made) elsewhere
+            }
+            let bad = |problem: String, fix: String| Ok(Some(BadValue { file: file.clone(), problem, fix, accept: None }));
+            let value = match store.decrypt(&spec.rel, ids) {
+                Ok(v) => v,
+                Err(secrets::SecretsError::NoMatchingIdentity { .. } | secrets::SecretsError::NoIdentity { .. }) => return Err(file),
+                Err(e) => return bad(format!("cannot be decrypted ({e})"), format!("restore it from git, or replace it with {}", rotate_cmd(inv, spec))),
+            };
+            let text = std::str::from_utf8(value.expose()).unwrap_or("").trim();
+            match &spec.kind {
+                SecretKind::WireguardKey { node } => {
+                    let Ok(public) = crate::keys::public_from_private(text) else {
+                        return bad("is not a WireGuard private key (base64 of 32 bytes, as `wg genkey` prints)".into(), format!("run {} for a new pair", rotate_cmd(inv, spec)));
+                    };
+                    let (section, have) = match inv.hosts.get(node) {
+                        Some(h) => ("hosts", h.public_key.as_deref()),
+                        None => ("peers", inv.peers.get(node).and_then(|p| p.public_key.as_deref())),
+                    };
+                    match have {
+                        Some(h) if h == public => Ok(None),
+                        Some(h) => Ok(Some(BadValue {
+                            file: file.clone(),
+                            problem: format!("holds the private key of public key {public}, but {section}.{node}.public_key is {h}"),
+                            fix: format!("`hearth render` sets the inventory's public key to {public} (the private key is what `{node}` uses; redeploy its peers), or run {} for a new pair", rotate_cmd(inv, spec)),
+                            accept: Some((section, node.clone(), public)),
+                        })),
+                        None => Ok(None), // no public key yet: render writes it
+                    }
+                }
+                _ => match crate::keys::check_key(text) {
+                    Ok(()) => Ok(None),
+                    Err(e) => bad(format!("is not a preshared key ({e})"), format!("run {} for a new one", rotate_cmd(inv, spec))),
+                },
+            }
+        })
+        .collect();
+    let mut out = Verified::default();
+    for r in results {
+        match r {
+            Ok(Some(b)) => out.bad.push(b),
+            Ok(None) => {}
+            Err(f) => out.unreadable.push(f),
+        }
+    }
+    out
 }
 
 /// Parses a file about to be written: a generated file that does not parse
@@ -359,13 +522,23 @@ pub fn orphans(root: &Path, inv: &Inventory) -> Vec<String> {
 #[derive(Debug, Default)]
 pub struct CheckReport {
     pub problems: Vec<String>,
+    /// What could not be checked, and why (said on stderr).
+    pub notes: Vec<String>,
 }
 
-/// `hearth render --check`: writes nothing; lists every stale or missing file
-/// and missing derived state.
-pub fn check(root: &Path, loaded: &Loaded) -> Result<CheckReport, RenderError> {
+/// One line per damaged secret: what `render --check` and `render` both say.
+fn damaged_line(inv: &Inventory, spec: &SecretSpec, why: &str) -> String {
+    format!("secrets/{}: damaged: {why}; restore it from git (`git checkout -- secrets/{}`), or replace it with {}", spec.rel, spec.rel, rotate_cmd(inv, spec))
+}
+
+/// `hearth render --check`: writes nothing; lists every stale or missing file,
+/// missing derived state, damaged secret, and temp file a killed hearth left.
+/// With an identity at hand (`ids`), also every generated value that is not
+/// what hearth made ([`verify_values`]).
+pub fn check(root: &Path, loaded: &Loaded, ids: Option<&Identities>) -> Result<CheckReport, RenderError> {
     let inv = &loaded.inv;
     let mut problems = Vec::new();
+    let mut notes = Vec::new();
     for (n, h) in &inv.hosts {
         if h.wireguard_role().is_some() && (h.vpn_address.is_none() || h.public_key.is_none()) {
             problems.push(format!("inventory: host `{n}` has no VPN address or WireGuard key yet"));
@@ -376,14 +549,25 @@ pub fn check(root: &Path, loaded: &Loaded) -> Result<CheckReport, RenderError> {
             problems.push(format!("inventory: peer `{n}` has no address or key yet"));
         }
     }
-    let store = SecretStore::open(&root.join("secrets"))?;
+    let store = SecretStore::open(root.join("secrets"))?;
     let rcpts = Recipients::new(inv);
     for spec in topology::secrets(inv) {
         match store.status(&spec.rel, &rcpts.of(&spec))? {
             Status::Missing => problems.push(format!("secrets/{}: missing", spec.rel)),
-            st @ Status::Stale { .. } => problems.push(format!("secrets/{}: {st}; run `hearth secrets rekey`", spec.rel)),
+            Status::Damaged { reason } => problems.push(damaged_line(inv, &spec, &reason)),
+            st @ Status::Stale { .. } => problems.push(format!("secrets/{}: {st}; run `hearth render` (or `hearth secrets rekey`)", spec.rel)),
             Status::Current => {}
         }
+    }
+    match ids {
+        Some(ids) => {
+            let v = verify_values(inv, &store, ids);
+            problems.extend(v.bad.iter().map(|b| b.to_string()));
+            if !v.unreadable.is_empty() {
+                notes.push(format!("{} generated value(s) not verified: the identity cannot decrypt them (first: {})", v.unreadable.len(), v.unreadable[0]));
+            }
+        }
+        None => notes.push("WireGuard key pairs and preshared keys not verified: no identity (pass --identity FILE or set HEARTH_IDENTITY)".into()),
     }
     for (path, bytes) in files(root, inv)? {
         match std::fs::read(root.join(&path)) {
@@ -395,7 +579,11 @@ pub fn check(root: &Path, loaded: &Loaded) -> Result<CheckReport, RenderError> {
     for o in orphans(root, inv) {
         problems.push(format!("{o}: host is no longer in the inventory"));
     }
-    Ok(CheckReport { problems })
+    for t in crate::fsutil::stale_temps(root) {
+        let rel = t.strip_prefix(root).unwrap_or(&t);
+        problems.push(format!("{}: temp file left by a killed hearth; `hearth render` removes it", crate::fsutil::shown(rel)));
+    }
+    Ok(CheckReport { problems, notes })
 }
 
 /// `hearth render`: materialize derived state, rekey secrets whose
@@ -410,28 +598,65 @@ pub fn render(inventory: &Path, identities: impl FnOnce() -> Result<Identities, 
     let mut ed = Editor::open(inventory)?;
     let mut store = SecretStore::open(&root.join("secrets"))?;
     let mut report = Report::default();
+    report.removed.extend(ed.swept.iter().map(|p| crate::fsutil::shown(p.strip_prefix(&root).unwrap_or(p))));
 
-    // Recipient changes need the admin identity; find out before writing.
-    let stale = stale_by_manifest(&ed.before.inv, &store);
-    let ids = if stale.is_empty() {
-        None
-    } else {
-        match identities() {
-            Ok(ids) => Some(ids),
-            Err(e) => {
-                let list: Vec<String> = stale.iter().map(|(s, _, r)| format!("  secrets/{}: {r}", s.rel)).collect();
-                return Err(RenderError::NeedsRekey(format!(
-                    "{} secret(s) must be re-encrypted to their new recipients, which needs an admin identity:\n{}\n{e}\nhint: pass --identity FILE (or set HEARTH_IDENTITY)",
-                    stale.len(),
-                    list.join("\n")
-                )));
-            }
+    // The same verdict as `render --check`: every file's status from the
+    // file itself (a file rewritten by agenix, or written just before a
+    // crash that kept it out of recipients.json, is rekeyed here).
+    let inv = ed.before.inv.clone();
+    let rcpts = Recipients::new(&inv);
+    let mut damaged = Vec::new();
+    for spec in topology::secrets(&inv) {
+        if let Status::Damaged { reason } = store.status(&spec.rel, &rcpts.of(&spec))? {
+            damaged.push(damaged_line(&inv, &spec, &reason));
+        }
+    }
+    if !damaged.is_empty() {
+        return Err(RenderError::BadValues(format!("{} secret(s) cannot be read, so nothing was written:\n  {}", damaged.len(), damaged.join("\n  "))));
+    }
+    let stale = stale_secrets(&inv, &store)?;
+    let loaded_ids = identities();
+    let ids = match (stale.is_empty(), loaded_ids) {
+        (_, Ok(ids)) => Some(ids),
+        (true, Err(e)) => {
+            report.notes.push(format!("WireGuard key pairs and preshared keys not verified: {e}"));
+            None
+        }
+        (false, Err(e)) => {
+            let list: Vec<String> = stale.iter().map(|(s, _, r)| format!("  secrets/{}: {r}", s.rel)).collect();
+            return Err(RenderError::NeedsRekey(format!(
+                "{} secret(s) must be re-encrypted to their new recipients, which needs an admin identity:\n{}\n{e}\nhint: pass --identity FILE (or set HEARTH_IDENTITY)",
+                stale.len(),
+                list.join("\n")
+            )));
         }
     };
+    // Generated values checked before anything is written: a private key
+    // whose public half is not the inventory's (a crash inside a rotate, an
+    // `agenix -e` edit) is repaired by taking the private key's public key;
+    // anything else is refused, naming the command that fixes it.
+    if let Some(ids) = &ids {
+        let v = verify_values(&inv, &store, ids);
+        let (pairs, others): (Vec<BadValue>, Vec<BadValue>) = v.bad.into_iter().partition(|b| b.accept.is_some());
+        if !others.is_empty() {
+            let list: Vec<String> = others.iter().map(|b| b.to_string()).collect();
+            return Err(RenderError::BadValues(format!("{} generated value(s) are not what hearth made, so nothing was written:\n  {}", others.len(), list.join("\n  "))));
+        }
+        for b in pairs {
+            let (section, node, public) = b.accept.expect("partitioned on it");
+            ed.entry_table(section, &node)["public_key"] = toml_edit::value(public.clone());
+            report.changes.push(format!("{}: its private key belongs to public key {public}; set {section}.{node}.public_key to it (redeploy the peers of `{node}`, or run `hearth {}` for a new pair)", b.file, if section == "peers" { format!("peer rotate {node}") } else { format!("secret rotate wireguard-key --host {node}") }));
+        }
+        if !v.unreadable.is_empty() {
+            report.notes.push(format!("{} generated value(s) not verified: the identity cannot decrypt them (first: {})", v.unreadable.len(), v.unreadable[0]));
+        }
+    }
+    let ids = if stale.is_empty() { None } else { ids };
 
-    report.changes = materialize(&mut ed, &mut store)?;
+    report.changes.extend(materialize(&mut ed, &mut store)?);
+    let text_before = ed.before.text.clone();
     let loaded = ed.commit()?;
-    if !report.changes.is_empty() {
+    if loaded.text != text_before {
         report.written.push(loaded.path.display().to_string());
     }
     if let Some(ids) = ids {

@@ -61,7 +61,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-pub use agenix::{agenix_rules, nix_string};
+pub use agenix::{agenix_rules, nix_string, read_rules, Rule, USER_RULES_MARKER};
 pub use bytes::SecretBytes;
 pub use identity::{
     default_identity_paths, load_identities, load_identities_with_home, Identities,

@@ -53,6 +53,9 @@ pub enum Status {
     Current,
     /// Needs a rekey.
     Stale { reason: StaleReason },
+    /// Not an age file (empty, truncated, overwritten): no rekey can read
+    /// it; restore it from git or replace it (`hearth secret rotate`).
+    Damaged { reason: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -86,6 +89,7 @@ impl fmt::Display for Status {
         match self {
             Status::Missing => f.write_str("missing"),
             Status::Current => f.write_str("current"),
+            Status::Damaged { reason } => write!(f, "damaged: {reason}"),
             Status::Stale {
                 reason: StaleReason::RecipientsChanged { added, removed },
             } => {
@@ -278,6 +282,18 @@ impl SecretStore {
         let unknown = |cause| Status::Stale {
             reason: StaleReason::UnknownRecipients { cause },
         };
+        // Whatever the manifest says, a file that is not age is damaged: one
+        // verdict for every command (issue 19: an empty file was "stale" to
+        // `render --check` and unreadable to `secrets rekey`).
+        if let Err(e) = read_header(bytes) {
+            return Status::Damaged {
+                reason: if bytes.iter().all(u8::is_ascii_whitespace) {
+                    "the file is empty".into()
+                } else {
+                    format!("not an age file ({e})")
+                },
+            };
+        }
         let Some(entry) = self.files.get(rel) else {
             return unknown(UnknownCause::NotInManifest);
         };
@@ -361,6 +377,14 @@ impl SecretStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => false,
             Err(e) => return Err(SecretsError::io(self.display_path(rel), e)),
         };
+        // Directories the file leaves empty go too (`secrets/<host>/`), up
+        // to the store's root; a directory with anything else in it stays.
+        let mut dir = self.path_of(rel);
+        while dir.pop() && dir != self.root && dir.starts_with(&self.root) {
+            if fs::remove_dir(&dir).is_err() {
+                break;
+            }
+        }
         if self.files.remove(rel).is_some() {
             self.save_manifest()?;
         }
@@ -922,8 +946,10 @@ mod tests {
 
     #[test]
     fn manifest_entry_hashes_the_ciphertext() {
-        let e = entry_for(b"ciphertext", &[]);
-        assert_eq!(e.sha256, sha256_hex(b"ciphertext"));
-        assert_eq!(e.sha256.len(), 64);
+        // Known SHA-256 vectors (FIPS 180-2 "abc", and the empty input), not
+        // the function compared with itself.
+        let e = entry_for(b"abc", &[]);
+        assert_eq!(e.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(entry_for(b"", &[]).sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     }
 }
