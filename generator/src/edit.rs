@@ -19,9 +19,9 @@ pub enum EditError {
     Invalid(Problems),
     #[error("{0}")]
     Refused(String),
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {}: {source}", crate::fsutil::shown(path))]
     Write { path: PathBuf, source: std::io::Error },
-    #[error("cannot lock {path}: {source}")]
+    #[error("cannot lock {}: {source}", crate::fsutil::shown(path))]
     Lock { path: PathBuf, source: std::io::Error },
 }
 

@@ -168,7 +168,7 @@ pub fn user(cmd: UserCommand, global: &Global) -> anyhow::Result<i32> {
                 bail!("the bastion trusts no user CA; set `ca = true` under [bastion] and run `hearth render`");
             }
             let pubkey = match &key {
-                Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+                Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", hearth::fsutil::shown(p)))?,
                 None => u.ssh_keys.first().cloned().with_context(|| format!("user `{name}` has no key in the inventory; pass --key FILE"))?,
             };
             let secs = hearth::bastion::parse_validity(&validity)?;
