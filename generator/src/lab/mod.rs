@@ -240,10 +240,12 @@ fn scan_client(ns: &str, src: std::net::Ipv4Addr, plan: &LabPlan, allowed: &BTre
         }
     }
     let udp: Vec<SocketAddrV4> = plan.targets.iter().flat_map(|t| plan.udp_ports.iter().map(move |p| SocketAddrV4::new(t.addr, *p))).collect();
+    let allowed_udp: Vec<SocketAddrV4> = allowed.iter().filter(|f| f.proto == Proto::Udp).map(|f| SocketAddrV4::new(f.addr, f.port)).collect();
     let (mut seen, syn) = probe::in_netns(ns, move || {
         let reached = counter.map(|(gw, name)| move |tag: u8| syn_counter(&gw, &format!("{name}t{tag}")));
         let syn = probe::syn_scan(src, &tcp, opts, reached.as_ref().map(|f| f as &dyn Fn(u8) -> Result<u64>))?;
-        let open_udp = probe::udp_probe(&udp, Duration::from_millis(700), 3)?;
+        let expect_udp: BTreeSet<SocketAddrV4> = allowed_udp.iter().copied().collect();
+        let open_udp = probe::udp_scan(&udp, &expect_udp, (Duration::from_millis(700), 3), probe::UDP_CONFIRM)?;
         let mut seen = flows_of(&syn.open, Proto::Tcp);
         seen.extend(flows_of(&open_udp, Proto::Udp));
         Ok((seen, syn))
@@ -287,8 +289,9 @@ fn probe_acl_client(lab: &Lab, plan: &LabPlan, c: &plan::ClientExpect) -> Result
     let udp: Vec<SocketAddrV4> = checks.iter().filter(|a| a.flow.proto == Proto::Udp).map(|a| SocketAddrV4::new(a.flow.addr, a.flow.port)).collect();
     let ns = lab.ns(&c.name)?;
     let expect_open: Vec<SocketAddrV4> = checks.iter().filter(|a| a.accept && a.flow.proto == Proto::Tcp).map(|a| SocketAddrV4::new(a.flow.addr, a.flow.port)).collect();
+    let expect_udp: BTreeSet<SocketAddrV4> = if c.connects { checks.iter().filter(|a| a.accept && a.flow.proto == Proto::Udp).map(|a| SocketAddrV4::new(a.flow.addr, a.flow.port)).collect() } else { BTreeSet::new() };
     let (mut ot, ou) = probe::in_netns(&ns, move || {
-        Ok((probe::tcp_scan(&tcp, probe::ScanOpts { window: 256, timeout: Duration::from_secs(2) })?, probe::udp_probe(&udp, Duration::from_millis(700), 5)?))
+        Ok((probe::tcp_scan(&tcp, probe::ScanOpts { window: 256, timeout: Duration::from_secs(2) })?, probe::udp_scan(&udp, &expect_udp, (Duration::from_millis(700), 5), probe::UDP_CONFIRM)?))
     })?;
     let again: Vec<SocketAddrV4> = expect_open.into_iter().filter(|a| !ot.contains(a)).collect();
     if !again.is_empty() && c.connects {
@@ -476,7 +479,17 @@ mod tests {
     }
 
     #[test]
-    fn every_tool_has_a_package() {
-        assert!(TOOLS.iter().all(|(t, p)| !t.is_empty() && !p.is_empty()));
+    fn every_tool_package_is_installed_by_checks_run() {
+        // CI starts from a fresh machine: checks/run must install the
+        // package of every tool the lab needs (libpam-google-authenticator
+        // for the PAM module preflight looks for).
+        let run = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../checks/run")).unwrap();
+        let list = &run[run.find("packages=(").expect("packages=( in checks/run")..];
+        let list = &list[..list.find(')').unwrap()];
+        let listed: BTreeSet<&str> = list["packages=(".len()..].split_whitespace().collect();
+        // Installed everywhere Debian is: no need to list them.
+        let essential = ["util-linux", "passwd", "procps", "iproute2"];
+        let missing: Vec<&str> = TOOLS.iter().map(|(_, p)| *p).chain(["libpam-google-authenticator"]).filter(|p| !listed.contains(p) && !essential.contains(p)).collect();
+        assert!(missing.is_empty(), "checks/run does not install {missing:?}");
     }
 }
