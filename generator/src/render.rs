@@ -199,38 +199,9 @@ pub fn materialize(ed: &mut Editor, store: &mut SecretStore) -> Result<Vec<Strin
     Ok(changes)
 }
 
-/// Secrets whose recipients differ from those `recipients.json` recorded,
-/// without reading any ciphertext: what `render` needs to decide on a rekey.
-/// (Files rewritten behind hearth's back are found by the full check,
-/// [`stale_secrets`], which `render --check`, `secret list` and `secrets
-/// rekey` use.)
-pub fn stale_by_manifest(inv: &Inventory, store: &SecretStore) -> Vec<(SecretSpec, Vec<Recipient>, String)> {
-    let recorded: std::collections::HashMap<&str, &Vec<String>> = store.entries().map(|(rel, e)| (rel, &e.recipients)).collect();
-    let rcpts = Recipients::new(inv);
-    topology::secrets(inv)
-        .into_iter()
-        .filter_map(|spec| {
-            let want = rcpts.of(&spec);
-            let why = match recorded.get(spec.rel.as_str()) {
-                _ if !store.path_of(&spec.rel).is_file() => return None, // missing: materialize creates it
-                None => "stale: recipients unknown (not in recipients.json)".to_owned(),
-                Some(have) => {
-                    let mut w: Vec<String> = want.iter().map(|r| r.to_string()).collect();
-                    w.sort();
-                    let mut h: Vec<String> = have.to_vec();
-                    h.sort();
-                    if w == h {
-                        return None;
-                    }
-                    "stale: recipients changed".to_owned()
-                }
-            };
-            Some((spec, want, why))
-        })
-        .collect()
-}
-
-/// Secrets whose recipients changed since they were encrypted.
+/// Secrets that need a rekey, judged by the files themselves (recipients
+/// changed, not in `recipients.json`, rewritten by another tool): what
+/// `render` rekeys and `render --check` reports, so both give one verdict.
 pub fn stale_secrets(inv: &Inventory, store: &SecretStore) -> Result<Vec<(SecretSpec, Vec<Recipient>, String)>, RenderError> {
     use rayon::prelude::*;
     let rcpts = Recipients::new(inv);
