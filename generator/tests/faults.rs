@@ -64,8 +64,21 @@ fn require(tool: &str, package: &str) {
     assert!(ok, "{tool} is not installed: apt-get install {package} (checks/run installs it)");
 }
 
-/// Every file below `dir` with its bytes.
-fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+/// Every file below `dir` with a hash of its bytes (a failed comparison
+/// names paths, not megabytes).
+fn files(dir: &Path) -> Vec<(PathBuf, u64)> {
+    use std::hash::{Hash, Hasher};
+    files_bytes(dir)
+        .into_iter()
+        .map(|(p, b)| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            b.hash(&mut h);
+            (p, h.finish())
+        })
+        .collect()
+}
+
+fn files_bytes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut v = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

@@ -40,10 +40,10 @@ pub fn edit(global: &Global, opts: &EditOpts, change: impl FnOnce(&mut Editor) -
     let mut store = secrets::SecretStore::open(global.root().join("secrets"))?;
     said.extend(render::materialize(&mut ed, &mut store)?);
     said.extend(ed.swept.iter().map(|p| format!("removed {} (a temp file a killed hearth left)", hearth::fsutil::shown(p))));
-    let loaded = ed.commit()?;
+    ed.commit()?;
     // Who may read which secret may have changed: agenix's rules follow now,
     // not at the next render.
-    if render::write_rules(&global.root(), &loaded.inv)? {
+    if refresh_rules(global)? {
         said.push("wrote secrets/secrets.nix".into());
     }
     for s in &said {
@@ -53,6 +53,15 @@ pub fn edit(global: &Global, opts: &EditOpts, change: impl FnOnce(&mut Editor) -
         println!("next: run `hearth render` to update hosts/*/hearth.nix");
     }
     Ok(0)
+}
+
+/// Rewrites `secrets/secrets.nix` from the inventory as it is now, under
+/// the inventory lock (so that of two concurrent edits the last one's rules
+/// win). Returns whether it wrote.
+pub fn refresh_rules(global: &Global) -> anyhow::Result<bool> {
+    let _lock = hearth::fsutil::InventoryLock::acquire(&global.inventory)?;
+    let loaded = Loaded::read(&global.inventory)?;
+    Ok(render::write_rules(&global.root(), &loaded.inv)?)
 }
 
 /// Loads and validates the inventory, printing every problem.

@@ -106,8 +106,8 @@ pub fn secret(cmd: SecretCommand, global: &Global) -> anyhow::Result<i32> {
             let spec = topology::secrets(&after.inv).into_iter().find(|s| s.rel == format!("{host}/{name}.age")).expect("just added");
             let mut st = store(global)?;
             st.write(&spec.rel, &value, &recipients(&after.inv, &spec))?;
-            let loaded = ed.commit()?;
-            hearth::render::write_rules(&global.root(), &loaded.inv)?;
+            ed.commit()?;
+            super::core::refresh_rules(global)?;
             println!("stored secrets/{} for `{host}` (age.secrets.{name}); run `hearth render`", spec.rel);
             Ok(0)
         }
