@@ -111,6 +111,17 @@ fn root_of(inventory: &Path) -> PathBuf {
     }
 }
 
+/// Set when a signal started the teardown: the run's own thread then leaves
+/// the exit to the signal thread (130), instead of failing (1) on the
+/// namespaces the teardown is removing under it.
+static SIGNALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn wait_if_signalled() {
+    while SIGNALLED.load(std::sync::atomic::Ordering::SeqCst) {
+        std::thread::park_timeout(Duration::from_secs(1));
+    }
+}
+
 /// Tears the lab down on SIGINT/SIGTERM/SIGHUP, then exits 130.
 fn install_signal_teardown(lab: &Lab) -> Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -118,6 +129,7 @@ fn install_signal_teardown(lab: &Lab) -> Result<()> {
     let lab = lab.clone();
     std::thread::spawn(move || {
         if let Some(sig) = signals.forever().next() {
+            SIGNALLED.store(true, std::sync::atomic::Ordering::SeqCst);
             eprintln!("hearth lab: signal {sig}, tearing down lab {}", lab.prefix);
             for p in lab.teardown() {
                 eprintln!("hearth lab: teardown: {p}");
@@ -410,6 +422,7 @@ pub fn run(opts: &RunOpts) -> Result<Report> {
     let (lab, plan, decrypt) = bring_up(opts)?;
     timings.up_s = t0.elapsed().as_secs_f64();
     let res = check(&lab, &plan, &*decrypt, opts, &mut timings);
+    wait_if_signalled();
     let t3 = Instant::now();
     let problems = lab.teardown();
     timings.down_s = t3.elapsed().as_secs_f64();
