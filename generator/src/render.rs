@@ -388,8 +388,12 @@ impl std::fmt::Display for BadValue {
 #[derive(Debug, Default)]
 pub struct Verified {
     pub bad: Vec<BadValue>,
-    /// Files the identity cannot decrypt (not a recipient): not verified.
-    pub unreadable: Vec<String>,
+    /// Files not verified: no identity at hand, or one that cannot decrypt
+    /// them (not a recipient).
+    pub unverified: Vec<String>,
+    /// `checked` notes for `recipients.json` (rel, ciphertext SHA-256,
+    /// note) of the values decrypted and found good.
+    pub notes: Vec<(String, String, String)>,
 }
 
 fn rotate_cmd(inv: &Inventory, spec: &SecretSpec) -> String {
@@ -407,60 +411,77 @@ fn rotate_cmd(inv: &Inventory, spec: &SecretSpec) -> String {
     }
 }
 
-/// Decrypts every WireGuard private key and preshared key hearth generated
-/// and checks it: a key (base64 of 32 bytes), and for a private key, the
-/// public key the inventory names. Catches a crash between a rotated key and
-/// the inventory, and a value replaced with `agenix -e`. Both cores.
-pub fn verify_values(inv: &Inventory, store: &SecretStore, ids: &Identities) -> Verified {
+/// Checks every WireGuard private key and preshared key hearth generated: a
+/// key (base64 of 32 bytes), and for a private key, the public key the
+/// inventory names. Catches a crash between a rotated key and the
+/// inventory, and a value replaced with `agenix -e`. A ciphertext verified
+/// before (its `checked` note in `recipients.json`, bound to its SHA-256)
+/// is not decrypted again: the note says its public key, so a pair mismatch
+/// is found even without an identity. Others are decrypted with `ids` (both
+/// cores); without one they are listed as unverified.
+pub fn verify_values(inv: &Inventory, store: &SecretStore, ids: Option<&Identities>) -> Verified {
     use rayon::prelude::*;
     let specs: Vec<SecretSpec> = topology::secrets(inv).into_iter().filter(|s| matches!(s.kind, SecretKind::WireguardKey { .. } | SecretKind::Psk { .. })).collect();
-    let results: Vec<Result<Option<BadValue>, String>> = specs
+    enum One {
+        Good(Option<(String, String, String)>),
+        Bad(BadValue),
+        Unverified(String),
+    }
+    let results: Vec<One> = specs
         .par_iter()
         .map(|spec| {
             let file = format!("secrets/{}", spec.rel);
             if !store.path_of(&spec.rel).is_file() {
-                return Ok(None); // missing: reported (and made) elsewhere
+                return One::Good(None); // missing: reported (and made) elsewhere
             }
-            let bad = |problem: String, fix: String| Ok(Some(BadValue { file: file.clone(), problem, fix, accept: None }));
-            let value = match store.decrypt(&spec.rel, ids) {
-                Ok(v) => v,
-                Err(secrets::SecretsError::NoMatchingIdentity { .. } | secrets::SecretsError::NoIdentity { .. }) => return Err(file),
-                Err(e) => return bad(format!("cannot be decrypted ({e})"), format!("restore it from git, or replace it with {}", rotate_cmd(inv, spec))),
-            };
-            let text = std::str::from_utf8(value.expose()).unwrap_or("").trim();
-            match &spec.kind {
-                SecretKind::WireguardKey { node } => {
-                    let Ok(public) = crate::keys::public_from_private(text) else {
-                        return bad("is not a WireGuard private key (base64 of 32 bytes, as `wg genkey` prints)".into(), format!("run {} for a new pair", rotate_cmd(inv, spec)));
+            let bad = |problem: String, fix: String| One::Bad(BadValue { file: file.clone(), problem, fix, accept: None });
+            let Ok((sha, note)) = store.checked(&spec.rel) else { return One::Unverified(file) };
+            // The value's verdict: a public key (WireGuard) or "psk".
+            let verdict: Result<String, One> = match (note, ids) {
+                (Some(n), _) => Ok(n),
+                (None, None) => return One::Unverified(file),
+                (None, Some(ids)) => {
+                    let value = match store.decrypt(&spec.rel, ids) {
+                        Ok(v) => v,
+                        Err(secrets::SecretsError::NoMatchingIdentity { .. } | secrets::SecretsError::NoIdentity { .. }) => return One::Unverified(file),
+                        Err(e) => return bad(format!("cannot be decrypted ({e})"), format!("restore it from git, or replace it with {}", rotate_cmd(inv, spec))),
                     };
-                    let (section, have) = match inv.hosts.get(node) {
-                        Some(h) => ("hosts", h.public_key.as_deref()),
-                        None => ("peers", inv.peers.get(node).and_then(|p| p.public_key.as_deref())),
-                    };
-                    match have {
-                        Some(h) if h == public => Ok(None),
-                        Some(h) => Ok(Some(BadValue {
-                            file: file.clone(),
-                            problem: format!("holds the private key of public key {public}, but {section}.{node}.public_key is {h}"),
-                            fix: format!("`hearth render` sets the inventory's public key to {public} (the private key is what `{node}` uses; redeploy its peers), or run {} for a new pair", rotate_cmd(inv, spec)),
-                            accept: Some((section, node.clone(), public)),
-                        })),
-                        None => Ok(None), // no public key yet: render writes it
+                    let text = std::str::from_utf8(value.expose()).unwrap_or("").trim();
+                    match &spec.kind {
+                        SecretKind::WireguardKey { .. } => crate::keys::public_from_private(text)
+                            .map_err(|_| bad("is not a WireGuard private key (base64 of 32 bytes, as `wg genkey` prints)".into(), format!("run {} for a new pair", rotate_cmd(inv, spec)))),
+                        _ => crate::keys::check_key(text).map(|()| "psk".to_string()).map_err(|e| bad(format!("is not a preshared key ({e})"), format!("run {} for a new one", rotate_cmd(inv, spec)))),
                     }
                 }
-                _ => match crate::keys::check_key(text) {
-                    Ok(()) => Ok(None),
-                    Err(e) => bad(format!("is not a preshared key ({e})"), format!("run {} for a new one", rotate_cmd(inv, spec))),
-                },
+            };
+            let verdict = match verdict {
+                Ok(v) => v,
+                Err(b) => return b,
+            };
+            let note = Some((spec.rel.clone(), sha, verdict.clone()));
+            let SecretKind::WireguardKey { node } = &spec.kind else { return One::Good(note) };
+            let public = verdict;
+            let (section, have) = match inv.hosts.get(node) {
+                Some(h) => ("hosts", h.public_key.as_deref()),
+                None => ("peers", inv.peers.get(node).and_then(|p| p.public_key.as_deref())),
+            };
+            match have {
+                Some(h) if h != public => One::Bad(BadValue {
+                    file: file.clone(),
+                    problem: format!("holds the private key of public key {public}, but {section}.{node}.public_key is {h}"),
+                    fix: format!("`hearth render` sets the inventory's public key to {public} (the private key is what `{node}` uses; redeploy its peers), or run {} for a new pair", rotate_cmd(inv, spec)),
+                    accept: Some((section, node.clone(), public)),
+                }),
+                _ => One::Good(note), // equal, or no public key yet (render writes it)
             }
         })
         .collect();
     let mut out = Verified::default();
     for r in results {
         match r {
-            Ok(Some(b)) => out.bad.push(b),
-            Ok(None) => {}
-            Err(f) => out.unreadable.push(f),
+            One::Good(n) => out.notes.extend(n),
+            One::Bad(b) => out.bad.push(b),
+            One::Unverified(f) => out.unverified.push(f),
         }
     }
     out
@@ -497,6 +518,16 @@ pub struct CheckReport {
     pub notes: Vec<String>,
 }
 
+/// Says how many generated values could not be verified, and why.
+fn unverified_note(v: &Verified, have_ids: bool) -> Option<String> {
+    let first = v.unverified.first()?;
+    Some(if have_ids {
+        format!("{} generated value(s) not verified: the identity cannot decrypt them (first: {first})", v.unverified.len())
+    } else {
+        format!("{} generated value(s) not verified (WireGuard key pairs, preshared keys): no identity (pass --identity FILE or set HEARTH_IDENTITY); first: {first}", v.unverified.len())
+    })
+}
+
 /// One line per damaged secret: what `render --check` and `render` both say.
 fn damaged_line(inv: &Inventory, spec: &SecretSpec, why: &str) -> String {
     format!("secrets/{}: damaged: {why}; restore it from git (`git checkout -- secrets/{}`), or replace it with {}", spec.rel, spec.rel, rotate_cmd(inv, spec))
@@ -530,16 +561,9 @@ pub fn check(root: &Path, loaded: &Loaded, ids: Option<&Identities>) -> Result<C
             Status::Current => {}
         }
     }
-    match ids {
-        Some(ids) => {
-            let v = verify_values(inv, &store, ids);
-            problems.extend(v.bad.iter().map(|b| b.to_string()));
-            if !v.unreadable.is_empty() {
-                notes.push(format!("{} generated value(s) not verified: the identity cannot decrypt them (first: {})", v.unreadable.len(), v.unreadable[0]));
-            }
-        }
-        None => notes.push("WireGuard key pairs and preshared keys not verified: no identity (pass --identity FILE or set HEARTH_IDENTITY)".into()),
-    }
+    let v = verify_values(inv, &store, ids);
+    problems.extend(v.bad.iter().map(|b| b.to_string()));
+    notes.extend(unverified_note(&v, ids.is_some()));
     for (path, bytes) in files(root, inv)? {
         match std::fs::read(root.join(&path)) {
             Ok(old) if old == bytes => {}
@@ -589,10 +613,7 @@ pub fn render(inventory: &Path, identities: impl FnOnce() -> Result<Identities, 
     let loaded_ids = identities();
     let ids = match (stale.is_empty(), loaded_ids) {
         (_, Ok(ids)) => Some(ids),
-        (true, Err(e)) => {
-            report.notes.push(format!("WireGuard key pairs and preshared keys not verified: {e}"));
-            None
-        }
+        (true, Err(_)) => None,
         (false, Err(e)) => {
             let list: Vec<String> = stale.iter().map(|(s, _, r)| format!("  secrets/{}: {r}", s.rel)).collect();
             return Err(RenderError::NeedsRekey(format!(
@@ -606,8 +627,9 @@ pub fn render(inventory: &Path, identities: impl FnOnce() -> Result<Identities, 
     // whose public half is not the inventory's (a crash inside a rotate, an
     // `agenix -e` edit) is repaired by taking the private key's public key;
     // anything else is refused, naming the command that fixes it.
-    if let Some(ids) = &ids {
-        let v = verify_values(&inv, &store, ids);
+    {
+        let v = verify_values(&inv, &store, ids.as_ref());
+        report.notes.extend(unverified_note(&v, ids.is_some()));
         let (pairs, others): (Vec<BadValue>, Vec<BadValue>) = v.bad.into_iter().partition(|b| b.accept.is_some());
         if !others.is_empty() {
             let list: Vec<String> = others.iter().map(|b| b.to_string()).collect();
@@ -618,11 +640,7 @@ pub fn render(inventory: &Path, identities: impl FnOnce() -> Result<Identities, 
             ed.entry_table(section, &node)["public_key"] = toml_edit::value(public.clone());
             report.changes.push(format!("{}: its private key belongs to public key {public}; set {section}.{node}.public_key to it (redeploy the peers of `{node}`, or run `hearth {}` for a new pair)", b.file, if section == "peers" { format!("peer rotate {node}") } else { format!("secret rotate wireguard-key --host {node}") }));
         }
-        if !v.unreadable.is_empty() {
-            report.notes.push(format!("{} generated value(s) not verified: the identity cannot decrypt them (first: {})", v.unreadable.len(), v.unreadable[0]));
-        }
     }
-    let ids = if stale.is_empty() { None } else { ids };
 
     report.changes.extend(materialize(&mut ed, &mut store)?);
     let text_before = ed.before.text.clone();
@@ -630,9 +648,9 @@ pub fn render(inventory: &Path, identities: impl FnOnce() -> Result<Identities, 
     if loaded.text != text_before {
         report.written.push(loaded.path.display().to_string());
     }
-    if let Some(ids) = ids {
+    if let (Some(ids), false) = (&ids, stale.is_empty()) {
         let items: Vec<(String, Vec<Recipient>)> = stale.iter().map(|(s, r, _)| (s.rel.clone(), r.clone())).collect();
-        let rk = store.rekey(&items, &ids, true);
+        let rk = store.rekey(&items, ids, true);
         report.changes.extend(rk.rekeyed.iter().map(|r| format!("re-encrypted secrets/{r} to its current recipients")));
         if !rk.failed.is_empty() {
             return Err(RenderError::NeedsRekey(format!("could not re-encrypt: {}", rk.failed.iter().map(|(r, e)| format!("secrets/{r}: {e}")).collect::<Vec<_>>().join("; "))));
@@ -657,6 +675,13 @@ pub fn render(inventory: &Path, identities: impl FnOnce() -> Result<Identities, 
         let full = root.join(&o);
         std::fs::remove_file(&full).map_err(|source| RenderError::Write { path: full, source })?;
         report.removed.push(o);
+    }
+    // Remember what was verified (bound to each ciphertext's hash), so the
+    // next render and --check need not decrypt it again. Decrypts only what
+    // has no note yet; writes recipients.json only when a note is new.
+    let v = verify_values(&loaded.inv, &store, ids.as_ref());
+    if store.record_checked(&v.notes)? {
+        report.written.push(format!("secrets/{}", secrets::MANIFEST_FILE));
     }
     Ok(report)
 }

@@ -143,14 +143,16 @@ pub fn secret(cmd: SecretCommand, global: &Global) -> anyhow::Result<i32> {
             // With an identity at hand, the generated values themselves: key
             // format, and each private key against the inventory's public key.
             let mut bad = Vec::new();
-            if let Ok(ids) = identities(global) {
-                let v = hearth::render::verify_values(&inv, &st, &ids);
-                for b in v.bad {
-                    if let Some(r) = rows.iter_mut().find(|r| r.file == b.file) {
-                        r.status = format!("bad value: {}", b.problem);
-                    }
-                    bad.push(b.to_string());
+            let ids = identities(global).ok();
+            let v = hearth::render::verify_values(&inv, &st, ids.as_ref());
+            for b in v.bad {
+                if let Some(r) = rows.iter_mut().find(|r| r.file == b.file) {
+                    r.status = format!("bad value: {}", b.problem);
                 }
+                bad.push(b.to_string());
+            }
+            if let Some(first) = v.unverified.first() {
+                eprintln!("note: {} generated value(s) not verified (no identity that can decrypt them); first: {first}", v.unverified.len());
             }
             let known: std::collections::BTreeSet<&str> = specs.iter().map(|s| s.rel.as_str()).collect();
             // Files with a rule of the user's own in secrets.nix (made with

@@ -33,6 +33,12 @@ pub struct ManifestEntry {
     pub recipients: Vec<String>,
     /// Lower-case hex SHA-256 of the ciphertext file's bytes.
     pub sha256: String,
+    /// What hearth last verified about the plaintext of this very
+    /// ciphertext (a WireGuard private key's public key, `"psk"` for a
+    /// well-formed preshared key), so that later checks need not decrypt it.
+    /// Public information only; gone whenever the file is rewritten.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked: Option<String>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -361,6 +367,33 @@ impl SecretStore {
         Ok(WriteOutcome::Written)
     }
 
+    /// The SHA-256 of the file `rel` as it is now, and the manifest's
+    /// `checked` note when the file is still the ciphertext it was noted for.
+    pub fn checked(&self, rel: &str) -> Result<(String, Option<String>), SecretsError> {
+        check_rel(rel)?;
+        let bytes = read_file(&self.path_of(rel)).map_err(|e| SecretsError::io(self.display_path(rel), e))?;
+        let sha = sha256_hex(&bytes);
+        let note = self.files.get(rel).filter(|e| e.sha256 == sha).and_then(|e| e.checked.clone());
+        Ok((sha, note))
+    }
+
+    /// Records `checked` notes, each `(rel, sha256, note)` only if the
+    /// manifest's entry is still for that ciphertext; saves once. Returns
+    /// whether anything was new.
+    pub fn record_checked(&mut self, notes: &[(String, String, String)]) -> Result<bool, SecretsError> {
+        let mut any = false;
+        for (rel, sha, note) in notes {
+            if let Some(e) = self.files.get_mut(rel).filter(|e| &e.sha256 == sha && e.checked.as_ref() != Some(note)) {
+                e.checked = Some(note.clone());
+                any = true;
+            }
+        }
+        if any {
+            self.save_manifest()?;
+        }
+        Ok(any)
+    }
+
     /// Decrypts `rel` with `identities`.
     pub fn decrypt(&self, rel: &str, identities: &Identities) -> Result<SecretBytes, SecretsError> {
         check_rel(rel)?;
@@ -650,8 +683,11 @@ impl SecretStore {
             Ok(ct) => ct,
             Err(e) => return Prep::Failed(e),
         };
+        // Same plaintext: a `checked` note made for the old ciphertext (the
+        // one hearth wrote) holds for the new one.
+        let checked = self.files.get(rel).filter(|e| e.sha256 == sha256_hex(&bytes)).and_then(|e| e.checked.clone());
         Prep::Ready(Ready {
-            entry: entry_for(&ct, &want),
+            entry: ManifestEntry { checked, ..entry_for(&ct, &want) },
             ct,
             shown,
         })
@@ -838,6 +874,7 @@ fn entry_for(ciphertext: &[u8], recipients: &[Recipient]) -> ManifestEntry {
     ManifestEntry {
         recipients: recipients.iter().map(|r| r.to_string()).collect(),
         sha256: sha256_hex(ciphertext),
+        checked: None,
     }
 }
 
