@@ -203,18 +203,21 @@ pub fn materialize(ed: &mut Editor, store: &mut SecretStore) -> Result<Vec<Strin
 /// changed, not in `recipients.json`, rewritten by another tool): what
 /// `render` rekeys and `render --check` reports, so both give one verdict.
 pub fn stale_secrets(inv: &Inventory, store: &SecretStore) -> Result<Vec<(SecretSpec, Vec<Recipient>, String)>, RenderError> {
+    Ok(statuses(inv, store)?.into_iter().filter(|(_, _, st)| matches!(st, Status::Stale { .. })).map(|(spec, r, st)| (spec, r, st.to_string())).collect())
+}
+
+/// Every secret's status, read from the files (both cores).
+fn statuses(inv: &Inventory, store: &SecretStore) -> Result<Vec<(SecretSpec, Vec<Recipient>, Status)>, RenderError> {
     use rayon::prelude::*;
     let rcpts = Recipients::new(inv);
-    // Reading and hashing thousands of files: both cores.
-    let checked: Vec<Result<Option<(SecretSpec, Vec<Recipient>, String)>, RenderError>> = topology::secrets(inv)
+    topology::secrets(inv)
         .into_par_iter()
         .map(|spec| {
             let rcpt = rcpts.of(&spec);
             let st = store.status(&spec.rel, &rcpt)?;
-            Ok(matches!(st, Status::Stale { .. }).then(|| (spec, rcpt, st.to_string())))
+            Ok((spec, rcpt, st))
         })
-        .collect();
-    checked.into_iter().filter_map(Result::transpose).collect()
+        .collect()
 }
 
 fn age_secret(host_dir_rel: &str, rel: &str) -> Value {
@@ -599,17 +602,12 @@ pub fn render(inventory: &Path, identities: impl FnOnce() -> Result<Identities, 
     // file itself (a file rewritten by agenix, or written just before a
     // crash that kept it out of recipients.json, is rekeyed here).
     let inv = ed.before.inv.clone();
-    let rcpts = Recipients::new(&inv);
-    let mut damaged = Vec::new();
-    for spec in topology::secrets(&inv) {
-        if let Status::Damaged { reason } = store.status(&spec.rel, &rcpts.of(&spec))? {
-            damaged.push(damaged_line(&inv, &spec, &reason));
-        }
-    }
+    let all = statuses(&inv, &store)?;
+    let damaged: Vec<String> = all.iter().filter_map(|(spec, _, st)| if let Status::Damaged { reason } = st { Some(damaged_line(&inv, spec, reason)) } else { None }).collect();
     if !damaged.is_empty() {
         return Err(RenderError::BadValues(format!("{} secret(s) cannot be read, so nothing was written:\n  {}", damaged.len(), damaged.join("\n  "))));
     }
-    let stale = stale_secrets(&inv, &store)?;
+    let stale: Vec<(SecretSpec, Vec<Recipient>, String)> = all.into_iter().filter(|(_, _, st)| matches!(st, Status::Stale { .. })).map(|(spec, r, st)| (spec, r, st.to_string())).collect();
     let loaded_ids = identities();
     let ids = match (stale.is_empty(), loaded_ids) {
         (_, Ok(ids)) => Some(ids),
@@ -627,8 +625,10 @@ pub fn render(inventory: &Path, identities: impl FnOnce() -> Result<Identities, 
     // whose public half is not the inventory's (a crash inside a rotate, an
     // `agenix -e` edit) is repaired by taking the private key's public key;
     // anything else is refused, naming the command that fixes it.
+    let mut notes = Vec::new();
     {
         let v = verify_values(&inv, &store, ids.as_ref());
+        notes.clone_from(&v.notes);
         report.notes.extend(unverified_note(&v, ids.is_some()));
         let (pairs, others): (Vec<BadValue>, Vec<BadValue>) = v.bad.into_iter().partition(|b| b.accept.is_some());
         if !others.is_empty() {
@@ -677,10 +677,13 @@ pub fn render(inventory: &Path, identities: impl FnOnce() -> Result<Identities, 
         report.removed.push(o);
     }
     // Remember what was verified (bound to each ciphertext's hash), so the
-    // next render and --check need not decrypt it again. Decrypts only what
-    // has no note yet; writes recipients.json only when a note is new.
-    let v = verify_values(&loaded.inv, &store, ids.as_ref());
-    if store.record_checked(&v.notes)? {
+    // next render and --check need not decrypt it again. After changes, the
+    // new files are verified (only what has no note yet is decrypted);
+    // recipients.json is written only when a note is new.
+    if !report.changes.is_empty() {
+        notes = verify_values(&loaded.inv, &store, ids.as_ref()).notes;
+    }
+    if store.record_checked(&notes)? {
         report.written.push(format!("secrets/{}", secrets::MANIFEST_FILE));
     }
     Ok(report)
