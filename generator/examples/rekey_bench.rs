@@ -82,7 +82,7 @@ fn setup(dir: &Path, n: usize) {
         std::process::exit(1);
     }
     let new = items(n, &recipient("admin2-TEST-ONLY.agekey.pub"));
-    let rules = agenix_rules(new.iter().map(|(rel, rs)| (rel.as_str(), rs.as_slice())));
+    let rules = agenix_rules(new.iter().map(|(rel, rs)| (rel.as_str(), rs.as_slice())), &[]);
     std::fs::write(secrets.join("secrets.nix"), rules).unwrap();
 }
 

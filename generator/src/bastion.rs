@@ -33,13 +33,17 @@ pub enum SignError {
     BadCa(String),
     #[error("`{0}` is not an OpenSSH public key")]
     BadKey(String),
-    #[error("validity `{0}` is not a duration like 30m, 8h or 7d")]
+    #[error("validity `{0}` is not a duration like 30m, 8h or 7d (at most {MAX_VALIDITY_DAYS}d)")]
     BadValidity(String),
     #[error("cannot sign: {0}")]
     Sign(String),
 }
 
-/// Parses `30m`, `8h`, `7d`, `3600s` or plain seconds.
+/// The longest certificate validity `user sign` issues: ten years.
+pub const MAX_VALIDITY_DAYS: u64 = 3660;
+
+/// Parses `30m`, `8h`, `7d`, `3600s` or plain seconds, at most
+/// [`MAX_VALIDITY_DAYS`] (so that now + validity never overflows).
 pub fn parse_validity(s: &str) -> Result<u64, SignError> {
     let bad = || SignError::BadValidity(s.into());
     let (num, mult) = match s.chars().last() {
@@ -54,7 +58,7 @@ pub fn parse_validity(s: &str) -> Result<u64, SignError> {
     if n == 0 {
         return Err(bad());
     }
-    n.checked_mul(mult).ok_or_else(bad)
+    n.checked_mul(mult).filter(|&secs| secs <= MAX_VALIDITY_DAYS * 86400).ok_or_else(bad)
 }
 
 /// Signs `user_key` as a user certificate for principal `user`, valid from
@@ -64,7 +68,7 @@ pub fn sign_user(ca_private: &SecretBytes, user_key: &str, user: &str, validity_
     let ca = ssh_key::PrivateKey::from_openssh(ca_private.expose()).map_err(|e| SignError::BadCa(e.to_string()))?;
     let key: ssh_key::PublicKey = user_key.trim().parse().map_err(|_| SignError::BadKey(user_key.chars().take(40).collect()))?;
     let after = now.saturating_sub(300);
-    let before = now + validity_secs;
+    let before = now.checked_add(validity_secs).ok_or_else(|| SignError::BadValidity(format!("{validity_secs}s")))?;
     let mut b = ssh_key::certificate::Builder::new_with_random_nonce(&mut rand::rngs::OsRng, key.key_data().clone(), after, before).map_err(|e| SignError::Sign(e.to_string()))?;
     b.cert_type(ssh_key::certificate::CertType::User).map_err(|e| SignError::Sign(e.to_string()))?;
     b.key_id(format!("hearth:{user}")).map_err(|e| SignError::Sign(e.to_string()))?;
@@ -118,6 +122,20 @@ mod tests {
         assert!(parse_validity("0h").is_err());
         assert!(parse_validity("h").is_err());
         assert!(parse_validity("8y").is_err());
+    }
+
+    #[test]
+    fn validity_overflow_is_rejected_not_wrapped() {
+        // issue 19: `--validity 18446744073709551615s` gave a certificate that
+        // expired before it was issued.
+        assert!(parse_validity("18446744073709551615s").is_err());
+        assert!(parse_validity("213503982334601d").is_err());
+        assert_eq!(parse_validity("3660d").unwrap(), 3660 * 86400);
+        assert!(parse_validity("3661d").is_err());
+        let (ca, _) = generate_ca().unwrap();
+        let user = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519).unwrap();
+        let r = sign_user(&ca, &user.public_key().to_openssh().unwrap(), "torjus", u64::MAX, 1_000_000);
+        assert!(matches!(r, Err(SignError::BadValidity(_))), "{r:?}");
     }
 
     #[test]

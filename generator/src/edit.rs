@@ -19,9 +19,9 @@ pub enum EditError {
     Invalid(Problems),
     #[error("{0}")]
     Refused(String),
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {}: {source}", crate::fsutil::shown(path))]
     Write { path: PathBuf, source: std::io::Error },
-    #[error("cannot lock {path}: {source}")]
+    #[error("cannot lock {}: {source}", crate::fsutil::shown(path))]
     Lock { path: PathBuf, source: std::io::Error },
 }
 
@@ -35,6 +35,8 @@ pub struct Editor {
     /// parsed for editing, re-serialized or rewritten.
     doc: Option<DocumentMut>,
     touched: bool,
+    /// Temp files a killed hearth had left, removed by [`Editor::open`].
+    pub swept: Vec<PathBuf>,
 }
 
 impl Editor {
@@ -44,7 +46,10 @@ impl Editor {
         let lock = InventoryLock::acquire(path).map_err(|source| EditError::Lock { path: path.into(), source })?;
         let before = Loaded::read(path)?;
         validate::check(&before).map_err(EditError::Invalid)?;
-        Ok(Self { _lock: lock, path: path.into(), before, doc: None, touched: false })
+        // Every writer comes through here (with the lock held): the temps a
+        // killed run left go first.
+        let swept = crate::fsutil::remove_stale_temps(&crate::fsutil::repo_root(path));
+        Ok(Self { _lock: lock, path: path.into(), before, doc: None, touched: false, swept })
     }
 
     /// The editable document, marked as changed.
@@ -173,7 +178,20 @@ pub fn array_add(t: &mut Table, key: &str, v: &str) -> bool {
     if a.iter().any(|x| x.as_str() == Some(v)) {
         return false;
     }
+    // In a one-per-line array, what follows the last value (its `# comment`
+    // and the newline) belongs to that value: the new value goes on a line
+    // of its own after it, indented like it.
+    let trailing = a.trailing().as_str().unwrap_or("").to_owned();
+    let indent = a.iter().last().and_then(|x| x.decor().prefix()).and_then(|p| p.as_str()).and_then(|p| p.rfind('\n').map(|i| p[i + 1..].to_owned()));
     a.push(v);
+    if let (Some(indent), true) = (indent, trailing.contains('\n')) {
+        let (keep, close) = trailing.rsplit_once('\n').unwrap_or((&trailing, ""));
+        if let Some(last) = a.iter_mut().last() {
+            last.decor_mut().set_prefix(format!("{keep}\n{indent}"));
+        }
+        a.set_trailing(format!("\n{close}"));
+        a.set_trailing_comma(true);
+    }
     true
 }
 
@@ -183,4 +201,21 @@ pub fn array_remove(t: &mut Table, key: &str, v: &str) -> bool {
     let before = a.len();
     a.retain(|x| x.as_str() != Some(v));
     a.len() != before
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn array_add_keeps_a_trailing_comment_with_its_value() {
+        // issue 19: `admin add` put the new key above the previous key's
+        // trailing comment, so that comment labelled the wrong key.
+        let mut doc: DocumentMut = "[admin]\nrecipients = [\n  \"a\", # alice\n  \"b\", # bob\n]\n".parse().unwrap();
+        assert!(array_add(doc["admin"].as_table_mut().unwrap(), "recipients", "c"));
+        assert_eq!(doc.to_string(), "[admin]\nrecipients = [\n  \"a\", # alice\n  \"b\", # bob\n  \"c\",\n]\n");
+        let mut one: DocumentMut = "r = [\"a\"]\n".parse().unwrap();
+        assert!(array_add(one.as_table_mut(), "r", "b"));
+        assert_eq!(one.to_string(), "r = [\"a\", \"b\"]\n");
+    }
 }

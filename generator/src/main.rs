@@ -139,8 +139,27 @@ fn main() {
             if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
                 std::process::exit(0);
             }
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             std::process::exit(1);
         }
     }
+}
+
+/// The error chain, each cause once: a cause whose text the message already
+/// holds (an error that prints its `source` itself) is not repeated. Control
+/// characters other than newlines (from a path or a value) are shown
+/// escaped, never sent raw to the terminal.
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out.chars().flat_map(|c| if c.is_control() && c != '\n' { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
 }

@@ -58,17 +58,20 @@ pub fn nix_eval(expr: &str, args: &[(&str, &std::ffi::OsStr)]) -> Result<serde_j
 }
 
 /// Evaluates `expr` (with `lib` bound to the renderers and `host` to the
-/// host's generated data) strictly and returns its JSON.
+/// host's generated data) strictly and returns its JSON. The paths travel as
+/// `--argstr` values, never as Nix source text: a repository under a
+/// directory whose name holds a space, `''` or a newline evaluates the same
+/// files, and nothing of the path can become code (issue 19).
 pub fn eval_json(lib: &Path, host_nix: &Path, expr: &str) -> Result<serde_json::Value, PreviewError> {
-    let full = format!("let lib = import {}; host = import {}; in {expr}", nix_path(lib), nix_path(host_nix));
-    nix_eval(&full, &[])
+    let full = format!("{{ libPath, hostPath }}: let lib = import (/. + libPath); host = import (/. + hostPath); in {expr}");
+    let lib = abs(lib);
+    let host = abs(host_nix);
+    nix_eval(&full, &[("libPath", lib.as_os_str()), ("hostPath", host.as_os_str())])
 }
 
-fn nix_path(p: &Path) -> String {
-    let abs = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
-    // Absolute paths are Nix path literals; escape nothing else since we
-    // only pass paths hearth built from validated names.
-    abs.display().to_string()
+/// The absolute form of `p` (what `/. + p` needs).
+fn abs(p: &Path) -> PathBuf {
+    p.canonicalize().unwrap_or_else(|_| std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf()))
 }
 
 /// Every part `hearth preview HOST PART` knows: each area's, with its area.

@@ -29,8 +29,12 @@ pub enum RenderError {
     Unparsable { path: String, error: String },
     #[error("{0}")]
     NeedsRekey(String),
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {}: {source}", crate::fsutil::shown(path))]
     Write { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Rules(String),
+    #[error("{0}")]
+    BadValues(String),
 }
 
 /// What one render changed.
@@ -40,8 +44,11 @@ pub struct Report {
     pub changes: Vec<String>,
     /// Files written (repo-relative).
     pub written: Vec<String>,
-    /// Files removed (generated files of hosts no longer in the inventory).
+    /// Files removed (generated files of hosts no longer in the inventory,
+    /// temp files a killed hearth left).
     pub removed: Vec<String>,
+    /// Said on stderr: what could not be checked, and why.
+    pub notes: Vec<String>,
 }
 
 /// The recipients of a secret: its hosts' SSH keys plus every admin.
@@ -192,51 +199,25 @@ pub fn materialize(ed: &mut Editor, store: &mut SecretStore) -> Result<Vec<Strin
     Ok(changes)
 }
 
-/// Secrets whose recipients differ from those `recipients.json` recorded,
-/// without reading any ciphertext: what `render` needs to decide on a rekey.
-/// (Files rewritten behind hearth's back are found by the full check,
-/// [`stale_secrets`], which `render --check`, `secret list` and `secrets
-/// rekey` use.)
-pub fn stale_by_manifest(inv: &Inventory, store: &SecretStore) -> Vec<(SecretSpec, Vec<Recipient>, String)> {
-    let recorded: std::collections::HashMap<&str, &Vec<String>> = store.entries().map(|(rel, e)| (rel, &e.recipients)).collect();
-    let rcpts = Recipients::new(inv);
-    topology::secrets(inv)
-        .into_iter()
-        .filter_map(|spec| {
-            let want = rcpts.of(&spec);
-            let why = match recorded.get(spec.rel.as_str()) {
-                _ if !store.path_of(&spec.rel).is_file() => return None, // missing: materialize creates it
-                None => "stale: recipients unknown (not in recipients.json)".to_owned(),
-                Some(have) => {
-                    let mut w: Vec<String> = want.iter().map(|r| r.to_string()).collect();
-                    w.sort();
-                    let mut h: Vec<String> = have.to_vec();
-                    h.sort();
-                    if w == h {
-                        return None;
-                    }
-                    "stale: recipients changed".to_owned()
-                }
-            };
-            Some((spec, want, why))
-        })
-        .collect()
+/// Secrets that need a rekey, judged by the files themselves (recipients
+/// changed, not in `recipients.json`, rewritten by another tool): what
+/// `render` rekeys and `render --check` reports, so both give one verdict.
+pub fn stale_secrets(inv: &Inventory, store: &SecretStore) -> Result<Vec<(SecretSpec, Vec<Recipient>, String)>, RenderError> {
+    Ok(statuses(inv, store)?.into_iter().filter(|(_, _, st)| matches!(st, Status::Stale { .. })).map(|(spec, r, st)| (spec, r, st.to_string())).collect())
 }
 
-/// Secrets whose recipients changed since they were encrypted.
-pub fn stale_secrets(inv: &Inventory, store: &SecretStore) -> Result<Vec<(SecretSpec, Vec<Recipient>, String)>, RenderError> {
+/// Every secret's status, read from the files (both cores).
+fn statuses(inv: &Inventory, store: &SecretStore) -> Result<Vec<(SecretSpec, Vec<Recipient>, Status)>, RenderError> {
     use rayon::prelude::*;
     let rcpts = Recipients::new(inv);
-    // Reading and hashing thousands of files: both cores.
-    let checked: Vec<Result<Option<(SecretSpec, Vec<Recipient>, String)>, RenderError>> = topology::secrets(inv)
+    topology::secrets(inv)
         .into_par_iter()
         .map(|spec| {
             let rcpt = rcpts.of(&spec);
             let st = store.status(&spec.rel, &rcpt)?;
-            Ok(matches!(st, Status::Stale { .. }).then(|| (spec, rcpt, st.to_string())))
+            Ok((spec, rcpt, st))
         })
-        .collect();
-    checked.into_iter().filter_map(Result::transpose).collect()
+        .collect()
 }
 
 fn age_secret(host_dir_rel: &str, rel: &str) -> Value {
@@ -321,15 +302,192 @@ pub fn files(root: &Path, inv: &Inventory) -> Result<BTreeMap<String, Vec<u8>>, 
                 })
                 .collect::<Vec<_>>()
         },
-        || {
-            let rcpts = Recipients::new(inv);
-            let entries: Vec<(String, Vec<Recipient>)> = specs.iter().map(|s| (s.rel.clone(), rcpts.of(s))).collect();
-            secrets::agenix_rules(entries.iter().map(|(f, r)| (f.as_str(), r.as_slice())))
-        },
+        || secrets_nix(root, inv, &specs),
     );
     let mut out: BTreeMap<String, Vec<u8>> = hosts.into_iter().collect();
-    out.insert("secrets/secrets.nix".into(), sn.into_bytes());
+    out.insert("secrets/secrets.nix".into(), sn?.into_bytes());
     Ok(out)
+}
+
+/// `secrets/secrets.nix`: hearth's rules (the recipients each secret should
+/// have), then the rules of the user's own that the current file holds,
+/// kept as written: those below [`secrets::USER_RULES_MARKER`], and any rule
+/// among hearth's for a file hearth did not write (an `agenix -e` file,
+/// not in `recipients.json`). A rule for a file hearth no longer manages is
+/// hearth's own old rule and goes. Never drops a rule of the user's
+/// silently: a file that cannot be read that way is refused, saying why.
+pub fn secrets_nix(root: &Path, inv: &Inventory, specs: &[SecretSpec]) -> Result<String, RenderError> {
+    let rcpts = Recipients::new(inv);
+    let entries: Vec<(String, Vec<Recipient>)> = specs.iter().map(|s| (s.rel.clone(), rcpts.of(s))).collect();
+    let kept = kept_rules(root, specs)?;
+    Ok(secrets::agenix_rules(entries.iter().map(|(f, r)| (f.as_str(), r.as_slice())), &kept))
+}
+
+fn kept_rules(root: &Path, specs: &[SecretSpec]) -> Result<Vec<secrets::Rule>, RenderError> {
+    let path = root.join("secrets/secrets.nix");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(source) => return Err(RenderError::Write { path, source }),
+    };
+    let rules = secrets::read_rules(&text).map_err(|why| {
+        RenderError::Rules(format!(
+            "secrets/secrets.nix: {why}; hearth keeps the rules of your own in it, so it must stay an attribute set of `\"FILE\".publicKeys = [ ... ];` rules: fix it (or move your rules aside and delete it); values hearth should manage go in with `hearth secret set NAME --host HOST`"
+        ))
+    })?;
+    let generated: std::collections::HashSet<&str> = specs.iter().map(|s| s.rel.as_str()).collect();
+    let store = SecretStore::open(root.join("secrets"))?;
+    let hearths: std::collections::HashSet<&str> = store.entries().map(|(r, _)| r).collect();
+    let mut kept = Vec::new();
+    for r in rules {
+        if generated.contains(r.rel.as_str()) {
+            if r.below_marker {
+                return Err(RenderError::Rules(format!(
+                    "secrets/secrets.nix: your rule for `{}` names a file hearth manages (its recipients come from the inventory); delete that rule",
+                    r.rel.escape_debug()
+                )));
+            }
+            continue;
+        }
+        let foreign_file = !hearths.contains(r.rel.as_str()) && root.join("secrets").join(&r.rel).is_file();
+        if r.below_marker || foreign_file {
+            kept.push(r);
+        }
+    }
+    Ok(kept)
+}
+
+/// Rewrites `secrets/secrets.nix` when it differs: every command that
+/// changes who a secret is encrypted to calls this, so an `agenix -r` run
+/// right after never leaves a new recipient out. Returns whether it wrote.
+pub fn write_rules(root: &Path, inv: &Inventory) -> Result<bool, RenderError> {
+    let text = secrets_nix(root, inv, &topology::secrets(inv))?;
+    parse_check("secrets/secrets.nix", text.as_bytes())?;
+    let path = root.join("secrets/secrets.nix");
+    crate::fsutil::write_if_changed(&path, text.as_bytes()).map_err(|source| RenderError::Write { path, source })
+}
+
+/// A generated value that is not what hearth made: a malformed WireGuard or
+/// preshared key, or a private key whose public half is not the inventory's.
+#[derive(Debug, Clone)]
+pub struct BadValue {
+    /// `secrets/...`
+    pub file: String,
+    pub problem: String,
+    /// What to run.
+    pub fix: String,
+    /// For a pair mismatch: (section, node, the private key's public key),
+    /// which `render` writes into the inventory.
+    pub accept: Option<(&'static str, String, String)>,
+}
+
+impl std::fmt::Display for BadValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}; {}", self.file, self.problem, self.fix)
+    }
+}
+
+/// What [`verify_values`] found.
+#[derive(Debug, Default)]
+pub struct Verified {
+    pub bad: Vec<BadValue>,
+    /// Files not verified: no identity at hand, or one that cannot decrypt
+    /// them (not a recipient).
+    pub unverified: Vec<String>,
+    /// `checked` notes for `recipients.json` (rel, ciphertext SHA-256,
+    /// note) of the values decrypted and found good.
+    pub notes: Vec<(String, String, String)>,
+}
+
+fn rotate_cmd(inv: &Inventory, spec: &SecretSpec) -> String {
+    match &spec.kind {
+        SecretKind::WireguardKey { node } if inv.peers.contains_key(node) => format!("`hearth peer rotate {node}`"),
+        SecretKind::Psk { peer, .. } if inv.peers.contains_key(peer) => format!("`hearth peer rotate {peer}`"),
+        _ => {
+            let (dir, file) = spec.rel.rsplit_once('/').unwrap_or(("", &spec.rel));
+            let name = file.trim_end_matches(".age");
+            match dir.strip_prefix("peers/") {
+                Some(p) => format!("`hearth secret rotate {name} --peer {p}`"),
+                None => format!("`hearth secret rotate {name} --host {dir}`"),
+            }
+        }
+    }
+}
+
+/// Checks every WireGuard private key and preshared key hearth generated: a
+/// key (base64 of 32 bytes), and for a private key, the public key the
+/// inventory names. Catches a crash between a rotated key and the
+/// inventory, and a value replaced with `agenix -e`. A ciphertext verified
+/// before (its `checked` note in `recipients.json`, bound to its SHA-256)
+/// is not decrypted again: the note says its public key, so a pair mismatch
+/// is found even without an identity. Others are decrypted with `ids` (both
+/// cores); without one they are listed as unverified.
+pub fn verify_values(inv: &Inventory, store: &SecretStore, ids: Option<&Identities>) -> Verified {
+    use rayon::prelude::*;
+    let specs: Vec<SecretSpec> = topology::secrets(inv).into_iter().filter(|s| matches!(s.kind, SecretKind::WireguardKey { .. } | SecretKind::Psk { .. })).collect();
+    enum One {
+        Good(Option<(String, String, String)>),
+        Bad(BadValue),
+        Unverified(String),
+    }
+    let results: Vec<One> = specs
+        .par_iter()
+        .map(|spec| {
+            let file = format!("secrets/{}", spec.rel);
+            if !store.path_of(&spec.rel).is_file() {
+                return One::Good(None); // missing: reported (and made) elsewhere
+            }
+            let bad = |problem: String, fix: String| One::Bad(BadValue { file: file.clone(), problem, fix, accept: None });
+            let Ok((sha, note)) = store.checked(&spec.rel) else { return One::Unverified(file) };
+            // The value's verdict: a public key (WireGuard) or "psk".
+            let verdict: Result<String, One> = match (note, ids) {
+                (Some(n), _) => Ok(n),
+                (None, None) => return One::Unverified(file),
+                (None, Some(ids)) => {
+                    let value = match store.decrypt(&spec.rel, ids) {
+                        Ok(v) => v,
+                        Err(secrets::SecretsError::NoMatchingIdentity { .. } | secrets::SecretsError::NoIdentity { .. }) => return One::Unverified(file),
+                        Err(e) => return bad(format!("cannot be decrypted ({e})"), format!("restore it from git, or replace it with {}", rotate_cmd(inv, spec))),
+                    };
+                    let text = std::str::from_utf8(value.expose()).unwrap_or("").trim();
+                    match &spec.kind {
+                        SecretKind::WireguardKey { .. } => crate::keys::public_from_private(text)
+                            .map_err(|_| bad("is not a WireGuard private key (base64 of 32 bytes, as `wg genkey` prints)".into(), format!("run {} for a new pair", rotate_cmd(inv, spec)))),
+                        _ => crate::keys::check_key(text).map(|()| "psk".to_string()).map_err(|e| bad(format!("is not a preshared key ({e})"), format!("run {} for a new one", rotate_cmd(inv, spec)))),
+                    }
+                }
+            };
+            let verdict = match verdict {
+                Ok(v) => v,
+                Err(b) => return b,
+            };
+            let note = Some((spec.rel.clone(), sha, verdict.clone()));
+            let SecretKind::WireguardKey { node } = &spec.kind else { return One::Good(note) };
+            let public = verdict;
+            let (section, have) = match inv.hosts.get(node) {
+                Some(h) => ("hosts", h.public_key.as_deref()),
+                None => ("peers", inv.peers.get(node).and_then(|p| p.public_key.as_deref())),
+            };
+            match have {
+                Some(h) if h != public => One::Bad(BadValue {
+                    file: file.clone(),
+                    problem: format!("holds the private key of public key {public}, but {section}.{node}.public_key is {h}"),
+                    fix: format!("`hearth render` sets the inventory's public key to {public} (the private key is what `{node}` uses; redeploy its peers), or run {} for a new pair", rotate_cmd(inv, spec)),
+                    accept: Some((section, node.clone(), public)),
+                }),
+                _ => One::Good(note), // equal, or no public key yet (render writes it)
+            }
+        })
+        .collect();
+    let mut out = Verified::default();
+    for r in results {
+        match r {
+            One::Good(n) => out.notes.extend(n),
+            One::Bad(b) => out.bad.push(b),
+            One::Unverified(f) => out.unverified.push(f),
+        }
+    }
+    out
 }
 
 /// Parses a file about to be written: a generated file that does not parse
@@ -359,13 +517,33 @@ pub fn orphans(root: &Path, inv: &Inventory) -> Vec<String> {
 #[derive(Debug, Default)]
 pub struct CheckReport {
     pub problems: Vec<String>,
+    /// What could not be checked, and why (said on stderr).
+    pub notes: Vec<String>,
 }
 
-/// `hearth render --check`: writes nothing; lists every stale or missing file
-/// and missing derived state.
-pub fn check(root: &Path, loaded: &Loaded) -> Result<CheckReport, RenderError> {
+/// Says how many generated values could not be verified, and why.
+fn unverified_note(v: &Verified, have_ids: bool) -> Option<String> {
+    let first = v.unverified.first()?;
+    Some(if have_ids {
+        format!("{} generated value(s) not verified: the identity cannot decrypt them (first: {first})", v.unverified.len())
+    } else {
+        format!("{} generated value(s) not verified (WireGuard key pairs, preshared keys): no identity (pass --identity FILE or set HEARTH_IDENTITY); first: {first}", v.unverified.len())
+    })
+}
+
+/// One line per damaged secret: what `render --check` and `render` both say.
+fn damaged_line(inv: &Inventory, spec: &SecretSpec, why: &str) -> String {
+    format!("secrets/{}: damaged: {why}; restore it from git (`git checkout -- secrets/{}`), or replace it with {}", spec.rel, spec.rel, rotate_cmd(inv, spec))
+}
+
+/// `hearth render --check`: writes nothing; lists every stale or missing file,
+/// missing derived state, damaged secret, and temp file a killed hearth left.
+/// With an identity at hand (`ids`), also every generated value that is not
+/// what hearth made ([`verify_values`]).
+pub fn check(root: &Path, loaded: &Loaded, ids: Option<&Identities>) -> Result<CheckReport, RenderError> {
     let inv = &loaded.inv;
     let mut problems = Vec::new();
+    let mut notes = Vec::new();
     for (n, h) in &inv.hosts {
         if h.wireguard_role().is_some() && (h.vpn_address.is_none() || h.public_key.is_none()) {
             problems.push(format!("inventory: host `{n}` has no VPN address or WireGuard key yet"));
@@ -376,15 +554,19 @@ pub fn check(root: &Path, loaded: &Loaded) -> Result<CheckReport, RenderError> {
             problems.push(format!("inventory: peer `{n}` has no address or key yet"));
         }
     }
-    let store = SecretStore::open(&root.join("secrets"))?;
+    let store = SecretStore::open(root.join("secrets"))?;
     let rcpts = Recipients::new(inv);
     for spec in topology::secrets(inv) {
         match store.status(&spec.rel, &rcpts.of(&spec))? {
             Status::Missing => problems.push(format!("secrets/{}: missing", spec.rel)),
-            st @ Status::Stale { .. } => problems.push(format!("secrets/{}: {st}; run `hearth secrets rekey`", spec.rel)),
+            Status::Damaged { reason } => problems.push(damaged_line(inv, &spec, &reason)),
+            st @ Status::Stale { .. } => problems.push(format!("secrets/{}: {st}; run `hearth render` (or `hearth secrets rekey`)", spec.rel)),
             Status::Current => {}
         }
     }
+    let v = verify_values(inv, &store, ids);
+    problems.extend(v.bad.iter().map(|b| b.to_string()));
+    notes.extend(unverified_note(&v, ids.is_some()));
     for (path, bytes) in files(root, inv)? {
         match std::fs::read(root.join(&path)) {
             Ok(old) if old == bytes => {}
@@ -395,7 +577,11 @@ pub fn check(root: &Path, loaded: &Loaded) -> Result<CheckReport, RenderError> {
     for o in orphans(root, inv) {
         problems.push(format!("{o}: host is no longer in the inventory"));
     }
-    Ok(CheckReport { problems })
+    for t in crate::fsutil::stale_temps(root) {
+        let rel = t.strip_prefix(root).unwrap_or(&t);
+        problems.push(format!("{}: temp file left by a killed hearth; `hearth render` removes it", crate::fsutil::shown(rel)));
+    }
+    Ok(CheckReport { problems, notes })
 }
 
 /// `hearth render`: materialize derived state, rekey secrets whose
@@ -407,33 +593,61 @@ pub fn render(inventory: &Path, identities: impl FnOnce() -> Result<Identities, 
     let mut ed = Editor::open(inventory)?;
     let mut store = SecretStore::open(&root.join("secrets"))?;
     let mut report = Report::default();
+    report.removed.extend(ed.swept.iter().map(|p| crate::fsutil::shown(p.strip_prefix(&root).unwrap_or(p))));
 
-    // Recipient changes need the admin identity; find out before writing.
-    let stale = stale_by_manifest(&ed.before.inv, &store);
-    let ids = if stale.is_empty() {
-        None
-    } else {
-        match identities() {
-            Ok(ids) => Some(ids),
-            Err(e) => {
-                let list: Vec<String> = stale.iter().map(|(s, _, r)| format!("  secrets/{}: {r}", s.rel)).collect();
-                return Err(RenderError::NeedsRekey(format!(
-                    "{} secret(s) must be re-encrypted to their new recipients, which needs an admin identity:\n{}\n{e}\nhint: pass --identity FILE (or set HEARTH_IDENTITY)",
-                    stale.len(),
-                    list.join("\n")
-                )));
-            }
+    // The same verdict as `render --check`: every file's status from the
+    // file itself (a file rewritten by agenix, or written just before a
+    // crash that kept it out of recipients.json, is rekeyed here).
+    let inv = ed.before.inv.clone();
+    let all = statuses(&inv, &store)?;
+    let damaged: Vec<String> = all.iter().filter_map(|(spec, _, st)| if let Status::Damaged { reason } = st { Some(damaged_line(&inv, spec, reason)) } else { None }).collect();
+    if !damaged.is_empty() {
+        return Err(RenderError::BadValues(format!("{} secret(s) cannot be read, so nothing was written:\n  {}", damaged.len(), damaged.join("\n  "))));
+    }
+    let stale: Vec<(SecretSpec, Vec<Recipient>, String)> = all.into_iter().filter(|(_, _, st)| matches!(st, Status::Stale { .. })).map(|(spec, r, st)| (spec, r, st.to_string())).collect();
+    let loaded_ids = identities();
+    let ids = match (stale.is_empty(), loaded_ids) {
+        (_, Ok(ids)) => Some(ids),
+        (true, Err(_)) => None,
+        (false, Err(e)) => {
+            let list: Vec<String> = stale.iter().map(|(s, _, r)| format!("  secrets/{}: {r}", s.rel)).collect();
+            return Err(RenderError::NeedsRekey(format!(
+                "{} secret(s) must be re-encrypted to their new recipients, which needs an admin identity:\n{}\n{e}\nhint: pass --identity FILE (or set HEARTH_IDENTITY)",
+                stale.len(),
+                list.join("\n")
+            )));
         }
     };
+    // Generated values checked before anything is written: a private key
+    // whose public half is not the inventory's (a crash inside a rotate, an
+    // `agenix -e` edit) is repaired by taking the private key's public key;
+    // anything else is refused, naming the command that fixes it.
+    let mut notes = Vec::new();
+    {
+        let v = verify_values(&inv, &store, ids.as_ref());
+        notes.clone_from(&v.notes);
+        report.notes.extend(unverified_note(&v, ids.is_some()));
+        let (pairs, others): (Vec<BadValue>, Vec<BadValue>) = v.bad.into_iter().partition(|b| b.accept.is_some());
+        if !others.is_empty() {
+            let list: Vec<String> = others.iter().map(|b| b.to_string()).collect();
+            return Err(RenderError::BadValues(format!("{} generated value(s) are not what hearth made, so nothing was written:\n  {}", others.len(), list.join("\n  "))));
+        }
+        for b in pairs {
+            let (section, node, public) = b.accept.expect("partitioned on it");
+            ed.entry_table(section, &node)["public_key"] = toml_edit::value(public.clone());
+            report.changes.push(format!("{}: its private key belongs to public key {public}; set {section}.{node}.public_key to it (redeploy the peers of `{node}`, or run `hearth {}` for a new pair)", b.file, if section == "peers" { format!("peer rotate {node}") } else { format!("secret rotate wireguard-key --host {node}") }));
+        }
+    }
 
-    report.changes = materialize(&mut ed, &mut store)?;
+    report.changes.extend(materialize(&mut ed, &mut store)?);
+    let text_before = ed.before.text.clone();
     let loaded = ed.commit()?;
-    if !report.changes.is_empty() {
+    if loaded.text != text_before {
         report.written.push(loaded.path.display().to_string());
     }
-    if let Some(ids) = ids {
+    if let (Some(ids), false) = (&ids, stale.is_empty()) {
         let items: Vec<(String, Vec<Recipient>)> = stale.iter().map(|(s, r, _)| (s.rel.clone(), r.clone())).collect();
-        let rk = store.rekey(&items, &ids, true);
+        let rk = store.rekey(&items, ids, true);
         report.changes.extend(rk.rekeyed.iter().map(|r| format!("re-encrypted secrets/{r} to its current recipients")));
         if !rk.failed.is_empty() {
             return Err(RenderError::NeedsRekey(format!("could not re-encrypt: {}", rk.failed.iter().map(|(r, e)| format!("secrets/{r}: {e}")).collect::<Vec<_>>().join("; "))));
@@ -458,6 +672,16 @@ pub fn render(inventory: &Path, identities: impl FnOnce() -> Result<Identities, 
         let full = root.join(&o);
         std::fs::remove_file(&full).map_err(|source| RenderError::Write { path: full, source })?;
         report.removed.push(o);
+    }
+    // Remember what was verified (bound to each ciphertext's hash), so the
+    // next render and --check need not decrypt it again. After changes, the
+    // new files are verified (only what has no note yet is decrypted);
+    // recipients.json is written only when a note is new.
+    if !report.changes.is_empty() {
+        notes = verify_values(&loaded.inv, &store, ids.as_ref()).notes;
+    }
+    if store.record_checked(&notes)? {
+        report.written.push(format!("secrets/{}", secrets::MANIFEST_FILE));
     }
     Ok(report)
 }

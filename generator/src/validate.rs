@@ -31,7 +31,10 @@ impl fmt::Display for Problems {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "{}:{}:{}: {}: {}", self.file, pos.line, pos.col, p.keys.join("."), p.message)?;
+            // A key may hold anything a TOML quoted key can: escaped here so
+            // nothing reaches the terminal raw.
+            let keys: String = p.keys.join(".").chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect();
+            write!(f, "{}:{}:{}: {keys}: {}", self.file, pos.line, pos.col, p.message)?;
             if !p.hint.is_empty() {
                 write!(f, "\n  hint: {}", p.hint)?;
             }
@@ -150,10 +153,48 @@ fn usable(net: &Ipv4Net, a: Ipv4Addr) -> bool {
     net.contains(&a) && (net.prefix_len() >= 31 || (a != net.network() && a != net.broadcast()))
 }
 
+/// Reports every string (and every name) below `v` holding a control
+/// character, at its key path.
+fn control_chars(v: &serde_json::Value, path: &mut Vec<String>, s: &mut Sink) {
+    let bad = |t: &str| t.chars().any(char::is_control);
+    let report = |s: &mut Sink, path: &[String], t: &str, what: &str| {
+        let keys: Vec<&str> = path.iter().map(String::as_str).collect();
+        s.err(&keys, format!("{what} `{}` holds a control character (a newline, tab, NUL or escape)", t.escape_debug()), "every value is one line of printable text: remove the character");
+    };
+    match v {
+        serde_json::Value::String(t) if bad(t) => report(s, path, t, "value"),
+        serde_json::Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                path.push(i.to_string());
+                control_chars(x, path, s);
+                path.pop();
+            }
+        }
+        serde_json::Value::Object(o) => {
+            for (k, x) in o {
+                path.push(k.clone());
+                if bad(k) {
+                    report(s, path, k, "name");
+                }
+                control_chars(x, path, s);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Every problem in the inventory, unlocated.
 pub fn problems(inv: &Inventory) -> Vec<Problem> {
     let mut s = Sink(Vec::new());
     let net = &inv.network;
+
+    // Every value is a single line: a control character (a NUL cuts a Nix
+    // string short, a newline adds a line to an ssh or WireGuard config) is
+    // rejected wherever it is, in any section, an area's included.
+    if let Ok(v) = serde_json::to_value(inv) {
+        control_chars(&v, &mut Vec::new(), &mut s);
+    }
 
     // Network.
     if net.domain.is_empty() || !net.domain.split('.').all(is_dns_label) {
@@ -523,5 +564,16 @@ ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02
         let line = format!("{BASE}[hosts.x]\n").lines().count() + 1;
         assert_eq!(e.located[0].0.line, line);
         assert!(e.to_string().starts_with(&format!("inventory.toml:{line}:1: hosts.x.address:")));
+    }
+
+    #[test]
+    fn control_characters_are_rejected_in_every_value() {
+        // issue 19: a NUL in a key comment reached hearth.nix raw.
+        let ps = problems_of("\n[users.torjus]\nssh_keys = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv a\\u0000b\"]\n");
+        assert!(has(&ps, "users.torjus.ssh_keys.0: value `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv a\\0b` holds a control character"), "{ps:?}");
+        let ps = problems_of("\n[admin]\nrecipients = [\"age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt\\n\"]\n");
+        assert!(has(&ps, "admin.recipients.0: value"), "{ps:?}");
+        let ps = problems_of("\n[peers.\"a\\u001bb\"]\nkind = \"phone\"\n");
+        assert!(has(&ps, "name `a\\u{1b}b` holds a control character"), "{ps:?}");
     }
 }

@@ -135,7 +135,7 @@ fn agenix_rules_evaluate_in_nix_to_the_same_strings() {
     assert!(out.status.success());
     let tricky = "weird/a\"b\\c${builtins.abort \"x\"}.age";
     let rs = [host("vps"), admin()];
-    let text = agenix_rules([("vps/wireguard-key.age", &rs[..]), (tricky, &rs[..1])]);
+    let text = agenix_rules([("vps/wireguard-key.age", &rs[..]), (tricky, &rs[..1])], &[]);
     let (_t, dir) = scratch();
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("secrets.nix");
@@ -156,8 +156,8 @@ fn agenix_rules_evaluate_in_nix_to_the_same_strings() {
     assert_eq!(
         v,
         serde_json::json!({
-            "vps/wireguard-key.age": { "publicKeys": sorted },
-            tricky: { "publicKeys": [host("vps").to_string()] },
+            "vps/wireguard-key.age": { "publicKeys": sorted, "armor": true },
+            tricky: { "publicKeys": [host("vps").to_string()], "armor": true },
         })
     );
 }

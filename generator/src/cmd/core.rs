@@ -39,7 +39,13 @@ pub fn edit(global: &Global, opts: &EditOpts, change: impl FnOnce(&mut Editor) -
     }
     let mut store = secrets::SecretStore::open(global.root().join("secrets"))?;
     said.extend(render::materialize(&mut ed, &mut store)?);
+    said.extend(ed.swept.iter().map(|p| format!("removed {} (a temp file a killed hearth left)", hearth::fsutil::shown(p))));
     ed.commit()?;
+    // Who may read which secret may have changed: agenix's rules follow now,
+    // not at the next render.
+    if refresh_rules(global)? {
+        said.push("wrote secrets/secrets.nix".into());
+    }
     for s in &said {
         println!("{s}");
     }
@@ -47,6 +53,15 @@ pub fn edit(global: &Global, opts: &EditOpts, change: impl FnOnce(&mut Editor) -
         println!("next: run `hearth render` to update hosts/*/hearth.nix");
     }
     Ok(0)
+}
+
+/// Rewrites `secrets/secrets.nix` from the inventory as it is now, under
+/// the inventory lock (so that of two concurrent edits the last one's rules
+/// win). Returns whether it wrote.
+pub fn refresh_rules(global: &Global) -> anyhow::Result<bool> {
+    let _lock = hearth::fsutil::InventoryLock::acquire(&global.inventory)?;
+    let loaded = Loaded::read(&global.inventory)?;
+    Ok(render::write_rules(&global.root(), &loaded.inv)?)
 }
 
 /// Loads and validates the inventory, printing every problem.
@@ -69,7 +84,12 @@ pub fn render(args: RenderArgs, global: &Global) -> anyhow::Result<i32> {
     let root = global.root();
     if args.check {
         let loaded = load_valid(global)?;
-        let report = render::check(&root, &loaded)?;
+        // Generated values are verified when an identity is at hand.
+        let ids = secrets::load_identities(global.identity.as_deref()).ok();
+        let report = render::check(&root, &loaded, ids.as_ref())?;
+        for n in &report.notes {
+            eprintln!("note: {n}");
+        }
         if report.problems.is_empty() {
             println!("all generated files are current");
             return Ok(0);
@@ -90,6 +110,9 @@ pub fn render(args: RenderArgs, global: &Global) -> anyhow::Result<i32> {
     }
     for r in &report.removed {
         println!("removed {r}");
+    }
+    for n in &report.notes {
+        eprintln!("note: {n}");
     }
     if report.changes.is_empty() && report.written.is_empty() && report.removed.is_empty() {
         println!("nothing to do: every generated file is current");
@@ -193,6 +216,7 @@ pub fn init(args: InitArgs, _global: &Global) -> anyhow::Result<i32> {
     write_new(&dir.join("inventory.schema.json"), &hearth::schema_json())?;
     write_new(&dir.join("hosts/.gitkeep"), "")?;
     write_new(&dir.join("secrets/.gitkeep"), "")?;
+    write_new(&dir.join(".gitignore"), GITIGNORE)?;
     hearth::fsutil::write_atomic(&inv_path, text.as_bytes())?;
     println!("created {}", inv_path.display());
     println!("next: hearth host add NAME --role wireguard-gateway --address IP --ssh-key \"$(ssh-keyscan -t ed25519 HOST | cut -d' ' -f2-)\"");
@@ -201,6 +225,11 @@ pub fn init(args: InitArgs, _global: &Global) -> anyhow::Result<i32> {
     }
     Ok(0)
 }
+
+/// What `hearth init` keeps out of git: the inventory's lock file, and the
+/// temp files a killed hearth may leave (they hold ciphertext of secrets as
+/// they were; `hearth render` removes them).
+pub const GITIGNORE: &str = "# Written by `hearth init`.\n.inventory.toml.lock\n.*.hearth-tmp.*\n";
 
 fn write_new(p: &Path, content: &str) -> anyhow::Result<()> {
     if !p.exists() {

@@ -78,10 +78,16 @@ pub fn host(cmd: HostCommand, global: &Global) -> anyhow::Result<i32> {
         HostCommand::Remove { name, opts } => {
             let root = global.root();
             let code = edit(global, &opts, |ed| {
-                if !ed.remove_entry("hosts", &name) {
-                    bail!("no host `{name}`");
+                let Some(h) = ed.before.inv.hosts.get(&name).cloned() else { bail!("no host `{name}`") };
+                ed.remove_entry("hosts", &name);
+                let mut said = vec![format!("removed host `{name}`")];
+                // Like a removed peer's, its VPN address is not handed out
+                // again while old configs may still name it.
+                if let Some(a) = h.vpn_address {
+                    array_add(ed.section("network"), "retired", &a.to_string());
+                    said.push(format!("retired its VPN address {a} (reuse it with `hearth peer add NAME --reuse-address`)"));
                 }
-                Ok(vec![format!("removed host `{name}`")])
+                Ok(said)
             })?;
             remove_secret_dir(&root, &name)?;
             Ok(code)
@@ -106,12 +112,15 @@ pub fn host(cmd: HostCommand, global: &Global) -> anyhow::Result<i32> {
     }
 }
 
-/// Removes `secrets/<name>/` with everything in it (after the inventory no
-/// longer names it): its files were encrypted to a key that is gone.
+/// Removes `secrets/<name>/` with everything in it, and the hub's
+/// `psk-<name>.age` (after the inventory no longer names them): they were
+/// encrypted to a key that is gone.
 fn remove_secret_dir(root: &std::path::Path, name: &str) -> anyhow::Result<()> {
     let mut store = hearth::secrets::SecretStore::open(root.join("secrets"))?;
     let prefix = format!("{name}/");
-    let rels: Vec<String> = store.scan()?.into_iter().filter(|r| r.starts_with(&prefix)).collect();
+    // Its own directory, and the preshared key the hub keeps for it.
+    let psk = format!("/psk-{name}.age");
+    let rels: Vec<String> = store.scan()?.into_iter().filter(|r| r.starts_with(&prefix) || r.ends_with(&psk)).collect();
     for r in rels {
         store.remove(&r)?;
         println!("removed secrets/{r}");

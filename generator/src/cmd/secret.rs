@@ -107,6 +107,7 @@ pub fn secret(cmd: SecretCommand, global: &Global) -> anyhow::Result<i32> {
             let mut st = store(global)?;
             st.write(&spec.rel, &value, &recipients(&after.inv, &spec))?;
             ed.commit()?;
+            super::core::refresh_rules(global)?;
             println!("stored secrets/{} for `{host}` (age.secrets.{name}); run `hearth render`", spec.rel);
             Ok(0)
         }
@@ -139,23 +140,52 @@ pub fn secret(cmd: SecretCommand, global: &Global) -> anyhow::Result<i32> {
                 let r = recipients(&inv, s);
                 rows.push(Row { file: format!("secrets/{}", s.rel), kind: s.kind.clone(), status: st.status(&s.rel, &r)?.to_string(), recipients: r.iter().map(|r| r.to_string()).collect() });
             }
+            // With an identity at hand, the generated values themselves: key
+            // format, and each private key against the inventory's public key.
+            let mut bad = Vec::new();
+            let ids = identities(global).ok();
+            let v = hearth::render::verify_values(&inv, &st, ids.as_ref());
+            for b in v.bad {
+                if let Some(r) = rows.iter_mut().find(|r| r.file == b.file) {
+                    r.status = format!("bad value: {}", b.problem);
+                }
+                bad.push(b.to_string());
+            }
+            if let Some(first) = v.unverified.first() {
+                eprintln!("note: {} generated value(s) not verified (no identity that can decrypt them); first: {first}", v.unverified.len());
+            }
             let known: std::collections::BTreeSet<&str> = specs.iter().map(|s| s.rel.as_str()).collect();
-            let orphans: Vec<String> = st.scan()?.into_iter().filter(|r| !known.contains(r.as_str())).collect();
+            // Files with a rule of the user's own in secrets.nix (made with
+            // `agenix -e`) are theirs, not left over.
+            let own: std::collections::BTreeSet<String> = std::fs::read_to_string(global.root().join("secrets/secrets.nix"))
+                .ok()
+                .and_then(|t| secrets::read_rules(&t).ok())
+                .map(|rs| rs.into_iter().map(|r| r.rel).collect())
+                .unwrap_or_default();
+            let (yours, orphans): (Vec<String>, Vec<String>) = st.scan()?.into_iter().filter(|r| !known.contains(r.as_str())).partition(|r| own.contains(r));
             let stale = rows.iter().filter(|r| r.status != "current").count();
             if json {
                 #[derive(Serialize)]
                 struct Out {
                     secrets: Vec<Row>,
                     orphans: Vec<String>,
+                    /// Files with a rule of the user's own in secrets.nix.
+                    own_rules: Vec<String>,
                 }
-                println!("{}", serde_json::to_string_pretty(&Out { secrets: rows, orphans })?);
+                println!("{}", serde_json::to_string_pretty(&Out { secrets: rows, orphans, own_rules: yours })?);
             } else {
                 table(
                     &["FILE", "STATUS", "RECIPIENTS"],
                     rows.iter().map(|r| vec![r.file.clone(), r.status.clone(), r.recipients.iter().map(|x| short(x)).collect::<Vec<_>>().join(" ")]).collect(),
                 );
+                for o in &yours {
+                    println!("secrets/{o}: yours (a rule of your own in secrets/secrets.nix; agenix manages it)");
+                }
                 for o in &orphans {
                     println!("secrets/{o}: not named by the inventory (left over; delete it if unused)");
+                }
+                for b in &bad {
+                    eprintln!("{b}");
                 }
             }
             Ok(if stale == 0 { 0 } else { 1 })
@@ -231,15 +261,33 @@ pub fn secrets_cmd(cmd: SecretsCommand, global: &Global) -> anyhow::Result<i32> 
         }
     }
     let specs: Vec<SecretSpec> = topology::secrets(&inv).into_iter().filter(|s| hosts.is_empty() || s.hosts.iter().any(|h| hosts.contains(h))).collect();
+    // A writer: under the inventory lock, temps a killed run left go first,
+    // and agenix's rules follow the inventory.
+    let _lock = hearth::fsutil::InventoryLock::acquire(&global.inventory)?;
+    for p in hearth::fsutil::remove_stale_temps(&global.root()) {
+        println!("removed {} (a temp file a killed hearth left)", hearth::fsutil::shown(&p));
+    }
+    if hearth::render::write_rules(&global.root(), &inv)? {
+        println!("wrote secrets/secrets.nix");
+    }
     let mut st = store(global)?;
     let mut items = Vec::new();
+    let mut damaged = 0;
     for s in &specs {
         let r = recipients(&inv, s);
-        if matches!(st.status(&s.rel, &r)?, Status::Stale { .. }) {
-            items.push((s.rel.clone(), r));
+        match st.status(&s.rel, &r)? {
+            Status::Stale { .. } => items.push((s.rel.clone(), r)),
+            Status::Damaged { reason } => {
+                damaged += 1;
+                eprintln!("secrets/{}: damaged: {reason}; no rekey can read it: restore it from git, or replace it with `hearth secret rotate` (see `hearth render --check`)", s.rel);
+            }
+            _ => {}
         }
     }
     if items.is_empty() {
+        if damaged > 0 {
+            return Ok(1);
+        }
         println!("every secret is encrypted to its current recipients; nothing to do");
         return Ok(0);
     }
@@ -251,8 +299,8 @@ pub fn secrets_cmd(cmd: SecretsCommand, global: &Global) -> anyhow::Result<i32> 
     for (r, e) in &report.failed {
         eprintln!("FAILED secrets/{r}: {e} (the file is unchanged)");
     }
-    println!("{} rekeyed, {} failed", report.rekeyed.len(), report.failed.len());
-    Ok(if report.failed.is_empty() { 0 } else { 1 })
+    println!("{} rekeyed, {} failed", report.rekeyed.len(), report.failed.len() + damaged);
+    Ok(if report.failed.is_empty() && damaged == 0 { 0 } else { 1 })
 }
 
 /// `hearth peer config NAME [--qr] [--output FILE]`.
@@ -277,10 +325,22 @@ pub fn peer_config(args: PeerConfigArgs, global: &Global) -> anyhow::Result<i32>
     let key = st.decrypt(&format!("peers/{}/wireguard-key.age", args.name), &ids)?;
     let key = std::str::from_utf8(key.expose()).context("the private key is not text")?.trim().to_owned();
     let key = zeroize::Zeroizing::new(key);
+    // A config that cannot connect is worse than none: the key must be the
+    // one whose public half the peers know.
+    let want = inv.peers[&args.name].public_key.clone().unwrap_or_default();
+    match hearth::keys::public_from_private(&key) {
+        Ok(p) if p == want => {}
+        Ok(p) => bail!("secrets/peers/{}/wireguard-key.age holds the private key of {p}, but the inventory (and every peer) knows {want}: run `hearth render` to take the new public key (then redeploy), or `hearth peer rotate {}` for a new pair", args.name, args.name),
+        Err(e) => bail!("secrets/peers/{}/wireguard-key.age is not a WireGuard private key ({e}); run `hearth peer rotate {}`", args.name, args.name),
+    }
     let psk = match topology::listener(&inv) {
         Some(l) if inv.wireguard.preshared_keys => {
             let p = st.decrypt(&format!("{l}/psk-{}.age", args.name), &ids)?;
-            Some(zeroize::Zeroizing::new(String::from_utf8_lossy(p.expose()).trim().to_owned()))
+            let p = zeroize::Zeroizing::new(String::from_utf8_lossy(p.expose()).trim().to_owned());
+            if let Err(e) = hearth::keys::check_key(&p) {
+                bail!("secrets/{l}/psk-{}.age is not a preshared key ({e}); run `hearth peer rotate {}`", args.name, args.name);
+            }
+            Some(p)
         }
         _ => None,
     };

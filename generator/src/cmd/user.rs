@@ -92,6 +92,12 @@ pub fn user(cmd: UserCommand, global: &Global) -> anyhow::Result<i32> {
         }
         UserCommand::Add { name, ssh_keys, totp, opts, .. } => {
             let before = load_valid(global)?.inv;
+            // Checked before the seed is written: a rejected name leaves
+            // nothing behind (issue 19: `user add 'x/y' --totp` left a
+            // directory).
+            if let Some(m) = hearth::validate::name_problem("user", &name) {
+                bail!("{m}");
+            }
             if before.users.contains_key(&name) {
                 bail!("user `{name}` already exists");
             }
@@ -162,7 +168,7 @@ pub fn user(cmd: UserCommand, global: &Global) -> anyhow::Result<i32> {
                 bail!("the bastion trusts no user CA; set `ca = true` under [bastion] and run `hearth render`");
             }
             let pubkey = match &key {
-                Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+                Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", hearth::fsutil::shown(p)))?,
                 None => u.ssh_keys.first().cloned().with_context(|| format!("user `{name}` has no key in the inventory; pass --key FILE"))?,
             };
             let secs = hearth::bastion::parse_validity(&validity)?;
@@ -186,6 +192,16 @@ pub struct SshConfigArgs {
 
 pub fn ssh_config(args: SshConfigArgs, global: &Global) -> anyhow::Result<i32> {
     let inv = load_valid(global)?.inv;
+    if let Some(u) = &args.user {
+        // The value lands in ~/.ssh/config: a newline would add directives
+        // (issue 19: `--user $'x\n  ProxyCommand ...'`).
+        if let Some(m) = hearth::validate::name_problem("user", u) {
+            bail!("--user: {m}");
+        }
+        if !inv.users.contains_key(u) {
+            bail!("--user: no bastion user `{u}`; known users: {} (add one with `hearth user add`)", inv.users.keys().cloned().collect::<Vec<_>>().join(", "));
+        }
+    }
     match hearth::bastion::ssh_config(&inv, args.user.as_deref()) {
         Some(s) => {
             print!("{s}");

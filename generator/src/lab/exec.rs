@@ -76,6 +76,13 @@ pub fn new_prefix() -> String {
     }
 }
 
+/// Whether `p` is a prefix [`new_prefix`] makes (`hl` + 4 lower-case hex
+/// digits): the only names `lab down`, `exec` and `open` accept, so a
+/// prefix can never point outside [`RUN_DIR`].
+pub fn is_prefix(p: &str) -> bool {
+    p.len() == 6 && p.starts_with("hl") && p[2..].bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+}
+
 fn proc_start(pid: u32) -> Option<u64> {
     let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Field 22 (starttime), counted after the parenthesised comm.
@@ -120,6 +127,9 @@ pub fn in_ns(ns: &str, prog: &str) -> Command {
 impl Lab {
     /// Creates the lab's private directory (0700) and state file.
     pub fn create(prefix: &str) -> Result<Lab> {
+        if !is_prefix(prefix) {
+            bail!("`{}` is not a lab prefix", prefix.escape_debug());
+        }
         fs::DirBuilder::new().recursive(true).mode(0o755).create(RUN_DIR)?;
         let dir = Path::new(RUN_DIR).join(prefix);
         fs::DirBuilder::new().mode(0o700).create(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -135,6 +145,9 @@ impl Lab {
 
     /// Opens the state of an existing lab (for `down` and `exec`).
     pub fn open(prefix: &str) -> Result<Lab> {
+        if !is_prefix(prefix) {
+            bail!("`{}` is not a lab prefix (hl and 4 hex digits, e.g. hl1a2b; `hearth lab list` shows them)", prefix.escape_debug());
+        }
         let dir = Path::new(RUN_DIR).join(prefix);
         let text = fs::read_to_string(dir.join("state.json")).with_context(|| format!("no lab `{prefix}` (no {}/state.json)", dir.display()))?;
         let state: State = serde_json::from_str(&text)?;
@@ -144,7 +157,7 @@ impl Lab {
     /// Every lab with a state file.
     pub fn list() -> Vec<String> {
         let mut v: Vec<String> = fs::read_dir(RUN_DIR)
-            .map(|d| d.filter_map(|e| e.ok()).filter(|e| e.path().join("state.json").exists()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .map(|d| d.filter_map(|e| e.ok()).filter(|e| e.file_name().to_str().is_some_and(is_prefix) && e.path().join("state.json").exists()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
             .unwrap_or_default();
         v.sort();
         v
@@ -441,7 +454,10 @@ impl Lab {
         for s in &st.sockets {
             let _ = fs::remove_file(s);
         }
-        if let Err(e) = fs::remove_dir_all(&self.dir) {
+        // Only ever a directory of the lab's own under RUN_DIR.
+        if !is_prefix(&self.prefix) || self.dir != Path::new(RUN_DIR).join(&self.prefix) {
+            problems.push(format!("refusing to remove {}: not a lab directory", self.dir.display().to_string().escape_debug()));
+        } else if let Err(e) = fs::remove_dir_all(&self.dir) {
             if e.kind() != std::io::ErrorKind::NotFound {
                 problems.push(format!("{}: {e}", self.dir.display()));
             }

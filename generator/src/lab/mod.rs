@@ -108,6 +108,17 @@ fn root_of(inventory: &Path) -> PathBuf {
     crate::fsutil::repo_root(inventory)
 }
 
+/// Set when a signal started the teardown: the run's own thread then leaves
+/// the exit to the signal thread (130), instead of failing (1) on the
+/// namespaces the teardown is removing under it.
+static SIGNALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn wait_if_signalled() {
+    while SIGNALLED.load(std::sync::atomic::Ordering::SeqCst) {
+        std::thread::park_timeout(Duration::from_secs(1));
+    }
+}
+
 /// Tears the lab down on SIGINT/SIGTERM/SIGHUP, then exits 130.
 fn install_signal_teardown(lab: &Lab) -> Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -115,6 +126,7 @@ fn install_signal_teardown(lab: &Lab) -> Result<()> {
     let lab = lab.clone();
     std::thread::spawn(move || {
         if let Some(sig) = signals.forever().next() {
+            SIGNALLED.store(true, std::sync::atomic::Ordering::SeqCst);
             eprintln!("hearth lab: signal {sig}, tearing down lab {}", lab.prefix);
             for p in lab.teardown() {
                 eprintln!("hearth lab: teardown: {p}");
@@ -237,10 +249,12 @@ fn scan_client(ns: &str, src: std::net::Ipv4Addr, plan: &LabPlan, allowed: &BTre
         }
     }
     let udp: Vec<SocketAddrV4> = plan.targets.iter().flat_map(|t| plan.udp_ports.iter().map(move |p| SocketAddrV4::new(t.addr, *p))).collect();
+    let allowed_udp: Vec<SocketAddrV4> = allowed.iter().filter(|f| f.proto == Proto::Udp).map(|f| SocketAddrV4::new(f.addr, f.port)).collect();
     let (mut seen, syn) = probe::in_netns(ns, move || {
         let reached = counter.map(|(gw, name)| move |tag: u8| syn_counter(&gw, &format!("{name}t{tag}")));
         let syn = probe::syn_scan(src, &tcp, opts, reached.as_ref().map(|f| f as &dyn Fn(u8) -> Result<u64>))?;
-        let open_udp = probe::udp_probe(&udp, Duration::from_millis(700), 3)?;
+        let expect_udp: BTreeSet<SocketAddrV4> = allowed_udp.iter().copied().collect();
+        let open_udp = probe::udp_scan(&udp, &expect_udp, (Duration::from_millis(700), 3), probe::UDP_CONFIRM)?;
         let mut seen = flows_of(&syn.open, Proto::Tcp);
         seen.extend(flows_of(&open_udp, Proto::Udp));
         Ok((seen, syn))
@@ -284,8 +298,9 @@ fn probe_acl_client(lab: &Lab, plan: &LabPlan, c: &plan::ClientExpect) -> Result
     let udp: Vec<SocketAddrV4> = checks.iter().filter(|a| a.flow.proto == Proto::Udp).map(|a| SocketAddrV4::new(a.flow.addr, a.flow.port)).collect();
     let ns = lab.ns(&c.name)?;
     let expect_open: Vec<SocketAddrV4> = checks.iter().filter(|a| a.accept && a.flow.proto == Proto::Tcp).map(|a| SocketAddrV4::new(a.flow.addr, a.flow.port)).collect();
+    let expect_udp: BTreeSet<SocketAddrV4> = if c.connects { checks.iter().filter(|a| a.accept && a.flow.proto == Proto::Udp).map(|a| SocketAddrV4::new(a.flow.addr, a.flow.port)).collect() } else { BTreeSet::new() };
     let (mut ot, ou) = probe::in_netns(&ns, move || {
-        Ok((probe::tcp_scan(&tcp, probe::ScanOpts { window: 256, timeout: Duration::from_secs(2) })?, probe::udp_probe(&udp, Duration::from_millis(700), 5)?))
+        Ok((probe::tcp_scan(&tcp, probe::ScanOpts { window: 256, timeout: Duration::from_secs(2) })?, probe::udp_scan(&udp, &expect_udp, (Duration::from_millis(700), 5), probe::UDP_CONFIRM)?))
     })?;
     let again: Vec<SocketAddrV4> = expect_open.into_iter().filter(|a| !ot.contains(a)).collect();
     if !again.is_empty() && c.connects {
@@ -404,6 +419,7 @@ pub fn run(opts: &RunOpts) -> Result<Report> {
     let (lab, plan, decrypt) = bring_up(opts)?;
     timings.up_s = t0.elapsed().as_secs_f64();
     let res = check(&lab, &plan, &*decrypt, opts, &mut timings);
+    wait_if_signalled();
     let t3 = Instant::now();
     let problems = lab.teardown();
     timings.down_s = t3.elapsed().as_secs_f64();
@@ -473,7 +489,17 @@ mod tests {
     }
 
     #[test]
-    fn every_tool_has_a_package() {
-        assert!(TOOLS.iter().all(|(t, p)| !t.is_empty() && !p.is_empty()));
+    fn every_tool_package_is_installed_by_checks_run() {
+        // CI starts from a fresh machine: checks/run must install the
+        // package of every tool the lab needs (libpam-google-authenticator
+        // for the PAM module preflight looks for).
+        let run = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../checks/run")).unwrap();
+        let list = &run[run.find("packages=(").expect("packages=( in checks/run")..];
+        let list = &list[..list.find(')').unwrap()];
+        let listed: BTreeSet<&str> = list["packages=(".len()..].split_whitespace().collect();
+        // Installed everywhere Debian is: no need to list them.
+        let essential = ["util-linux", "passwd", "procps", "iproute2"];
+        let missing: Vec<&str> = TOOLS.iter().map(|(_, p)| *p).chain(["libpam-google-authenticator"]).filter(|p| !listed.contains(p) && !essential.contains(p)).collect();
+        assert!(missing.is_empty(), "checks/run does not install {missing:?}");
     }
 }

@@ -486,6 +486,25 @@ pub fn udp_probe(targets: &[SocketAddrV4], timeout: Duration, tries: usize) -> R
     Ok(open)
 }
 
+/// How patiently [`udp_scan`] confirms an expected-open port that did not
+/// answer: rounds of this many seconds, this many times (a datagram lost in
+/// a busy tunnel at load average 10 is not a closed port).
+pub const UDP_CONFIRM: (Duration, usize) = (Duration::from_secs(2), 6);
+
+/// UDP scan whose "closed" verdicts are confirmed: every target is probed
+/// (`first`: timeout per round, rounds), then each target in `expect_open`
+/// that did not answer is probed again with `confirm` before it counts as
+/// closed, as the TCP scan retries with real connects. An unexpected open
+/// is never retried away.
+pub fn udp_scan(targets: &[SocketAddrV4], expect_open: &BTreeSet<SocketAddrV4>, first: (Duration, usize), confirm: (Duration, usize)) -> Result<BTreeSet<SocketAddrV4>> {
+    let mut open = udp_probe(targets, first.0, first.1)?;
+    let again: Vec<SocketAddrV4> = targets.iter().filter(|t| expect_open.contains(t) && !open.contains(t)).copied().collect();
+    if !again.is_empty() {
+        open.extend(udp_probe(&again, confirm.0, confirm.1)?);
+    }
+    Ok(open)
+}
+
 /// The responder a LAN host runs (`hearth lab responder`): accepts every TCP
 /// connection redirected to `port` and closes it, echoes every UDP datagram.
 pub fn responder(port: u16) -> Result<()> {
@@ -568,6 +587,32 @@ mod tests {
         let lo = Ipv4Addr::LOCALHOST;
         let open = udp_probe(&[SocketAddrV4::new(lo, pe), SocketAddrV4::new(lo, ps)], Duration::from_millis(300), 2).unwrap();
         assert_eq!(open, BTreeSet::from([SocketAddrV4::new(lo, pe)]));
+        drop(silent);
+    }
+
+    #[test]
+    fn udp_closed_verdicts_are_confirmed_before_reporting() {
+        // issue 19: "p08 -> srv: allowed but closed: udp 3000" on a loaded
+        // machine. A responder that loses its first 4 datagrams (as a busy
+        // tunnel does) looks closed to one quick probe, open to the scan.
+        let lossy = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let (pl, ps) = (lossy.local_addr().unwrap().port(), silent.local_addr().unwrap().port());
+        std::thread::spawn(move || {
+            let mut b = [0u8; 512];
+            let mut seen = 0;
+            while let Ok((n, f)) = lossy.recv_from(&mut b) {
+                seen += 1;
+                if seen > 4 {
+                    let _ = lossy.send_to(&b[..n], f);
+                }
+            }
+        });
+        let lo = Ipv4Addr::LOCALHOST;
+        let (l, q) = (SocketAddrV4::new(lo, pl), SocketAddrV4::new(lo, ps));
+        let quick = (Duration::from_millis(200), 2);
+        let open = udp_scan(&[l, q], &BTreeSet::from([l, q]), quick, (Duration::from_millis(200), 6)).unwrap();
+        assert_eq!(open, BTreeSet::from([l]), "the lossy port is open, the silent one closed after confirming");
         drop(silent);
     }
 }

@@ -61,7 +61,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-pub use agenix::{agenix_rules, nix_string};
+pub use agenix::{agenix_rules, nix_string, read_rules, Rule, USER_RULES_MARKER};
 pub use bytes::SecretBytes;
 pub use identity::{
     default_identity_paths, load_identities, load_identities_with_home, Identities,
@@ -96,10 +96,10 @@ pub enum SecretsError {
     )]
     NoIdentity { tried: Vec<PathBuf> },
 
-    #[error("cannot read identity file {path}: {source}")]
+    #[error("cannot read identity file {}: {source}", crate::fsutil::shown(path))]
     ReadIdentity { path: PathBuf, source: io::Error },
 
-    #[error("{path} is not an age identity file or an unencrypted OpenSSH private key: {reason}")]
+    #[error("{} is not an age identity file or an unencrypted OpenSSH private key: {reason}", crate::fsutil::shown(path))]
     InvalidIdentity { path: PathBuf, reason: String },
 
     #[error(
@@ -124,7 +124,7 @@ pub enum SecretsError {
     #[error("cannot encrypt {file}: {reason}")]
     Encrypt { file: PathBuf, reason: String },
 
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", crate::fsutil::shown(path))]
     Io { path: PathBuf, source: io::Error },
 
     #[error(
@@ -155,7 +155,7 @@ impl fmt::Display for PathList<'_> {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            write!(f, "{}", p.display())?;
+            write!(f, "{}", crate::fsutil::shown(p))?;
         }
         Ok(())
     }
