@@ -23,10 +23,12 @@ use std::net::Ipv4Addr;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Area, HostCx, Preview};
+use super::{Area, CmdError, HostCx, LabCx, Preview};
 use crate::inventory::{Inventory, PortSpec, Proto, Role, Service};
 use crate::nix::{Attrs, Value};
 use crate::validate::{is_dns_label, Sink};
+
+mod lab;
 
 pub struct Ingress;
 
@@ -583,6 +585,14 @@ impl Area for Ingress {
                 .set("sites", Value::List(sites))
                 .into(),
         )
+    }
+
+    fn lab(&self, cx: &LabCx) -> Option<Result<Vec<crate::lab::bastion::Check>, CmdError>> {
+        let (host, _) = ingress_host(cx.inv)?;
+        if !web_services(cx.inv).any(|_| true) {
+            return None;
+        }
+        Some(lab::run_stage(cx, host))
     }
 
     fn previews(&self) -> &'static [Preview] {
