@@ -228,7 +228,7 @@ pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
             if p.exists() {
                 continue;
             }
-            let v = (cx.decrypt)(&Secret::AgeFile(cx.root.join("secrets").join(host).join(format!("{name}.age")))).map_err(|e| err(format!("secret {name}: {e}")))?;
+            let v = (cx.decrypt)(&Secret::AgeFile(Path::new(host).join(format!("{name}.age")))).map_err(|e| err(format!("secret {name}: {e}")))?;
             write_private(&p, v.as_bytes())?;
         }
     }
