@@ -72,7 +72,7 @@ fn render_of_the_example_writes_nothing_and_check_passes() {
     hearth(t.path()).arg("render").assert().success().stdout(predicate::str::contains("nothing to do"));
     assert_eq!(before, snapshot(t.path()), "a no-change render must not rewrite any file (bytes and mtimes)");
     hearth(t.path()).args(["render", "--check"]).assert().success();
-    hearth(t.path()).arg("check").assert().success().stdout(predicate::str::contains("2 ACL test(s)"));
+    hearth(t.path()).arg("check").assert().success().stdout(predicate::str::contains("4 ACL test(s)"));
 }
 
 #[test]
@@ -98,7 +98,7 @@ fn invalid_inventory_reports_every_problem_with_position_and_writes_nothing() {
     let bad = inv
         .replace("address = \"10.69.13.12\"", "address = \"10.69.14.12\"")
         .replace("host = \"sonarr-jail\"", "host = \"sonar-jail\"")
-        .replace("allow = [\"admins\"]\n\n[services.radarr]", "allow = [\"admns\"]\n\n[services.radarr]");
+        .replace("allow = [\"admins\"]\nweb = true\n\n[services.radarr]", "allow = [\"admns\"]\nweb = true\n\n[services.radarr]");
     std::fs::write(t.path().join("inventory.toml"), &bad).unwrap();
     let before = snapshot(t.path());
     let out = hearth(t.path()).arg("render").assert().code(1).get_output().stderr.clone();
