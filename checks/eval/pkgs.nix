@@ -12,6 +12,8 @@ let
     "diffutils"
     "gawk"
     "gnugrep"
+    "gnused"
+    "iproute2"
     "google-authenticator"
     "nftables"
     "pam"
@@ -27,4 +29,5 @@ builtins.listToAttrs (
 )
 // {
   writeText = name: text: fake name // { inherit text; };
+  writeShellScript = name: text: fake name // { inherit text; };
 }
