@@ -604,3 +604,182 @@ impl Area for Ingress {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::Loaded;
+    use std::path::Path;
+
+    const BASE: &str = r#"
+[network]
+domain = "home.example.net"
+lan = "10.0.0.0/24"
+vpn = "10.1.0.0/24"
+
+[hosts.gw]
+roles = ["wireguard-gateway"]
+address = "10.0.0.2"
+endpoint = "home.example.net:51820"
+ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv"
+
+[hosts.proxy]
+roles = ["ingress"]
+address = "10.0.0.10"
+ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIQGEaQDLcdQRvVzviIjZLcf8SVXAIqxeM+wOod3tcTh"
+secrets = ["ingress-basic-grafana"]
+
+[hosts.mon]
+address = "10.0.0.11"
+
+[peers.laptop]
+kind = "laptop"
+groups = ["admins"]
+
+[peers.phone]
+kind = "phone"
+groups = ["family"]
+
+[ingress.acme]
+email = "acme@example.net"
+dns_provider = "cloudflare"
+"#;
+
+    const GRAFANA: &str = "\n[services.grafana]\nhost = \"mon\"\nport = 3000\nallow = [\"admins\"]\nweb = true\n";
+
+    fn problems_of(extra: &str) -> Vec<String> {
+        problems_in(&format!("{BASE}{extra}"))
+    }
+
+    fn problems_in(text: &str) -> Vec<String> {
+        let l = Loaded::parse(Path::new("inventory.toml"), text.to_string()).unwrap();
+        match crate::validate::check(&l) {
+            Ok(()) => vec![],
+            Err(p) => p.located.iter().map(|(_, p)| format!("{}: {} (hint: {})", p.keys.join("."), p.message, p.hint)).collect(),
+        }
+    }
+
+    fn has(ps: &[String], needle: &str) -> bool {
+        ps.iter().any(|p| p.contains(needle))
+    }
+
+    #[test]
+    fn a_web_service_on_an_ingress_is_valid() {
+        assert_eq!(problems_of(GRAFANA), Vec::<String>::new());
+    }
+
+    #[test]
+    fn two_services_with_the_same_name_are_a_located_parse_error() {
+        let text = format!("{BASE}{GRAFANA}{GRAFANA}");
+        let e = Loaded::parse(Path::new("inventory.toml"), text).unwrap_err().to_string();
+        assert!(e.contains("inventory.toml:") && e.contains("grafana"), "{e}");
+    }
+
+    #[test]
+    fn two_web_services_with_the_same_name_by_subdomain() {
+        let ps = problems_of(&format!("{GRAFANA}\n[services.graf2]\nhost = \"mon\"\nport = 3001\nweb = true\nsubdomain = \"grafana\"\n"));
+        assert!(has(&ps, "services.grafana: `grafana.home.example.net` is already the name of web service `graf2`"), "{ps:?}");
+    }
+
+    #[test]
+    fn a_subdomain_that_is_not_a_dns_label() {
+        for bad in ["Grafana", "a.b", "x y", "-x", "g{$HOME}", "a\\\"b"] {
+            let ps = problems_of(&format!("{GRAFANA}subdomain = \"{bad}\"\n"));
+            assert!(has(&ps, "services.grafana.subdomain: subdomain") && has(&ps, "is not a DNS label"), "{bad}: {ps:?}");
+        }
+        // The service name is the default subdomain, and names are labels already.
+    }
+
+    #[test]
+    fn a_web_service_on_a_udp_only_port() {
+        let ps = problems_of(&format!("{GRAFANA}proto = \"udp\"\n"));
+        assert!(has(&ps, "services.grafana.proto: web service `grafana` is UDP only"), "{ps:?}");
+    }
+
+    #[test]
+    fn a_web_service_with_several_ports() {
+        let ps = problems_of(&GRAFANA.replace("port = 3000", "port = [3000, 3001]"));
+        assert!(has(&ps, "services.grafana.port: web service `grafana` has several ports"), "{ps:?}");
+    }
+
+    #[test]
+    fn basic_auth_without_users_or_without_the_secret() {
+        let ps = problems_of(&format!("{GRAFANA}auth = \"basic\"\n"));
+        assert!(has(&ps, "services.grafana.auth: `auth = \"basic\"` on `grafana` names no users"), "{ps:?}");
+        let ps = problems_of(&format!("{GRAFANA}auth = \"basic\"\nauth_users = [\"alice\"]\n"));
+        assert_eq!(ps, Vec::<String>::new());
+        let ps = problems_of(&format!("{}auth = \"basic\"\nauth_users = [\"alice\"]\n", GRAFANA.replace("grafana", "sonarr")));
+        assert!(has(&ps, "has no secret `ingress-basic-sonarr`") && has(&ps, "hearth secret set ingress-basic-sonarr --host proxy"), "{ps:?}");
+    }
+
+    #[test]
+    fn forward_auth_needs_the_auth_service_and_its_strings_are_checked() {
+        let ps = problems_of(&format!("{GRAFANA}auth = \"forward\"\n"));
+        assert!(has(&ps, "[ingress.forward_auth] is not set"), "{ps:?}");
+        let ps = problems_of(&format!("{GRAFANA}auth = \"forward\"\n[ingress.forward_auth]\nupstream = \"http://10.0.0.30:9091\"\nuri = \"/api/verify?rd=https://auth.home.example.net/\"\n"));
+        assert_eq!(ps, Vec::<String>::new());
+        let ps = problems_of(&format!("{GRAFANA}auth = \"forward\"\n[ingress.forward_auth]\nupstream = \"http://{{env.X}}:1\"\nuri = \"/x\\\" }}\\nimport /etc/shadow\"\ncopy_headers = [\"A B\"]\n"));
+        assert!(has(&ps, "ingress.forward_auth.upstream") && has(&ps, "ingress.forward_auth.uri") && has(&ps, "ingress.forward_auth.copy_headers.0"), "{ps:?}");
+    }
+
+    #[test]
+    fn an_ingress_role_on_a_host_without_an_address() {
+        let ps = problems_in(&format!("{}{GRAFANA}", BASE.replace("address = \"10.0.0.10\"\n", "")));
+        assert!(has(&ps, "hosts.proxy: ingress `proxy` has no LAN address"), "{ps:?}");
+    }
+
+    #[test]
+    fn policy_that_could_not_be_enforced_is_refused_with_the_fix() {
+        // An ingress on the hub: its requests would come from its VPN address.
+        let inv = BASE.replace("roles = [\"ingress\"]\naddress = \"10.0.0.10\"", "roles = [\"ingress\", \"wireguard-hub\"]\nendpoint = \"vps.example.net:51820\"\naddress = \"10.0.0.10\"");
+        let ps = problems_in(&format!("{inv}{GRAFANA}"));
+        assert!(has(&ps, "per-service policy could not be enforced") && has(&ps, "put the ingress on a LAN host"), "{ps:?}");
+        // Web services but no ingress at all.
+        let ps = problems_in(&format!("{}{GRAFANA}", BASE.replace("roles = [\"ingress\"]\n", "")));
+        assert!(has(&ps, "services.grafana.web: a web service needs an ingress") && has(&ps, "add roles = [\"ingress\"]"), "{ps:?}");
+    }
+
+    #[test]
+    fn acme_settings_are_checked() {
+        let ps = problems_in(&format!("{BASE}{GRAFANA}").replace("email = \"acme@example.net\"\n", "email = \"not an email\"\nserver = \"https://ca {x}\"\ncredentials = \"dns\"\n"));
+        assert!(has(&ps, "ingress.acme.email") && has(&ps, "ingress.acme.server") && has(&ps, "ingress.acme.credentials: `dns` is not a secret"), "{ps:?}");
+        let ps = problems_of(&format!("{GRAFANA}[ingress.hosts.proxy]\nbackend = \"traefik\"\n[ingress.tls]\nmode = \"internal\"\n"));
+        assert!(has(&ps, "ingress.tls.mode: `internal` is Caddy's own CA"), "{ps:?}");
+    }
+
+    #[test]
+    fn web_settings_on_a_service_that_is_not_web() {
+        let ps = problems_of(&GRAFANA.replace("web = true\n", "auth = \"basic\"\n"));
+        assert!(has(&ps, "services.grafana.auth: `auth` is a web setting"), "{ps:?}");
+    }
+
+    #[test]
+    fn the_ingress_port_is_allowed_to_the_union_of_the_web_services_allow_lists() {
+        let extra = format!("{GRAFANA}\n[services.jelly]\nhost = \"mon\"\nport = 8096\nallow = [\"family\", \"admins\"]\nweb = true\n[services.ssh]\nhost = \"mon\"\nport = 22\nallow = [\"phone\"]\n");
+        let l = Loaded::parse(Path::new("inventory.toml"), format!("{BASE}{extra}")).unwrap();
+        let implied = Ingress.services(&l.inv);
+        assert_eq!(implied.len(), 1);
+        assert_eq!(implied[0].0, "ingress");
+        assert_eq!(implied[0].1.allow, ["admins", "family"]);
+        assert_eq!(implied[0].1.port.to_string(), "80,443");
+        assert_eq!(Ingress.unmasqueraded(&l.inv), [Ipv4Addr::new(10, 0, 0, 10)]);
+        // No web service: no port, no exception.
+        let l = Loaded::parse(Path::new("inventory.toml"), BASE.to_string()).unwrap();
+        assert!(Ingress.services(&l.inv).is_empty());
+    }
+
+    #[test]
+    fn urls_use_the_subdomain_and_the_vpn_name_space() {
+        let l = Loaded::parse(Path::new("inventory.toml"), format!("{BASE}{GRAFANA}subdomain = \"g\"\n[ingress]\nvpn_domain = \"vpn.example.net\"\n").replace("[ingress.acme]", "[ingress.acme]")).unwrap();
+        assert_eq!(url(&l.inv, "grafana").as_deref(), Some("https://g.vpn.example.net"));
+        assert_eq!(lan_domain(&l.inv), "lan.home.example.net");
+    }
+
+    #[test]
+    fn character_classes_match_the_renderer_on_edge_cases() {
+        assert!(is_upstream("http://10.0.0.1:80") && is_upstream("https://auth.example.net:9091"));
+        assert!(!is_upstream("http://10.0.0.1") && !is_upstream("http://a:0") && !is_upstream("ftp://a:1") && !is_upstream("http://a b:1"));
+        assert!(is_uri("/") && is_uri("/api/verify?rd=https://x/") && !is_uri("x") && !is_uri("/{a}") && !is_uri("/\"") && !is_uri("/a b"));
+        assert!(is_email("a.b+c@example.net") && !is_email("a@") && !is_email("a b@c.d"));
+    }
+}
