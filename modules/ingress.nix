@@ -45,8 +45,8 @@ let
   siteOpts = {
     options = {
       name = lib.mkOption {
-        type = lib.types.strMatching "[a-z0-9][a-z0-9-]*";
-        description = "The site's name (the service's, `-lan` for its LAN name).";
+        type = lib.types.strMatching "[a-z0-9][a-z0-9_-]*";
+        description = "The site's name (the service's, `_lan` appended for its LAN name).";
       };
       host = lib.mkOption {
         type = str;

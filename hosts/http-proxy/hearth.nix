@@ -64,7 +64,7 @@
         };
       }
       {
-        name = "grafana-lan";
+        name = "grafana_lan";
         host = "grafana.lan.home.2rjus.net";
         cert = "lan.home.2rjus.net";
         upstream = "http://10.69.13.11:3000";
@@ -86,7 +86,7 @@
         };
       }
       {
-        name = "jellyfin-lan";
+        name = "jellyfin_lan";
         host = "jellyfin.lan.home.2rjus.net";
         cert = "lan.home.2rjus.net";
         upstream = "http://10.69.13.12:8096";
@@ -108,7 +108,7 @@
         };
       }
       {
-        name = "nzbget-lan";
+        name = "nzbget_lan";
         host = "nzbget.lan.home.2rjus.net";
         cert = "lan.home.2rjus.net";
         upstream = "http://10.69.13.15:6789";
@@ -130,7 +130,7 @@
         };
       }
       {
-        name = "radarr-lan";
+        name = "radarr_lan";
         host = "radarr.lan.home.2rjus.net";
         cert = "lan.home.2rjus.net";
         upstream = "http://10.69.13.14:7878";
@@ -152,7 +152,7 @@
         };
       }
       {
-        name = "sonarr-lan";
+        name = "sonarr_lan";
         host = "sonarr.lan.home.2rjus.net";
         cert = "lan.home.2rjus.net";
         upstream = "http://10.69.13.13:8989";

@@ -64,6 +64,10 @@ let
     else
       throw "hearth: ${what}: ${show name} names no entry of hearth.ingress.certificates";
 
+  nameOf =
+    i: s: checkStr "hearth.ingress.sites.${toString i}.name" "[a-z0-9][a-z0-9_-]*" "is not a name of a-z 0-9 _ -" s.name;
+  checkWildcard = checkStr "hearth.ingress.certificates.domain" "\\*\\.${hostnameRe}" "is not a wildcard name like *.home.example.net";
+
   # A site's allow list: addresses and CIDRs as written (each checked);
   # [ ] means nobody.
   allowOf =
@@ -117,64 +121,100 @@ let
     };
 
   # ---- Caddy ---------------------------------------------------------------
+  #
+  # One site block per certificate (name space): `*.home.example.net { ... }`
+  # with one TLS policy, and one `handle` per site selected by its host, so
+  # 500 services cost one certificate load and one connection policy, not
+  # 500 (docs/performance.md, "Ingress"). Names under the wildcard that no
+  # site serves get their connection closed.
 
-  caddySite =
-    { cfg, secretPath, certDir }:
-    fwd: tls: { i, s }:
+  # "*.home.example.net" -> "home.example.net"
+  baseOf = d: builtins.substring 2 (stringLength d) d;
+
+  caddyHandle =
+    { secretPath, ... }:
+    cfg: fwd: base: { i, s }:
     let
       what = "hearth.ingress.sites.${toString i}";
+      n = nameOf i s;
       host = checkHostname "${what}.host" s.host;
+      under =
+        if match "[a-z0-9-]+\\.${builtins.replaceStrings [ "." ] [ "\\." ] base}" host != null then
+          host
+        else
+          throw "hearth: ${what}.host: ${show host} is not one label under ${base} (the certificate's wildcard)";
       upstream = checkUpstream "${what}.upstream" s.upstream;
       allow = allowOf i s;
       auth = authOf i s;
-      cert = checkCert cfg "${what}.cert" s.cert;
-      dir = checkPath "certDir ${show cert}" (certDir cert);
-      protocols = if tls.minVersion == "1.3" then "tls1.3 tls1.3" else "tls1.2 tls1.3";
-      tlsLine =
-        if tls.mode == "internal" then "\ttls internal {" else "\ttls ${dir}/cert.pem ${dir}/key.pem {";
-      guard =
-        if allow == [ ] then
-          [ "\t\trespond 403" ]
-        else
-          [ "\t\trespond @denied 403" ];
+      guard = if allow == [ ] then [ "\t\t\trespond 403" ] else [ "\t\t\trespond @deny_${n} 403" ];
       authLines =
         if auth.type == "basic" then
           [
-            "\t\tbasicauth {"
-            "\t\t\timport ${checkPath "secretPath ${show auth.basicSecret}" (secretPath auth.basicSecret)}"
-            "\t\t}"
+            "\t\t\tbasicauth {"
+            "\t\t\t\timport ${checkPath "secretPath ${show auth.basicSecret}" (secretPath auth.basicSecret)}"
+            "\t\t\t}"
           ]
         else if auth.type == "forward" then
           if fwd == null then
             throw "hearth: ${what}.auth.type: \"forward\" needs hearth.ingress.forwardAuth"
           else
             [
-              "\t\tforward_auth ${fwd.upstream} {"
-              "\t\t\turi \"${fwd.uri}\""
+              "\t\t\tforward_auth ${fwd.upstream} {"
+              "\t\t\t\turi \"${fwd.uri}\""
             ]
-            ++ (if fwd.copyHeaders == [ ] then [ ] else [ "\t\t\tcopy_headers ${concatStringsSep " " fwd.copyHeaders}" ])
-            ++ [ "\t\t}" ]
+            ++ (if fwd.copyHeaders == [ ] then [ ] else [ "\t\t\t\tcopy_headers ${concatStringsSep " " fwd.copyHeaders}" ])
+            ++ [ "\t\t\t}" ]
         else
           [ ];
     in
-    concatStringsSep "\n" (
+    {
+      matchers = [ "\t@site_${n} host ${under}" ] ++ (if allow == [ ] then [ ] else [ "\t@deny_${n} not remote_ip ${concatStringsSep " " allow}" ]);
+      handle =
+        [
+          "\thandle @site_${n} {"
+          "\t\troute {"
+        ]
+        ++ guard
+        ++ authLines
+        ++ [
+          "\t\t\treverse_proxy ${upstream}"
+          "\t\t}"
+          "\t}"
+        ];
+    };
+
+  caddyBlock =
+    args@{ certDir, ... }:
+    cfg: fwd: tls: sites: c:
+    let
+      base = checkHostname "hearth.ingress.certificates.domain" (baseOf (checkWildcard c.domain));
+      dir = checkPath "certDir ${show c.name}" (certDir c.name);
+      mine = filter (x: checkCert cfg "hearth.ingress.sites.${toString x.i}.cert" x.s.cert == c.name) sites;
+      parts = map (caddyHandle args cfg fwd base) mine;
+      protocols = if tls.minVersion == "1.3" then "tls1.3 tls1.3" else "tls1.2 tls1.3";
+    in
+    if mine == [ ] then
+      [ ]
+    else
       [
-        "${host} {"
-        tlsLine
-        "\t\tprotocols ${protocols}"
-        "\t}"
-      ]
-      ++ (if tls.hsts > 0 then [ "\theader Strict-Transport-Security \"max-age=${toString tls.hsts}\"" ] else [ ])
-      ++ (if allow == [ ] then [ ] else [ "\t@denied not remote_ip ${concatStringsSep " " allow}" ])
-      ++ [ "\troute {" ]
-      ++ guard
-      ++ authLines
-      ++ [
-        "\t\treverse_proxy ${upstream}"
-        "\t}"
-        "}"
-      ]
-    );
+        (concatStringsSep "\n" (
+          [
+            "*.${base} {"
+            (if tls.mode == "internal" then "\ttls internal {" else "\ttls ${dir}/cert.pem ${dir}/key.pem {")
+            "\t\tprotocols ${protocols}"
+            "\t}"
+          ]
+          ++ (if tls.hsts > 0 then [ "\theader Strict-Transport-Security \"max-age=${toString tls.hsts}\"" ] else [ ])
+          ++ concatMap (p: p.matchers) parts
+          ++ concatMap (p: p.handle) parts
+          ++ [
+            "\thandle {"
+            "\t\tabort"
+            "\t}"
+            "}"
+          ]
+        ))
+      ];
 
   caddyfile =
     args@{ cfg, secretPath, certDir }:
@@ -184,9 +224,12 @@ let
       httpPort = h.checkInt "hearth.ingress.httpPort" 1 65535 cfg.httpPort;
       httpsPort = h.checkInt "hearth.ingress.httpsPort" 1 65535 cfg.httpsPort;
       _backend = checkEnum "hearth.ingress.backend" [ "caddy" "traefik" ] cfg.backend;
-      sites = map (caddySite args fwd tls) (indexed (sitesOf cfg));
+      sites = indexed (sitesOf cfg);
+      # Every site names a known certificate (checked before grouping).
+      _certs = map ({ i, s }: checkCert cfg "hearth.ingress.sites.${toString i}.cert" s.cert) sites;
+      blocks = concatMap (caddyBlock args cfg fwd tls sites) (h.checkList "hearth.ingress.certificates" cfg.certificates);
     in
-    builtins.seq _backend (
+    builtins.deepSeq [ _backend _certs ] (
       concatStringsSep "\n" (
         [
           "# Generated by hearth (modules/lib/ingress.nix) from hosts/<host>/hearth.nix. Do not edit."
@@ -196,10 +239,10 @@ let
           "\tskip_install_trust"
           "}"
         ]
-        ++ concatMap (s: [
+        ++ concatMap (b: [
           ""
-          s
-        ]) sites
+          b
+        ]) blocks
       )
       + "\n"
     );
@@ -212,9 +255,6 @@ let
       tls = tlsOf cfg;
       fwd = forwardOf cfg;
       sites = indexed (sitesOf cfg);
-      key = s: "hearth-" + s.name;
-      nameOf =
-        i: s: checkStr "hearth.ingress.sites.${toString i}.name" "[a-z0-9][a-z0-9-]*" "is not a name of a-z 0-9 -" s.name;
       router =
         { i, s }:
         let

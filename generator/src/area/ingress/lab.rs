@@ -292,7 +292,7 @@ pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
     // 8. Every client, every web service, by name through the tunnel.
     let al = crate::policy::allowlist(cx.inv);
     let password = std::fs::read_to_string(cx.root.join("test-keys").join("ingress-basic-nzbget-TEST-ONLY.txt")).ok().map(|p| p.trim().to_string());
-    let vpn_sites: Vec<&Json> = sites.iter().filter(|x| !s(x, "name").ends_with("-lan")).collect();
+    let vpn_sites: Vec<&Json> = sites.iter().filter(|x| !s(x, "name").ends_with("_lan")).collect();
     for c in &cx.plan.clients {
         if !c.connects {
             continue;
@@ -336,6 +336,15 @@ pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
                 }
             }
         }
+        // A name under the wildcard that no site serves: the connection is closed.
+        if let Some(site) = vpn_sites.first() {
+            if crate::policy::decide(&al, c.address, addr, "tcp", 443).is_some() {
+                let base = s(site, "host").split_once('.').map(|(_, b)| b.to_string()).unwrap_or_default();
+                let name = format!("hearth-lab-unknown.{base}");
+                let (code, _) = curl(&cns, &format!("https://{name}/"), &name, 443, addr, &root_pem, None);
+                checks.push(check(format!("https://{name}/ (no such site)"), &c.name, "000 (no answer)", if code == "000" { "000 (no answer)".to_string() } else { code }));
+            }
+        }
         // Plain HTTP redirects to HTTPS.
         if let Some(site) = vpn_sites.first() {
             if crate::policy::decide(&al, c.address, addr, "tcp", 80).is_some() {
@@ -353,9 +362,9 @@ pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
     if let Some(lan) = cx.plan.nodes.iter().find(|n| n.kind == NodeKind::LanHost && n.name != host && n.lan_address.is_some()) {
         let lns = cx.lab.ns(&lan.name).map_err(|e| err(e.to_string()))?;
         let lan_open = cx.inv.ingress.lan_open;
-        for site in sites.iter().filter(|x| s(x, "name").ends_with("-lan")).take(2) {
+        for site in sites.iter().filter(|x| s(x, "name").ends_with("_lan")).take(2) {
             let name = s(site, "host");
-            let svc = s(site, "name").trim_end_matches("-lan").to_string();
+            let svc = s(site, "name").trim_end_matches("_lan").to_string();
             let basic = site.pointer("/auth/type").and_then(Json::as_str) == Some("basic");
             let def = &cx.inv.services[&svc];
             let expected = if !lan_open {

@@ -531,7 +531,7 @@ impl Area for Ingress {
             let vpn_allow = cx.allowlist.rules.iter().find(|r| &r.name == n).map(|r| addr_of(&r.from)).unwrap_or_default();
             let lan_allow = if ing.lan_open { vec![inv.network.lan.to_string()] } else { vec![] };
             let sub = subdomain(n, svc);
-            for (suffix, dom, allow) in [("", &vd, vpn_allow), ("-lan", &ld, lan_allow)] {
+            for (suffix, dom, allow) in [("", &vd, vpn_allow), ("_lan", &ld, lan_allow)] {
                 sites.push(Value::from(
                     Attrs::new()
                         .set("name", format!("{n}{suffix}"))
