@@ -62,6 +62,9 @@ fn expectations_come_from_the_policy_resolver() {
         f("10.69.13.5", Proto::Udp, 53),
         f("10.69.13.6", Proto::Tcp, 53),
         f("10.69.13.6", Proto::Udp, 53),
+        // The ingress (http-proxy): phone may reach a web service, so its ports.
+        f("10.69.13.10", Proto::Tcp, 80),
+        f("10.69.13.10", Proto::Tcp, 443),
         f("10.69.13.11", Proto::Tcp, 3000),
         f("10.69.13.12", Proto::Tcp, 8096),
     ]
@@ -70,7 +73,7 @@ fn expectations_come_from_the_policy_resolver() {
     let laptop = p.clients.iter().find(|c| c.name == "laptop").unwrap();
     assert_eq!(laptop.allowed.len(), expect.len() + 3, "sonarr, radarr, nzbget too");
     assert_eq!(p.udp_ports, [53].into());
-    assert_eq!(p.acl_checks.len(), 17);
+    assert_eq!(p.acl_checks.len(), 22, "17, plus the ingress tests: phone 80+443, admins 80+443 and http-proxy:443");
     assert_eq!(p.probe_count(), 8 * (65535 + 1));
 }
 
