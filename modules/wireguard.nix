@@ -165,6 +165,16 @@ in
         example = [ "10.69.13.0/24" ];
         description = "Destination networks masqueraded towards (the LAN on a gateway, `0.0.0.0/0` on a hub).";
       };
+      except = lib.mkOption {
+        type = lib.types.listOf lib.types.str;
+        default = [ ];
+        example = [ "10.69.13.10" ];
+        description = ''
+          LAN addresses never masqueraded towards: an ingress that applies
+          per-client allow lists must see each client's own address (it
+          gets a route back to the VPN pool instead, {option}`hearth.ingress.routeBack`).
+        '';
+      };
     };
 
     peers = lib.mkOption {

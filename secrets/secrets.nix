@@ -18,6 +18,22 @@
     ];
     armor = true;
   };
+  "http-proxy/ingress-basic-nzbget.age" = {
+    publicKeys = [
+      "age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt"
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIGt226BmWKXJp3wh4KzD35v3L6SAuS3ddIib2+BfM0p"
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIQGEaQDLcdQRvVzviIjZLcf8SVXAIqxeM+wOod3tcTh"
+    ];
+    armor = true;
+  };
+  "http-proxy/ingress-dns.age" = {
+    publicKeys = [
+      "age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt"
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIGt226BmWKXJp3wh4KzD35v3L6SAuS3ddIib2+BfM0p"
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIQGEaQDLcdQRvVzviIjZLcf8SVXAIqxeM+wOod3tcTh"
+    ];
+    armor = true;
+  };
   "peers/laptop/wireguard-key.age" = {
     publicKeys = [
       "age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt"

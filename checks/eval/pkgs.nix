@@ -13,6 +13,8 @@ let
     "gawk"
     "gnugrep"
     "hearth"
+    "gnused"
+    "iproute2"
     "google-authenticator"
     "nftables"
     "pam"
@@ -29,4 +31,5 @@ builtins.listToAttrs (
 // {
   writeText = name: text: fake name // { inherit text; };
   writeShellScriptBin = name: text: fake name // { inherit text; };
+  writeShellScript = name: text: fake name // { inherit text; };
 }

@@ -18,6 +18,14 @@
 #   nixos/modules/services/networking/firewall-nftables.nix (extraInputRules)
 #   nixos/modules/services/networking/firewall-iptables.nix (extraCommands)
 #   (no services.promtail: nixpkgs PR 505055 removed it before 26.05)
+#   nixos/modules/services/web-servers/caddy/default.nix (2025: configFile,
+#     user, group, environmentFile)
+#   nixos/modules/services/web-servers/traefik.nix (the staticConfigOptions /
+#     dynamicConfigOptions layout, jsonValue; the early-2026 refactor was
+#     reverted to it)
+#   nixos/modules/security/acme/default.nix (2025 rework: acme-<cert> and
+#     acme-order-renew-<cert> units, environmentFile (credentialsFile
+#     renamed), credentialFiles, no preliminarySelfsigned)
 { lib, pkgs, ... }:
 let
   inherit (lib) mkOption types;
@@ -366,8 +374,86 @@ let
         type = types.lines;
         default = "";
       };
+      environment = mkOption {
+        type = types.attrsOf (types.nullOr (types.oneOf [ types.str types.path types.package ]));
+        default = { };
+      };
     };
   };
+
+  # traefik.nix: jsonValue.
+  jsonValue =
+    let
+      valueType =
+        types.nullOr (
+          types.oneOf [
+            types.bool
+            types.int
+            types.float
+            types.str
+            (types.lazyAttrsOf valueType)
+            (types.listOf valueType)
+          ]
+        )
+        // {
+          description = "JSON value";
+          emptyValue.value = { };
+        };
+    in
+    valueType;
+
+  # security/acme/default.nix: certOpts + inheritableModule (the options hearth sets or reads).
+  acmeCert =
+    { name, ... }:
+    {
+      options = {
+        directory = mkOption {
+          type = types.str;
+          readOnly = true;
+          default = "/var/lib/acme/${name}";
+        };
+        domain = mkOption {
+          type = types.str;
+          default = name;
+        };
+        extraDomainNames = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+        };
+        server = mkOption {
+          type = types.nullOr types.str;
+          default = "https://acme-v02.api.letsencrypt.org/directory";
+        };
+        email = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+        };
+        group = mkOption {
+          type = types.str;
+          default = "acme";
+        };
+        reloadServices = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+        };
+        dnsProvider = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+        };
+        dnsPropagationCheck = mkOption {
+          type = types.bool;
+          default = true;
+        };
+        environmentFile = mkOption {
+          type = types.nullOr types.path;
+          default = null;
+        };
+        credentialFiles = mkOption {
+          type = types.attrsOf types.path;
+          default = { };
+        };
+      };
+    };
 
   # agenix modules/age.nix (b027ee29): secretType.
   ageSecret =
@@ -538,6 +624,48 @@ in
     systemd.package = mkOption { type = types.package; };
     systemd.services = mkOption {
       type = types.attrsOf (types.submodule service);
+      default = { };
+    };
+
+    services.caddy.enable = mkOption {
+      type = types.bool;
+      default = false;
+    };
+    services.caddy.user = mkOption {
+      type = types.str;
+      default = "caddy";
+    };
+    services.caddy.group = mkOption {
+      type = types.str;
+      default = "caddy";
+    };
+    services.caddy.configFile = mkOption {
+      type = types.path;
+    };
+    services.traefik.enable = mkOption {
+      type = types.bool;
+      default = false;
+    };
+    services.traefik.group = mkOption {
+      type = types.str;
+      default = "traefik";
+    };
+    services.traefik.staticConfigOptions = mkOption {
+      type = jsonValue;
+      default = {
+        entryPoints.http.address = ":80";
+      };
+    };
+    services.traefik.dynamicConfigOptions = mkOption {
+      type = jsonValue;
+      default = { };
+    };
+    security.acme.acceptTerms = mkOption {
+      type = types.bool;
+      default = false;
+    };
+    security.acme.certs = mkOption {
+      type = types.attrsOf (types.submodule acmeCert);
       default = { };
     };
 

@@ -252,7 +252,41 @@ let
         };
       }
     ]
-    ++ lib.optionals (!(on "wireguard") && !(on "allowlist") && !(on "bastion")) [
+    ++ lib.optionals (on "ingress") [
+      {
+        name = "hosts/${host}: the Caddyfile is the renderer's, with agenix and acme paths";
+        expr = if h.ingress.backend == "caddy" then c.services.caddy.configFile.text else null;
+        expected =
+          if h.ingress.backend == "caddy" then
+            render.ingress.caddyfile {
+              cfg = h.ingress;
+              secretPath = n: "/run/agenix/${n}";
+              certDir = n: "/var/lib/acme/${n}";
+            }
+          else
+            null;
+      }
+      {
+        name = "hosts/${host}: one security.acme cert per name space, readable by the proxy, reloading it";
+        expr = lib.mapAttrs (_: v: {
+          inherit (v) domain dnsProvider group reloadServices;
+          env = v.environmentFile != null;
+        }) c.security.acme.certs;
+        expected = lib.listToAttrs (
+          map (x: {
+            inherit (x) name;
+            value = {
+              inherit (x) domain;
+              inherit (h.ingress.acme) dnsProvider;
+              group = h.ingress.backend;
+              reloadServices = [ "${h.ingress.backend}.service" ];
+              env = h.ingress.acme.credentialsSecret != null;
+            };
+          }) h.ingress.certificates
+        );
+      }
+    ]
+    ++ lib.optionals (!(on "wireguard") && !(on "allowlist") && !(on "bastion") && !(on "ingress")) [
       {
         name = "hosts/${host}: a LAN host gets nothing from hearth";
         expr = {
@@ -802,4 +836,77 @@ in
   { name = "type: TOTP window 0"; throws = (withBastion { totp = fx.minimalGateway.bastion.totp // { window = 0; }; }).hearth.bastion.totp.window; }
   { name = "type: unknown hearth option"; throws = (eval [ gatewayHost { hearth.wireguard.colour = "red"; } ]).hearth.wireguard; }
 ]
+# --- the ingress (hosts/http-proxy/hearth.nix of the example, varied) --------
+++ (
+  let
+    proxy = import ../../hosts/http-proxy/hearth.nix;
+    ing = proxy.hearth.ingress;
+    with' = over: eval [ (proxy // { hearth.ingress = ing // over; }) ];
+    caddy = eval [ proxy ];
+    traefik = with' { backend = "traefik"; };
+  in
+  [
+    {
+      name = "ingress: basic-auth users readable by the proxy only";
+      expr = {
+        inherit (caddy.age.secrets.ingress-basic-nzbget) owner mode;
+        dns = caddy.age.secrets.ingress-dns.owner;
+      };
+      expected = {
+        owner = "caddy";
+        mode = "0400";
+        dns = "root";
+      };
+    }
+    {
+      name = "ingress: the route back to the VPN (no masquerade towards the ingress)";
+      expr = caddy.systemd.services.hearth-ingress-route.script;
+      expected = "ip route replace 10.69.222.0/24 via 10.69.13.20";
+    }
+    {
+      name = "ingress: caddy waits for its certificates; 80 and 443 open";
+      expr = {
+        inherit (caddy.systemd.services.caddy) wants;
+        ports = caddy.networking.firewall.allowedTCPPorts;
+      };
+      expected = {
+        wants = [ "acme-home.2rjus.net.service" "acme-lan.home.2rjus.net.service" ];
+        ports = [ 80 443 ];
+      };
+    }
+    {
+      name = "ingress: traefik gets the renderer's dynamic config and converted htpasswd files";
+      expr = {
+        dyn = traefik.services.traefik.dynamicConfigOptions;
+        caddy = traefik.services.caddy.enable;
+        owner = traefik.age.secrets.ingress-basic-nzbget.owner;
+        websecure = traefik.services.traefik.staticConfigOptions.entryPoints.websecure.address;
+      };
+      expected = {
+        dyn = render.ingress.traefik {
+          cfg = ing // { backend = "traefik"; };
+          secretPath = n: "/run/hearth-ingress/${n}.htpasswd";
+          certDir = n: "/var/lib/acme/${n}";
+        };
+        caddy = false;
+        owner = "traefik";
+        websecure = ":443";
+      };
+    }
+    {
+      name = "ingress: tls internal with traefik is refused with the fix";
+      expr = failedAssertions (with' { backend = "traefik"; tls = ing.tls // { mode = "internal"; }; });
+      expected = [ "hearth.ingress.tls.mode: \"internal\" is Caddy's own CA; set hearth.ingress.backend = \"caddy\" or use tls.mode = \"acme\"." ];
+    }
+    {
+      name = "ingress: an own ACME CA's root reaches lego";
+      expr = (with' { acme = ing.acme // { caRoot = "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n"; }; }).systemd.services."acme-order-renew-home.2rjus.net".environment.LEGO_CA_CERTIFICATES;
+      expected = "/nix/store/00000000000000000000000000000000-hearth-acme-ca-root.pem";
+    }
+    {
+      name = "type: an unknown auth type";
+      throws = (with' { sites = [ ((builtins.head ing.sites) // { auth = { type = "oauth"; basicSecret = null; }; }) ]; }).hearth.ingress.sites;
+    }
+  ]
+)
 ++ lib.concatMap hostTests hostNames

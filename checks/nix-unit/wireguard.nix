@@ -87,6 +87,21 @@ in
     '';
   }
   {
+    name = "masquerade: no masquerade towards an ingress (it sees the client's address)";
+    expr = lib.wireguard.natTable (gw // { masquerade = gw.masquerade // { except = [ "10.69.13.10" "10.69.13.11/32" ]; }; });
+    expected = ''
+      chain postrouting {
+        type nat hook postrouting priority srcnat; policy accept;
+        oifname != "hearth0" ip saddr { 10.69.222.0/24 } ip daddr { 10.69.13.0/24 } ip daddr != { 10.69.13.10/31 } masquerade
+      }
+    '';
+  }
+  {
+    name = "masquerade: an except entry that is not an address";
+    throws = lib.wireguard.natTable (gw // { masquerade = gw.masquerade // { except = [ "10.69.13.10 } accept" ]; }; });
+    message = "hearth.wireguard.masquerade.except";
+  }
+  {
     name = "hub: listen port, two peers, no endpoint or keepalive lines";
     expr = lib.wireguard.setconf hub;
     expected = ''

@@ -50,6 +50,9 @@ pub struct Inventory {
     /// A PiKVM behind a KVM switch, and which host is on which switch port.
     #[serde(default)]
     pub kvm: crate::area::kvm::Section,
+    /// The ingress: web services by name over HTTPS (hosts with role `ingress`).
+    #[serde(default)]
+    pub ingress: crate::area::ingress::Section,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
@@ -482,6 +485,24 @@ pub struct Service {
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Served by the ingress (a host with role `ingress`) at
+    /// `https://<subdomain>.<domain>` for the VPN and
+    /// `https://<subdomain>.lan.<domain>` for the LAN, proxied to `host:port`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub web: bool,
+    /// The first label of its names (default: the service name). A DNS label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subdomain: Option<String>,
+    /// How the ingress speaks to the backend (default `http`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<crate::area::ingress::Scheme>,
+    /// Authentication in front of it at the ingress (default `none`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<crate::area::ingress::Auth>,
+    /// With `auth = "basic"`: the users whose bcrypt hashes the ingress
+    /// host's secret `ingress-basic-<service>` holds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub auth_users: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema, PartialEq)]

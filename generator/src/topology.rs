@@ -156,6 +156,9 @@ pub struct WgHost {
     pub forwarding: bool,
     /// (sources, destinations) to masquerade, when enabled.
     pub masquerade: Option<(Vec<String>, Vec<String>)>,
+    /// LAN addresses never masqueraded towards ([`crate::area::Area::unmasqueraded`]:
+    /// an ingress that enforces per-client policy must see the client's address).
+    pub masquerade_except: Vec<String>,
     pub peers: Vec<WgPeer>,
 }
 
@@ -233,7 +236,15 @@ pub fn host(inv: &Inventory, name: &str) -> Option<WgHost> {
         }
         _ => return None,
     };
-    Some(WgHost { role: role_s, address, listen_port, forwarding, masquerade, peers })
+    let masquerade_except = if masquerade.is_some() && role == Role::WIREGUARD_GATEWAY {
+        let mut v: Vec<Ipv4Addr> = crate::area::AREAS.iter().flat_map(|a| a.unmasqueraded(inv)).collect();
+        v.sort();
+        v.dedup();
+        v.into_iter().map(|a| a.to_string()).collect()
+    } else {
+        vec![]
+    };
+    Some(WgHost { role: role_s, address, listen_port, forwarding, masquerade, masquerade_except, peers })
 }
 
 /// A phone's or laptop's wg-quick configuration. `private_key` and `psk` are

@@ -98,7 +98,7 @@ fn invalid_inventory_reports_every_problem_with_position_and_writes_nothing() {
     let bad = inv
         .replace("address = \"10.69.13.12\"", "address = \"10.69.14.12\"")
         .replace("host = \"sonarr-jail\"", "host = \"sonar-jail\"")
-        .replace("allow = [\"admins\"]\n\n[services.radarr]", "allow = [\"admns\"]\n\n[services.radarr]");
+        .replace("allow = [\"admins\"]\nweb = true\n\n[services.radarr]", "allow = [\"admns\"]\nweb = true\n\n[services.radarr]");
     std::fs::write(t.path().join("inventory.toml"), &bad).unwrap();
     let before = snapshot(t.path());
     let out = hearth(t.path()).arg("render").assert().code(1).get_output().stderr.clone();
@@ -458,4 +458,32 @@ fn kill_9_mid_edit_leaves_old_or_new_state_never_torn() {
     hearth(t.path()).arg("render").assert().success();
     hearth(t.path()).args(["render", "--check"]).assert().success();
     eprintln!("{landed_mid} of 20 kills landed mid-edit, {completed} edits completed first");
+}
+
+#[test]
+fn service_web_on_off_and_add_with_web_show_in_the_list_and_the_caddyfile() {
+    let t = example();
+    let list = |t: &TempDir| -> serde_json::Value { serde_json::from_slice(&hearth(t.path()).args(["service", "list", "--json"]).assert().success().get_output().stdout).unwrap() };
+    let url_of = |v: &serde_json::Value, n: &str| v.as_array().unwrap().iter().find(|r| r["name"] == n).unwrap()["url"].clone();
+    assert_eq!(url_of(&list(&t), "grafana"), "https://grafana.home.2rjus.net");
+    hearth(t.path()).args(["service", "web", "grafana", "off"]).assert().success().stdout(predicate::str::contains("no longer served"));
+    assert_eq!(url_of(&list(&t), "grafana"), serde_json::Value::Null);
+    hearth(t.path()).arg("render").assert().success();
+    let caddy = hearth(t.path()).args(["preview", "http-proxy", "caddy"]).assert().success().get_output().stdout.clone();
+    let caddy = String::from_utf8(caddy).unwrap();
+    assert!(!caddy.contains("grafana.home.2rjus.net") && caddy.contains("jellyfin.home.2rjus.net"), "{caddy}");
+    // Turning off nzbget drops its basic-auth settings too, so the inventory stays valid.
+    hearth(t.path()).args(["service", "web", "nzbget", "off"]).assert().success();
+    hearth(t.path()).arg("check").assert().success();
+    hearth(t.path()).args(["service", "web", "grafana", "on"]).assert().success();
+    hearth(t.path())
+        .args(["service", "add", "prometheus", "--host", "monitoring01", "--port", "9090", "--web", "--subdomain", "prom", "--allow", "admins"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("https://prom.home.2rjus.net"));
+    assert_eq!(url_of(&list(&t), "prometheus"), "https://prom.home.2rjus.net");
+    // A bad subdomain is refused and changes nothing.
+    let before = std::fs::read_to_string(t.path().join("inventory.toml")).unwrap();
+    hearth(t.path()).args(["service", "add", "bad", "--host", "monitoring01", "--port", "9091", "--web", "--subdomain", "Not_A_Label"]).assert().failure().stderr(predicate::str::contains("is not a DNS label"));
+    assert_eq!(before, std::fs::read_to_string(t.path().join("inventory.toml")).unwrap());
 }

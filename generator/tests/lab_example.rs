@@ -16,7 +16,10 @@ fn example_inventory_passes_the_whole_lab() {
     let clients = report["clients"].as_array().unwrap();
     assert_eq!(clients.len(), 2);
     assert!(clients.iter().all(|c| c["handshake"] == true && c["targets"].as_array().unwrap().len() == 8));
-    assert_eq!(report["acl_tests"].as_array().unwrap().len(), 21);
+    // 17 before, the kvm tests (phone denied kvm-web and kvm-switch, the
+    // laptop accepted) and the ingress tests (phone 80+443, admins 80+443
+    // and http-proxy:443).
+    assert_eq!(report["acl_tests"].as_array().unwrap().len(), 29);
     // The kvm stage: the simulator at the switch's address, switched from
     // the laptop and from the bastion's map, the phone dropped.
     let kvm = report["areas"].as_array().unwrap().iter().find(|a| a[0] == "kvm").expect("a kvm stage");
@@ -31,6 +34,10 @@ fn example_inventory_passes_the_whole_lab() {
             ("hearth kvm switch monitoring01", "phone", true),
         ]
     );
+    // The ingress's stage ran (areas: [[name, [checks]]]) and every check passed.
+    let ingress = report["areas"].as_array().unwrap().iter().find(|a| a[0] == "ingress").expect("the ingress stage ran");
+    let checks = ingress[1].as_array().unwrap();
+    assert!(checks.len() >= 20 && checks.iter().all(|c| c["ok"] == true), "{checks:?}");
     let bastion: Vec<&str> = report["bastion"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
     assert_eq!(bastion, ["key + current code", "the same code again", "key + wrong code", "code without key", "source outside VPN and LAN"]);
     // Coverage: every probe SYN reached the gateway's filter.

@@ -71,6 +71,9 @@ fn expectations_come_from_the_policy_resolver() {
         f("10.69.13.5", Proto::Udp, 53),
         f("10.69.13.6", Proto::Tcp, 53),
         f("10.69.13.6", Proto::Udp, 53),
+        // The ingress (http-proxy): phone may reach a web service, so its ports.
+        f("10.69.13.10", Proto::Tcp, 80),
+        f("10.69.13.10", Proto::Tcp, 443),
         f("10.69.13.11", Proto::Tcp, 3000),
         f("10.69.13.12", Proto::Tcp, 8096),
     ]
@@ -79,7 +82,7 @@ fn expectations_come_from_the_policy_resolver() {
     let laptop = p.clients.iter().find(|c| c.name == "laptop").unwrap();
     assert_eq!(laptop.allowed.len(), expect.len() + 3, "sonarr, radarr, nzbget too");
     assert_eq!(p.udp_ports, [53].into());
-    assert_eq!(p.acl_checks.len(), 21, "the kvm tests: phone denied kvm-web and kvm-switch, the laptop accepted");
+    assert_eq!(p.acl_checks.len(), 29, "17 before, the kvm tests (phone denied kvm-web and kvm-switch, the laptop accepted) and the ingress tests (phone 80+443, admins 80+443 and http-proxy:443, the LAN-side checks)");
     assert_eq!(p.probe_count(), 8 * (65535 + 1));
 }
 

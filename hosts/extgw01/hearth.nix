@@ -34,6 +34,7 @@
       enable = true;
       sources = [ "10.69.222.0/24" ];
       destinations = [ "10.69.13.0/24" ];
+      except = [ "10.69.13.10" ];
     };
     peers = [
       {
@@ -68,6 +69,13 @@
         to = [ "10.69.13.11" ];
         proto = [ "tcp" ];
         ports = [ "3000" ];
+      }
+      {
+        name = "ingress";
+        from = [ "admins" "mobile" ];
+        to = [ "10.69.13.10" ];
+        proto = [ "tcp" ];
+        ports = [ "80" "443" ];
       }
       {
         name = "jellyfin";

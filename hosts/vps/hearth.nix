@@ -40,6 +40,7 @@
       enable = false;
       sources = [ ];
       destinations = [ ];
+      except = [ ];
     };
     peers = [
       {

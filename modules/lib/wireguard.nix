@@ -109,6 +109,14 @@ let
           throw "hearth: ${what}: must not be empty when masquerading"
         else
           "{ ${concatStringsSep ", " (h.addressUnion what l)} }";
+      # LAN hosts that must see VPN clients' own addresses (an ingress
+      # enforcing per-client policy): never masqueraded towards.
+      exceptL = h.checkList "hearth.wireguard.masquerade.except" (m.except or [ ]);
+      except =
+        if exceptL == [ ] then
+          ""
+        else
+          " ip daddr != { ${concatStringsSep ", " (h.addressUnion "hearth.wireguard.masquerade.except" exceptL)} }";
     in
     if !(cfg.forwarding && m.enable) then
       ""
@@ -116,7 +124,7 @@ let
       concatStringsSep "\n" [
         "chain postrouting {"
         "  type nat hook postrouting priority srcnat; policy accept;"
-        "  oifname != \"${iface}\" ip saddr ${set "hearth.wireguard.masquerade.sources" m.sources} ip daddr ${set "hearth.wireguard.masquerade.destinations" m.destinations} masquerade"
+        "  oifname != \"${iface}\" ip saddr ${set "hearth.wireguard.masquerade.sources" m.sources} ip daddr ${set "hearth.wireguard.masquerade.destinations" m.destinations}${except} masquerade"
         "}"
       ]
       + "\n";

@@ -25,13 +25,16 @@ use crate::validate::Sink;
 
 pub mod allowlist;
 pub mod bastion;
+pub mod ingress;
 pub mod kvm;
 pub mod logs;
 pub mod wireguard;
 
 /// Every area, in the order their data appears in `hosts/<host>/hearth.nix`.
-pub static AREAS: &[&dyn Area] = &[&wireguard::Wireguard, &allowlist::Allowlist, &bastion::Bastion, &logs::Logs, &kvm::Kvm];
+pub static AREAS: &[&dyn Area] = &[&wireguard::Wireguard, &allowlist::Allowlist, &bastion::Bastion, &logs::Logs, &kvm::Kvm, &ingress::Ingress];
 
+
+/// Every area, in the order their data appears in `hosts/<host>/hearth.nix`.
 
 /// The area called `name`.
 pub fn find(name: &str) -> Option<&'static dyn Area> {
@@ -115,6 +118,13 @@ pub trait Area: Sync {
     /// Services this area implies (the PiKVM's web UI, the ingress port): they
     /// join the inventory's own `[services]` in the allowlist and the policy.
     fn services(&self, _inv: &Inventory) -> Vec<(String, crate::inventory::Service)> {
+        vec![]
+    }
+
+    /// LAN addresses the gateway must not masquerade VPN traffic towards (an
+    /// ingress enforcing per-client policy must see the client's address;
+    /// the area then renders a route back on that host).
+    fn unmasqueraded(&self, _inv: &Inventory) -> Vec<std::net::Ipv4Addr> {
         vec![]
     }
 

@@ -63,8 +63,12 @@ impl Area for Wireguard {
             })
             .collect();
         let masq = match &wg.masquerade {
-            Some((s, d)) => Attrs::new().set("enable", true).set("sources", Value::strs(s.clone())).set("destinations", Value::strs(d.clone())),
-            None => Attrs::new().set("enable", false).set("sources", Value::List(vec![])).set("destinations", Value::List(vec![])),
+            Some((s, d)) => Attrs::new()
+                .set("enable", true)
+                .set("sources", Value::strs(s.clone()))
+                .set("destinations", Value::strs(d.clone()))
+                .set("except", Value::strs(wg.masquerade_except.clone())),
+            None => Attrs::new().set("enable", false).set("sources", Value::List(vec![])).set("destinations", Value::List(vec![])).set("except", Value::List(vec![])),
         };
         Some(
             Attrs::new()

@@ -281,6 +281,8 @@ pub enum ServiceCommand {
     ///   hearth service add grafana --host monitoring01 --port 3000 --allow admins
     ///   hearth service add dns-over-tls --host ns1 --port 853 --allow family --allow laptop
     ///   hearth service add games --host nas --port 27015-27030 --proto both --allow friends
+    ///   hearth service add grafana --host monitoring01 --port 3000 --web --allow admins
+    ///     (also served by the ingress at https://grafana.<domain>, same allow list)
     #[command(verbatim_doc_comment)]
     Add {
         name: String,
@@ -294,6 +296,25 @@ pub enum ServiceCommand {
         /// A group or peer that may reach it; repeatable.
         #[arg(long = "allow", value_name = "GROUP|PEER")]
         allow: Vec<String>,
+        /// Serve it by name through the ingress (a host with role `ingress`).
+        #[arg(long)]
+        web: bool,
+        /// With --web: the first label of its names (default: NAME).
+        #[arg(long, requires = "web")]
+        subdomain: Option<String>,
+        #[command(flatten)]
+        opts: EditOpts,
+    },
+    /// Turn serving a service by name through the ingress on or off.
+    ///
+    /// Examples:
+    ///   hearth service web grafana on
+    ///   hearth service web nzbget off
+    #[command(verbatim_doc_comment)]
+    Web {
+        name: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
         #[command(flatten)]
         opts: EditOpts,
     },
@@ -317,7 +338,7 @@ fn port_item(s: &str) -> anyhow::Result<toml_edit::Value> {
 
 pub fn service(cmd: ServiceCommand, global: &Global) -> anyhow::Result<i32> {
     match cmd {
-        ServiceCommand::Add { name, host, port, proto, allow, opts } => edit(global, &opts, |ed| {
+        ServiceCommand::Add { name, host, port, proto, allow, web, subdomain, opts } => edit(global, &opts, |ed| {
             if ed.before.inv.services.contains_key(&name) {
                 bail!("service `{name}` already exists; use `hearth allow {name} GROUP` to widen it");
             }
@@ -338,7 +359,36 @@ pub fn service(cmd: ServiceCommand, global: &Global) -> anyhow::Result<i32> {
                 t["proto"] = toml_edit::value(proto.to_string());
             }
             t["allow"] = str_array(&allow);
-            Ok(vec![format!("added service `{name}` ({host}:{port}/{proto}) for {}", if allow.is_empty() { "nobody yet".into() } else { allow.join(", ") })])
+            if web {
+                t["web"] = toml_edit::value(true);
+            }
+            if let Some(sub) = &subdomain {
+                t["subdomain"] = toml_edit::value(sub.clone());
+            }
+            let mut out = vec![format!("added service `{name}` ({host}:{port}/{proto}) for {}", if allow.is_empty() { "nobody yet".into() } else { allow.join(", ") })];
+            if web {
+                out.push(format!("served by the ingress at https://{}.{}", subdomain.as_deref().unwrap_or(&name), hearth::area::ingress::vpn_domain(&ed.before.inv)));
+            }
+            Ok(out)
+        }),
+        ServiceCommand::Web { name, state, opts } => edit(global, &opts, |ed| {
+            let Some(svc) = ed.before.inv.services.get(&name) else {
+                bail!("no service `{name}`");
+            };
+            let on = state == "on";
+            if svc.web == on {
+                return Ok(vec![format!("`{name}` is already {}", if on { "a web service" } else { "not a web service" })]);
+            }
+            let t = ed.entry_table("services", &name);
+            if on {
+                t["web"] = toml_edit::value(true);
+            } else {
+                // Web settings go with it: validation refuses them on a non-web service.
+                for k in ["web", "subdomain", "scheme", "auth", "auth_users"] {
+                    t.remove(k);
+                }
+            }
+            Ok(vec![if on { format!("`{name}` is now served by the ingress") } else { format!("`{name}` is no longer served by the ingress") }])
         }),
         ServiceCommand::Remove { name, opts } => edit(global, &opts, |ed| {
             if !ed.remove_entry("services", &name) {
@@ -356,13 +406,24 @@ pub fn service(cmd: ServiceCommand, global: &Global) -> anyhow::Result<i32> {
                 port: String,
                 proto: String,
                 allow: &'a [String],
+                url: Option<String>,
             }
             let rows: Vec<Row> = inv
                 .services
                 .iter()
-                .map(|(n, s)| Row { name: n, host: &s.host, address: inv.hosts.get(&s.host).and_then(|h| h.address), port: s.port.to_string(), proto: s.proto.to_string(), allow: &s.allow })
+                .map(|(n, s)| Row {
+                    name: n,
+                    host: &s.host,
+                    address: inv.hosts.get(&s.host).and_then(|h| h.address),
+                    port: s.port.to_string(),
+                    proto: s.proto.to_string(),
+                    allow: &s.allow,
+                    url: hearth::area::ingress::url(&inv, n),
+                })
                 .collect();
-            list_output(json, &rows, &["SERVICE", "HOST", "ADDRESS", "PORT", "PROTO", "ALLOW"], |r| vec![r.name.into(), r.host.into(), opt(r.address), r.port.clone(), r.proto.clone(), r.allow.join(",")])
+            list_output(json, &rows, &["SERVICE", "HOST", "ADDRESS", "PORT", "PROTO", "ALLOW", "URL"], |r| {
+                vec![r.name.into(), r.host.into(), opt(r.address), r.port.clone(), r.proto.clone(), r.allow.join(","), r.url.clone().unwrap_or_else(|| "-".into())]
+            })
         }
     }
 }

@@ -365,6 +365,7 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
     }
 
     // LAN hosts: every host with a LAN address except the gateway.
+    let unmasqueraded: Vec<Ipv4Addr> = crate::area::AREAS.iter().flat_map(|a| a.unmasqueraded(inv)).collect();
     for (name, h) in &inv.hosts {
         if name == gw_name || h.wireguard_role().is_some() {
             continue;
@@ -373,9 +374,10 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
         let i = plan.nodes.len();
         let mut n = Node::new(name, NodeKind::LanHost);
         n.lan_address = Some(addr);
-        if !masquerading {
+        if !masquerading || unmasqueraded.contains(&addr) {
             // Without masquerade the LAN needs a route back to the VPN pool
-            // (the trade-off the wireguard module documents).
+            // (the trade-off the wireguard module documents; an area renders
+            // it on the hosts it exempts from masquerade).
             n.routes.push(Route { dest: inv.network.vpn, via: gw_addr });
         }
         plan.nodes.push(n);

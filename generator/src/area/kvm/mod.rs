@@ -251,6 +251,11 @@ impl Area for Kvm {
             proto: Proto::Tcp,
             allow: k.allow.clone(),
             description: Some(what.into()),
+            web: false,
+            subdomain: None,
+            scheme: None,
+            auth: None,
+            auth_users: vec![],
         };
         let mut out = vec![];
         if let Some(a) = k.pikvm {

@@ -1,0 +1,212 @@
+# VM test of modules/ingress.nix with Traefik (no Debian package, so the lab
+# cannot run it): a CA node runs pebble + pebble-challtestsrv; the ingress
+# gets one wildcard certificate by DNS-01 through security.acme (lego's exec
+# provider sets the TXT record in challtestsrv) and serves two backends by
+# name. An allowed client gets the backend over TLS verified against
+# pebble's root, a denied one gets 403, basic auth without the password 401,
+# with it 200; plain HTTP redirects to HTTPS; no plaintext password and no
+# hash is in the store.
+#
+#   ca 10.69.13.2 (pebble :14000, challtestsrv dns :53, mgmt :8055)
+#   ingress 10.69.13.10 (traefik)   backend 10.69.13.11 (:3000, :8989)
+#   admin 10.69.13.21 (allowed)     other 10.69.13.22 (denied)
+{ lib, ... }:
+let
+  inherit (import ./lib.nix { inherit lib; }) secret address;
+  domain = "home.test";
+  wfeCert = ./test-keys/pebble-wfe-TEST-ONLY.pem;
+  wfeKey = ./test-keys/pebble-wfe-TEST-ONLY.key;
+  hosts = {
+    networking.extraHosts = ''
+      10.69.13.2 ca
+    '';
+  };
+  site = name: sub: upstream: allow: auth: {
+    inherit name upstream allow auth;
+    host = "${sub}.${domain}";
+    cert = domain;
+  };
+  none = {
+    type = "none";
+    basicSecret = null;
+  };
+in
+{
+  name = "hearth-ingress";
+
+  defaults.imports = [
+    ./common.nix
+    hosts
+  ];
+
+  nodes = {
+    ca =
+      { pkgs, ... }:
+      {
+        imports = [ (address "eth1" "10.69.13.2") ];
+        virtualisation.vlans = [ 1 ];
+        networking.firewall.enable = false;
+        systemd.services.challtestsrv = {
+          wantedBy = [ "multi-user.target" ];
+          serviceConfig.ExecStart = "${pkgs.pebble}/bin/pebble-challtestsrv -dns01 :53 -management :8055 -http01 '' -https01 '' -tlsalpn01 '' -defaultIPv4 10.69.13.10";
+        };
+        systemd.services.pebble = {
+          wantedBy = [ "multi-user.target" ];
+          after = [ "challtestsrv.service" ];
+          environment.PEBBLE_VA_NOSLEEP = "1";
+          serviceConfig.ExecStart = "${pkgs.pebble}/bin/pebble -dnsserver 127.0.0.1:53 -config ${pkgs.writeText "pebble.json" (builtins.toJSON {
+            pebble = {
+              listenAddress = "0.0.0.0:14000";
+              managementListenAddress = "0.0.0.0:15000";
+              certificate = wfeCert;
+              privateKey = wfeKey;
+              httpPort = 5002;
+              tlsPort = 5001;
+              ocspResponderURL = "";
+            };
+          })}";
+        };
+      };
+
+    ingress =
+      { pkgs, ... }:
+      let
+        # lego's exec provider: present|cleanup FQDN VALUE -> challtestsrv.
+        hook = pkgs.writeShellScript "challtestsrv-txt" ''
+          case "$1" in
+            present) ${pkgs.curl}/bin/curl -sf -X POST -d "{\"host\":\"$2\",\"value\":\"$3\"}" http://ca:8055/set-txt ;;
+            cleanup) ${pkgs.curl}/bin/curl -sf -X POST -d "{\"host\":\"$2\"}" http://ca:8055/clear-txt ;;
+          esac
+        '';
+      in
+      {
+        imports = [ (address "eth1" "10.69.13.10") ];
+        virtualisation.vlans = [ 1 ];
+        age.secrets.ingress-basic-sonarr = secret ./test-keys/ingress-basic-sonarr-TEST-ONLY.age;
+        hearth.ingress = {
+          enable = true;
+          backend = "traefik";
+          address = "10.69.13.10";
+          httpPort = 80;
+          httpsPort = 443;
+          tls = {
+            mode = "acme";
+            minVersion = "1.2";
+            hsts = 31536000;
+          };
+          certificates = [
+            {
+              name = domain;
+              domain = "*.${domain}";
+              extraDomains = [ ];
+            }
+          ];
+          acme = {
+            server = "https://ca:14000/dir";
+            email = "acme@home.test";
+            dnsProvider = "exec";
+            propagationCheck = false;
+            credentialsSecret = null;
+            caRoot = builtins.readFile wfeCert;
+          };
+          forwardAuth = null;
+          routeBack = null;
+          sites = [
+            (site "grafana" "grafana" "http://10.69.13.11:3000" [ "10.69.13.21" ] none)
+            (site "sonarr" "sonarr" "http://10.69.13.11:8989" [ "10.69.13.21" ] {
+              type = "basic";
+              basicSecret = "ingress-basic-sonarr";
+            })
+          ];
+        };
+        # The test's DNS provider: not secret, so a store file is fine here.
+        security.acme.certs.${domain} = {
+          environmentFile = pkgs.writeText "exec.env" "EXEC_PATH=${hook}\n";
+          dnsResolver = "10.69.13.2:53";
+        };
+      };
+
+    backend =
+      { pkgs, ... }:
+      {
+        imports = [ (address "eth1" "10.69.13.11") ];
+        virtualisation.vlans = [ 1 ];
+        networking.firewall.allowedTCPPorts = [
+          3000
+          8989
+        ];
+        systemd.services = lib.listToAttrs (
+          map (p: {
+            name = "backend-${toString p}";
+            value = {
+              wantedBy = [ "multi-user.target" ];
+              serviceConfig.ExecStart = "${pkgs.python3}/bin/python3 -m http.server ${toString p} --directory ${pkgs.writeTextDir "index.html" "backend ${toString p}\n"}";
+            };
+          }) [
+            3000
+            8989
+          ]
+        );
+      };
+
+    admin = {
+      imports = [ (address "eth1" "10.69.13.21") ];
+      virtualisation.vlans = [ 1 ];
+    };
+    other = {
+      imports = [ (address "eth1" "10.69.13.22") ];
+      virtualisation.vlans = [ 1 ];
+    };
+  };
+
+  testScript = ''
+    start_all()
+    ca.wait_for_open_port(14000)
+    ca.wait_for_open_port(8055)
+
+    # security.acme orders the wildcard by DNS-01 (acme-order-renew-<cert>).
+    ingress.wait_until_succeeds(
+        "openssl x509 -in /var/lib/acme/${domain}/cert.pem -noout -issuer | grep -i pebble", timeout=180
+    )
+    ingress.wait_for_unit("traefik.service")
+    ingress.wait_for_open_port(443)
+    backend.wait_for_open_port(3000)
+
+    # Clients verify against pebble's issuing root.
+    for c in (admin, other):
+        c.succeed("curl -sf --insecure https://ca:15000/roots/0 -o /tmp/root.pem")
+
+    def get(node, name, extra=""):
+        return node.succeed(
+            f"curl -s --cacert /tmp/root.pem --resolve {name}:443:10.69.13.10 {extra} "
+            f"-o /tmp/body -w '%{{http_code}}' https://{name}/; echo; cat /tmp/body"
+        )
+
+    with subtest("an allowed client gets the backend by name over verified TLS"):
+        out = get(admin, "grafana.${domain}")
+        assert out.startswith("200") and "backend 3000" in out, out
+
+    with subtest("a denied client gets 403"):
+        out = get(other, "grafana.${domain}")
+        assert out.startswith("403"), out
+
+    with subtest("basic auth: 401 without the password, 200 with it"):
+        assert get(admin, "sonarr.${domain}").startswith("401")
+        out = get(admin, "sonarr.${domain}", "-u alice:TEST-ONLY-vm-password")
+        assert out.startswith("200") and "backend 8989" in out, out
+        assert get(other, "sonarr.${domain}", "-u alice:TEST-ONLY-vm-password").startswith("403")
+
+    with subtest("HSTS on, plain HTTP redirects to HTTPS"):
+        admin.succeed(
+            "curl -sI --cacert /tmp/root.pem --resolve grafana.${domain}:443:10.69.13.10 https://grafana.${domain}/ | grep -i '^strict-transport-security: max-age=31536000'"
+        )
+        admin.succeed(
+            "curl -sI --resolve grafana.${domain}:80:10.69.13.10 http://grafana.${domain}/ | grep -i '^location: https://grafana.${domain}/'"
+        )
+
+    with subtest("neither the password nor the hash is in the store"):
+        ingress.fail("grep -rl 'TEST-ONLY-vm-password' /nix/store --include='*' 2>/dev/null | head -1 | grep .")
+        h = ingress.succeed("cut -d' ' -f2 /run/agenix/ingress-basic-sonarr").strip()
+        ingress.fail(f"grep -rlF '{h}' /nix/store/*-traefik* /nix/store/*dynamic* 2>/dev/null | grep .")
+  '';
+}

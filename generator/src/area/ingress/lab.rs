@@ -1,0 +1,387 @@
+//! The ingress's lab stage: Debian's real programs in the lab's namespaces.
+//!
+//! In the ingress host's namespace, on its loopback: pebble-challtestsrv
+//! (the DNS the CA asks) and pebble (the ACME CA). lego obtains one wildcard
+//! certificate per name space by DNS-01, with the arguments
+//! `lib.ingress.legoArgs` gives (those NixOS's acme module passes), pointed
+//! at pebble and at lego's `exec` provider, which sets the TXT record through
+//! challtestsrv's `/set-txt`. Caddy then runs the Caddyfile
+//! `lib.ingress.caddyfile` renders, with those certificates and the
+//! basic-auth users decrypted from the age secret; the host gets the route
+//! back to the VPN its `routeBack` names, as the NixOS module adds it; the
+//! gateway's masquerade exception is already in the lab's gateway (it loads
+//! `wireguard.natTable`). Each backend answers the ingress with its own name
+//! over HTTP.
+//!
+//! Then every lab client asks every web service by name with
+//! `curl --resolve NAME:443:INGRESS`, verifying TLS against pebble's root:
+//! what it gets must be what the policy decides for the backend's direct
+//! path ([`crate::policy::decide`]): the backend's answer when allowed, 403
+//! when not, 401 without the password where basic auth is on. LAN hosts get
+//! the `.lan.` names and 403 on the VPN names; plain HTTP redirects.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+
+use crate::area::LabCx;
+use crate::lab::bastion::Check;
+use crate::lab::exec::{in_ns, run, run_input};
+use crate::lab::plan::{NodeKind, Secret};
+
+/// Loopback ports inside the ingress host's namespace.
+const ACME_PORT: u16 = 14000;
+const ACME_MGMT_PORT: u16 = 15000;
+const DNS_PORT: u16 = 8053;
+const DNS_MGMT_PORT: u16 = 8055;
+/// The port each backend's stand-in listens on (the ingress's requests to
+/// the service port are redirected to it).
+const BACKEND_PORT: u16 = 18080;
+
+pub(super) const TOOLS: &[(&str, &str)] = &[("caddy", "caddy"), ("pebble", "pebble"), ("pebble-challtestsrv", "pebble"), ("lego", "lego"), ("curl", "curl"), ("openssl", "openssl")];
+
+type Res<T> = Result<T, crate::area::CmdError>;
+
+fn err(m: impl Into<String>) -> crate::area::CmdError {
+    m.into().into()
+}
+
+fn check(name: impl Into<String>, from: impl Into<String>, expected: impl Into<String>, seen: impl Into<String>) -> Check {
+    let (expected, seen) = (expected.into(), seen.into());
+    Check { name: name.into(), from: from.into(), ok: expected == seen, expected, seen }
+}
+
+/// Waits until `ok()` or `secs` pass.
+fn wait(secs: u64, mut ok: impl FnMut() -> bool) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(secs) {
+        if ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+fn tcp_up(ns: &str, port: u16) -> bool {
+    in_ns(ns, "ss").args(["-Htln", &format!("sport = :{port}")]).output().map(|o| !o.stdout.is_empty()).unwrap_or(false)
+}
+
+fn write_private(p: &Path, data: &[u8]) -> Res<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(p).map_err(|e| err(format!("{}: {e}", p.display())))?;
+    f.write_all(data).map_err(|e| err(format!("{}: {e}", p.display())))?;
+    Ok(())
+}
+
+fn s(v: &Json, k: &str) -> String {
+    v.get(k).and_then(Json::as_str).unwrap_or_default().to_string()
+}
+
+/// One curl through the tunnel: (status, body). Retried once on a transport
+/// failure (000), which a lost packet can cause.
+fn curl(ns: &str, url: &str, name: &str, port: u16, ip: Ipv4Addr, ca: &Path, user: Option<&str>) -> (String, String) {
+    let mut last = ("000".to_string(), String::new());
+    for _ in 0..3 {
+        let mut c = in_ns(ns, "curl");
+        c.args(["-s", "--connect-timeout", "4", "--max-time", "10", "--cacert"]).arg(ca);
+        c.args(["--resolve", &format!("{name}:{port}:{ip}"), "-w", "\n%{http_code}"]);
+        if user.is_some() {
+            // curl reads the credentials from its config on stdin: never on a command line.
+            c.args(["-K", "-"]);
+        }
+        c.arg(url);
+        let out = match user {
+            Some(u) => run_input(&mut c, Some(format!("user = \"{u}\"\n").as_bytes())).unwrap_or_default(),
+            None => c.output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default(),
+        };
+        let (body, code) = out.rsplit_once('\n').map(|(b, c)| (b.to_string(), c.trim().to_string())).unwrap_or_default();
+        last = (if code.is_empty() { "000".into() } else { code }, body);
+        if last.0 != "000" {
+            break;
+        }
+    }
+    last
+}
+
+pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
+    cx.require(TOOLS)?;
+    let cfg = cx.eval(host, "host.hearth.ingress").map_err(|e| err(e.to_string()))?;
+    if s(&cfg, "backend") != "caddy" {
+        return Ok(vec![check("backend", host, "caddy (Traefik has no Debian package: renderer tests and checks/vm/ingress.nix)", format!("SKIPPED: {}", s(&cfg, "backend")))]);
+    }
+    let ns = cx.lab.ns(host).map_err(|e| err(e.to_string()))?;
+    let dir = cx.lab.dir.join("ingress");
+    std::fs::create_dir_all(dir.join("secrets")).map_err(|e| err(e.to_string()))?;
+    for d in ["certs", "lego", "caddy-home"] {
+        std::fs::create_dir_all(dir.join(d)).map_err(|e| err(e.to_string()))?;
+    }
+    let mut checks = vec![];
+    let addr: Ipv4Addr = s(&cfg, "address").parse().map_err(|_| err("hearth.ingress.address is not an address"))?;
+
+    // 1. The CA's own TLS certificate (pebble serves ACME over HTTPS only).
+    let (ca_cert, ca_key) = (dir.join("pebble-tls.pem"), dir.join("pebble-tls.key"));
+    run(Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=hearth-lab pebble", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout"])
+        .arg(&ca_key)
+        .arg("-out")
+        .arg(&ca_cert))
+    .map_err(|e| err(format!("openssl: {e}")))?;
+    let pebble_cfg = serde_json::json!({ "pebble": {
+        "listenAddress": format!("127.0.0.1:{ACME_PORT}"),
+        "managementListenAddress": format!("127.0.0.1:{ACME_MGMT_PORT}"),
+        "certificate": ca_cert, "privateKey": ca_key,
+        "httpPort": 5002, "tlsPort": 5001, "ocspResponderURL": "", "externalAccountBindingRequired": false
+    }});
+    std::fs::write(dir.join("pebble.json"), pebble_cfg.to_string()).map_err(|e| err(e.to_string()))?;
+
+    // 2. challtestsrv (DNS + its management API) and pebble, on loopback.
+    let mut dns = in_ns(&ns, "pebble-challtestsrv");
+    dns.args(["-dns01", &format!("127.0.0.1:{DNS_PORT}"), "-management", &format!("127.0.0.1:{DNS_MGMT_PORT}"), "-http01", "", "-https01", "", "-tlsalpn01", "", "-defaultIPv4", &addr.to_string()]);
+    cx.lab.spawn("ingress-challtestsrv", dns).map_err(|e| err(e.to_string()))?;
+    let mut ca = in_ns(&ns, "pebble");
+    ca.args(["-config"]).arg(dir.join("pebble.json")).args(["-dnsserver", &format!("127.0.0.1:{DNS_PORT}")]);
+    ca.env("PEBBLE_VA_NOSLEEP", "1").env("PEBBLE_WFE_NONCEREJECT", "0");
+    cx.lab.spawn("ingress-pebble", ca).map_err(|e| err(e.to_string()))?;
+    let up = wait(20, || tcp_up(&ns, ACME_PORT) && tcp_up(&ns, DNS_MGMT_PORT));
+    checks.push(check("pebble and challtestsrv listen", host, "up", if up { "up" } else { "down" }));
+    if !up {
+        return Ok(checks);
+    }
+
+    // 3. lego, DNS-01 through the exec provider, one wildcard per name space.
+    let hook = dir.join("lego-exec.sh");
+    let script = format!(
+        "#!/bin/sh\n# lego exec provider: present|cleanup FQDN VALUE -> pebble-challtestsrv\ncase \"$1\" in\n  present) curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\",\\\"value\\\":\\\"$3\\\"}}\" http://127.0.0.1:{DNS_MGMT_PORT}/set-txt ;;\n  cleanup) curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\"}}\" http://127.0.0.1:{DNS_MGMT_PORT}/clear-txt ;;\nesac\n"
+    );
+    std::fs::write(&hook, script).map_err(|e| err(e.to_string()))?;
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o700)).map_err(|e| err(e.to_string()))?;
+    let certs: Vec<Json> = cfg.get("certificates").and_then(Json::as_array).cloned().unwrap_or_default();
+    for c in &certs {
+        let name = s(c, "name");
+        let args = cx.eval(host, &format!("lib.ingress.legoArgs host.hearth.ingress {}", crate::nix::print(&crate::nix::Value::str(name.clone())).trim())).map_err(|e| err(e.to_string()))?;
+        let mut args: Vec<String> = args.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
+        // The lab's differences, all in the option values NixOS exposes:
+        // server (security.acme.certs.<n>.server), provider and its
+        // environment (dnsProvider, environmentFile), resolver
+        // (dnsResolver), propagation check off (dnsPropagationCheck; Debian's
+        // lego 4.9 spells the flag --dns.disable-cp), --path (the unit's
+        // working directory).
+        let mut i = 0;
+        while i + 1 < args.len() {
+            match args[i].as_str() {
+                "--server" => args[i + 1] = format!("https://127.0.0.1:{ACME_PORT}/dir"),
+                "--dns" => args[i + 1] = "exec".into(),
+                "--path" => args[i + 1] = dir.join("lego").join(&name).to_string_lossy().into_owned(),
+                _ => {}
+            }
+            i += 1;
+        }
+        args.retain(|a| a != "--dns.propagation-disable-ans");
+        let run_at = args.iter().position(|a| a == "run").unwrap_or(args.len());
+        args.splice(run_at..run_at, ["--dns.disable-cp".to_string(), "--dns.resolvers".into(), format!("127.0.0.1:{DNS_PORT}")]);
+        let mut lego = in_ns(&ns, "lego");
+        lego.args(&args).env("LEGO_CA_CERTIFICATES", &ca_cert).env("EXEC_PATH", &hook).env("EXEC_POLLING_INTERVAL", "1").env("EXEC_PROPAGATION_TIMEOUT", "10");
+        let out = lego.output().map_err(|e| err(format!("lego: {e}")))?;
+        let keyname = s(c, "domain").replace('*', "_");
+        let crt = dir.join("lego").join(&name).join("certificates").join(format!("{keyname}.crt"));
+        let key = dir.join("lego").join(&name).join("certificates").join(format!("{keyname}.key"));
+        let ok = out.status.success() && crt.exists() && key.exists();
+        if !ok && cx.verbose {
+            eprintln!("lego for {name}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        checks.push(check(format!("lego DNS-01 issues {}", s(c, "domain")), host, "issued", if ok { "issued".to_string() } else { format!("failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")) }));
+        if !ok {
+            return Ok(checks);
+        }
+        // As the acme module installs them: cert.pem (full chain) and key.pem.
+        let cd = dir.join("certs").join(&name);
+        std::fs::create_dir_all(&cd).map_err(|e| err(e.to_string()))?;
+        std::fs::copy(&crt, cd.join("cert.pem")).map_err(|e| err(e.to_string()))?;
+        std::fs::copy(&key, cd.join("key.pem")).map_err(|e| err(e.to_string()))?;
+    }
+    // pebble's issuing root: what clients verify against.
+    let root_pem = dir.join("pebble-root.pem");
+    let got = Command::new("ip")
+        .args(["netns", "exec", &ns, "curl", "-sf", "--cacert"])
+        .arg(&ca_cert)
+        .arg(format!("https://127.0.0.1:{ACME_MGMT_PORT}/roots/0"))
+        .arg("-o")
+        .arg(&root_pem)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    checks.push(check("pebble's root fetched", host, "yes", if got { "yes" } else { "no" }));
+    if !got {
+        return Ok(checks);
+    }
+
+    // 4. Secrets (basic-auth users: bcrypt hashes) into the lab's private directory.
+    let sites: Vec<Json> = cfg.get("sites").and_then(Json::as_array).cloned().unwrap_or_default();
+    for site in &sites {
+        if let Some(name) = site.pointer("/auth/basicSecret").and_then(Json::as_str) {
+            let p = dir.join("secrets").join(name);
+            if p.exists() {
+                continue;
+            }
+            let v = (cx.decrypt)(&Secret::AgeFile(Path::new(host).join(format!("{name}.age")))).map_err(|e| err(format!("secret {name}: {e}")))?;
+            write_private(&p, v.as_bytes())?;
+        }
+    }
+
+    // 5. The route back the module adds (no masquerade towards the ingress).
+    if let Some(rb) = cfg.get("routeBack").filter(|v| !v.is_null()) {
+        run(in_ns(&ns, "ip").args(["route", "replace", &s(rb, "destination"), "via", &s(rb, "via")])).map_err(|e| err(format!("route back: {e}")))?;
+    }
+    // The lab's LAN hosts send every incoming TCP port to the core
+    // responder; an earlier NAT chain keeps 80/443 for Caddy (a NAT binding
+    // made there ends the NAT hook's walk).
+    let keep = format!(
+        "table ip hearth-lab-ingress {{\n  chain prerouting {{\n    type nat hook prerouting priority dstnat - 10; policy accept;\n    tcp dport {{ {}, {} }} redirect\n  }}\n}}\n",
+        cfg["httpPort"], cfg["httpsPort"]
+    );
+    run_input(&mut in_ns(&ns, "nft").args(["-f", "-"]), Some(keep.as_bytes())).map_err(|e| err(format!("nft on {host}: {e}")))?;
+
+    // 6. Backends: each answers the ingress with its own name.
+    let mut seen_backends = std::collections::BTreeSet::new();
+    for site in &sites {
+        let up = s(site, "upstream");
+        let Some((bhost, bport)) = up.split("://").nth(1).and_then(|r| r.rsplit_once(':')) else { continue };
+        if !seen_backends.insert(up.clone()) {
+            continue;
+        }
+        let Some(node) = cx.plan.nodes.iter().find(|n| n.lan_address.map(|a| a.to_string()) == Some(bhost.to_string())) else { continue };
+        let bns = cx.lab.ns(&node.name).map_err(|e| err(e.to_string()))?;
+        let port: u16 = bport.parse().unwrap_or(0);
+        let local = BACKEND_PORT + (seen_backends.len() as u16);
+        let rules = format!(
+            "table ip hearth-lab-ingress-{port} {{\n  chain prerouting {{\n    type nat hook prerouting priority dstnat - 10; policy accept;\n    ip saddr {addr} tcp dport {port} redirect to :{local}\n  }}\n}}\n"
+        );
+        run_input(&mut in_ns(&bns, "nft").args(["-f", "-"]), Some(rules.as_bytes())).map_err(|e| err(format!("nft on {}: {e}", node.name)))?;
+        let mut b = in_ns(&bns, "caddy");
+        b.args(["respond", "--listen", &format!(":{local}"), "--body", &format!("hearth-lab backend {}:{port}", node.name)]);
+        b.env("HOME", dir.join("caddy-home")).env("XDG_DATA_HOME", dir.join("caddy-home")).env("XDG_CONFIG_HOME", dir.join("caddy-home"));
+        cx.lab.spawn(&format!("ingress-backend-{}-{port}", node.name), b).map_err(|e| err(e.to_string()))?;
+        if !wait(10, || tcp_up(&bns, local)) {
+            checks.push(check("backend stand-in listens", &node.name, "up", "down"));
+            return Ok(checks);
+        }
+    }
+
+    // 7. Caddy with the rendered Caddyfile.
+    let d = dir.to_string_lossy();
+    let caddyfile = cx
+        .eval(host, &format!("lib.ingress.caddyfile {{ cfg = host.hearth.ingress; secretPath = n: \"{d}/secrets/\" + n; certDir = n: \"{d}/certs/\" + n; }}"))
+        .map_err(|e| err(e.to_string()))?;
+    let caddyfile = caddyfile.as_str().ok_or_else(|| err("the Caddyfile is not text"))?;
+    std::fs::write(dir.join("Caddyfile"), caddyfile).map_err(|e| err(e.to_string()))?;
+    let mut caddy = in_ns(&ns, "caddy");
+    caddy.args(["run", "--adapter", "caddyfile", "--config"]).arg(dir.join("Caddyfile"));
+    caddy.env("HOME", dir.join("caddy-home")).env("XDG_DATA_HOME", dir.join("caddy-home")).env("XDG_CONFIG_HOME", dir.join("caddy-home"));
+    cx.lab.spawn("ingress-caddy", caddy).map_err(|e| err(e.to_string()))?;
+    let up = wait(20, || tcp_up(&ns, 443) && tcp_up(&ns, 80));
+    checks.push(check("caddy runs the rendered Caddyfile", host, "listening on 80 and 443", if up { "listening on 80 and 443" } else { "not listening (see caddy log)" }));
+    if !up {
+        return Ok(checks);
+    }
+
+    // 8. Every client, every web service, by name through the tunnel.
+    let al = crate::policy::allowlist(cx.inv);
+    let password = std::fs::read_to_string(cx.root.join("test-keys").join("ingress-basic-nzbget-TEST-ONLY.txt")).ok().map(|p| p.trim().to_string());
+    let vpn_sites: Vec<&Json> = sites.iter().filter(|x| !s(x, "name").ends_with("_lan")).collect();
+    for c in &cx.plan.clients {
+        if !c.connects {
+            continue;
+        }
+        let cns = cx.lab.ns(&c.name).map_err(|e| err(e.to_string()))?;
+        for site in &vpn_sites {
+            let svc = s(site, "name");
+            let Some(def) = cx.inv.services.get(&svc) else { continue };
+            let baddr = cx.inv.hosts.get(&def.host).and_then(|h| h.address);
+            let bport = super::web_port(def);
+            let allowed = match (baddr, bport) {
+                (Some(a), Some(p)) => crate::policy::decide(&al, c.address, a, "tcp", p).is_some(),
+                _ => false,
+            };
+            let ingress_ok = crate::policy::decide(&al, c.address, addr, "tcp", 443).is_some();
+            let name = s(site, "host");
+            let (code, body) = curl(&cns, &format!("https://{name}/"), &name, 443, addr, &root_pem, None);
+            let basic = site.pointer("/auth/type").and_then(Json::as_str) == Some("basic");
+            let backend = format!("hearth-lab backend {}:{}", def.host, bport.unwrap_or(0));
+            let expected = if !ingress_ok {
+                "000 (no connection)".to_string()
+            } else if !allowed {
+                "403".to_string()
+            } else if basic {
+                "401".to_string()
+            } else {
+                format!("200 {backend}")
+            };
+            let seen = match code.as_str() {
+                "000" => "000 (no connection)".to_string(),
+                "200" => format!("200 {}", body.trim()),
+                other => other.to_string(),
+            };
+            checks.push(check(format!("https://{name}/ (TLS verified against pebble's root)"), &c.name, expected, seen));
+            if basic && allowed {
+                if let (Some(pw), Some(user)) = (&password, def.auth_users.first()) {
+                    let (code, body) = curl(&cns, &format!("https://{name}/"), &name, 443, addr, &root_pem, Some(&format!("{user}:{pw}")));
+                    checks.push(check(format!("https://{name}/ with {user}'s password"), &c.name, format!("200 {backend}"), format!("{code} {}", body.trim())));
+                    let (code, _) = curl(&cns, &format!("https://{name}/"), &name, 443, addr, &root_pem, Some(&format!("{user}:wrong")));
+                    checks.push(check(format!("https://{name}/ with a wrong password"), &c.name, "401", code));
+                }
+            }
+        }
+        // A name under the wildcard that no site serves: the connection is closed.
+        if let Some(site) = vpn_sites.first() {
+            if crate::policy::decide(&al, c.address, addr, "tcp", 443).is_some() {
+                let base = s(site, "host").split_once('.').map(|(_, b)| b.to_string()).unwrap_or_default();
+                let name = format!("hearth-lab-unknown.{base}");
+                let (code, _) = curl(&cns, &format!("https://{name}/"), &name, 443, addr, &root_pem, None);
+                checks.push(check(format!("https://{name}/ (no such site)"), &c.name, "000 (no answer)", if code == "000" { "000 (no answer)".to_string() } else { code }));
+            }
+        }
+        // Plain HTTP redirects to HTTPS.
+        if let Some(site) = vpn_sites.first() {
+            if crate::policy::decide(&al, c.address, addr, "tcp", 80).is_some() {
+                let name = s(site, "host");
+                let out = in_ns(&cns, "curl")
+                    .args(["-s", "-o", "/dev/null", "--connect-timeout", "4", "--max-time", "10", "-w", "%{http_code} %{redirect_url}", "--resolve", &format!("{name}:80:{addr}"), &format!("http://{name}/")])
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default();
+                checks.push(check(format!("http://{name}/ redirects"), &c.name, format!("308 https://{name}/"), out.trim()));
+            }
+        }
+    }
+    // LAN hosts: the .lan. names are open to the LAN; the VPN names are not.
+    if let Some(lan) = cx.plan.nodes.iter().find(|n| n.kind == NodeKind::LanHost && n.name != host && n.lan_address.is_some()) {
+        let lns = cx.lab.ns(&lan.name).map_err(|e| err(e.to_string()))?;
+        let lan_open = cx.inv.ingress.lan_open;
+        for site in sites.iter().filter(|x| s(x, "name").ends_with("_lan")).take(2) {
+            let name = s(site, "host");
+            let svc = s(site, "name").trim_end_matches("_lan").to_string();
+            let basic = site.pointer("/auth/type").and_then(Json::as_str) == Some("basic");
+            let def = &cx.inv.services[&svc];
+            let expected = if !lan_open {
+                "403".into()
+            } else if basic {
+                "401".into()
+            } else {
+                format!("200 hearth-lab backend {}:{}", def.host, super::web_port(def).unwrap_or(0))
+            };
+            let (code, body) = curl(&lns, &format!("https://{name}/"), &name, 443, addr, &root_pem, None);
+            checks.push(check(format!("https://{name}/ from the LAN"), &lan.name, expected, if code == "200" { format!("200 {}", body.trim()) } else { code }));
+        }
+        if let Some(site) = vpn_sites.first() {
+            let name = s(site, "host");
+            let (code, _) = curl(&lns, &format!("https://{name}/"), &name, 443, addr, &root_pem, None);
+            checks.push(check(format!("https://{name}/ (a VPN name) from the LAN"), &lan.name, "403", code));
+        }
+    }
+    Ok(checks)
+}

@@ -1,0 +1,54 @@
+//! The ingress on real programs, without the full port scan: the example
+//! brought up in namespaces, then only the ingress's lab stage (pebble +
+//! pebble-challtestsrv as CA and DNS, lego DNS-01, caddy with the rendered
+//! Caddyfile, curl by name from every client through the tunnel). Every
+//! check must pass and nothing may be left behind.
+
+mod lab_common;
+
+#[test]
+fn web_services_by_name_with_the_allow_lists_and_acme_certificates() {
+    skip_unless_lab!();
+    for (tool, pkg) in [("caddy", "caddy"), ("pebble", "pebble"), ("lego", "lego"), ("curl", "curl"), ("openssl", "openssl")] {
+        if hearth::lab::which(tool).is_none() {
+            println!("SKIPPED: {tool} missing (Debian: {pkg})");
+            return;
+        }
+    }
+    let dir = lab_common::rendered(None);
+    // The TEST password behind nzbget's bcrypt hash, where the lab looks for it.
+    std::fs::create_dir_all(dir.path().join("test-keys")).unwrap();
+    std::fs::copy(lab_common::repo().join("test-keys/ingress-basic-nzbget-TEST-ONLY.txt"), dir.path().join("test-keys/ingress-basic-nzbget-TEST-ONLY.txt")).unwrap();
+    hearth::lab::probe::raise_nofile(1 << 20);
+    let opts = hearth::lab::RunOpts {
+        inventory: dir.path().join("inventory.toml"),
+        identity: Some(lab_common::identity()),
+        revoked: vec![],
+        exe: Some(std::path::PathBuf::from(env!("CARGO_BIN_EXE_hearth"))),
+        scan: Default::default(),
+        verbose: true,
+    };
+    let (lab, plan, decrypt) = hearth::lab::bring_up(&opts).expect("the lab could not be built");
+    let prefix = lab.prefix.clone();
+    let inv = hearth::inventory::Loaded::read(&opts.inventory).unwrap().inv;
+    let cx = hearth::area::LabCx { root: dir.path(), inv: &inv, lab: &lab, plan: &plan, decrypt: &*decrypt, verbose: true };
+    let res = hearth::area::find("ingress").unwrap().lab(&cx).expect("the example has web services");
+    let problems = lab.teardown();
+    let checks = res.expect("the ingress stage ran");
+    for c in &checks {
+        println!("{:<70} from {:<12} expected {:<40} seen {} {}", c.name, c.from, c.expected, c.seen, if c.ok { "ok" } else { "FAIL" });
+    }
+    assert!(problems.is_empty(), "teardown: {problems:?}");
+    assert_eq!(lab_common::leftovers(&prefix), Vec::<String>::new());
+    let failed: Vec<_> = checks.iter().filter(|c| !c.ok).collect();
+    assert!(failed.is_empty(), "failed: {failed:#?}");
+    let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+    let seen = |f: &dyn Fn(&hearth::lab::bastion::Check) -> bool| checks.iter().filter(|c| f(c)).count();
+    // Both wildcards issued, each client got answers, a 403 and a 401.
+    assert_eq!(seen(&|c| c.name.starts_with("lego DNS-01 issues")), 2, "{names:?}");
+    assert!(seen(&|c| c.from == "phone" && c.seen == "403") >= 3, "phone is refused sonarr, radarr, nzbget by name");
+    assert!(seen(&|c| c.from == "phone" && c.seen.starts_with("200 hearth-lab backend")) >= 2, "phone gets grafana and jellyfin");
+    assert!(seen(&|c| c.from == "laptop" && c.seen == "401") >= 1, "nzbget asks for a password");
+    assert!(seen(&|c| c.from == "laptop" && c.seen.starts_with("200 hearth-lab backend nzbget-jail")) >= 1, "with the password it answers");
+    assert!(seen(&|c| c.name.contains("from the LAN") && c.seen.starts_with("200")) >= 1);
+}

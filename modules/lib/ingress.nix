@@ -1,0 +1,433 @@
+# The ingress renderer: `hearth.ingress` (hosts/<host>/hearth.nix) -> the
+# Caddyfile Caddy runs, Traefik's dynamic configuration, and the lego
+# arguments NixOS's acme module gives lego. builtins only.
+#
+# Every string that reaches a config file is checked against the same
+# character classes `generator/src/area/ingress.rs` validates with (a
+# property test proves the two agree); what passes cannot open a block,
+# close a quote, start a placeholder or a comment, or end a line.
+#
+# caddyfile { cfg; secretPath; certDir; }
+#   secretPath: agenix name -> path of the decrypted file (NixOS:
+#     config.age.secrets.<name>.path); certDir: certificate name -> its
+#     directory holding cert.pem and key.pem (NixOS: /var/lib/acme/<name>).
+# traefik { cfg; secretPath; certDir; } -> the dynamic configuration attrset.
+# legoArgs cfg cert -> lego's argument list for `lego ... run` of one cert.
+# dnsRecords cfg -> the records each name space needs (text).
+let
+  inherit (builtins)
+    concatLists
+    concatMap
+    concatStringsSep
+    elem
+    filter
+    isList
+    isString
+    listToAttrs
+    map
+    match
+    stringLength
+    ;
+  h = import ./util/ipv4.nix;
+  show = h.show;
+
+  label = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
+  hostnameRe = "${label}(\\.${label})*";
+  # Characters allowed in URLs and URL paths: no whitespace, quote,
+  # backslash, brace (Caddy placeholders) or backtick (Traefik rules).
+  urlChars = "[A-Za-z0-9._~:/?#@!$&'()*+,;=%-]";
+  pathRe = "/[A-Za-z0-9._/+-]*";
+
+  checkStr =
+    what: re: msg: v:
+    if isString v && match re v != null then v else throw "hearth: ${what}: ${show v} ${msg}";
+  checkHostname =
+    what: v:
+    if isString v && stringLength v <= 253 && match hostnameRe v != null then
+      v
+    else
+      throw "hearth: ${what}: ${show v} is not a DNS name (lowercase labels of a-z 0-9 -, separated by dots)";
+  checkUpstream =
+    what: v:
+    checkStr what "(http|https)://${hostnameRe}:[1-9][0-9]{0,4}" "is not an upstream like http://10.69.13.11:3000" v;
+  checkUrl = what: v: checkStr what "https?://${urlChars}+" "is not an http(s) URL of the characters A-Z a-z 0-9 ._~:/?#@!$&'()*+,;=%-" v;
+  checkUri = what: v: checkStr what "/${urlChars}*" "is not a path starting with / of the characters A-Z a-z 0-9 ._~:/?#@!$&'()*+,;=%-" v;
+  checkPath = what: v: checkStr what pathRe "is not an absolute path of the characters A-Z a-z 0-9 ._/+-" v;
+  checkHeader = what: v: checkStr what "[A-Za-z0-9-]+" "is not an HTTP header name" v;
+  checkEnum =
+    what: allowed: v:
+    if elem v allowed then v else throw "hearth: ${what}: ${show v} must be one of ${concatStringsSep ", " allowed}";
+  checkCert =
+    cfg: what: name:
+    if filter (c: c.name == name) (h.checkList "hearth.ingress.certificates" cfg.certificates) != [ ] then
+      name
+    else
+      throw "hearth: ${what}: ${show name} names no entry of hearth.ingress.certificates";
+
+  nameOf =
+    i: s: checkStr "hearth.ingress.sites.${toString i}.name" "[a-z0-9][a-z0-9_-]*" "is not a name of a-z 0-9 _ -" s.name;
+  checkWildcard = checkStr "hearth.ingress.certificates.domain" "\\*\\.${hostnameRe}" "is not a wildcard name like *.home.example.net";
+
+  # A site's allow list: addresses and CIDRs as written (each checked);
+  # [ ] means nobody.
+  allowOf =
+    i: s:
+    let
+      what = "hearth.ingress.sites.${toString i}.allow";
+    in
+    map (a: builtins.seq (h.parseCidr what a) a) (h.checkList what s.allow);
+
+  sitesOf = cfg: h.checkList "hearth.ingress.sites" cfg.sites;
+  indexed = l: builtins.genList (i: { inherit i; s = builtins.elemAt l i; }) (builtins.length l);
+
+  authOf =
+    i: s:
+    let
+      what = "hearth.ingress.sites.${toString i}.auth";
+      a = s.auth;
+      type = checkEnum "${what}.type" [ "none" "basic" "forward" ] a.type;
+    in
+    {
+      inherit type;
+      basicSecret =
+        if type == "basic" then
+          checkStr "${what}.basicSecret" "[A-Za-z0-9][A-Za-z0-9._-]*" "is not an agenix secret name" a.basicSecret
+        else
+          null;
+    };
+
+  forwardOf =
+    cfg:
+    let
+      f = cfg.forwardAuth;
+    in
+    if f == null then
+      null
+    else
+      {
+        upstream = checkUpstream "hearth.ingress.forwardAuth.upstream" f.upstream;
+        uri = checkUri "hearth.ingress.forwardAuth.uri" f.uri;
+        copyHeaders = map (checkHeader "hearth.ingress.forwardAuth.copyHeaders") (
+          h.checkList "hearth.ingress.forwardAuth.copyHeaders" f.copyHeaders
+        );
+      };
+
+  tlsOf =
+    cfg:
+    {
+      mode = checkEnum "hearth.ingress.tls.mode" [ "acme" "internal" ] cfg.tls.mode;
+      minVersion = checkEnum "hearth.ingress.tls.minVersion" [ "1.2" "1.3" ] cfg.tls.minVersion;
+      hsts = h.checkInt "hearth.ingress.tls.hsts" 0 63072000 cfg.tls.hsts;
+    };
+
+  # ---- Caddy ---------------------------------------------------------------
+  #
+  # One site block per certificate (name space): `*.home.example.net { ... }`
+  # with one TLS policy, and one `handle` per site selected by its host, so
+  # 500 services cost one certificate load and one connection policy, not
+  # 500 (docs/performance.md, "Ingress"). Names under the wildcard that no
+  # site serves get their connection closed.
+
+  # "*.home.example.net" -> "home.example.net"
+  baseOf = d: builtins.substring 2 (stringLength d) d;
+
+  caddyHandle =
+    { secretPath, ... }:
+    cfg: fwd: base: { i, s }:
+    let
+      what = "hearth.ingress.sites.${toString i}";
+      n = nameOf i s;
+      host = checkHostname "${what}.host" s.host;
+      under =
+        if match "[a-z0-9-]+\\.${builtins.replaceStrings [ "." ] [ "\\." ] base}" host != null then
+          host
+        else
+          throw "hearth: ${what}.host: ${show host} is not one label under ${base} (the certificate's wildcard)";
+      upstream = checkUpstream "${what}.upstream" s.upstream;
+      allow = allowOf i s;
+      auth = authOf i s;
+      guard = if allow == [ ] then [ "\t\t\trespond 403" ] else [ "\t\t\trespond @deny_${n} 403" ];
+      authLines =
+        if auth.type == "basic" then
+          [
+            "\t\t\tbasicauth {"
+            "\t\t\t\timport ${checkPath "secretPath ${show auth.basicSecret}" (secretPath auth.basicSecret)}"
+            "\t\t\t}"
+          ]
+        else if auth.type == "forward" then
+          if fwd == null then
+            throw "hearth: ${what}.auth.type: \"forward\" needs hearth.ingress.forwardAuth"
+          else
+            [
+              "\t\t\tforward_auth ${fwd.upstream} {"
+              "\t\t\t\turi \"${fwd.uri}\""
+            ]
+            ++ (if fwd.copyHeaders == [ ] then [ ] else [ "\t\t\t\tcopy_headers ${concatStringsSep " " fwd.copyHeaders}" ])
+            ++ [ "\t\t\t}" ]
+        else
+          [ ];
+    in
+    {
+      matchers = [ "\t@site_${n} host ${under}" ] ++ (if allow == [ ] then [ ] else [ "\t@deny_${n} not remote_ip ${concatStringsSep " " allow}" ]);
+      handle =
+        [
+          "\thandle @site_${n} {"
+          "\t\troute {"
+        ]
+        ++ guard
+        ++ authLines
+        ++ [
+          "\t\t\treverse_proxy ${upstream}"
+          "\t\t}"
+          "\t}"
+        ];
+    };
+
+  caddyBlock =
+    args@{ certDir, ... }:
+    cfg: fwd: tls: sites: c:
+    let
+      base = checkHostname "hearth.ingress.certificates.domain" (baseOf (checkWildcard c.domain));
+      dir = checkPath "certDir ${show c.name}" (certDir c.name);
+      mine = filter (x: checkCert cfg "hearth.ingress.sites.${toString x.i}.cert" x.s.cert == c.name) sites;
+      parts = map (caddyHandle args cfg fwd base) mine;
+      protocols = if tls.minVersion == "1.3" then "tls1.3 tls1.3" else "tls1.2 tls1.3";
+    in
+    if mine == [ ] then
+      [ ]
+    else
+      [
+        (concatStringsSep "\n" (
+          [
+            "*.${base} {"
+            (if tls.mode == "internal" then "\ttls internal {" else "\ttls ${dir}/cert.pem ${dir}/key.pem {")
+            "\t\tprotocols ${protocols}"
+            "\t}"
+          ]
+          ++ (if tls.hsts > 0 then [ "\theader Strict-Transport-Security \"max-age=${toString tls.hsts}\"" ] else [ ])
+          ++ concatMap (p: p.matchers) parts
+          ++ concatMap (p: p.handle) parts
+          ++ [
+            "\thandle {"
+            "\t\tabort"
+            "\t}"
+            "}"
+          ]
+        ))
+      ];
+
+  caddyfile =
+    args@{ cfg, secretPath, certDir }:
+    let
+      tls = tlsOf cfg;
+      fwd = forwardOf cfg;
+      httpPort = h.checkInt "hearth.ingress.httpPort" 1 65535 cfg.httpPort;
+      httpsPort = h.checkInt "hearth.ingress.httpsPort" 1 65535 cfg.httpsPort;
+      _backend = checkEnum "hearth.ingress.backend" [ "caddy" "traefik" ] cfg.backend;
+      sites = indexed (sitesOf cfg);
+      # Every site names a known certificate (checked before grouping).
+      _certs = map ({ i, s }: checkCert cfg "hearth.ingress.sites.${toString i}.cert" s.cert) sites;
+      blocks = concatMap (caddyBlock args cfg fwd tls sites) (h.checkList "hearth.ingress.certificates" cfg.certificates);
+    in
+    builtins.deepSeq [ _backend _certs ] (
+      concatStringsSep "\n" (
+        [
+          "# Generated by hearth (modules/lib/ingress.nix) from hosts/<host>/hearth.nix. Do not edit."
+          "{"
+          "\thttp_port ${toString httpPort}"
+          "\thttps_port ${toString httpsPort}"
+          "\tskip_install_trust"
+          "}"
+        ]
+        ++ concatMap (b: [
+          ""
+          b
+        ]) blocks
+      )
+      + "\n"
+    );
+
+  # ---- Traefik (dynamic configuration) -------------------------------------
+
+  traefik =
+    { cfg, secretPath, certDir }:
+    let
+      tls = tlsOf cfg;
+      fwd = forwardOf cfg;
+      sites = indexed (sitesOf cfg);
+      router =
+        { i, s }:
+        let
+          what = "hearth.ingress.sites.${toString i}";
+          n = nameOf i s;
+          auth = authOf i s;
+          allow = allowOf i s;
+        in
+        {
+          name = "hearth-${n}";
+          value = {
+            rule = "Host(`${checkHostname "${what}.host" s.host}`)";
+            entryPoints = [ "websecure" ];
+            service = "hearth-${n}";
+            tls = { };
+            middlewares =
+              [
+                "hearth-hsts"
+                "hearth-allow-${n}"
+              ]
+              ++ (if auth.type == "basic" then [ "hearth-basic-${n}" ] else [ ])
+              ++ (
+                if auth.type == "forward" then
+                  if fwd == null then
+                    throw "hearth: ${what}.auth.type: \"forward\" needs hearth.ingress.forwardAuth"
+                  else
+                    [ "hearth-forward-auth" ]
+                else
+                  [ ]
+              );
+          };
+        };
+      service =
+        { i, s }:
+        {
+          name = "hearth-${nameOf i s}";
+          value.loadBalancer.servers = [ { url = checkUpstream "hearth.ingress.sites.${toString i}.upstream" s.upstream; } ];
+        };
+      middlewares =
+        concatMap (
+          { i, s }:
+          let
+            n = nameOf i s;
+            auth = authOf i s;
+            allow = allowOf i s;
+          in
+          [
+            {
+              name = "hearth-allow-${n}";
+              # An empty sourceRange would let everyone in: nobody allowed
+              # becomes the one address no client has.
+              value.ipAllowList.sourceRange = if allow == [ ] then [ "255.255.255.255/32" ] else allow;
+            }
+          ]
+          ++ (
+            if auth.type == "basic" then
+              [
+                {
+                  name = "hearth-basic-${n}";
+                  value.basicAuth.usersFile = checkPath "secretPath ${show auth.basicSecret}" (secretPath auth.basicSecret);
+                }
+              ]
+            else
+              [ ]
+          )
+        ) sites
+        ++ [
+          {
+            name = "hearth-hsts";
+            value.headers = {
+              stsSeconds = tls.hsts;
+              stsIncludeSubdomains = false;
+            };
+          }
+        ]
+        ++ (
+          if fwd == null then
+            [ ]
+          else
+            [
+              {
+                name = "hearth-forward-auth";
+                value.forwardAuth = {
+                  address = fwd.upstream + fwd.uri;
+                  authResponseHeaders = fwd.copyHeaders;
+                };
+              }
+            ]
+        );
+      certs = map (
+        c:
+        let
+          dir = checkPath "certDir ${show c.name}" (certDir c.name);
+        in
+        {
+          certFile = "${dir}/cert.pem";
+          keyFile = "${dir}/key.pem";
+        }
+      ) (h.checkList "hearth.ingress.certificates" cfg.certificates);
+    in
+    {
+      http = {
+        routers = listToAttrs (map router sites);
+        services = listToAttrs (map service sites);
+        middlewares = listToAttrs middlewares;
+      };
+      tls = {
+        certificates = if tls.mode == "acme" then certs else [ ];
+        options.default = {
+          minVersion = if tls.minVersion == "1.3" then "VersionTLS13" else "VersionTLS12";
+          sniStrict = true;
+        };
+      };
+    };
+
+  # ---- ACME (lego) -----------------------------------------------------------
+
+  # The argument list nixpkgs' acme module (security/acme/default.nix,
+  # 2025 rework: commonOpts ++ [ "run" ]) builds for one certificate.
+  legoArgs =
+    cfg: name:
+    let
+      c = builtins.head (
+        filter (c: c.name == name) (h.checkList "hearth.ingress.certificates" cfg.certificates)
+        ++ [ (throw "hearth: legoArgs: ${show name} names no entry of hearth.ingress.certificates") ]
+      );
+      a = cfg.acme;
+      what = "hearth.ingress.acme";
+    in
+    [
+      "--accept-tos"
+      "--path"
+      "."
+      "--email"
+      (checkStr "${what}.email" "[A-Za-z0-9._%+-]+@${hostnameRe}" "is not an email address" a.email)
+      "--dns"
+      (checkStr "${what}.dnsProvider" "[a-z0-9][a-z0-9._-]*" "is not a lego DNS provider code" a.dnsProvider)
+    ]
+    ++ (if a.propagationCheck then [ ] else [ "--dns.propagation-disable-ans" ])
+    ++ [
+      "--server"
+      (checkUrl "${what}.server" a.server)
+      "--key-type"
+      "ec256"
+      "-d"
+      (checkStr "hearth.ingress.certificates.domain" "\\*\\.${hostnameRe}" "is not a wildcard name like *.home.example.net" c.domain)
+    ]
+    ++ concatMap (d: [
+      "-d"
+      (checkHostname "hearth.ingress.certificates.extraDomains" d)
+    ]) (h.checkList "hearth.ingress.certificates.extraDomains" c.extraDomains)
+    ++ [ "run" ];
+
+  # ---- DNS -------------------------------------------------------------------
+
+  dnsRecords =
+    cfg:
+    let
+      addr = h.fmtAddr (h.parseCidr "hearth.ingress.address" cfg.address).s;
+    in
+    concatStringsSep "\n" (
+      map (
+        c:
+        "${checkStr "hearth.ingress.certificates.domain" "\\*\\.${hostnameRe}" "is not a wildcard name like *.home.example.net" c.domain}. 300 IN A ${addr}"
+      ) (h.checkList "hearth.ingress.certificates" cfg.certificates)
+    )
+    + "\n";
+in
+{
+  inherit
+    caddyfile
+    traefik
+    legoArgs
+    dnsRecords
+    ;
+}
