@@ -116,13 +116,7 @@ in
     };
     receive = lib.mkOption {
       type = lib.types.listOf (lib.types.attrsOf lib.types.anything);
-      description = "Replicas this host receives: `{ from; parent; datasets = [ { name; tier; } ]; }`.";
-    };
-    replicaAuthorizedKeys = lib.mkOption {
-      type = lib.types.listOf lib.types.str;
-      default = [ ];
-      example = [ "ssh-ed25519 AAAA... syncoid@nas01" ];
-      description = "SSH public keys of the hosts that push replicas here (user `hearth-replica`); the `.pub` of each source's `syncoid-ssh-key`.";
+      description = "Replicas this host receives: `{ from; parent; datasets = [ { name; tier; } ]; authorizedKey; }` (the key the source's syncoid logs in with as `hearth-replica`).";
     };
   };
 
@@ -135,10 +129,8 @@ in
             message = "hearth.storage.replicationKeySecret must name syncoid's SSH key when hearth.storage.replication is set (hearth secret set syncoid-ssh-key --host HOST).";
           }
           {
-            assertion = cfg.receive == [ ] || cfg.replicaAuthorizedKeys != [ ];
-            message = "hearth.storage.replicaAuthorizedKeys must list the SSH keys of the hosts that replicate here (${
-              lib.concatMapStringsSep ", " (r: r.from) cfg.receive
-            }).";
+            assertion = lib.all (r: r.authorizedKey != null) cfg.receive;
+            message = "hearth.storage.receive: every source needs its authorizedKey (set syncoid_public_key in [storage.hosts.SOURCE] and run hearth render).";
           }
         ];
         networking.hostId = cfg.hostId;
@@ -210,7 +202,7 @@ in
           isSystemUser = true;
           group = "hearth-replica";
           shell = pkgs.bashInteractive;
-          openssh.authorizedKeys.keys = cfg.replicaAuthorizedKeys;
+          openssh.authorizedKeys.keys = map (r: r.authorizedKey) cfg.receive;
         };
         users.groups.hearth-replica = { };
         # Receiving needs these on the replicas' parents (syncoid.nix: "For

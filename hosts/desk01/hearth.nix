@@ -45,6 +45,7 @@
             tier = "shelf";
           }
         ];
+        authorizedKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDscuVJzmkL+/uWmnrnoUwnsTM0bOzgT7ZSr3CYhH2tu";
       }
     ];
   };

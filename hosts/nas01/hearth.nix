@@ -71,7 +71,7 @@
         mountpoint = "/share/attic";
         properties = {
           atime = "off";
-          compression = "lz4";
+          compression = "on";
         };
       }
       {
@@ -81,8 +81,8 @@
         mountpoint = "/share/garage";
         properties = {
           atime = "off";
-          compression = "lz4";
-          recordsize = "1M";
+          compression = "on";
+          recordsize = "128K";
         };
       }
       {
@@ -92,7 +92,7 @@
         mountpoint = "/share/shelf";
         properties = {
           atime = "off";
-          compression = "lz4";
+          compression = "on";
         };
       }
     ];

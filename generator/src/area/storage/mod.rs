@@ -186,6 +186,10 @@ pub struct HostStorage {
     /// Datasets by full ZFS name (`tank/attic`).
     #[serde(default)]
     pub datasets: BTreeMap<String, Dataset>,
+    /// The public half of this host's `syncoid-ssh-key` secret
+    /// (`ssh-ed25519 AAAA...`): the replication targets authorize it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syncoid_public_key: Option<String>,
     /// Where replicas from other hosts land: `<parent>/<source host>/<dataset>`
     /// (default: `<first pool>/replicas`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -436,6 +440,12 @@ impl Area for Storage {
                     out.err(&[&pk[..], &["disks"]].concat(), format!("disk `{d}` is listed twice"), "list each disk once");
                 }
             }
+            if let Some(k) = &h.syncoid_public_key {
+                let ok = k.starts_with("ssh-ed25519 ") && crate::validate::ssh_key_problem(k).is_none();
+                if !ok {
+                    out.err(&[&hk[..], &["syncoid_public_key"]].concat(), "syncoid_public_key is not an `ssh-ed25519 AAAA...` public key", "paste the .pub of the key stored as syncoid-ssh-key (`ssh-keygen -y -f KEY`)");
+                }
+            }
             if let Some(r) = &h.receive_into {
                 if let Some(m) = dataset_name_problem(r) {
                     out.err(&[&hk[..], &["receive_into"]].concat(), m, "name a dataset under one of this host's pools, e.g. `tank/replicas`");
@@ -459,6 +469,13 @@ impl Area for Storage {
                     Some(t) => {
                         if t.replicate_to.iter().any(|r| r == hn) {
                             out.err(&[&dk[..], &["tier"]].concat(), format!("tier `{}` replicates to {hn} itself", d.tier), "replicate to another host, or put the dataset in another tier");
+                        }
+                        if !t.replicate_to.is_empty() && h.syncoid_public_key.is_none() {
+                            out.err(
+                                &[&dk[..], &["tier"]].concat(),
+                                format!("tier `{}` replicates, and [storage.hosts.{hn}] has no syncoid_public_key for the targets to authorize", d.tier),
+                                format!("add `syncoid_public_key = \"ssh-ed25519 AAAA...\"` to [storage.hosts.{hn}]: the .pub of its {SYNCOID_KEY}"),
+                            );
                         }
                         if !t.replicate_to.is_empty() && !inv.hosts.get(hn).is_some_and(|x| x.secrets.iter().any(|n| n == SYNCOID_KEY)) {
                             out.err(
@@ -519,7 +536,7 @@ pub fn host_data(inv: &Inventory, name: &str) -> Option<Value> {
         .map(|(pn, p)| Value::from(Attrs::new().set("name", pn.clone()).set("layout", p.layout.to_string()).set("disks", Value::strs(p.disks.clone()))))
         .collect();
     // Replicas this host receives: (source host, parent, [(dataset, tier)]).
-    let mut receive: Vec<(String, String, Vec<(String, String)>)> = vec![];
+    let mut receive: Vec<(String, String, Vec<(String, String)>, Option<String>)> = vec![];
     if let Some(parent) = receive_parent(h) {
         for (src, sh) in s.hosts.iter().filter(|(n, _)| *n != name) {
             let got: Vec<(String, String)> = sh
@@ -529,7 +546,7 @@ pub fn host_data(inv: &Inventory, name: &str) -> Option<Value> {
                 .map(|(dn, d)| (format!("{parent}/{src}/{}", dn.split_once('/').map(|x| x.1).unwrap_or(dn)), d.tier.clone()))
                 .collect();
             if !got.is_empty() {
-                receive.push((src.clone(), format!("{parent}/{src}"), got));
+                receive.push((src.clone(), format!("{parent}/{src}"), got, sh.syncoid_public_key.clone()));
             }
         }
     }
@@ -580,9 +597,9 @@ pub fn host_data(inv: &Inventory, name: &str) -> Option<Value> {
     }
     let receive = receive
         .into_iter()
-        .map(|(from, parent, ds)| {
+        .map(|(from, parent, ds, key)| {
             let ds = ds.into_iter().map(|(n, t)| Value::from(Attrs::new().set("name", n).set("tier", t))).collect();
-            Value::from(Attrs::new().set("from", from).set("parent", parent).set("datasets", Value::List(ds)))
+            Value::from(Attrs::new().set("from", from).set("parent", parent).set("datasets", Value::List(ds)).set("authorizedKey", Value::opt_str(key)))
         })
         .collect();
     let key = (!replication.is_empty() && inv.hosts.get(name).is_some_and(|x| x.secrets.iter().any(|n| n == SYNCOID_KEY))).then(|| SYNCOID_KEY.to_string());
