@@ -617,3 +617,125 @@ pub fn host_data(inv: &Inventory, name: &str) -> Option<Value> {
             .into(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::Loaded;
+    use std::path::Path;
+
+    const BASE: &str = r#"[network]
+domain = "home.example.net"
+lan = "10.0.0.0/24"
+vpn = "10.1.0.0/24"
+
+[hosts.nas01]
+address = "10.0.0.5"
+
+[hosts.desk01]
+address = "10.0.0.6"
+
+[storage.hosts.nas01]
+host_id = "be1e2f86"
+
+[storage.hosts.nas01.pools.tank]
+layout = "mirror"
+disks = ["/dev/disk/by-id/a", "/dev/disk/by-id/b"]
+
+[storage.hosts.nas01.datasets."tank/attic"]
+tier = "attic"
+mountpoint = "/share/attic"
+"#;
+
+    fn problems(extra: &str) -> Vec<String> {
+        let l = Loaded::parse(Path::new("inventory.toml"), format!("{BASE}{extra}")).unwrap();
+        match crate::validate::check(&l) {
+            Ok(()) => vec![],
+            Err(p) => p.to_string().lines().map(String::from).collect(),
+        }
+    }
+
+    fn has(p: &[String], needle: &str) -> bool {
+        p.iter().any(|l| l.contains(needle))
+    }
+
+    #[test]
+    fn the_base_is_valid_with_the_default_tiers() {
+        assert_eq!(problems(""), Vec::<String>::new());
+        let l = Loaded::parse(Path::new("i.toml"), BASE.into()).unwrap();
+        assert_eq!(l.inv.storage.tiers.keys().collect::<Vec<_>>(), ["attic", "garage", "shelf"]);
+        assert_eq!(
+            datasets(&l.inv),
+            vec![DatasetRef { host: "nas01".into(), pool: "tank".into(), name: "tank/attic".into(), mountpoint: "/share/attic".into(), tier: "attic".into(), backup: true }]
+        );
+    }
+
+    #[test]
+    fn a_dataset_whose_tier_does_not_exist_is_located() {
+        let p = problems("\n[storage.hosts.nas01.datasets.\"tank/x\"]\ntier = \"cellar\"\n");
+        assert!(has(&p, "inventory.toml:24:1: storage.hosts.nas01.datasets.tank/x.tier: tier `cellar` does not exist"), "{p:?}");
+        assert!(has(&p, "hint: use one of: attic, garage, shelf"), "{p:?}");
+    }
+
+    #[test]
+    fn two_datasets_with_one_mountpoint_are_rejected() {
+        let p = problems("\n[storage.hosts.nas01.datasets.\"tank/y\"]\ntier = \"garage\"\nmountpoint = \"/share/attic\"\n");
+        assert!(has(&p, ":25:1: storage.hosts.nas01.datasets.tank/y.mountpoint: mountpoint /share/attic is also tank/attic's"), "{p:?}");
+    }
+
+    #[test]
+    fn replicate_to_a_host_without_zfs_is_rejected() {
+        let p = problems("\n[storage.tiers.attic]\ndaily = 3\nreplicate_to = [\"desk01\", \"ghost\"]\n");
+        assert!(has(&p, "storage.tiers.attic.replicate_to.0: replicate_to names `desk01`, which has no ZFS pool"), "{p:?}");
+        assert!(has(&p, "storage.tiers.attic.replicate_to.1: replicate_to names `ghost`, which is not a host"), "{p:?}");
+    }
+
+    #[test]
+    fn retention_counts_that_are_negative_or_not_numbers_are_located() {
+        let p = problems("\n[storage.tiers.attic]\ndaily = -1\nweekly = \"four\"\nmonthly = 1.5\n");
+        assert!(has(&p, ":24:1: storage.tiers.attic.daily: daily = -1 is not a snapshot count"), "{p:?}");
+        assert!(has(&p, ":25:1: storage.tiers.attic.weekly: weekly = \"four\" is not a snapshot count"), "{p:?}");
+        assert!(has(&p, "storage.tiers.attic.monthly: monthly = 1.5 is not a snapshot count"), "{p:?}");
+        assert!(has(&p, "hint: write a whole number of snapshots to keep, 0 or more"), "{p:?}");
+    }
+
+    #[test]
+    fn pool_names_that_are_not_zfs_names_are_rejected() {
+        for bad in ["mirror0", "1tank", "c0d1", "ta nk"] {
+            let p = problems(&format!("\n[storage.hosts.nas01.pools.\"{bad}\"]\ndisks = [\"/dev/x\", \"/dev/y\"]\n"));
+            assert!(has(&p, &format!("pool name `{bad}`")), "{bad}: {p:?}");
+        }
+        assert!(pool_name_problem("tank").is_none() && pool_name_problem("rpool_2").is_none());
+    }
+
+    #[test]
+    fn host_ids_layouts_and_properties_are_checked() {
+        let text = BASE.replace("host_id = \"be1e2f86\"\n", "");
+        let l = Loaded::parse(Path::new("inventory.toml"), text).unwrap();
+        let p = crate::validate::check(&l).unwrap_err().to_string();
+        assert!(p.contains(&format!("add `host_id = \"{}\"`", derive_host_id("nas01"))), "{p}");
+        assert_eq!(derive_host_id("nas01"), "be1e2f86");
+        let p = problems("\n[storage.hosts.nas01.pools.solo]\nlayout = \"mirror\"\ndisks = [\"/dev/x\"]\n");
+        assert!(has(&p, "a mirror needs at least 2 disks, 1 are listed"), "{p:?}");
+        let p = problems("\n[storage.hosts.nas01.datasets.\"tank/z\"]\ntier = \"garage\"\nproperties = { mountpoint = \"/x\", \"bad key\" = \"1\" }\n");
+        assert!(has(&p, "`mountpoint` is set by the dataset's `mountpoint` key"), "{p:?}");
+        assert!(has(&p, "`bad key` is not a ZFS property name"), "{p:?}");
+    }
+
+    #[test]
+    fn replication_needs_the_key_and_reaches_the_target() {
+        let extra = "\n[storage.tiers.attic]\ndaily = 3\n[storage.tiers.shelf]\ndaily = 3\nreplicate_to = [\"desk01\"]\n[storage.hosts.nas01.datasets.\"tank/shelf\"]\ntier = \"shelf\"\n[storage.hosts.desk01]\nhost_id = \"6b35299c\"\n[storage.hosts.desk01.pools.rpool]\nlayout = \"stripe\"\ndisks = [\"/dev/n\"]\n";
+        let p = problems(extra);
+        assert!(has(&p, "no syncoid_public_key") && has(&p, "no `syncoid-ssh-key` secret"), "{p:?}");
+        let text = format!("{BASE}{extra}").replace("address = \"10.0.0.5\"\n", "address = \"10.0.0.5\"\nsecrets = [\"syncoid-ssh-key\"]\n").replace(
+            "host_id = \"be1e2f86\"\n",
+            "host_id = \"be1e2f86\"\nsyncoid_public_key = \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDscuVJzmkL+/uWmnrnoUwnsTM0bOzgT7ZSr3CYhH2tu\"\n",
+        );
+        let l = Loaded::parse(Path::new("inventory.toml"), text).unwrap();
+        crate::validate::check(&l).unwrap();
+        let nas = crate::nix::print(&host_data(&l.inv, "nas01").unwrap());
+        assert!(nas.contains("targetDataset = \"rpool/replicas/nas01/shelf\";") && nas.contains("address = \"10.0.0.6\";"), "{nas}");
+        let desk = crate::nix::print(&host_data(&l.inv, "desk01").unwrap());
+        assert!(desk.contains("parent = \"rpool/replicas/nas01\";") && desk.contains("authorizedKey = \"ssh-ed25519 AAAA"), "{desk}");
+    }
+}
