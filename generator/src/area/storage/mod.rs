@@ -412,7 +412,7 @@ impl Area for Storage {
                 out.err(&hk, format!("`{hn}` is not a host"), format!("add it first: `hearth host add {hn}`"));
             }
             match &h.host_id {
-                None => out.err(&hk, format!("{hn} has no host_id (ZFS on NixOS needs networking.hostId)"), format!("add `host_id = \"{}\"` (hearth storage add does this); never change it later", derive_host_id(hn))),
+                None => out.err(&hk, format!("{hn} has no host_id (ZFS on NixOS needs networking.hostId)"), format!("add `host_id = \"{}\"` (derived from the host name) to [storage.hosts.{hn}]; never change it later", derive_host_id(hn))),
                 Some(id) if id.len() != 8 || !id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) => {
                     out.err(&[&hk[..], &["host_id"]].concat(), format!("host_id `{}` is not 8 lowercase hex digits", id.escape_debug()), format!("write e.g. `host_id = \"{}\"`", derive_host_id(hn)))
                 }
