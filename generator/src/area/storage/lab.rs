@@ -205,7 +205,8 @@ impl Zfs {
 pub const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
 
 /// Puts `cmd` on the clock in file `clock` (re-read on every call).
-/// Monotonic clocks stay real, so the daemon's timeouts keep working.
+/// Monotonic clocks and file times stay real, so the daemon's timeouts
+/// keep working.
 fn faketime_env(cmd: &mut Command, clock: &Path) -> Result<()> {
     let lib = [LIBFAKETIME, "/usr/lib/faketime/libfaketimeMT.so.1"].into_iter().find(|l| Path::new(l).is_file());
     let Some(lib) = lib else { bail!("libfaketimeMT.so.1 not found (Debian: apt-get install faketime)") };
@@ -213,7 +214,11 @@ fn faketime_env(cmd: &mut Command, clock: &Path) -> Result<()> {
         .env("FAKETIME_TIMESTAMP_FILE", clock)
         .env("FAKETIME_NO_CACHE", "1")
         .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-        .env("DONT_FAKE_MONOTONIC", "1");
+        .env("DONT_FAKE_MONOTONIC", "1")
+        // File times stay real: sanoid's snapshot cache (900 s TTL, judged
+        // by the cache file's mtime) expires between runs as it does when
+        // runs are hours apart, instead of looking seconds old forever.
+        .env("NO_FAKE_STAT", "1");
     Ok(())
 }
 
