@@ -287,7 +287,8 @@ fn stage(cx: &LabCx, zfs: &mut Zfs, hosts: &[&String], out: &mut Vec<Check>) -> 
         check(out, format!("syncoid {what}"), "lab", "succeeds (full, then incremental)", format!("{}{}{}", if *ok { "ok" } else { "failed" }, if full { ", full" } else { "" }, if incr { ", incremental" } else { "" }), *ok && (full || incr));
     }
     if let [(first, ..), .., (last, _, log2)] = repl_runs.as_slice() {
-        check(out, "second syncoid run is incremental", "lab", "incremental", if log2.contains("incremental") { "incremental" } else { "not incremental" }, first == last && log2.contains("incremental"));
+        let incr_only = log2.contains("incremental") && !log2.contains("full");
+        check(out, "second syncoid run is incremental only", "lab", "incremental, no full send", if incr_only { "incremental, no full send" } else { "not incremental only" }, first == last && incr_only);
     }
     for (src, tgt, _) in &repl {
         let (Some(sd), Some(tm)) = (all.values().flatten().find(|d| &d.name == src), zfs.zfs(&["get", "-H", "-o", "value", "mountpoint", tgt]).ok()) else { continue };
