@@ -183,6 +183,10 @@ in
         };
       })
       (lib.mkIf (cfg.replication != [ ]) {
+        # syncoid runs as its own user (syncoid.nix: services.syncoid.user,
+        # default "syncoid"), which must read its key; hearth render
+        # declares every secret root-owned.
+        age.secrets.${cfg.replicationKeySecret}.owner = lib.mkForce "syncoid";
         services.syncoid = {
           enable = true;
           sshKey = config.age.secrets.${cfg.replicationKeySecret}.path;

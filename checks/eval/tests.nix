@@ -146,12 +146,14 @@ let
         expr = {
           targets = lib.mapAttrs (_: c: c.target) c.services.syncoid.commands;
           key = c.services.syncoid.sshKey;
+          keyOwner = c.age.secrets.${h.storage.replicationKeySecret}.owner;
         };
         expected = {
           targets = lib.listToAttrs (
             map (r: lib.nameValuePair r.name "hearth-replica@${r.address}:${r.targetDataset}") h.storage.replication
           );
           key = "/run/agenix/${h.storage.replicationKeySecret}";
+          keyOwner = "syncoid";
         };
       }
     ]
