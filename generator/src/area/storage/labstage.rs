@@ -260,6 +260,53 @@ fn stage(cx: &LabCx, zfs: &mut Zfs, hosts: &[&String], out: &mut Vec<Check>) -> 
             }
         }
     }
+    // The target's sanoid: replicas are pruned by their tier, never snapshotted.
+    for h in hosts {
+        let recv: Vec<(String, String)> = serde_json::from_value::<Vec<serde_json::Value>>(cx.eval(h, "builtins.concatMap (r: r.datasets) host.hearth.storage.receive")?)?
+            .iter()
+            .filter_map(|d| Some((d["name"].as_str()?.to_string(), d["tier"].as_str()?.to_string())))
+            .collect();
+        if recv.is_empty() {
+            continue;
+        }
+        let dir = zfs.root.join(format!("sanoid-{h}"));
+        for sub in ["", "cache", "run"] {
+            std::fs::create_dir_all(dir.join(sub))?;
+        }
+        std::fs::write(dir.join("sanoid.conf"), eval_str(cx, h, "lib.storage.sanoidConf host.hearth.storage")?)?;
+        std::fs::copy("/usr/share/sanoid/sanoid.defaults.conf", dir.join("sanoid.defaults.conf"))?;
+        let snaps_of = |ds: &str| -> Result<BTreeMap<String, i64>> {
+            let o = zfs.cmd("zfs").args(["get", "-Hrp", "-t", "snapshot", "creation", ds]).output()?;
+            Ok(String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.split('\t').collect();
+                    let (d, snap) = f.first()?.split_once('@')?;
+                    (d == ds).then(|| (snap.to_string(), f.get(2).and_then(|c| c.parse().ok()).unwrap_or(0)))
+                })
+                .collect())
+        };
+        let before: Vec<BTreeMap<String, i64>> = recv.iter().map(|(d, _)| snaps_of(d)).collect::<Result<_>>()?;
+        zfs.set_offset(steps * STEP + 3600)?;
+        let t_run = now() + steps * STEP + 3600;
+        let d = dir.display().to_string();
+        let (ok, _, se) = output(zfs.cmd("sanoid").args([format!("--configdir={d}"), format!("--cache-dir={d}/cache"), format!("--run-dir={d}/run"), "--cron".into()]))?;
+        for ((ds, tier), mut want) in recv.iter().zip(before) {
+            let Some(t) = inv.storage.tiers.get(tier) else { continue };
+            let n_before = want.len();
+            prune(&mut want, t, t_run);
+            let have = snaps_of(ds)?;
+            let same = have.keys().eq(want.keys());
+            check(
+                out,
+                format!("{ds} ({tier} replica): pruned by the tier, no snapshots of its own"),
+                h,
+                format!("sanoid ok, {n_before} -> {} snapshots", want.len()),
+                format!("sanoid {}, {n_before} -> {} snapshots{}", if ok { "ok" } else { "failed" }, have.len(), first_line(&se)),
+                ok && same && have.len() < n_before,
+            );
+        }
+    }
     check(out, format!("sanoid over {DAYS} simulated days ({steps} runs): kept == policy after every run"), "lab", "no difference", if mismatch.is_empty() { "no difference".into() } else { mismatch.join("; ") }, mismatch.is_empty());
     for (ds, snaps) in &last {
         let t = tiers_of[ds];
