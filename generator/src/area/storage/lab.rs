@@ -20,6 +20,19 @@
 //! zfs-fuse's `zfs get` has no `-t TYPE`, which sanoid and syncoid pass:
 //! commands run through [`Zfs::cmd`] find a small shim first on PATH that
 //! drops the flag and keeps the lines of that type (ZFS_SHIM below).
+//!
+//! Another area's stage (backup) gets a pool with a snapshot like this:
+//!
+//! ```ignore
+//! let mut z = Zfs::start(cx.lab, "zfs-backup")?;         // its own daemon
+//! z.create_pool("tank", Some("mirror"), 2, 128)?;         // two 128 MB files
+//! z.zfs(&["create", "-o", "mountpoint=/share/attic", "tank/attic"])?;
+//! let dir = z.host_path(&z.path("/share/attic"));         // readable from outside
+//! std::fs::write(dir.join("photo.jpg"), b"...")?;
+//! z.zfs(&["snapshot", "tank/attic@before"])?;             // .zfs/snapshot/before under dir
+//! // ... restic backup dir ...
+//! for p in z.stop() { eprintln!("{p}"); }                 // also on drop and lab teardown
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -163,7 +176,8 @@ impl Zfs {
         Ok(())
     }
 
-    /// Where `mountpoint` of a dataset appears in the daemon's namespace.
+    /// Where `mountpoint` of a dataset appears in the daemon's namespace
+    /// (under the altroot); [`Zfs::host_path`] of it reads it from outside.
     pub fn path(&self, mountpoint: &str) -> PathBuf {
         self.root.join("alt").join(mountpoint.trim_start_matches('/'))
     }
