@@ -29,7 +29,7 @@
 //! z.zfs(&["create", "-o", "mountpoint=/share/attic", "tank/attic"])?;
 //! let dir = z.host_path(&z.path("/share/attic"));         // readable from outside
 //! std::fs::write(dir.join("photo.jpg"), b"...")?;
-//! z.zfs(&["snapshot", "tank/attic@before"])?;             // .zfs/snapshot/before under dir
+//! z.zfs(&["snapshot", "tank/attic@before"])?;             // to read it: zfs clone it
 //! // ... restic backup dir ...
 //! for p in z.stop() { eprintln!("{p}"); }                 // also on drop and lab teardown
 //! ```
