@@ -101,7 +101,7 @@
         name = "tank-shelf-to-desk01";
         source = "tank/shelf";
         host = "desk01";
-        address = "10.69.13.31";
+        address = "desk01.home.2rjus.net";
         targetDataset = "rpool/replicas/nas01/shelf";
       }
     ];
