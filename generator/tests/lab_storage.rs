@@ -48,3 +48,35 @@ fn storage_stage_on_the_example_passes_and_leaves_nothing() {
     assert!(problems.is_empty(), "{problems:?}");
     assert!(!Path::new("/run/hearth-lab").join(&prefix).exists());
 }
+
+/// The helper other stages reuse: a pool in a private zfs-fuse is invisible
+/// to the machine, and dropping the helper on an error path (no `stop`)
+/// still destroys the pool and stops the daemon.
+#[test]
+fn zfs_helper_is_private_and_cleans_up_when_dropped() {
+    if let Some(why) = missing() {
+        println!("SKIPPED: {why}");
+        return;
+    }
+    use hearth::area::storage::lab::Zfs;
+    let prefix = hearth::lab::exec::new_prefix();
+    let lab = Lab::create(&prefix).unwrap();
+    let pool = format!("{prefix}t");
+    let pid;
+    {
+        let mut z = Zfs::start(&lab, "zfs-test").unwrap();
+        pid = z.pid();
+        z.create_pool(&pool, Some("mirror"), 2, 128).unwrap();
+        z.zfs(&["create", "-o", "mountpoint=/data", &format!("{pool}/d")]).unwrap();
+        std::fs::write(z.host_path(&z.path("/data")).join("f"), b"hello").unwrap();
+        assert!(z.zpool(&["list", "-H", "-o", "name"]).unwrap().contains(&pool));
+        // The machine's own namespace sees neither the pool nor the mount.
+        let outside = std::process::Command::new("zpool").args(["list", "-H", "-o", "name"]).output().unwrap();
+        assert!(!String::from_utf8_lossy(&outside.stdout).contains(&pool));
+        assert!(!std::fs::read_to_string("/proc/self/mounts").unwrap().contains(&pool));
+        // Dropped here without stop(), as on an error path.
+    }
+    assert!(!Lab::alive(pid), "zfs-fuse {pid} still running");
+    assert!(!lab.dir.join("zfs-test").exists(), "vdev files left behind");
+    assert!(lab.teardown().is_empty());
+}
