@@ -8,7 +8,11 @@ let
     outPath = "/nix/store/00000000000000000000000000000000-${name}";
   };
   names = [
+    "bashInteractive"
     "coreutils"
+    "curl"
+    "hostname"
+    "zfs"
     "diffutils"
     "gawk"
     "gnugrep"

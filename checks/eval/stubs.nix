@@ -13,6 +13,16 @@
 #   nixos/modules/config/sysctl.nix, config/users-groups.nix,
 #   system/etc/etc.nix, system/boot/systemd.nix, misc/assertions.nix
 #   ryantm/agenix modules/age.nix at b027ee29 (the pinned rev)
+#   storage/notify (stored copies, see modules/storage.nix):
+#   nixos/modules/services/backup/sanoid.nix          (2025: settings attrsOf
+#     datasetSettingsType, interval str, enable)
+#   nixos/modules/services/backup/syncoid.nix         (03a362fe, 2023)
+#   nixos/modules/tasks/filesystems/zfs.nix           (a623be9d: extraPools,
+#     package, autoScrub, zed)
+#   nixos/modules/tasks/network-interfaces.nix        (networking.hostId)
+#   nixos/modules/tasks/filesystems.nix               (supportedFilesystems,
+#     attrsOf bool since 24.05; a list is coerced)
+#   nixos/lib/systemd-unit-options.nix                (onFailure, scriptArgs, postStart)
 #   nixos/modules/services/monitoring/alloy.nix         (2025, with environmentFile)
 #   nixos/modules/services/monitoring/loki.nix          (2024-2025)
 #   nixos/modules/services/networking/firewall-nftables.nix (extraInputRules)
@@ -282,6 +292,14 @@ let
           type = types.bool;
           default = false;
         };
+        group = mkOption {
+          type = types.str;
+          default = "";
+        };
+        shell = mkOption {
+          type = types.nullOr (types.either types.package types.path);
+          default = null;
+        };
         openssh.authorizedKeys = {
           keys = mkOption {
             type = types.listOf types.singleLineStr;
@@ -378,6 +396,18 @@ let
         type = types.attrsOf (types.nullOr (types.oneOf [ types.str types.path types.package ]));
         default = { };
       };
+      scriptArgs = mkOption {
+        type = types.str;
+        default = "";
+      };
+      postStart = mkOption {
+        type = types.lines;
+        default = "";
+      };
+      onFailure = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+      };
     };
   };
 
@@ -450,6 +480,43 @@ let
         };
         credentialFiles = mkOption {
           type = types.attrsOf types.path;
+          default = { };
+        };
+      };
+    };
+
+  # sanoid.nix: datasetSettingsType.
+  sanoidSettings = types.attrsOf (
+    types.nullOr (
+      types.oneOf [
+        types.str
+        types.int
+        types.bool
+        (types.listOf types.str)
+      ]
+    )
+  );
+
+  # syncoid.nix: commands.<name> (the options hearth sets).
+  syncoidCommand =
+    { name, ... }:
+    {
+      options = {
+        source = mkOption {
+          type = types.str;
+          default = name;
+        };
+        target = mkOption { type = types.str; };
+        recursive = mkOption {
+          type = types.bool;
+          default = false;
+        };
+        extraArgs = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+        };
+        service = mkOption {
+          type = types.attrs;
           default = { };
         };
       };
@@ -669,6 +736,73 @@ in
       default = { };
     };
 
+    users.groups = mkOption {
+      type = types.attrsOf (types.submodule { });
+      default = { };
+    };
+
+    networking.hostId = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+    };
+    boot.supportedFilesystems = mkOption {
+      type = types.attrsOf types.bool;
+      default = { };
+    };
+    boot.zfs.extraPools = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+    };
+    boot.zfs.package = mkOption { type = types.package; };
+    services.zfs.autoScrub.enable = mkOption {
+      type = types.bool;
+      default = false;
+    };
+    services.zfs.autoScrub.interval = mkOption {
+      type = types.str;
+      default = "monthly";
+    };
+    services.zfs.autoScrub.pools = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+    };
+    services.zfs.zed.enableMail = mkOption {
+      type = types.bool;
+      default = false;
+    };
+    services.zfs.zed.settings = mkOption {
+      type = types.attrsOf (
+        types.oneOf [
+          types.str
+          types.int
+          types.bool
+          (types.listOf types.str)
+        ]
+      );
+      default = { };
+    };
+    services.sanoid.enable = mkOption {
+      type = types.bool;
+      default = false;
+    };
+    services.sanoid.interval = mkOption {
+      type = types.str;
+      default = "hourly";
+    };
+    services.sanoid.settings = mkOption { type = types.attrsOf sanoidSettings; };
+    services.syncoid.enable = mkOption {
+      type = types.bool;
+      default = false;
+    };
+    services.syncoid.sshKey = mkOption {
+      type = types.nullOr types.path;
+      default = null;
+    };
+    services.syncoid.commands = mkOption {
+      type = types.attrsOf (types.submodule syncoidCommand);
+      default = { };
+    };
+
     age.secretsDir = mkOption {
       type = types.path;
       default = "/run/agenix";
@@ -682,5 +816,6 @@ in
   config = {
     security.pam.package = lib.mkDefault pkgs.pam;
     systemd.package = lib.mkDefault pkgs.systemd;
+    boot.zfs.package = lib.mkDefault pkgs.zfs;
   };
 }

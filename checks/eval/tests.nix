@@ -182,6 +182,56 @@ let
         expected = builtins.toJSON (render.kvm.switchMap h.kvm);
       }
     ]
+    ++ lib.optionals (on "storage") [
+      {
+        name = "hosts/${host}: storage sets hostId, pools, scrubs and the renderer's sanoid settings";
+        expr = {
+          hostId = c.networking.hostId;
+          zfs = c.boot.supportedFilesystems.zfs;
+          inherit (c.boot.zfs) extraPools;
+          scrub = c.services.zfs.autoScrub.pools;
+          settings = c.services.sanoid.settings;
+          createBeforeSanoid = c.systemd.services.sanoid.after;
+        };
+        expected = {
+          inherit (h.storage) hostId;
+          zfs = true;
+          extraPools = map (p: p.name) h.storage.pools;
+          scrub = map (p: p.name) h.storage.pools;
+          settings = render.storage.sanoidSettings h.storage;
+          createBeforeSanoid = [ "hearth-storage-create.service" ];
+        };
+      }
+      {
+        name = "hosts/${host}: failures reach hearth-notify when [notify] is set";
+        expr = c.systemd.services.sanoid.onFailure;
+        expected = lib.optional (on "notify") "hearth-notify@%n.service";
+      }
+    ]
+    ++ lib.optionals (on "storage" && h.storage.replication != [ ]) [
+      {
+        name = "hosts/${host}: syncoid pushes each replicated dataset with agenix's key";
+        expr = {
+          targets = lib.mapAttrs (_: c: c.target) c.services.syncoid.commands;
+          key = c.services.syncoid.sshKey;
+          keyOwner = c.age.secrets.${h.storage.replicationKeySecret}.owner;
+        };
+        expected = {
+          targets = lib.listToAttrs (
+            map (r: lib.nameValuePair r.name "hearth-replica@${r.address}:${r.targetDataset}") h.storage.replication
+          );
+          key = "/run/agenix/${h.storage.replicationKeySecret}";
+          keyOwner = "syncoid";
+        };
+      }
+    ]
+    ++ lib.optionals (on "notify") [
+      {
+        name = "hosts/${host}: hearth-notify@ template runs the rendered hook";
+        expr = c.systemd.services."hearth-notify@".scriptArgs;
+        expected = "%i";
+      }
+    ]
     ++ lib.optionals (on "wireguard") [
       {
         name = "hosts/${host}: wireguard interface is the renderer's, with agenix key files";

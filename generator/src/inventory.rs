@@ -53,6 +53,12 @@ pub struct Inventory {
     /// The ingress: web services by name over HTTPS (hosts with role `ingress`).
     #[serde(default)]
     pub ingress: crate::area::ingress::Section,
+    /// Where failures (ZFS, snapshots, backups) are reported.
+    #[serde(default)]
+    pub notify: crate::area::notify::Section,
+    /// ZFS storage: tiers, pools, datasets.
+    #[serde(default)]
+    pub storage: crate::area::storage::Section,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]

@@ -227,7 +227,7 @@ fn host_list_json_lists_every_host() {
     let out = hearth(t.path()).args(["host", "list", "--json"]).assert().success().get_output().stdout.clone();
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     let names: Vec<&str> = v.as_array().unwrap().iter().map(|h| h["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["extgw01", "http-proxy", "jelly01", "monitoring01", "ns1", "ns2", "nzbget-jail", "radarr-jail", "sonarr-jail", "vps"]);
+    assert_eq!(names, ["desk01", "extgw01", "http-proxy", "jelly01", "monitoring01", "nas01", "ns1", "ns2", "nzbget-jail", "radarr-jail", "sonarr-jail", "vps"]);
 }
 
 #[test]

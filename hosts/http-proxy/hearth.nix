@@ -181,4 +181,9 @@
       }
     ];
   };
+  hearth.notify = {
+    enable = true;
+    kind = "ntfy";
+    target = "https://ntfy.sh/hearth-example-alerts";
+  };
 }

@@ -18,4 +18,9 @@
     journalMaxAge = "12h";
     loki = null;
   };
+  hearth.notify = {
+    enable = true;
+    kind = "ntfy";
+    target = "https://ntfy.sh/hearth-example-alerts";
+  };
 }

@@ -69,4 +69,9 @@
       }
     ];
   };
+  hearth.notify = {
+    enable = true;
+    kind = "ntfy";
+    target = "https://ntfy.sh/hearth-example-alerts";
+  };
 }

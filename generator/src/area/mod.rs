@@ -28,13 +28,12 @@ pub mod bastion;
 pub mod ingress;
 pub mod kvm;
 pub mod logs;
+pub mod notify;
+pub mod storage;
 pub mod wireguard;
 
 /// Every area, in the order their data appears in `hosts/<host>/hearth.nix`.
-pub static AREAS: &[&dyn Area] = &[&wireguard::Wireguard, &allowlist::Allowlist, &bastion::Bastion, &logs::Logs, &kvm::Kvm, &ingress::Ingress];
-
-
-/// Every area, in the order their data appears in `hosts/<host>/hearth.nix`.
+pub static AREAS: &[&dyn Area] = &[&wireguard::Wireguard, &allowlist::Allowlist, &bastion::Bastion, &logs::Logs, &kvm::Kvm, &ingress::Ingress, &notify::Notify, &storage::Storage];
 
 /// The area called `name`.
 pub fn find(name: &str) -> Option<&'static dyn Area> {
