@@ -8,7 +8,7 @@ mod lab_common;
 fn example_inventory_passes_the_whole_lab() {
     skip_unless_lab!();
     let dir = lab_common::rendered(None);
-    let (code, report) = lab_common::lab_run_json(dir.path(), &[]);
+    let (code, report) = lab_common::lab_run_json(dir.path(), &["--areas", "all"]);
     assert_eq!(report["problems"], serde_json::json!([]), "{}", lab_common::problems(&report));
     assert_eq!(code, 0);
     assert_eq!(report["ok"], true);

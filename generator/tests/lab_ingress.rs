@@ -27,6 +27,7 @@ fn web_services_by_name_with_the_allow_lists_and_acme_certificates() {
         exe: Some(std::path::PathBuf::from(env!("CARGO_BIN_EXE_hearth"))),
         scan: Default::default(),
         verbose: true,
+        areas: Some(vec![]),
     };
     let (lab, plan, decrypt) = hearth::lab::bring_up(&opts).expect("the lab could not be built");
     let prefix = lab.prefix.clone();

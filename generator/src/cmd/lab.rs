@@ -62,9 +62,31 @@ pub struct RunArgs {
     /// Milliseconds to wait for answers after the last probe.
     #[arg(long, default_value_t = 1500)]
     linger_ms: u64,
+    /// Which areas' lab stages run after the core checks: `all`, `none`, or
+    /// a comma-separated list such as `storage,ingress`.
+    #[arg(long, value_name = "AREAS", default_value = "all")]
+    areas: String,
     /// Progress on stderr.
     #[arg(long, short)]
     verbose: bool,
+}
+
+/// `--areas`: None for all, else the named areas (each must exist).
+fn areas(spec: &str) -> anyhow::Result<Option<Vec<String>>> {
+    match spec {
+        "all" => Ok(None),
+        "none" => Ok(Some(vec![])),
+        list => {
+            let names: Vec<String> = list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+            for n in &names {
+                if hearth::area::find(n).is_none() {
+                    let known: Vec<&str> = hearth::area::AREAS.iter().map(|a| a.name()).collect();
+                    anyhow::bail!("--areas: no area `{n}`; known: {} (or all, none)", known.join(", "));
+                }
+            }
+            Ok(Some(names))
+        }
+    }
 }
 
 fn opts(a: &RunArgs, g: &Global) -> anyhow::Result<lab::RunOpts> {
@@ -81,6 +103,7 @@ fn opts(a: &RunArgs, g: &Global) -> anyhow::Result<lab::RunOpts> {
         exe: None,
         scan: lab::probe::SynOpts { rate: a.rate, linger: Duration::from_millis(a.linger_ms) },
         verbose: a.verbose,
+        areas: areas(&a.areas)?,
     })
 }
 

@@ -91,6 +91,8 @@ pub struct RunOpts {
     pub scan: probe::SynOpts,
     /// Print progress to stderr.
     pub verbose: bool,
+    /// The areas whose lab stages run after the core checks (None: all).
+    pub areas: Option<Vec<String>>,
 }
 
 fn decryptor(root: PathBuf, ids: crate::secrets::Identities) -> impl Fn(&Secret) -> Result<Zeroizing<String>> {
@@ -399,6 +401,9 @@ pub fn check(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result<Zero
     let inv = crate::inventory::Loaded::read(&opts.inventory)?.inv;
     let cx = crate::area::LabCx { root: &root, inv: &inv, lab, plan, decrypt, verbose: opts.verbose };
     for area in crate::area::AREAS {
+        if opts.areas.as_ref().is_some_and(|only| !only.iter().any(|n| n == area.name())) {
+            continue;
+        }
         let Some(res) = area.lab(&cx) else { continue };
         if opts.verbose {
             eprintln!("hearth lab: {} stage", area.name());
