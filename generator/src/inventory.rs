@@ -44,6 +44,12 @@ pub struct Inventory {
     /// Policy tests: what a peer or group must and must not reach.
     #[serde(default)]
     pub acl_tests: Vec<AclTest>,
+    /// deploy-rs and colmena: SSH targets, users, magic rollback (`hosts/deploy.nix`).
+    #[serde(default)]
+    pub deploy: crate::area::deploy::Section,
+    /// Dynamic DNS: a host (the gateway) keeps DNS records pointing at the home address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ddns: Option<crate::area::ddns::Section>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]

@@ -25,10 +25,12 @@ use crate::validate::Sink;
 
 pub mod allowlist;
 pub mod bastion;
+pub mod ddns;
+pub mod deploy;
 pub mod wireguard;
 
 /// Every area, in the order their data appears in `hosts/<host>/hearth.nix`.
-pub static AREAS: &[&dyn Area] = &[&wireguard::Wireguard, &allowlist::Allowlist, &bastion::Bastion];
+pub static AREAS: &[&dyn Area] = &[&wireguard::Wireguard, &allowlist::Allowlist, &bastion::Bastion, &deploy::Deploy, &ddns::Ddns];
 
 /// The area called `name`.
 pub fn find(name: &str) -> Option<&'static dyn Area> {
