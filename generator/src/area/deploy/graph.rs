@@ -41,7 +41,7 @@ pub enum GraphError {
     #[error("`dot -Tsvg` failed: {0}")]
     Dot(String),
     #[error("cannot run `dot`: {0}")]
-    Io(#[from] std::io::Error),
+    Spawn(String),
 }
 
 /// What a node is.
@@ -267,21 +267,32 @@ pub fn dot(g: &Graph) -> String {
     s
 }
 
-/// Renders dot text to SVG with Graphviz's `dot`.
+/// Renders dot text to SVG with Graphviz's `dot` (or the program
+/// `HEARTH_DOT` names).
 pub fn svg(dot_text: &str) -> Result<Vec<u8>, GraphError> {
-    let Some(dot) = crate::lab::which("dot") else { return Err(GraphError::NoDot) };
+    let dot = match std::env::var_os("HEARTH_DOT") {
+        Some(p) => Some(std::path::PathBuf::from(p)).filter(|p| p.is_file()),
+        None => crate::lab::which("dot"),
+    };
+    let Some(dot) = dot else { return Err(GraphError::NoDot) };
     let mut child = std::process::Command::new(dot)
         .arg("-Tsvg")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .spawn()?;
-    if let Some(mut i) = child.stdin.take() {
-        i.write_all(dot_text.as_bytes())?;
-    }
-    let out = child.wait_with_output()?;
+        .spawn()
+        .map_err(|e| GraphError::Spawn(e.to_string()))?;
+    // A `dot` that exits early closes its input: its exit status says
+    // why, not our write's broken pipe (which the binary would take for a
+    // closed stdout and exit 0).
+    let wrote = child.stdin.take().map(|mut i| i.write_all(dot_text.as_bytes()));
+    let out = child.wait_with_output().map_err(|e| GraphError::Dot(e.to_string()))?;
     if !out.status.success() {
-        return Err(GraphError::Dot(String::from_utf8_lossy(&out.stderr).trim().to_owned()));
+        let why = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+        return Err(GraphError::Dot(if why.is_empty() { out.status.to_string() } else { why }));
+    }
+    if let Some(Err(e)) = wrote {
+        return Err(GraphError::Dot(format!("writing its input: {e}")));
     }
     Ok(out.stdout)
 }

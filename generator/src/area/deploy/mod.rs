@@ -108,21 +108,24 @@ fn endpoint_host(e: &str) -> Option<&str> {
     (!h.is_empty()).then_some(h)
 }
 
-/// Where deploy tools reach `h` by default: its LAN address, else its
-/// endpoint's host, else its VPN address. `(target, is_lan_address)`.
-fn default_target(h: &Host) -> Option<(String, bool)> {
+/// Where deploy tools reach host `name` by default: its LAN address, else
+/// its endpoint's host, else its VPN address, else its name (colmena's own
+/// default; resolved by DNS or your ssh config, through the bastion when
+/// there is one). `(target, in_the_lan)`.
+fn default_target(name: &str, h: &Host) -> (String, bool) {
     if let Some(a) = h.address {
-        return Some((a.to_string(), true));
+        return (a.to_string(), true);
     }
     if let Some(e) = h.endpoint.as_deref().and_then(endpoint_host) {
-        return Some((e.to_owned(), false));
+        return (e.to_owned(), false);
     }
-    h.vpn_address.map(|a| (a.to_string(), false))
+    match h.vpn_address {
+        Some(a) => (a.to_string(), false),
+        None => (name.to_owned(), true),
+    }
 }
 
-/// Every deploy target, by host name. Hosts with no SSH target (no address,
-/// endpoint, VPN address or override) are rejected by validation first; here
-/// they are left out.
+/// Every deploy target (every host not skipped), by host name.
 pub fn nodes(inv: &Inventory) -> Vec<Node> {
     let sec = &inv.deploy;
     let bastion = inv.bastion().map(|(b, _)| b);
@@ -132,11 +135,8 @@ pub fn nodes(inv: &Inventory) -> Vec<Node> {
         if o.skip {
             continue;
         }
-        let (hostname, lan) = match (&o.target_host, default_target(h)) {
-            (Some(t), d) => (t.clone(), d.is_some_and(|(_, lan)| lan)),
-            (None, Some(d)) => d,
-            (None, None) => continue,
-        };
+        let (default, lan) = default_target(name, h);
+        let hostname = o.target_host.clone().unwrap_or(default);
         let is_bastion = Some(name.as_str()) == bastion;
         let behind = lan && !is_bastion && !h.has(Role::WIREGUARD_GATEWAY) && !h.has(Role::WIREGUARD_HUB);
         let jump = match bastion {
@@ -225,10 +225,10 @@ impl Area for Deploy {
             out.err(&["deploy", "ssh_user"], p, "use the login name deploy-rs and colmena should use, e.g. `root`");
         }
         for (name, o) in &sec.hosts {
-            let Some(h) = inv.hosts.get(name) else {
+            if !inv.hosts.contains_key(name) {
                 out.err(&["deploy", "hosts", name], format!("`{name}` is not a host"), "use a name from [hosts], or remove this table");
                 continue;
-            };
+            }
             if let Some(t) = &o.target_host {
                 if let Some(p) = target_problem(t) {
                     out.err(&["deploy", "hosts", name, "target_host"], p, "give the host's DNS name or IP address, without user or port");
@@ -250,25 +250,14 @@ impl Area for Deploy {
             if o.via_bastion == Some(true) && inv.bastion().is_none_or(|(b, _)| b == name) {
                 out.err(&["deploy", "hosts", name, "via_bastion"], "there is no other host with role `bastion` to jump through", "remove via_bastion, or give a host the `bastion` role");
             }
-            let _ = h;
         }
-        for (name, h) in &inv.hosts {
+        for name in inv.hosts.keys() { 
             let o = sec.hosts.get(name);
             if o.is_none_or(|o| !o.skip) && (name == "meta" || name == "defaults" || !name.bytes().any(|c| c.is_ascii_lowercase())) {
                 out.err(
                     &["hosts", name],
                     format!("host name `{name}` cannot be a deploy target: colmena reserves `meta` and `defaults`, and deploy-rs node names need a letter"),
                     format!("rename the host, or set [deploy.hosts.{name}] skip = true"),
-                );
-            }
-            if o.is_some_and(|o| o.skip || o.target_host.is_some()) {
-                continue;
-            }
-            if default_target(h).is_none() {
-                out.err(
-                    &["hosts", name],
-                    format!("host `{name}` has no address, endpoint or VPN address to deploy to"),
-                    format!("give it an `address`, or set [deploy.hosts.{name}] target_host = \"...\" (or skip = true)"),
                 );
             }
         }
@@ -306,7 +295,7 @@ mod tests {
 
     /// This area's problems (the core's are not its business).
     fn mine(inv: &Inventory) -> Vec<crate::validate::Problem> {
-        crate::validate::problems(inv).into_iter().filter(|p| p.keys[0] == "deploy" || p.message.contains("to deploy to")).collect()
+        crate::validate::problems(inv).into_iter().filter(|p| p.keys[0] == "deploy" || p.message.contains("deploy target")).collect()
     }
 
     fn node<'a>(ns: &'a [Node], n: &str) -> &'a Node {
@@ -320,7 +309,11 @@ mod tests {
         assert_eq!((gw.hostname.as_str(), gw.jump_host.as_deref(), gw.magic_rollback), ("10.69.13.20", None, true));
         assert_eq!(gw.tags, vec!["wireguard-gateway", "bastion"]);
         let vps = node(&ns, "vps");
-        assert_eq!((vps.hostname.as_str(), vps.jump_host.as_deref(), vps.magic_rollback), ("docker2.t-juice.club", None, false));
+        // The example turns magic rollback on for the hub by override.
+        assert_eq!((vps.hostname.as_str(), vps.jump_host.as_deref(), vps.magic_rollback), ("docker2.t-juice.club", None, true));
+        let mut inv = example();
+        inv.deploy.hosts.clear();
+        assert!(!node(&nodes(&inv), "vps").magic_rollback, "off by default for a host that is neither gateway nor bastion");
         let m = node(&ns, "monitoring01");
         assert_eq!((m.hostname.as_str(), m.jump_host.as_deref(), m.magic_rollback), ("10.69.13.11", Some("extgw01"), false));
         assert_eq!(m.tags, vec!["lan", "via-bastion"]);
@@ -352,15 +345,14 @@ mod tests {
     }
 
     #[test]
-    fn host_without_any_target_is_an_error_until_overridden() {
+    fn host_without_any_address_is_reached_by_name_through_the_bastion() {
         let mut inv = example();
         inv.hosts.get_mut("ns2").unwrap().address = None;
-        let ps = mine(&inv);
-        assert_eq!(ps.len(), 1, "{ps:?}");
-        assert_eq!(ps[0].keys, vec!["hosts", "ns2"]);
-        assert!(ps[0].hint.contains("target_host"));
-        inv.deploy.hosts.insert("ns2".into(), HostOverride { target_host: Some("ns2.example.net".into()), ..Default::default() });
         assert!(mine(&inv).is_empty());
-        assert_eq!(node(&nodes(&inv), "ns2").hostname, "ns2.example.net");
+        let n = node(&nodes(&inv), "ns2").clone();
+        assert_eq!((n.hostname.as_str(), n.jump_host.as_deref()), ("ns2", Some("extgw01")));
+        inv.deploy.hosts.insert("ns2".into(), HostOverride { target_host: Some("ns2.example.net".into()), via_bastion: Some(false), ..Default::default() });
+        let n = node(&nodes(&inv), "ns2").clone();
+        assert_eq!((n.hostname.as_str(), n.jump_host.as_deref()), ("ns2.example.net", None));
     }
 }
