@@ -18,6 +18,7 @@
 let
   cfg = config.hearth.ddns;
   render = import ./lib/ddns.nix;
+  settings = render.settings cfg;
 in
 {
   options.hearth.ddns = {
@@ -82,8 +83,22 @@ in
         message = "hearth.ddns.passwordSecret: there is no age.secrets.\"${cfg.passwordSecret}\"; set it with `hearth secret set ${cfg.passwordSecret} --host ${config.networking.hostName}` and run `hearth render`.";
       }
     ];
-    services.ddclient = render.settings cfg // {
+    # Attribute names spelt out (not `settings // { ... }`), so the module
+    # system can see them without evaluating hearth.ddns.
+    services.ddclient = {
       enable = true;
+      inherit (settings)
+        protocol
+        server
+        zone
+        username
+        domains
+        interval
+        usev4
+        usev6
+        use
+        ssl
+        ;
       passwordFile = config.age.secrets.${cfg.passwordSecret}.path;
     };
   };
