@@ -153,9 +153,11 @@ pub fn build(inv: &Inventory) -> Graph {
     // What each client set may reach, per host: the gateway's rules.
     let by_addr: BTreeMap<std::net::Ipv4Addr, &str> = inv.hosts.iter().filter_map(|(n, h)| Some((h.address?, n.as_str()))).collect();
     for (id, name, members) in &sets {
+        // A rule's sources: "*", group names, and `peer_source` of single peers.
+        let singles: std::collections::HashSet<String> = members.iter().map(|m| policy::peer_source(m)).collect();
         let mut per_host: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for r in &al.rules {
-            let applies = r.from.iter().any(|f| f == policy::ALL_CLIENTS || f == name || members.iter().any(|m| *f == policy::peer_source(m)));
+            let applies = r.from.iter().any(|f| f == policy::ALL_CLIENTS || f == name || singles.contains(f));
             if !applies {
                 continue;
             }

@@ -263,10 +263,9 @@ impl Area for Deploy {
         }
     }
 
+    /// Always written (with no nodes when there are no hosts), so a removed
+    /// host never lingers in the flake's deploy outputs.
     fn files(&self, inv: &Inventory) -> Vec<File> {
-        if inv.hosts.is_empty() {
-            return vec![];
-        }
         vec![(DEPLOY_NIX.into(), deploy_nix(inv).into_bytes())]
     }
 
