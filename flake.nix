@@ -7,6 +7,17 @@
       url = "github:ryantm/agenix";
       inputs.nixpkgs.follows = "nixpkgs";
     };
+    # Deploy tools handed the fleet by hosts/deploy.nix (docs/pins.md says
+    # how the locked revisions were verified).
+    deploy-rs = {
+      url = "github:serokell/deploy-rs";
+      inputs.nixpkgs.follows = "nixpkgs";
+    };
+    colmena = {
+      url = "github:zhaofengli/colmena";
+      inputs.nixpkgs.follows = "nixpkgs";
+      inputs.stable.follows = "nixpkgs";
+    };
   };
 
   outputs =
@@ -14,6 +25,8 @@
       self,
       nixpkgs,
       agenix,
+      deploy-rs,
+      colmena,
     }:
     let
       inherit (nixpkgs) lib;
@@ -48,6 +61,19 @@
           builtins.readDir ./modules
         )
       );
+      # The NixOS modules of one rendered host.
+      hostModules = host: [
+        self.nixosModules.default
+        (./hosts + "/${host}/default.nix")
+        (./hosts + "/${host}/hearth.nix")
+      ];
+
+      # hosts/deploy.nix: per host the SSH target, user, bastion jump, magic
+      # rollback and tags (`hearth render` writes it; docs/design.md).
+      deployData =
+        if builtins.pathExists ./hosts/deploy.nix then import ./hosts/deploy.nix else { nodes = { }; };
+      hearthLib = import ./modules/lib;
+
       vmTests = map (lib.removeSuffix ".nix") (
         lib.attrNames (
           lib.filterAttrs (
@@ -78,16 +104,30 @@
         };
       };
 
-      nixosConfigurations = lib.genAttrs hosts (
-        host:
-        lib.nixosSystem {
-          modules = [
-            self.nixosModules.default
-            (./hosts + "/${host}/default.nix")
-            (./hosts + "/${host}/hearth.nix")
-          ];
-        }
-      );
+      nixosConfigurations = lib.genAttrs hosts (host: lib.nixosSystem { modules = hostModules host; });
+
+      # deploy-rs: `deploy .#monitoring01`, `deploy .` for all. LAN hosts are
+      # reached with `ssh -J <bastion>` (your ~/.ssh/config entry from
+      # `hearth ssh-config`); magic rollback is on for the gateway and the
+      # bastion.
+      deploy = hearthLib.deploy.deployRs {
+        data = deployData;
+        activate =
+          host:
+          let
+            cfg = self.nixosConfigurations.${host};
+          in
+          deploy-rs.lib.${cfg.pkgs.stdenv.hostPlatform.system}.activate.nixos cfg;
+      };
+
+      # colmena: `colmena apply`, `colmena apply --on @lan`. `colmena` is the
+      # plain hive (colmena 0.4), `colmenaHive` the evaluated one (0.5+).
+      colmena = hearthLib.deploy.colmena {
+        data = deployData;
+        nixpkgs = nixpkgs.legacyPackages.x86_64-linux;
+        modules = hostModules;
+      };
+      colmenaHive = colmena.lib.makeHive self.colmena;
 
       packages = forAllSystems (pkgs: {
         hearth = pkgs.rustPlatform.buildRustPackage {
@@ -188,6 +228,17 @@
         // lib.mapAttrs' (
           host: cfg: lib.nameValuePair "host-${host}" cfg.config.system.build.toplevel
         ) (lib.filterAttrs (_: cfg: cfg.pkgs.stdenv.hostPlatform.system == system) self.nixosConfigurations)
+        # deploy-rs's own checks (`deploy-schema`: interface.json;
+        # `deploy-activate`: every profile has its activation scripts), as
+        # deploy-rs recommends, for the nodes of this system.
+        // deploy-rs.lib.${system}.deployChecks (
+          self.deploy
+          // {
+            nodes = lib.filterAttrs (
+              host: _: self.nixosConfigurations.${host}.pkgs.stdenv.hostPlatform.system == system
+            ) self.deploy.nodes;
+          }
+        )
         // {
           renderer-tests =
             pkgs.runCommand "hearth-renderer-tests"

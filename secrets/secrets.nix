@@ -2,6 +2,14 @@
 # agenix rules: the public keys each secret is encrypted to (read by `agenix -r`
 # and `ragenix --rekey`; hearth itself tracks them in recipients.json).
 {
+  "extgw01/ddns-token.age" = {
+    publicKeys = [
+      "age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt"
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv"
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIGt226BmWKXJp3wh4KzD35v3L6SAuS3ddIib2+BfM0p"
+    ];
+    armor = true;
+  };
   "extgw01/totp-torjus.age" = {
     publicKeys = [
       "age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt"

@@ -13,6 +13,10 @@
 #   nixos/modules/config/sysctl.nix, config/users-groups.nix,
 #   system/etc/etc.nix, system/boot/systemd.nix, misc/assertions.nix
 #   ryantm/agenix modules/age.nix at b027ee29 (the pinned rev)
+#   nixos/modules/services/networking/ddclient.nix    (stored copy 013635633ffe, 2025)
+#   nixos/modules/tasks/network-interfaces.nix        (networking.hostName)
+#   zhaofengli/colmena src/nix/hive/options.nix at 5e0fbc4d (0.5.0-pre, the
+#     pinned rev): `deployment.*`, which colmena adds to every node's modules
 #   storage/notify (stored copies, see modules/storage.nix):
 #   nixos/modules/services/backup/sanoid.nix          (2025: settings attrsOf
 #     datasetSettingsType, interval str, enable)
@@ -801,6 +805,125 @@ in
     services.syncoid.commands = mkOption {
       type = types.attrsOf (types.submodule syncoidCommand);
       default = { };
+    };
+
+    networking.hostName = mkOption {
+      type = types.strMatching "^$|^[[:alnum:]]([[:alnum:]_-]{0,61}[[:alnum:]])?$";
+      default = "nixos";
+    };
+
+    services.ddclient = {
+      enable = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      domains = mkOption {
+        type = types.listOf types.str;
+        default = [ "" ];
+      };
+      username = mkOption {
+        type = types.str;
+        default = "";
+      };
+      passwordFile = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+      };
+      interval = mkOption {
+        type = types.str;
+        default = "10min";
+      };
+      configFile = mkOption {
+        type = types.nullOr types.path;
+        default = null;
+      };
+      protocol = mkOption {
+        type = types.str;
+        default = "dyndns2";
+      };
+      server = mkOption {
+        type = types.str;
+        default = "";
+      };
+      ssl = mkOption {
+        type = types.bool;
+        default = true;
+      };
+      quiet = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      script = mkOption {
+        type = types.str;
+        default = "";
+      };
+      use = mkOption {
+        type = types.str;
+        default = "";
+      };
+      usev4 = mkOption {
+        type = types.str;
+        default = "webv4, webv4=ipify-ipv4";
+      };
+      usev6 = mkOption {
+        type = types.str;
+        default = "webv6, webv6=ipify-ipv6";
+      };
+      verbose = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      zone = mkOption {
+        type = types.str;
+        default = "";
+      };
+      extraConfig = mkOption {
+        type = types.lines;
+        default = "";
+      };
+    };
+
+    deployment = {
+      targetHost = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+      };
+      targetPort = mkOption {
+        type = types.nullOr types.ints.unsigned;
+        default = null;
+      };
+      targetUser = mkOption {
+        type = types.nullOr types.str;
+        default = "root";
+      };
+      allowLocalDeployment = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      buildOnTarget = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      tags = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+      };
+      replaceUnknownProfiles = mkOption {
+        type = types.bool;
+        default = true;
+      };
+      privilegeEscalationCommand = mkOption {
+        type = types.listOf types.str;
+        default = [
+          "sudo"
+          "-H"
+          "--"
+        ];
+      };
+      sshOptions = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+      };
     };
 
     age.secretsDir = mkOption {

@@ -140,6 +140,25 @@ let
   };
   withKvm = extra: eval ([ (gatewayHost // { hearth = gatewayHost.hearth // { kvm = kvmData; }; }) ] ++ extra);
 
+  # The example gateway's dynamic DNS (hosts/extgw01/hearth.nix) and its
+  # token secret.
+  ddnsData = (import ../../hosts/extgw01/hearth.nix).hearth.ddns;
+  withDdns =
+    attrs: secrets:
+    eval [
+      (gatewayHost // {
+        age.secrets = gatewayHost.age.secrets // secrets;
+        hearth = gatewayHost.hearth // { ddns = ddnsData // attrs; };
+        networking.hostName = "extgw01";
+      })
+    ];
+  ddnsSecret = { "ddns-token" = secret ../../secrets/extgw01/ddns-token.age; };
+
+  # A colmena node: the deployment hearth renders, under colmena's
+  # deploymentOptions (stubs.nix).
+  deployData = import ../../hosts/deploy.nix;
+  colmenaNode = host: eval [ { deployment = render.deploy.colmenaDeployment host deployData.nodes.${host}; } ];
+
   store = "/nix/store/00000000000000000000000000000000";
   nixosPamModules = {
     googleAuthenticator = "${store}-google-authenticator/lib/security/pam_google_authenticator.so";
@@ -230,6 +249,22 @@ let
         name = "hosts/${host}: hearth-notify@ template runs the rendered hook";
         expr = c.systemd.services."hearth-notify@".scriptArgs;
         expected = "%i";
+      }
+    ]
+    ++ lib.optionals (on "ddns") [
+      {
+        name = "hosts/${host}: ddclient is the renderer's, the token an agenix file";
+        expr = removeAttrs c.services.ddclient [
+          "configFile"
+          "quiet"
+          "script"
+          "verbose"
+          "extraConfig"
+        ];
+        expected = render.ddns.settings h.ddns // {
+          enable = true;
+          passwordFile = "/run/agenix/${h.ddns.passwordSecret}";
+        };
       }
     ]
     ++ lib.optionals (on "wireguard") [
@@ -877,6 +912,68 @@ in
   }
   { name = "type: kvm host on port 17"; throws = (withKvm [ { hearth.kvm.hosts = lib.mkForce [ { name = "a"; port = 17; } ]; } ]).hearth.kvm.hosts; }
   { name = "type: kvm host name that would break the YAML"; throws = (withKvm [ { hearth.kvm.hosts = lib.mkForce [ { name = "a: b"; port = 1; } ]; } ]).hearth.kvm.hosts; }
+
+  # --- ddns: services.ddclient from hearth.ddns, token through agenix -------
+  {
+    name = "ddns: services.ddclient set from the renderer, password as an agenix path";
+    expr =
+      let
+        c = withDdns { } ddnsSecret;
+        d = c.services.ddclient;
+      in
+      {
+        inherit (d) enable protocol zone username domains interval usev4 use ssl server passwordFile;
+        asserts = failedAssertions c;
+      };
+    expected = {
+      enable = true;
+      protocol = "cloudflare";
+      zone = "2rjus.net";
+      username = "token";
+      domains = [ "homelab.2rjus.net" ];
+      interval = "5min";
+      usev4 = "webv4, webv4=ipify-ipv4";
+      use = "";
+      ssl = true;
+      server = "";
+      passwordFile = "/run/agenix/ddns-token";
+      asserts = [ ];
+    };
+  }
+  {
+    name = "ddns: no password anywhere in the evaluated ddclient options";
+    expr = lib.any (v: lib.isString v && lib.hasInfix "TEST-ONLY" v) (lib.attrValues (withDdns { } ddnsSecret).services.ddclient);
+    expected = false;
+  }
+  {
+    name = "assertion: ddns secret not in age.secrets";
+    expr = failedAssertions (withDdns { } { });
+    expected = [
+      "hearth.ddns.passwordSecret: there is no age.secrets.\"ddns-token\"; set it with `hearth secret set ddns-token --host extgw01` and run `hearth render`."
+    ];
+  }
+  { name = "type: ddns domains not a list"; throws = (withDdns { domains = "homelab.2rjus.net"; } ddnsSecret).hearth.ddns.domains; }
+
+  # --- colmena: hearth's deployment under colmena's deploymentOptions -------
+  {
+    name = "colmena: a LAN host's deployment (through the bastion)";
+    expr = { inherit ((colmenaNode "monitoring01").deployment) targetHost targetPort targetUser tags sshOptions buildOnTarget; };
+    expected = {
+      targetHost = "10.69.13.11";
+      targetPort = 22;
+      targetUser = "root";
+      tags = [ "lan" "via-bastion" ];
+      sshOptions = [ "-J" "extgw01" ];
+      buildOnTarget = false;
+    };
+  }
+  {
+    name = "colmena: every example node's deployment has colmena's types";
+    expr = lib.all (h: builtins.deepSeq (colmenaNode h).deployment true) (lib.attrNames deployData.nodes);
+    expected = true;
+  }
+  { name = "type: colmena targetPort as a string"; throws = (eval [ { deployment.targetPort = "22"; } ]).deployment.targetPort; }
+  { name = "type: colmena misspelt option"; throws = (eval [ { deployment.sshOpts = [ ]; } ]).deployment; }
 
   # --- option types reject bad data before any renderer runs ---------------
   { name = "type: listenPort 70000"; throws = (withWireguard { listenPort = 70000; }).hearth.wireguard.listenPort; }

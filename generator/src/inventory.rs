@@ -59,6 +59,12 @@ pub struct Inventory {
     /// ZFS storage: tiers, pools, datasets.
     #[serde(default)]
     pub storage: crate::area::storage::Section,
+    /// deploy-rs and colmena: SSH targets, users, magic rollback (`hosts/deploy.nix`).
+    #[serde(default)]
+    pub deploy: crate::area::deploy::Section,
+    /// Dynamic DNS: a host (the gateway) keeps DNS records pointing at the home address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ddns: Option<crate::area::ddns::Section>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]

@@ -306,6 +306,10 @@ pub fn files(root: &Path, inv: &Inventory) -> Result<BTreeMap<String, Vec<u8>>, 
     );
     let mut out: BTreeMap<String, Vec<u8>> = hosts.into_iter().collect();
     out.insert("secrets/secrets.nix".into(), sn?.into_bytes());
+    // Each area's own generated files (`hosts/deploy.nix`, ...).
+    for area in crate::area::AREAS {
+        out.extend(area.files(inv));
+    }
     Ok(out)
 }
 

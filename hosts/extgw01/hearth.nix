@@ -20,6 +20,12 @@
       group = "root";
       mode = "0400";
     };
+    ddns-token = {
+      file = ../../secrets/extgw01/ddns-token.age;
+      owner = "root";
+      group = "root";
+      mode = "0400";
+    };
   };
   hearth.wireguard = {
     enable = true;
@@ -222,5 +228,17 @@
     enable = true;
     kind = "ntfy";
     target = "https://ntfy.sh/hearth-example-alerts";
+  };
+  hearth.ddns = {
+    enable = true;
+    protocol = "cloudflare";
+    server = "";
+    zone = "2rjus.net";
+    username = "token";
+    domains = [ "homelab.2rjus.net" ];
+    interval = "5min";
+    usev4 = "webv4, webv4=ipify-ipv4";
+    ssl = true;
+    passwordSecret = "ddns-token";
   };
 }

@@ -1,15 +1,25 @@
 # A homelab managed with hearth: `hearth render` writes hosts/<host>/hearth.nix
-# from inventory.toml; hosts/<host>/default.nix is yours.
+# and hosts/deploy.nix from inventory.toml; hosts/<host>/default.nix is yours.
+# Deploy with deploy-rs (`deploy .`) or colmena (`colmena apply`).
 {
   description = "A homelab managed with hearth";
 
   inputs = {
     hearth.url = "github:hearth-nix/hearth";
     nixpkgs.follows = "hearth/nixpkgs";
+    deploy-rs.follows = "hearth/deploy-rs";
+    colmena.follows = "hearth/colmena";
   };
 
   outputs =
-    { nixpkgs, hearth, ... }:
+    {
+      self,
+      nixpkgs,
+      hearth,
+      deploy-rs,
+      colmena,
+      ...
+    }:
     let
       inherit (nixpkgs) lib;
       # Every host hearth rendered: a directory in hosts/ with a hearth.nix.
@@ -18,17 +28,35 @@
           name: type: type == "directory" && builtins.pathExists (./hosts + "/${name}/hearth.nix")
         ) (builtins.readDir ./hosts)
       );
+      hostModules = name: [
+        hearth.nixosModules.default
+        (./hosts + "/${name}/default.nix")
+        (./hosts + "/${name}/hearth.nix")
+      ];
+      # SSH targets, bastion jumps, magic rollback, tags (`hearth render`).
+      deployData =
+        if builtins.pathExists ./hosts/deploy.nix then import ./hosts/deploy.nix else { nodes = { }; };
     in
     {
-      nixosConfigurations = lib.genAttrs hosts (
-        name:
-        lib.nixosSystem {
-          modules = [
-            hearth.nixosModules.default
-            (./hosts + "/${name}/default.nix")
-            (./hosts + "/${name}/hearth.nix")
-          ];
-        }
-      );
+      nixosConfigurations = lib.genAttrs hosts (name: lib.nixosSystem { modules = hostModules name; });
+
+      deploy = hearth.lib.deploy.deployRs {
+        data = deployData;
+        activate =
+          host:
+          let
+            cfg = self.nixosConfigurations.${host};
+          in
+          deploy-rs.lib.${cfg.pkgs.stdenv.hostPlatform.system}.activate.nixos cfg;
+      };
+
+      colmena = hearth.lib.deploy.colmena {
+        data = deployData;
+        nixpkgs = nixpkgs.legacyPackages.x86_64-linux;
+        modules = hostModules;
+      };
+      colmenaHive = colmena.lib.makeHive self.colmena;
+
+      checks = lib.mapAttrs (_: deployLib: deployLib.deployChecks self.deploy) deploy-rs.lib;
     };
 }

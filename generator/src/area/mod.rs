@@ -25,6 +25,8 @@ use crate::validate::Sink;
 
 pub mod allowlist;
 pub mod bastion;
+pub mod ddns;
+pub mod deploy;
 pub mod ingress;
 pub mod kvm;
 pub mod logs;
@@ -33,7 +35,18 @@ pub mod storage;
 pub mod wireguard;
 
 /// Every area, in the order their data appears in `hosts/<host>/hearth.nix`.
-pub static AREAS: &[&dyn Area] = &[&wireguard::Wireguard, &allowlist::Allowlist, &bastion::Bastion, &logs::Logs, &kvm::Kvm, &ingress::Ingress, &notify::Notify, &storage::Storage];
+pub static AREAS: &[&dyn Area] = &[
+    &wireguard::Wireguard,
+    &allowlist::Allowlist,
+    &bastion::Bastion,
+    &logs::Logs,
+    &kvm::Kvm,
+    &ingress::Ingress,
+    &notify::Notify,
+    &storage::Storage,
+    &deploy::Deploy,
+    &ddns::Ddns,
+];
 
 /// The area called `name`.
 pub fn find(name: &str) -> Option<&'static dyn Area> {
