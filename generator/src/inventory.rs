@@ -288,7 +288,8 @@ impl Host {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum PeerKind {
-    /// Uses the LAN resolvers for everything.
+    /// Uses the LAN resolvers for everything (`network.resolvers`; no DNS
+    /// server at all while that list is empty).
     #[default]
     Phone,
     /// Linux laptop: split DNS for the home domain (systemd-resolved routing domain).

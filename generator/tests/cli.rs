@@ -384,6 +384,8 @@ fn user_sign_issues_a_certificate_from_the_ca() {
 #[test]
 fn secret_set_reads_stdin_and_host_declares_it() {
     let t = example();
+    // A host decrypts with its SSH host key (issue 18: refused without one).
+    hearth(t.path()).args(["host", "set", "jelly01", "--ssh-key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv"]).assert().success();
     hearth(t.path()).args(["secret", "set", "restic-password", "--host", "jelly01"]).write_stdin("correct horse").assert().success();
     hearth(t.path()).args(["secret", "show", "restic-password", "--host", "jelly01"]).assert().success().stdout("correct horse");
     hearth(t.path()).arg("render").assert().success();

@@ -39,9 +39,14 @@ pub fn edit(global: &Global, opts: &EditOpts, change: impl FnOnce(&mut Editor) -
     }
     let mut store = secrets::SecretStore::open(global.root().join("secrets"))?;
     said.extend(render::materialize(&mut ed, &mut store)?);
-    ed.commit()?;
+    let before_warnings = validate::warnings(&ed.before.inv);
+    let after = ed.commit()?;
     for s in &said {
         println!("{s}");
+    }
+    // Warnings this change brought in (a typo in a group name, ...).
+    for w in validate::warning_lines(&after, &before_warnings) {
+        eprintln!("{w}");
     }
     if !said.is_empty() {
         println!("next: run `hearth render` to update hosts/*/hearth.nix");
@@ -98,7 +103,12 @@ pub fn render(args: RenderArgs, global: &Global) -> anyhow::Result<i32> {
 }
 
 pub fn check(global: &Global) -> anyhow::Result<i32> {
-    let loaded = load_valid(global)?;
+    // `check` writes nothing, so its report does not say "nothing was written".
+    let loaded = Loaded::read(&global.inventory)?;
+    validate::check(&loaded).map_err(|p| p.with_mode(validate::Mode::Check))?;
+    for w in validate::warning_lines(&loaded, &[]) {
+        eprintln!("{w}");
+    }
     let al = policy::allowlist(&loaded.inv);
     let failures = policy::evaluate_tests(&loaded.inv, &al);
     if failures.is_empty() {

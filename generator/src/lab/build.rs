@@ -97,8 +97,8 @@ struct BastionEval {
 
 /// The lab users of the bastion checks: one per check group, so that the
 /// TOTP module's rate limit and reuse state of one check cannot affect another.
-pub fn lab_users(prefix: &str) -> [String; 3] {
-    [format!("{prefix}a"), format!("{prefix}b"), format!("{prefix}c")]
+pub fn lab_users(prefix: &str) -> [String; 4] {
+    [format!("{prefix}a"), format!("{prefix}b"), format!("{prefix}c"), format!("{prefix}d")]
 }
 
 const EVAL: &str = r#"
