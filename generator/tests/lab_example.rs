@@ -18,7 +18,19 @@ fn example_inventory_passes_the_whole_lab() {
     assert!(clients.iter().all(|c| c["handshake"] == true && c["targets"].as_array().unwrap().len() == 8));
     assert_eq!(report["acl_tests"].as_array().unwrap().len(), 17);
     let bastion: Vec<&str> = report["bastion"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
-    assert_eq!(bastion, ["key + current code", "the same code again", "key + wrong code", "code without key", "source outside VPN and LAN"]);
+    assert_eq!(
+        bastion,
+        [
+            "key + current code",
+            "the same code again",
+            "key + wrong code",
+            "code without key",
+            "deploy: first connection (code), opens the master",
+            "deploy: second connection through the master, no code",
+            "deploy: second connection without the master, no code",
+            "source outside VPN and LAN"
+        ]
+    );
     // Coverage: every probe SYN reached the gateway's filter.
     assert_eq!(report["timings"]["syn_sent"], report["timings"]["syn_reached_gateway"]);
     assert_eq!(report["timings"]["syn_sent"], 2 * 8 * 65535);
