@@ -235,3 +235,60 @@ fn ssh_config_multiplexes_so_one_code_covers_a_deploy() {
     let bastion = out.split("\n\n").next().unwrap();
     assert!(bastion.contains("Host extgw01\n") && bastion.contains("  ControlMaster auto\n") && bastion.contains("  ControlPersist 10m\n") && bastion.contains("  ControlPath ~/.ssh/hearth-%C\n"), "{out}");
 }
+
+/// Evaluates a repository's flake.nix `outputs` with stand-in inputs (a
+/// builtins-only `lib` and a `nixosSystem` that returns its arguments) and
+/// returns the names of its nixosConfigurations.
+fn flake_hosts(dir: &Path) -> Result<String, String> {
+    let expr = r#"
+      let
+        lib = {
+          attrNames = builtins.attrNames;
+          filterAttrs = pred: set: builtins.listToAttrs (map (n: { name = n; value = set.${n}; }) (builtins.filter (n: pred n set.${n}) (builtins.attrNames set)));
+          genAttrs = names: f: builtins.listToAttrs (map (n: { name = n; value = f n; }) names);
+          nixosSystem = args: args;
+        };
+        flake = import (DIR + "/flake.nix");
+        out = flake.outputs { self = flake; nixpkgs = { inherit lib; }; hearth = { nixosModules.default = { }; }; };
+      in builtins.attrNames out.nixosConfigurations
+    "#;
+    let out = std::process::Command::new("nix-instantiate")
+        .args(["--eval", "--strict", "--json", "-E"])
+        .arg(expr.replace("DIR", &format!("/. + \"{}\"", dir.display())))
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[test]
+fn init_flake_names_a_real_hearth_and_evaluates_before_the_first_render() {
+    let t = TempDir::new().unwrap();
+    let admin = std::fs::read_to_string(repo_root().join("test-keys/admin-TEST-ONLY.agekey.pub")).unwrap();
+    let out = String::from_utf8(hearth(t.path()).args(["init", "--admin", admin.trim()]).assert().success().get_output().stdout.clone()).unwrap();
+    assert!(out.contains("git init && git add -A"), "says to make it a git repository: {out}");
+    let flake = std::fs::read_to_string(t.path().join("flake.nix")).unwrap();
+    assert!(!flake.contains("hearth-nix") && !flake.contains("/srv/hearth"), "placeholder URL: {flake}");
+    assert!(flake.contains(&format!("hearth.url = \"path:{}\";", repo_root().display())), "{flake}");
+    // --hearth names another source.
+    let t2 = TempDir::new().unwrap();
+    hearth(t2.path()).args(["init", "--hearth", "github:someone/hearth"]).assert().success();
+    assert!(std::fs::read_to_string(t2.path().join("flake.nix")).unwrap().contains("hearth.url = \"github:someone/hearth\";"));
+    hearth(t2.path()).args(["init", "x", "--hearth", "a\"b"]).assert().code(1).stderr(predicate::str::contains("not a flake reference"));
+    if std::process::Command::new("nix-instantiate").arg("--version").output().is_err() {
+        println!("SKIPPED: nix-instantiate missing; the flake evaluation part did not run");
+        return;
+    }
+    // A git flake does not see an untracked (or empty) hosts/: no hosts, no error.
+    std::fs::remove_dir_all(t.path().join("hosts")).unwrap();
+    assert_eq!(flake_hosts(t.path()).unwrap(), "[]");
+    std::fs::create_dir_all(t.path().join("hosts")).unwrap();
+    assert_eq!(flake_hosts(t.path()).unwrap(), "[]");
+    // After a render, the host is there.
+    hearth(t.path()).args(["host", "add", "gw", "--role", "wireguard-gateway", "--address", "192.168.1.2", "--ssh-key", HOST_KEY]).assert().success();
+    hearth(t.path()).arg("render").assert().success();
+    assert_eq!(flake_hosts(t.path()).unwrap(), "[\"gw\"]");
+}

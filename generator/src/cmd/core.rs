@@ -166,6 +166,27 @@ pub struct InitArgs {
     /// An admin recipient (age1... or ssh-ed25519 ...); repeatable.
     #[arg(long = "admin", value_name = "RECIPIENT")]
     pub admins: Vec<String>,
+    /// The flake reference of hearth for flake.nix's `inputs.hearth.url`
+    /// (e.g. github:you/hearth); default: the checkout this binary was built from.
+    #[arg(long = "hearth", value_name = "FLAKE-REF")]
+    pub hearth: Option<String>,
+}
+
+/// The hearth checkout this binary was built from, as a flake reference,
+/// when it is still there.
+fn own_flake_ref() -> Option<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+    root.join("flake.nix").is_file().then(|| format!("path:{}", root.display()))
+}
+
+/// The template flake with `inputs.hearth.url` set to `url`.
+pub fn template_flake(url: &str) -> String {
+    TEMPLATE_FLAKE
+        .lines()
+        .map(|l| if l.contains("# hearth-input") { format!("    hearth.url = {};", toml_str(url)) } else { l.to_string() })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 pub const TEMPLATE_FLAKE: &str = include_str!("../../../templates/default/flake.nix");
@@ -186,13 +207,18 @@ pub fn init(args: InitArgs, _global: &Global) -> anyhow::Result<i32> {
         toml_str(&args.lan),
         toml_str(&args.vpn),
     );
+    let hearth_ref = match args.hearth.clone().or_else(own_flake_ref) {
+        Some(r) if !r.trim().is_empty() && !r.contains(['"', '\\', '$', '\n']) => r,
+        Some(r) => bail!("--hearth `{}` is not a flake reference", r.escape_debug()),
+        None => bail!("cannot tell where hearth comes from for flake.nix's inputs.hearth.url; pass --hearth FLAKE-REF (e.g. github:you/hearth or path:/src/hearth)"),
+    };
     let loaded = Loaded::parse(&inv_path, text.clone())?;
     if let Err(p) = validate::check(&loaded) {
         bail!("{p}");
     }
     std::fs::create_dir_all(dir.join("hosts")).with_context(|| format!("creating {}", dir.display()))?;
     std::fs::create_dir_all(dir.join("secrets"))?;
-    write_new(&dir.join("flake.nix"), TEMPLATE_FLAKE)?;
+    write_new(&dir.join("flake.nix"), &template_flake(&hearth_ref))?;
     write_new(&dir.join("inventory.schema.json"), &hearth::schema_json())?;
     write_new(&dir.join("hosts/.gitkeep"), "")?;
     write_new(&dir.join("secrets/.gitkeep"), "")?;
@@ -201,6 +227,15 @@ pub fn init(args: InitArgs, _global: &Global) -> anyhow::Result<i32> {
     println!("next: hearth host add NAME --role wireguard-gateway --address IP --ssh-key \"$(ssh-keyscan -t ed25519 HOST | cut -d' ' -f2-)\"");
     if args.admins.is_empty() {
         println!("warning: no admin recipient yet; add one with `hearth admin add \"$(cat ~/.ssh/id_ed25519.pub)\"`");
+    }
+    println!("flake.nix takes hearth from {hearth_ref}");
+    // A flake sees only what git tracks: without a repository (or with
+    // hosts/ untracked) `nix build .#...` sees no hosts.
+    let in_git = std::process::Command::new("git").arg("-C").arg(dir).args(["rev-parse", "--git-dir"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).status().is_ok_and(|s| s.success());
+    if !in_git {
+        println!("next: cd {} && git init && git add -A   (a flake sees only the files git tracks)", dir.display());
+    } else {
+        println!("next: git add -A   (a flake sees only the files git tracks)");
     }
     Ok(0)
 }
