@@ -32,7 +32,21 @@ let
     env = "${pamPackage}/lib/security/pam_env.so";
     loginuid = if config.boot.isContainer then null else "${pamPackage}/lib/security/pam_loginuid.so";
     systemd = "${config.systemd.package}/lib/security/pam_systemd.so";
+    # As nixpkgs' own sshd stack does (security/pam.nix, the "limits" session
+    # rule: `session required pam_limits.so conf=<limits.conf>` when the
+    # service's `limits`, default security.pam.loginLimits, is non-empty).
+    limits = if sshdLimits == [ ] then null else "${pamPackage}/lib/security/pam_limits.so";
+    limitsConf = if sshdLimits == [ ] then null else "${limitsConf}";
   };
+
+  # The sshd service's limits (default: security.pam.loginLimits), written
+  # like nixpkgs' makeLimitsConf (limits.conf(5): domain type item value).
+  sshdLimits = config.security.pam.services.sshd.limits;
+  limitsConf = pkgs.writeText "limits.conf" (
+    lib.concatMapStrings (
+      l: "${l.domain} ${l.type} ${l.item} ${toString l.value}\n"
+    ) sshdLimits
+  );
 
   header = pkgs.writeText "hearth-totp-header" (pam.totpHeader cfg);
 

@@ -13,9 +13,15 @@
 #   nixos/modules/config/sysctl.nix, config/users-groups.nix,
 #   system/etc/etc.nix, system/boot/systemd.nix, misc/assertions.nix
 #   ryantm/agenix modules/age.nix at b027ee29 (the pinned rev)
-{ lib, pkgs, ... }:
+{
+  lib,
+  pkgs,
+  config,
+  ...
+}:
 let
   inherit (lib) mkOption types;
+  parentConfig = config;
 
   # pkgs.formats.keyValue's atom (nixos/modules/services/networking/ssh/sshd.nix
   # uses it as the freeformType of services.openssh.settings).
@@ -28,14 +34,20 @@ let
     ]
   );
 
-  # nixos/modules/config/sysctl.nix: sysctlOption (bool, str, int or null).
-  sysctlValue = types.nullOr (
-    types.oneOf [
-      types.bool
-      types.str
-      types.int
-    ]
-  );
+  # nixos/modules/config/sysctl.nix: sysctlOption (bool, str, int or null),
+  # merged with mergeOneOption after filterOverrides: two definitions at the
+  # same priority are an error even when equal (issue 18: a lenient stub let
+  # that pass here and fail on a real system).
+  sysctlValue = lib.mkOptionType {
+    name = "sysctl option value";
+    check =
+      val:
+      let
+        checkType = x: builtins.isBool x || builtins.isString x || builtins.isInt x || x == null;
+      in
+      checkType val || (val._type or "" == "override" && checkType val.content);
+    merge = loc: defs: lib.mergeOneOption loc (lib.filterOverrides defs);
+  };
 
   wgPeer =
     { config, ... }:
@@ -234,6 +246,51 @@ let
     };
   };
 
+  # nixos/modules/security/pam.nix: limitsType, the entries of
+  # security.pam.loginLimits and of each service's `limits`.
+  limitsType = types.listOf (
+    types.submodule {
+      options = {
+        domain = mkOption { type = types.str; };
+        type = mkOption {
+          type = types.enum [
+            "-"
+            "hard"
+            "soft"
+          ];
+        };
+        item = mkOption {
+          type = types.enum [
+            "core"
+            "data"
+            "fsize"
+            "memlock"
+            "nofile"
+            "rss"
+            "stack"
+            "cpu"
+            "nproc"
+            "as"
+            "maxlogins"
+            "maxsyslogins"
+            "priority"
+            "locks"
+            "sigpending"
+            "msgqueue"
+            "nice"
+            "rtprio"
+          ];
+        };
+        value = mkOption {
+          type = types.oneOf [
+            types.str
+            types.int
+          ];
+        };
+      };
+    }
+  );
+
   pamService =
     { name, ... }:
     {
@@ -248,9 +305,16 @@ let
           default = false;
         };
         text = mkOption { type = types.nullOr types.lines; };
+        # pam.nix: `limits` (limitsType), default security.pam.loginLimits
+        # (pam.nix sets it in the service's config with mkDefault).
+        limits = mkOption {
+          type = limitsType;
+          default = [ ];
+        };
       };
       # pam.nix renders its rules into `text` with mkDefault.
       config = {
+        limits = lib.mkDefault parentConfig.security.pam.loginLimits;
         name = lib.mkDefault name;
         text = lib.mkDefault "# nixpkgs' own ${name} stack (rules)\n";
       };
@@ -413,7 +477,7 @@ in
       default = false;
     };
     boot.kernel.sysctl = mkOption {
-      type = types.attrsOf sysctlValue;
+      type = types.submodule { freeformType = types.attrsOf sysctlValue; };
       default = { };
     };
 
@@ -447,6 +511,15 @@ in
       type = types.bool;
       default = true;
     };
+    # nixos/modules/services/networking/firewall-iptables.nix (lines, "").
+    networking.firewall.extraCommands = mkOption {
+      type = types.lines;
+      default = "";
+    };
+    networking.firewall.extraStopCommands = mkOption {
+      type = types.lines;
+      default = "";
+    };
     networking.firewall.allowedTCPPorts = mkOption {
       type = types.listOf types.port;
       default = [ ];
@@ -475,6 +548,10 @@ in
 
     security.pam.package = mkOption {
       type = types.package;
+    };
+    security.pam.loginLimits = mkOption {
+      type = limitsType;
+      default = [ ];
     };
     security.pam.services = mkOption {
       type = types.attrsOf (types.submodule pamService);

@@ -230,6 +230,41 @@ in
     };
   }
   {
+    name = "the sysctl stub is as strict as nixpkgs': two equal definitions at one priority are an error";
+    throws = (eval [ { boot.kernel.sysctl."vm.swappiness" = 10; } { boot.kernel.sysctl."vm.swappiness" = 10; } ]).boot.kernel.sysctl."vm.swappiness";
+  }
+  {
+    name = "forwarding sysctls beside the user's own or networking.nat's (mkOverride 99) definitions";
+    expr = map (extra: (eval [ gatewayHost extra ]).boot.kernel.sysctl."net.ipv4.conf.all.forwarding") [
+      { boot.kernel.sysctl."net.ipv4.conf.all.forwarding" = true; }
+      { boot.kernel.sysctl."net.ipv4.conf.all.forwarding" = lib.mkOverride 99 true; }
+    ];
+    expected = [
+      true
+      true
+    ];
+  }
+  {
+    name = "forwarding turned off elsewhere is an assertion, not a silent dead gateway";
+    expr = failedAssertions (eval [ gatewayHost { boot.kernel.sysctl."net.ipv4.conf.all.forwarding" = false; } ]);
+    expected = [
+      "hearth.wireguard.forwarding: boot.kernel.sysctl.\"net.ipv4.conf.all.forwarding\" is false elsewhere in the configuration, so this hub/gateway would not route; remove that definition."
+    ];
+  }
+  {
+    name = "networking.firewall.extraCommands beside the allowlist and masquerade: hearth's assertions say why (nftables backend)";
+    expr = map (lib.hasInfix "turns on networking.nftables") (failedAssertions (eval [ gatewayHost { networking.firewall.extraCommands = "iptables -A INPUT -j ACCEPT"; } ]));
+    expected = [
+      true
+      true
+    ];
+  }
+  {
+    name = "extraCommands with the firewall off: nothing to say";
+    expr = failedAssertions (eval [ gatewayHost { networking.firewall.enable = false; networking.firewall.extraCommands = "true"; } ]);
+    expected = [ ];
+  }
+  {
     name = "example gateway: no listen port, nothing opened";
     expr = gw.networking.firewall.allowedUDPPorts;
     expected = [ ];
@@ -325,6 +360,29 @@ in
       cfg = fx.exampleGateway.bastion;
       modules = nixosPamModules;
     };
+  }
+  {
+    name = "security.pam.loginLimits hold for SSH: pam_limits with the limits file in the sshd stack (issue 18)";
+    expr =
+      let
+        c = eval [
+          gatewayHost
+          {
+            security.pam.loginLimits = [
+              {
+                domain = "*";
+                type = "hard";
+                item = "nofile";
+                value = 4096;
+              }
+            ];
+          }
+        ];
+      in
+      lib.filter (lib.hasInfix "pam_limits") (lib.splitString "\n" c.security.pam.services.sshd.text);
+    expected = [
+      "session required /nix/store/00000000000000000000000000000000-pam/lib/security/pam_limits.so conf=/nix/store/00000000000000000000000000000000-limits.conf"
+    ];
   }
   {
     name = "example gateway: the PAM stack's auth lines";

@@ -66,7 +66,7 @@ impl Area for Bastion {
             Preview {
                 part: "pam",
                 needs: "the bastion role",
-                expr: "lib.bastion.sshdStack { cfg = host.hearth.bastion; modules = { googleAuthenticator = \"pam_google_authenticator.so\"; unix = \"pam_unix.so\"; deny = \"pam_deny.so\"; succeedIf = \"pam_succeed_if.so\"; }; }",
+                expr: "lib.bastion.sshdStack { cfg = host.hearth.bastion; modules = { googleAuthenticator = \"pam_google_authenticator.so\"; unix = \"pam_unix.so\"; deny = \"pam_deny.so\"; succeedIf = \"pam_succeed_if.so\"; limits = \"pam_limits.so\"; }; }",
             },
             Preview { part: "totp-header", needs: "the bastion role", expr: "lib.bastion.totpHeader host.hearth.bastion" },
         ]

@@ -256,6 +256,7 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
             "unix": pm("pam_unix.so"),
             "succeedIf": pm("pam_succeed_if.so"),
             "deny": pm("pam_deny.so"),
+            "limits": pm("pam_limits.so"),
         },
     });
     let evals = eval_hosts(&root, &wg_hosts, overrides)?;
