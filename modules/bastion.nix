@@ -264,6 +264,14 @@ in
     # freeform int/str/bool for the rest. nixpkgs
     # nixos/modules/services/networking/ssh/sshd.nix (2025, post-25.05),
     # which also runs `sshd -G -T` on the result (system.checks).
+    # PerSourcePenalties (OpenSSH >= 9.8, so nixpkgs 26.05) stays at
+    # OpenSSH's default: a source address with repeated failed
+    # authentications (authfail:5 s each, blocked once past min:15 s) is
+    # refused before PAM for a while. It complements the TOTP rate limit and
+    # the allowlist's per-source connection limit; a user who mistypes a
+    # code three times waits about 15 s. Sources are VPN or LAN addresses,
+    # one per device, so one device's failures do not lock out another.
+    # checks/vm/bastion.nix proves it is on.
     services.openssh = {
       enable = true;
       ports = [ cfg.port ];

@@ -421,6 +421,10 @@ let
         type = types.attrsOf unitOption;
         default = { };
       };
+      unitConfig = mkOption {
+        type = types.attrsOf unitOption;
+        default = { };
+      };
       script = mkOption {
         type = types.lines;
         default = "";
@@ -576,6 +580,41 @@ in
     systemd.services = mkOption {
       type = types.attrsOf (types.submodule service);
       default = { };
+    };
+
+    # nixos/modules/system/activation/activation-script.nix: scriptType.
+    system.activationScripts = mkOption {
+      type = types.attrsOf (
+        types.either types.str (
+          types.submodule {
+            options = {
+              deps = mkOption {
+                type = types.listOf types.str;
+                default = [ ];
+              };
+              text = mkOption { type = types.lines; };
+              supportsDryActivation = mkOption {
+                type = types.bool;
+                default = false;
+              };
+            };
+          }
+        )
+      );
+      default = { };
+    };
+    # nixos/modules/system/boot/systemd/sysusers.nix, services/system/userborn.nix.
+    systemd.sysusers.enable = mkOption {
+      type = types.bool;
+      default = false;
+    };
+    services.userborn.enable = mkOption {
+      type = types.bool;
+      default = false;
+    };
+    age.identityPaths = mkOption {
+      type = types.listOf types.path;
+      default = [ ];
     };
 
     age.secretsDir = mkOption {

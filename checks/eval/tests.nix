@@ -265,6 +265,66 @@ in
     expected = [ ];
   }
   {
+    name = "checks/vm/common.nix, agenix from activation: the key script runs before agenixInstall";
+    expr =
+      let
+        c = eval [
+          ../vm/common.nix
+          gatewayHost
+        ];
+      in
+      {
+        deps = c.system.activationScripts.agenixInstall.deps;
+        key = lib.hasInfix "ssh_host_ed25519_key" c.system.activationScripts.hearthTestHostKey.text;
+        unit = c.systemd.services ? hearth-test-host-key;
+      };
+    expected = {
+      deps = [ "hearthTestHostKey" ];
+      key = true;
+      unit = false;
+    };
+  }
+  {
+    name = "checks/vm/common.nix with userborn: no activation script, a unit before agenix-install-secrets";
+    expr =
+      let
+        c = eval [
+          ../vm/common.nix
+          gatewayHost
+          { services.userborn.enable = true; }
+        ];
+      in
+      {
+        scripts = lib.attrNames c.system.activationScripts;
+        inherit (c.systemd.services.hearth-test-host-key) before requiredBy;
+      };
+    expected = {
+      scripts = [ ];
+      before = [ "agenix-install-secrets.service" ];
+      requiredBy = [ "agenix-install-secrets.service" ];
+    };
+  }
+  {
+    name = "checks/vm/common.nix with systemd-sysusers: no activation script, a unit before agenix-install-secrets";
+    expr =
+      let
+        c = eval [
+          ../vm/common.nix
+          gatewayHost
+          { systemd.sysusers.enable = true; }
+        ];
+      in
+      {
+        scripts = lib.attrNames c.system.activationScripts;
+        inherit (c.systemd.services.hearth-test-host-key) before requiredBy;
+      };
+    expected = {
+      scripts = [ ];
+      before = [ "agenix-install-secrets.service" ];
+      requiredBy = [ "agenix-install-secrets.service" ];
+    };
+  }
+  {
     name = "example gateway: no listen port, nothing opened";
     expr = gw.networking.firewall.allowedUDPPorts;
     expected = [ ];
