@@ -21,6 +21,7 @@ let
   pam = import ./lib/bastion/pam.nix;
 
   totpUsers = lib.filter (u: u.totp) cfg.users;
+  deployUsers = map (u: u.name) (lib.filter (u: u.deploy) cfg.users);
   caEtcName = lib.removePrefix "/etc/" cfg.userCA.keyFile;
 
   pamPackage = config.security.pam.package;
@@ -129,6 +130,17 @@ let
         type = lib.types.bool;
         default = true;
         description = "Whether this user must also give a TOTP code.";
+      };
+      deploy = lib.mkOption {
+        type = lib.types.bool;
+        default = false;
+        description = ''
+          Whether this user may deploy to this host: member of `wheel`,
+          sudo without a password (the login already took the key and a
+          TOTP code; the user has no password to give) and a trusted Nix
+          user, so `nixos-rebuild switch --target-host USER@HOST --sudo`
+          can copy closures and switch. Requires {option}`totp`.
+        '';
       };
       totpSecret = lib.mkOption {
         type = lib.types.nullOr lib.types.str;
@@ -247,6 +259,12 @@ in
         message = "hearth.bastion.users: \"root\" cannot be a bastion user (PermitRootLogin is no); use a personal account.";
       }
       {
+        assertion = lib.all (u: u.deploy -> u.totp) cfg.users;
+        message = "hearth.bastion.users: ${
+          lib.concatMapStringsSep ", " (u: "\"${u.name}\"") (lib.filter (u: u.deploy && !u.totp) cfg.users)
+        }: a deploy user gets root through sudo, so it needs totp = true.";
+      }
+      {
         assertion = lib.length (lib.unique (map (u: u.name) cfg.users)) == lib.length cfg.users;
         message = "hearth.bastion.users: user names must be unique.";
       }
@@ -291,9 +309,32 @@ in
         value = {
           isNormalUser = true;
           openssh.authorizedKeys.keys = u.sshKeys;
+          extraGroups = lib.optional u.deploy "wheel";
         };
       }) cfg.users
     );
+
+    # The deploy path (issue 18): root logins stay off (PermitRootLogin no,
+    # AllowUsers only bastion users); a deploy user logs in with key + code
+    # and becomes root through sudo. `hearth ssh-config` multiplexes the
+    # connections, so one code covers a whole `nixos-rebuild`.
+    # security.sudo.extraRules: listOf submodule { users; commands; ... }
+    # (nixpkgs nixos/modules/security/sudo.nix, 2025); nix.settings is the
+    # freeform nix.conf submodule with typed trusted-users (listOf str;
+    # nixos/modules/config/nix.nix, 2025).
+    security.sudo.extraRules = lib.mkIf (deployUsers != [ ]) [
+      {
+        users = deployUsers;
+        commands = [
+          {
+            command = "ALL";
+            options = [ "NOPASSWD" ];
+          }
+        ];
+      }
+    ];
+    # A definition replaces trusted-users' default [ "root" ]: keep root.
+    nix.settings.trusted-users = lib.mkIf (deployUsers != [ ]) ([ "root" ] ++ deployUsers);
 
     # security.pam.services.<name>.text is nullOr lines, set by pam.nix with
     # mkDefault from its rules; mkForce replaces the whole stack (nixpkgs

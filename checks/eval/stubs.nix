@@ -333,6 +333,10 @@ let
           type = types.bool;
           default = false;
         };
+        extraGroups = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+        };
         openssh.authorizedKeys = {
           keys = mkOption {
             type = types.listOf types.singleLineStr;
@@ -552,6 +556,77 @@ in
 
     security.pam.package = mkOption {
       type = types.package;
+    };
+    # nixos/modules/security/sudo.nix: extraRules.
+    security.sudo.extraRules = mkOption {
+      type = types.listOf (
+        types.submodule {
+          options = {
+            users = mkOption {
+              type = types.listOf (types.either types.str types.int);
+              default = [ ];
+            };
+            groups = mkOption {
+              type = types.listOf (types.either types.str types.int);
+              default = [ ];
+            };
+            host = mkOption {
+              type = types.str;
+              default = "ALL";
+            };
+            runAs = mkOption {
+              type = types.str;
+              default = "ALL:ALL";
+            };
+            commands = mkOption {
+              type = types.listOf (
+                types.either types.str (
+                  types.submodule {
+                    options = {
+                      command = mkOption { type = types.str; };
+                      options = mkOption {
+                        type = types.listOf (
+                          types.enum [
+                            "NOPASSWD"
+                            "PASSWD"
+                            "NOEXEC"
+                            "EXEC"
+                            "SETENV"
+                            "NOSETENV"
+                            "LOG_INPUT"
+                            "NOLOG_INPUT"
+                            "LOG_OUTPUT"
+                            "NOLOG_OUTPUT"
+                            "MAIL"
+                            "NOMAIL"
+                            "FOLLOW"
+                            "NOFLLOW"
+                            "INTERCEPT"
+                            "NOINTERCEPT"
+                          ]
+                        );
+                        default = [ ];
+                      };
+                    };
+                  }
+                )
+              );
+            };
+          };
+        }
+      );
+      default = [ ];
+    };
+    # nixos/modules/config/nix.nix: settings (freeform nix.conf), typed trusted-users.
+    nix.settings = mkOption {
+      type = types.submodule {
+        freeformType = types.attrsOf types.anything;
+        options.trusted-users = mkOption {
+          type = types.listOf types.str;
+          default = [ "root" ];
+        };
+      };
+      default = { };
     };
     security.pam.loginLimits = mkOption {
       type = limitsType;

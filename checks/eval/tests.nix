@@ -325,6 +325,67 @@ in
     };
   }
   {
+    name = "a deploy user: wheel, sudo without a password, trusted by Nix; others none of it";
+    expr =
+      let
+        c = withBastion {
+          users = fx.exampleGateway.bastion.users ++ [
+            {
+              name = "ops";
+              sshKeys = [ ];
+              totp = true;
+              deploy = true;
+              totpSecret = "hearth-totp-torjus";
+            }
+          ];
+        };
+      in
+      {
+        ops = c.users.users.ops.extraGroups;
+        torjus = c.users.users.torjus.extraGroups;
+        sudo = c.security.sudo.extraRules;
+        trusted = c.nix.settings.trusted-users;
+        trustedWithout = gw.nix.settings.trusted-users;
+      };
+    expected = {
+      ops = [ "wheel" ];
+      torjus = [ ];
+      sudo = [
+        {
+          users = [ "ops" ];
+          groups = [ ];
+          host = "ALL";
+          runAs = "ALL:ALL";
+          commands = [
+            {
+              command = "ALL";
+              options = [ "NOPASSWD" ];
+            }
+          ];
+        }
+      ];
+      trusted = [
+        "root"
+        "ops"
+      ];
+      trustedWithout = [ "root" ];
+    };
+  }
+  {
+    name = "a deploy user without TOTP is an assertion";
+    expr = failedAssertions (withBastion {
+      users = [
+        {
+          name = "ops";
+          sshKeys = [ "ssh-ed25519 AAAA" ];
+          totp = false;
+          deploy = true;
+        }
+      ];
+    });
+    expected = [ "hearth.bastion.users: \"ops\": a deploy user gets root through sudo, so it needs totp = true." ];
+  }
+  {
     name = "example gateway: no listen port, nothing opened";
     expr = gw.networking.firewall.allowedUDPPorts;
     expected = [ ];

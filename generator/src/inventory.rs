@@ -488,6 +488,11 @@ pub struct User {
     /// Require a TOTP code after the key (the seed is a hearth secret).
     #[serde(default = "default_true")]
     pub totp: bool,
+    /// May deploy to the bastion host (`nixos-rebuild --target-host
+    /// USER@HOST --sudo`): in `wheel`, sudo without a password (the login
+    /// already took key + TOTP code), a trusted Nix user. Needs `totp`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deploy: bool,
 }
 
 /// A policy test in the spirit of Tailscale's: what `src` must and must not reach.

@@ -405,6 +405,9 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
 
     // Users.
     for (n, u) in &inv.users {
+        if u.deploy && !u.totp {
+            s.err(&["users", n, "deploy"], "a deploy user gets root through sudo, so it needs the second factor too", format!("set totp = true for `{n}` (`hearth user add {n} --totp --deploy` for a new user)"));
+        }
         if u.ssh_keys.is_empty() && !inv.bastion.ca {
             s.err(&["users", n], "a user needs at least one SSH key (or bastion.ca = true and a certificate)", format!("hearth user add {n} --ssh-key \"ssh-ed25519 AAAA...\""));
         }

@@ -292,3 +292,18 @@ fn init_flake_names_a_real_hearth_and_evaluates_before_the_first_render() {
     hearth(t.path()).arg("render").assert().success();
     assert_eq!(flake_hosts(t.path()).unwrap(), "[\"gw\"]");
 }
+
+#[test]
+fn deploy_user_needs_totp_and_lands_in_the_bastion_data() {
+    let t = example();
+    let key = std::fs::read_to_string(repo_root().join("test-keys/admin-ssh_ed25519_TEST_ONLY.pub")).unwrap();
+    hearth(t.path()).args(["user", "add", "ops", "--ssh-key", key.trim(), "--deploy"]).assert().code(2).stderr(predicate::str::contains("--totp"));
+    hearth(t.path()).args(["user", "add", "ops", "--ssh-key", key.trim(), "--totp", "--deploy"]).assert().success();
+    assert!(inventory(&t).contains("[users.ops]\nssh_keys = ") && inventory(&t).contains("totp = true\ndeploy = true\n"), "{}", inventory(&t));
+    hearth(t.path()).arg("render").assert().success();
+    let nix = std::fs::read_to_string(t.path().join("hosts/extgw01/hearth.nix")).unwrap();
+    assert!(nix.contains("name = \"ops\";") && nix.matches("deploy = true;").count() == 2, "{nix}");
+    let inv = inventory(&t).replace("totp = true\ndeploy = true\n", "totp = false\ndeploy = true\n");
+    std::fs::write(t.path().join("inventory.toml"), inv).unwrap();
+    hearth(t.path()).arg("check").assert().code(1).stderr(predicate::str::contains("users.ops.deploy: a deploy user gets root through sudo, so it needs the second factor too"));
+}

@@ -37,6 +37,7 @@ impl Area for Bastion {
                         .set("name", u.clone())
                         .set("sshKeys", Value::strs(user.ssh_keys.clone()))
                         .set("totp", user.totp)
+                        .set("deploy", user.deploy)
                         .set("totpSecret", Value::opt_str(totp.map(|t| t.age_name(name)))),
                 )
             })

@@ -23,6 +23,7 @@ pub enum UserCommand {
     ///
     /// Examples:
     ///   hearth user add torjus --ssh-key "$(cat ~/.ssh/id_ed25519.pub)" --totp
+    ///   hearth user add ops --ssh-key "$(cat ~/.ssh/id_ed25519.pub)" --totp --deploy
     ///   hearth user add torjus --show-totp        # print the URI again (needs the admin identity)
     #[command(verbatim_doc_comment)]
     Add {
@@ -33,6 +34,10 @@ pub enum UserCommand {
         /// Require a TOTP code after the key.
         #[arg(long)]
         totp: bool,
+        /// Let the user deploy to the bastion host (wheel, sudo, trusted Nix
+        /// user; needs --totp): `nixos-rebuild switch --target-host USER@HOST --sudo`.
+        #[arg(long, requires = "totp")]
+        deploy: bool,
         /// Print the existing user's otpauth:// URI (and QR code on a terminal) again.
         #[arg(long)]
         show_totp: bool,
@@ -95,7 +100,7 @@ pub fn user(cmd: UserCommand, global: &Global) -> anyhow::Result<i32> {
             show_totp(global, &name, seed.expose(), true)?;
             Ok(0)
         }
-        UserCommand::Add { name, ssh_keys, totp, opts, .. } => {
+        UserCommand::Add { name, ssh_keys, totp, deploy, opts, .. } => {
             let before = load_valid(global)?.inv;
             if before.users.contains_key(&name) {
                 bail!("user `{name}` already exists");
@@ -120,6 +125,9 @@ pub fn user(cmd: UserCommand, global: &Global) -> anyhow::Result<i32> {
                 let t = ed.entry_table("users", &name);
                 t["ssh_keys"] = str_array(ssh_keys.iter().map(|k| k.trim()));
                 t["totp"] = toml_edit::value(totp);
+                if deploy {
+                    t["deploy"] = toml_edit::value(true);
+                }
                 Ok(vec![format!("added bastion user `{name}`{}", if totp { " with TOTP" } else { "" })])
             });
             match res {
