@@ -54,6 +54,8 @@ in
             name = "alice";
             sshKeys = [ (lib.removeSuffix "\n" (builtins.readFile ./test-keys/alice-ed25519-TEST-ONLY.pub)) ];
             totp = true;
+            # The deploy path: wheel, sudo without a password, trusted by Nix.
+            deploy = true;
             totpSecret = "hearth-totp-alice";
           }
         ];
@@ -205,6 +207,19 @@ in
     # (With two methods sshd logs the key step as "Partial publickey".)
     bastion.succeed("journalctl -u sshd.service | grep -Eq '(Partial|Accepted) publickey for alice .*SHA256:'")
     bastion.succeed("journalctl -u sshd.service | grep -q 'Accepted keyboard-interactive/pam for alice'")
+
+    # The deploy path (README "Deploying to the bastion"): one code opens a
+    # master connection, as `hearth ssh-config` configures it; through it a
+    # second connection needs no code, and alice, a deploy user, may sudo
+    # without a password as `nixos-rebuild --target-host alice@... --sudo`
+    # does. Without the master a code-less connection is refused.
+    bastion.succeed("id -nG alice | grep -qw wheel")
+    client.succeed("sleep $(( 31 - $(date +%s) % 30 ))")
+    mux = "-o ControlMaster=auto -o ControlPath=/tmp/mux-%C -o ControlPersist=60"
+    client.succeed(ssh(client, code(client), extra=mux))
+    client.succeed(ssh(client, "", extra=mux).replace(" true < /dev/null", " sudo -n true < /dev/null"))
+    client.fail(ssh(client, "").replace(" true < /dev/null", " sudo -n true < /dev/null"))
+    client.succeed(f"ssh {mux} -O exit alice@192.168.1.1 || true")
 
     # The rate limit (10 attempts per 30 s here): a burst of wrong codes
     # trips it, and pam_google_authenticator says so in the journal.
