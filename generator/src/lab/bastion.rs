@@ -345,7 +345,7 @@ fn checks(lab: &Lab, plan: &LabPlan, st: &Started) -> Result<Vec<Check>> {
         let ud = &b.users[3];
         let (n3, ns3) = src(3);
         let ctl = ssh.join("ctl-%C");
-        let master = ["-o", "ControlMaster=auto", "-o", "ControlPersist=60"];
+        let master = ["-o", "ControlMaster=auto", "-o", "ControlPersist=15"];
         let mut with_master: Vec<String> = master.iter().map(|s| s.to_string()).collect();
         with_master.extend(["-o".to_string(), format!("ControlPath={}", ctl.display())]);
         let code = totp_now(seed_line)?;
@@ -355,7 +355,8 @@ fn checks(lab: &Lab, plan: &LabPlan, st: &Started) -> Result<Vec<Check>> {
         push("deploy: second connection through the master, no code", n3, "shell", ok, true, why);
         let (ok, why) = s.login_with(ns3, ud, Some((key, None)), "", b.addr, &[])?;
         push("deploy: second connection without the master, no code", n3, "denied", ok, false, why);
-        // Close the master (ControlPersist keeps it otherwise).
+        // Close the master (ControlPersist keeps it otherwise; 15 s at most
+        // when a failed check skips this).
         let mut exit = in_ns(ns3, "ssh");
         exit.args(["-F", "/dev/null", "-o"]).arg(format!("ControlPath={}", ctl.display())).args(["-O", "exit", "-p", &b.port.to_string(), &format!("{ud}@{}", b.addr)]);
         let _ = exit.stdout(Stdio::null()).stderr(Stdio::null()).status();
