@@ -155,7 +155,7 @@ fn removed_peer_address_is_retired_until_reuse_is_asked_for() {
     hearth(t.path()).args(["peer", "add", "tablet2", "--group", "mobile"]).assert().success().stdout(predicate::str::contains("allocated 10.69.222.8"));
     hearth(t.path()).args(["peer", "add", "tablet3", "--group", "mobile", "--reuse-address"]).assert().success().stdout(predicate::str::contains("allocated 10.69.222.7"));
     // A peer that policy tests name cannot silently disappear.
-    hearth(t.path()).args(["peer", "remove", "phone"]).assert().code(1).stderr(predicate::str::contains("acl_tests.0.src: `phone` is neither a group nor a peer"));
+    hearth(t.path()).args(["peer", "remove", "phone"]).assert().code(1).stderr(predicate::str::contains("peer `phone` is still named in 1 place(s)").and(predicate::str::contains("hearth acl-test remove 0")));
 }
 
 #[test]
