@@ -196,6 +196,11 @@
       templates.default = {
         path = ./templates/default;
         description = "A homelab managed with hearth (what `hearth init` writes)";
+        welcomeText = ''
+          Set `inputs.hearth.url` in flake.nix to the flake reference you ran
+          `nix flake init -t` with, then `git init && git add -A`: a flake sees
+          only the files git tracks. Or use `hearth init`, which fills it in.
+        '';
       };
 
       checks = forAllSystems (

@@ -136,6 +136,17 @@ in
         }; add them to hearth.allowlist.sources or run `hearth render` again.";
       }) cfg.rules
       ++ [
+{
+          # Enabling nftables moves NixOS's firewall to its nftables backend
+          # (networking.firewall.backend), whose own assertions reject
+          # iptables-style extraCommands/extraStopCommands
+          # (nixos/modules/services/networking/firewall-nftables.nix). Say so
+          # here, naming the option that turned nftables on.
+          assertion =
+            !config.networking.firewall.enable
+            || (config.networking.firewall.extraCommands == "" && config.networking.firewall.extraStopCommands == "");
+          message = "hearth.allowlist.enable turns on networking.nftables, so the NixOS firewall uses its nftables backend, which cannot run networking.firewall.extraCommands/extraStopCommands (iptables commands): move those rules to networking.firewall.extraInputRules/extraForwardRules or a table in networking.nftables.tables.";
+        }
         {
           assertion = cfg.ssh.enable -> cfg.ssh.sources != [ ];
           message = "hearth.allowlist.ssh.sources: empty, so SSH to this host would be refused from everywhere; list the VPN and LAN networks or disable hearth.allowlist.ssh.";

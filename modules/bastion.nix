@@ -22,6 +22,7 @@ let
   pam = import ./lib/bastion/pam.nix;
 
   totpUsers = lib.filter (u: u.totp) cfg.users;
+  deployUsers = map (u: u.name) (lib.filter (u: u.deploy) cfg.users);
   caEtcName = lib.removePrefix "/etc/" cfg.userCA.keyFile;
 
   pamPackage = config.security.pam.package;
@@ -33,7 +34,21 @@ let
     env = "${pamPackage}/lib/security/pam_env.so";
     loginuid = if config.boot.isContainer then null else "${pamPackage}/lib/security/pam_loginuid.so";
     systemd = "${config.systemd.package}/lib/security/pam_systemd.so";
+    # As nixpkgs' own sshd stack does (security/pam.nix, the "limits" session
+    # rule: `session required pam_limits.so conf=<limits.conf>` when the
+    # service's `limits`, default security.pam.loginLimits, is non-empty).
+    limits = if sshdLimits == [ ] then null else "${pamPackage}/lib/security/pam_limits.so";
+    limitsConf = if sshdLimits == [ ] then null else "${limitsConf}";
   };
+
+  # The sshd service's limits (default: security.pam.loginLimits), written
+  # like nixpkgs' makeLimitsConf (limits.conf(5): domain type item value).
+  sshdLimits = config.security.pam.services.sshd.limits;
+  limitsConf = pkgs.writeText "limits.conf" (
+    lib.concatMapStrings (
+      l: "${l.domain} ${l.type} ${l.item} ${toString l.value}\n"
+    ) sshdLimits
+  );
 
   header = pkgs.writeText "hearth-totp-header" (pam.totpHeader cfg);
 
@@ -116,6 +131,17 @@ let
         type = lib.types.bool;
         default = true;
         description = "Whether this user must also give a TOTP code.";
+      };
+      deploy = lib.mkOption {
+        type = lib.types.bool;
+        default = false;
+        description = ''
+          Whether this user may deploy to this host: member of `wheel`,
+          sudo without a password (the login already took the key and a
+          TOTP code; the user has no password to give) and a trusted Nix
+          user, so `nixos-rebuild switch --target-host USER@HOST --sudo`
+          can copy closures and switch. Requires {option}`totp`.
+        '';
       };
       totpSecret = lib.mkOption {
         type = lib.types.nullOr lib.types.str;
@@ -234,6 +260,12 @@ in
         message = "hearth.bastion.users: \"root\" cannot be a bastion user (PermitRootLogin is no); use a personal account.";
       }
       {
+        assertion = lib.all (u: u.deploy -> u.totp) cfg.users;
+        message = "hearth.bastion.users: ${
+          lib.concatMapStringsSep ", " (u: "\"${u.name}\"") (lib.filter (u: u.deploy && !u.totp) cfg.users)
+        }: a deploy user gets root through sudo, so it needs totp = true.";
+      }
+      {
         assertion = lib.length (lib.unique (map (u: u.name) cfg.users)) == lib.length cfg.users;
         message = "hearth.bastion.users: user names must be unique.";
       }
@@ -251,6 +283,14 @@ in
     # freeform int/str/bool for the rest. nixpkgs
     # nixos/modules/services/networking/ssh/sshd.nix (2025, post-25.05),
     # which also runs `sshd -G -T` on the result (system.checks).
+    # PerSourcePenalties (OpenSSH >= 9.8, so nixpkgs 26.05) stays at
+    # OpenSSH's default: a source address with repeated failed
+    # authentications (authfail:5 s each, blocked once past min:15 s) is
+    # refused before PAM for a while. It complements the TOTP rate limit and
+    # the allowlist's per-source connection limit; a user who mistypes a
+    # code three times waits about 15 s. Sources are VPN or LAN addresses,
+    # one per device, so one device's failures do not lock out another.
+    # checks/vm/bastion.nix proves it is on.
     services.openssh = {
       enable = true;
       ports = [ cfg.port ];
@@ -270,9 +310,32 @@ in
         value = {
           isNormalUser = true;
           openssh.authorizedKeys.keys = u.sshKeys;
+          extraGroups = lib.optional u.deploy "wheel";
         };
       }) cfg.users
     );
+
+    # The deploy path (issue 18): root logins stay off (PermitRootLogin no,
+    # AllowUsers only bastion users); a deploy user logs in with key + code
+    # and becomes root through sudo. `hearth ssh-config` multiplexes the
+    # connections, so one code covers a whole `nixos-rebuild`.
+    # security.sudo.extraRules: listOf submodule { users; commands; ... }
+    # (nixpkgs nixos/modules/security/sudo.nix, 2025); nix.settings is the
+    # freeform nix.conf submodule with typed trusted-users (listOf str;
+    # nixos/modules/config/nix.nix, 2025).
+    security.sudo.extraRules = lib.mkIf (deployUsers != [ ]) [
+      {
+        users = deployUsers;
+        commands = [
+          {
+            command = "ALL";
+            options = [ "NOPASSWD" ];
+          }
+        ];
+      }
+    ];
+    # A definition replaces trusted-users' default [ "root" ]: keep root.
+    nix.settings.trusted-users = lib.mkIf (deployUsers != [ ]) ([ "root" ] ++ deployUsers);
 
     # security.pam.services.<name>.text is nullOr lines, set by pam.nix with
     # mkDefault from its rules; mkForce replaces the whole stack (nixpkgs

@@ -193,6 +193,29 @@ in
     {
       assertions = [
         {
+          # Enabling nftables moves NixOS's firewall to its nftables backend
+          # (networking.firewall.backend), whose own assertions reject
+          # iptables-style extraCommands/extraStopCommands
+          # (nixos/modules/services/networking/firewall-nftables.nix). Say so
+          # here, naming the option that turned nftables on.
+          assertion =
+            !cfg.masquerade.enable
+            || !config.networking.firewall.enable
+            || (config.networking.firewall.extraCommands == "" && config.networking.firewall.extraStopCommands == "");
+          message = "hearth.wireguard.masquerade.enable turns on networking.nftables, so the NixOS firewall uses its nftables backend, which cannot run networking.firewall.extraCommands/extraStopCommands (iptables commands): move those rules to networking.firewall.extraInputRules/extraForwardRules or a table in networking.nftables.tables.";
+        }
+        {
+          # The sysctls below are mkDefault; this catches a `false` elsewhere.
+          assertion =
+            !cfg.forwarding
+            || lib.elem (config.boot.kernel.sysctl."net.ipv4.conf.all.forwarding" or true) [
+              true
+              1
+              "1"
+            ];
+          message = "hearth.wireguard.forwarding: boot.kernel.sysctl.\"net.ipv4.conf.all.forwarding\" is false elsewhere in the configuration, so this hub/gateway would not route; remove that definition.";
+        }
+        {
           assertion = builtins.match rules.interface.re cfg.interface != null;
           message = "hearth.wireguard.interface: \"${cfg.interface}\" is not ${rules.interface.desc}.";
         }
@@ -250,10 +273,14 @@ in
       };
 
       # Same keys as nixpkgs' networking.nat (boot.kernel.sysctl is a
-      # freeform attrset of bool/int/str; nixos/modules/config/sysctl.nix).
+      # freeform attrset of sysctlOption, whose merge is mergeOneOption:
+      # two definitions at one priority fail even when equal;
+      # nixos/modules/config/sysctl.nix). mkDefault, so the user's own
+      # definition or networking.nat's (mkOverride 99) wins without a
+      # conflict; the assertion above catches one that turns it off.
       boot.kernel.sysctl = lib.mkIf cfg.forwarding {
-        "net.ipv4.conf.all.forwarding" = true;
-        "net.ipv4.conf.default.forwarding" = true;
+        "net.ipv4.conf.all.forwarding" = lib.mkDefault true;
+        "net.ipv4.conf.default.forwarding" = lib.mkDefault true;
       };
 
       # networking.firewall.allowedUDPPorts: listOf port

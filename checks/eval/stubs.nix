@@ -40,9 +40,15 @@
 #   nixos/modules/security/acme/default.nix (2025 rework: acme-<cert> and
 #     acme-order-renew-<cert> units, environmentFile (credentialsFile
 #     renamed), credentialFiles, no preliminarySelfsigned)
-{ lib, pkgs, ... }:
+{
+  lib,
+  pkgs,
+  config,
+  ...
+}:
 let
   inherit (lib) mkOption types;
+  parentConfig = config;
 
   # pkgs.formats.keyValue's atom (nixos/modules/services/networking/ssh/sshd.nix
   # uses it as the freeformType of services.openssh.settings).
@@ -55,14 +61,20 @@ let
     ]
   );
 
-  # nixos/modules/config/sysctl.nix: sysctlOption (bool, str, int or null).
-  sysctlValue = types.nullOr (
-    types.oneOf [
-      types.bool
-      types.str
-      types.int
-    ]
-  );
+  # nixos/modules/config/sysctl.nix: sysctlOption (bool, str, int or null),
+  # merged with mergeOneOption after filterOverrides: two definitions at the
+  # same priority are an error even when equal (issue 18: a lenient stub let
+  # that pass here and fail on a real system).
+  sysctlValue = lib.mkOptionType {
+    name = "sysctl option value";
+    check =
+      val:
+      let
+        checkType = x: builtins.isBool x || builtins.isString x || builtins.isInt x || x == null;
+      in
+      checkType val || (val._type or "" == "override" && checkType val.content);
+    merge = loc: defs: lib.mergeOneOption loc (lib.filterOverrides defs);
+  };
 
   wgPeer =
     { config, ... }:
@@ -261,6 +273,51 @@ let
     };
   };
 
+  # nixos/modules/security/pam.nix: limitsType, the entries of
+  # security.pam.loginLimits and of each service's `limits`.
+  limitsType = types.listOf (
+    types.submodule {
+      options = {
+        domain = mkOption { type = types.str; };
+        type = mkOption {
+          type = types.enum [
+            "-"
+            "hard"
+            "soft"
+          ];
+        };
+        item = mkOption {
+          type = types.enum [
+            "core"
+            "data"
+            "fsize"
+            "memlock"
+            "nofile"
+            "rss"
+            "stack"
+            "cpu"
+            "nproc"
+            "as"
+            "maxlogins"
+            "maxsyslogins"
+            "priority"
+            "locks"
+            "sigpending"
+            "msgqueue"
+            "nice"
+            "rtprio"
+          ];
+        };
+        value = mkOption {
+          type = types.oneOf [
+            types.str
+            types.int
+          ];
+        };
+      };
+    }
+  );
+
   pamService =
     { name, ... }:
     {
@@ -275,9 +332,16 @@ let
           default = false;
         };
         text = mkOption { type = types.nullOr types.lines; };
+        # pam.nix: `limits` (limitsType), default security.pam.loginLimits
+        # (pam.nix sets it in the service's config with mkDefault).
+        limits = mkOption {
+          type = limitsType;
+          default = [ ];
+        };
       };
       # pam.nix renders its rules into `text` with mkDefault.
       config = {
+        limits = lib.mkDefault parentConfig.security.pam.loginLimits;
         name = lib.mkDefault name;
         text = lib.mkDefault "# nixpkgs' own ${name} stack (rules)\n";
       };
@@ -303,6 +367,10 @@ let
         shell = mkOption {
           type = types.nullOr (types.either types.package types.path);
           default = null;
+        };
+        extraGroups = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
         };
         openssh.authorizedKeys = {
           keys = mkOption {
@@ -389,6 +457,10 @@ let
         default = [ ];
       };
       serviceConfig = mkOption {
+        type = types.attrsOf unitOption;
+        default = { };
+      };
+      unitConfig = mkOption {
         type = types.attrsOf unitOption;
         default = { };
       };
@@ -575,7 +647,7 @@ in
       default = false;
     };
     boot.kernel.sysctl = mkOption {
-      type = types.attrsOf sysctlValue;
+      type = types.submodule { freeformType = types.attrsOf sysctlValue; };
       default = { };
     };
 
@@ -609,6 +681,15 @@ in
       type = types.bool;
       default = true;
     };
+    # nixos/modules/services/networking/firewall-iptables.nix (lines, "").
+    networking.firewall.extraCommands = mkOption {
+      type = types.lines;
+      default = "";
+    };
+    networking.firewall.extraStopCommands = mkOption {
+      type = types.lines;
+      default = "";
+    };
     networking.firewall.allowedTCPPorts = mkOption {
       type = types.listOf types.port;
       default = [ ];
@@ -620,10 +701,6 @@ in
 
     # firewall-nftables.nix / firewall-iptables.nix.
     networking.firewall.extraInputRules = mkOption {
-      type = types.lines;
-      default = "";
-    };
-    networking.firewall.extraCommands = mkOption {
       type = types.lines;
       default = "";
     };
@@ -672,6 +749,81 @@ in
 
     security.pam.package = mkOption {
       type = types.package;
+    };
+    # nixos/modules/security/sudo.nix: extraRules.
+    security.sudo.extraRules = mkOption {
+      type = types.listOf (
+        types.submodule {
+          options = {
+            users = mkOption {
+              type = types.listOf (types.either types.str types.int);
+              default = [ ];
+            };
+            groups = mkOption {
+              type = types.listOf (types.either types.str types.int);
+              default = [ ];
+            };
+            host = mkOption {
+              type = types.str;
+              default = "ALL";
+            };
+            runAs = mkOption {
+              type = types.str;
+              default = "ALL:ALL";
+            };
+            commands = mkOption {
+              type = types.listOf (
+                types.either types.str (
+                  types.submodule {
+                    options = {
+                      command = mkOption { type = types.str; };
+                      options = mkOption {
+                        type = types.listOf (
+                          types.enum [
+                            "NOPASSWD"
+                            "PASSWD"
+                            "NOEXEC"
+                            "EXEC"
+                            "SETENV"
+                            "NOSETENV"
+                            "LOG_INPUT"
+                            "NOLOG_INPUT"
+                            "LOG_OUTPUT"
+                            "NOLOG_OUTPUT"
+                            "MAIL"
+                            "NOMAIL"
+                            "FOLLOW"
+                            "NOFLLOW"
+                            "INTERCEPT"
+                            "NOINTERCEPT"
+                          ]
+                        );
+                        default = [ ];
+                      };
+                    };
+                  }
+                )
+              );
+            };
+          };
+        }
+      );
+      default = [ ];
+    };
+    # nixos/modules/config/nix.nix: settings (freeform nix.conf), typed trusted-users.
+    nix.settings = mkOption {
+      type = types.submodule {
+        freeformType = types.attrsOf types.anything;
+        options.trusted-users = mkOption {
+          type = types.listOf types.str;
+          default = [ "root" ];
+        };
+      };
+      default = { };
+    };
+    security.pam.loginLimits = mkOption {
+      type = limitsType;
+      default = [ ];
     };
     security.pam.services = mkOption {
       type = types.attrsOf (types.submodule pamService);
@@ -924,6 +1076,41 @@ in
         type = types.listOf types.str;
         default = [ ];
       };
+    };
+
+    # nixos/modules/system/activation/activation-script.nix: scriptType.
+    system.activationScripts = mkOption {
+      type = types.attrsOf (
+        types.either types.str (
+          types.submodule {
+            options = {
+              deps = mkOption {
+                type = types.listOf types.str;
+                default = [ ];
+              };
+              text = mkOption { type = types.lines; };
+              supportsDryActivation = mkOption {
+                type = types.bool;
+                default = false;
+              };
+            };
+          }
+        )
+      );
+      default = { };
+    };
+    # nixos/modules/system/boot/systemd/sysusers.nix, services/system/userborn.nix.
+    systemd.sysusers.enable = mkOption {
+      type = types.bool;
+      default = false;
+    };
+    services.userborn.enable = mkOption {
+      type = types.bool;
+      default = false;
+    };
+    age.identityPaths = mkOption {
+      type = types.listOf types.path;
+      default = [ ];
     };
 
     age.secretsDir = mkOption {

@@ -448,6 +448,162 @@ in
     };
   }
   {
+    name = "the sysctl stub is as strict as nixpkgs': two equal definitions at one priority are an error";
+    throws = (eval [ { boot.kernel.sysctl."vm.swappiness" = 10; } { boot.kernel.sysctl."vm.swappiness" = 10; } ]).boot.kernel.sysctl."vm.swappiness";
+  }
+  {
+    name = "forwarding sysctls beside the user's own or networking.nat's (mkOverride 99) definitions";
+    expr = map (extra: (eval [ gatewayHost extra ]).boot.kernel.sysctl."net.ipv4.conf.all.forwarding") [
+      { boot.kernel.sysctl."net.ipv4.conf.all.forwarding" = true; }
+      { boot.kernel.sysctl."net.ipv4.conf.all.forwarding" = lib.mkOverride 99 true; }
+    ];
+    expected = [
+      true
+      true
+    ];
+  }
+  {
+    name = "forwarding turned off elsewhere is an assertion, not a silent dead gateway";
+    expr = failedAssertions (eval [ gatewayHost { boot.kernel.sysctl."net.ipv4.conf.all.forwarding" = false; } ]);
+    expected = [
+      "hearth.wireguard.forwarding: boot.kernel.sysctl.\"net.ipv4.conf.all.forwarding\" is false elsewhere in the configuration, so this hub/gateway would not route; remove that definition."
+    ];
+  }
+  {
+    name = "networking.firewall.extraCommands beside the allowlist and masquerade: hearth's assertions say why (nftables backend)";
+    expr = map (lib.hasInfix "turns on networking.nftables") (failedAssertions (eval [ gatewayHost { networking.firewall.extraCommands = "iptables -A INPUT -j ACCEPT"; } ]));
+    expected = [
+      true
+      true
+    ];
+  }
+  {
+    name = "extraCommands with the firewall off: nothing to say";
+    expr = failedAssertions (eval [ gatewayHost { networking.firewall.enable = false; networking.firewall.extraCommands = "true"; } ]);
+    expected = [ ];
+  }
+  {
+    name = "checks/vm/common.nix, agenix from activation: the key script runs before agenixInstall";
+    expr =
+      let
+        c = eval [
+          ../vm/common.nix
+          gatewayHost
+        ];
+      in
+      {
+        deps = c.system.activationScripts.agenixInstall.deps;
+        key = lib.hasInfix "ssh_host_ed25519_key" c.system.activationScripts.hearthTestHostKey.text;
+        unit = c.systemd.services ? hearth-test-host-key;
+      };
+    expected = {
+      deps = [ "hearthTestHostKey" ];
+      key = true;
+      unit = false;
+    };
+  }
+  {
+    name = "checks/vm/common.nix with userborn: no activation script, a unit before agenix-install-secrets";
+    expr =
+      let
+        c = eval [
+          ../vm/common.nix
+          gatewayHost
+          { services.userborn.enable = true; }
+        ];
+      in
+      {
+        scripts = lib.attrNames c.system.activationScripts;
+        inherit (c.systemd.services.hearth-test-host-key) before requiredBy;
+      };
+    expected = {
+      scripts = [ ];
+      before = [ "agenix-install-secrets.service" ];
+      requiredBy = [ "agenix-install-secrets.service" ];
+    };
+  }
+  {
+    name = "checks/vm/common.nix with systemd-sysusers: no activation script, a unit before agenix-install-secrets";
+    expr =
+      let
+        c = eval [
+          ../vm/common.nix
+          gatewayHost
+          { systemd.sysusers.enable = true; }
+        ];
+      in
+      {
+        scripts = lib.attrNames c.system.activationScripts;
+        inherit (c.systemd.services.hearth-test-host-key) before requiredBy;
+      };
+    expected = {
+      scripts = [ ];
+      before = [ "agenix-install-secrets.service" ];
+      requiredBy = [ "agenix-install-secrets.service" ];
+    };
+  }
+  {
+    name = "a deploy user: wheel, sudo without a password, trusted by Nix; others none of it";
+    expr =
+      let
+        c = withBastion {
+          users = fx.minimalGateway.bastion.users ++ [
+            {
+              name = "ops";
+              sshKeys = [ ];
+              totp = true;
+              deploy = true;
+              totpSecret = "hearth-totp-torjus";
+            }
+          ];
+        };
+      in
+      {
+        ops = c.users.users.ops.extraGroups;
+        torjus = c.users.users.torjus.extraGroups;
+        sudo = c.security.sudo.extraRules;
+        trusted = c.nix.settings.trusted-users;
+        trustedWithout = gw.nix.settings.trusted-users;
+      };
+    expected = {
+      ops = [ "wheel" ];
+      torjus = [ ];
+      sudo = [
+        {
+          users = [ "ops" ];
+          groups = [ ];
+          host = "ALL";
+          runAs = "ALL:ALL";
+          commands = [
+            {
+              command = "ALL";
+              options = [ "NOPASSWD" ];
+            }
+          ];
+        }
+      ];
+      trusted = [
+        "root"
+        "ops"
+      ];
+      trustedWithout = [ "root" ];
+    };
+  }
+  {
+    name = "a deploy user without TOTP is an assertion";
+    expr = failedAssertions (withBastion {
+      users = [
+        {
+          name = "ops";
+          sshKeys = [ "ssh-ed25519 AAAA" ];
+          totp = false;
+          deploy = true;
+        }
+      ];
+    });
+    expected = [ "hearth.bastion.users: \"ops\": a deploy user gets root through sudo, so it needs totp = true." ];
+  }
+  {
     name = "example gateway: no listen port, nothing opened";
     expr = gw.networking.firewall.allowedUDPPorts;
     expected = [ ];
@@ -543,6 +699,29 @@ in
       cfg = fx.minimalGateway.bastion;
       modules = nixosPamModules;
     };
+  }
+  {
+    name = "security.pam.loginLimits hold for SSH: pam_limits with the limits file in the sshd stack (issue 18)";
+    expr =
+      let
+        c = eval [
+          gatewayHost
+          {
+            security.pam.loginLimits = [
+              {
+                domain = "*";
+                type = "hard";
+                item = "nofile";
+                value = 4096;
+              }
+            ];
+          }
+        ];
+      in
+      lib.filter (lib.hasInfix "pam_limits") (lib.splitString "\n" c.security.pam.services.sshd.text);
+    expected = [
+      "session required /nix/store/00000000000000000000000000000000-pam/lib/security/pam_limits.so conf=/nix/store/00000000000000000000000000000000-limits.conf"
+    ];
   }
   {
     name = "example gateway: the PAM stack's auth lines";

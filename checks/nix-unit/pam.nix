@@ -8,6 +8,7 @@ let
     unix = "/lib/x86_64-linux-gnu/security/pam_unix.so";
     succeedIf = "/lib/x86_64-linux-gnu/security/pam_succeed_if.so";
     deny = "/lib/x86_64-linux-gnu/security/pam_deny.so";
+    limits = "/lib/x86_64-linux-gnu/security/pam_limits.so";
   };
   nixos = {
     googleAuthenticator = "/nix/store/00000000000000000000000000000000-google-authenticator/lib/security/pam_google_authenticator.so";
@@ -17,6 +18,8 @@ let
     env = "/nix/store/00000000000000000000000000000000-pam/lib/security/pam_env.so";
     loginuid = "/nix/store/00000000000000000000000000000000-pam/lib/security/pam_loginuid.so";
     systemd = "/nix/store/00000000000000000000000000000000-systemd/lib/security/pam_systemd.so";
+    limits = "/nix/store/00000000000000000000000000000000-pam/lib/security/pam_limits.so";
+    limitsConf = "/nix/store/00000000000000000000000000000000-limits.conf";
   };
   stack = cfg: modules: lib.bastion.sshdStack { inherit cfg modules; };
   lines = s: builtins.filter (l: builtins.isString l && l != "" && builtins.substring 0 1 l != "#") (builtins.split "\n" s);
@@ -36,6 +39,7 @@ in
       password required /lib/x86_64-linux-gnu/security/pam_deny.so
 
       session required /lib/x86_64-linux-gnu/security/pam_unix.so
+      session required /lib/x86_64-linux-gnu/security/pam_limits.so
     '';
   }
   {
@@ -50,7 +54,13 @@ in
       "session required ${nixos.unix}"
       "session required ${nixos.loginuid}"
       "session optional ${nixos.systemd}"
+      "session required ${nixos.limits} conf=${nixos.limitsConf}"
     ];
+  }
+  {
+    name = "no pam_limits module given, no limits line";
+    expr = builtins.filter (l: builtins.match ".*pam_limits.*" l != null) (lines (stack b (removeAttrs debian [ "limits" ])));
+    expected = [ ];
   }
   {
     name = "the only auth modules are google_authenticator (and succeed_if): no pam_unix auth, no nullok";
@@ -75,6 +85,7 @@ in
   { name = "state dir with a space (would split the PAM arguments)"; throws = stack (b // { totp = b.totp // { stateDir = "/var/lib/x y"; }; }) debian; message = "is not an absolute path"; }
   { name = "relative state dir"; throws = stack (b // { totp = b.totp // { stateDir = "var/lib/x"; }; }) debian; }
   { name = "module path with a newline"; throws = stack b (debian // { unix = "pam_unix.so\nauth sufficient pam_permit.so"; }); message = "is not a module path"; }
+  { name = "limits file with a space (would split the PAM arguments)"; throws = stack b (nixos // { limitsConf = "/etc/my limits"; }); message = "is not a module path"; }
   { name = "missing module path"; throws = stack b (removeAttrs debian [ "deny" ]); }
   { name = "non-TOTP user name with a colon"; throws = stack (b // { users = [ { name = "a:root"; totp = false; } ]; }) debian; }
   { name = "window 0"; throws = lib.bastion.totpHeader (b // { totp = b.totp // { window = 0; }; }); }

@@ -5,7 +5,16 @@
 # certificate from the user CA plus the code works; the PAM stack never asks
 # for a unix password.
 #
-#   client 192.168.1.2 -- bastion 192.168.1.1     vlan 1 (allowed source)
+# OpenSSH >= 9.8 (nixpkgs 26.05) penalises a source address after failed
+# authentications (PerSourcePenalties, default authfail:5 min:15): after a
+# few failures from one address its next connections are refused before PAM
+# runs. The bastion keeps that default in production (it complements the
+# TOTP rate limit; see modules/bastion.nix). This test makes many failed
+# attempts on purpose, so `client` is exempt (PerSourcePenaltyExemptList,
+# test only) and `prober`, not exempt, proves the penalty is on.
+#
+#   client 192.168.1.2 -- bastion 192.168.1.1     vlan 1 (allowed source; penalty-exempt)
+#   prober 192.168.1.3 -- bastion                 vlan 1 (allowed source)
 #   outsider 192.168.2.2 -- bastion 192.168.2.1   vlan 2 (not allowed)
 { lib, ... }:
 let
@@ -45,6 +54,8 @@ in
             name = "alice";
             sshKeys = [ (lib.removeSuffix "\n" (builtins.readFile ./test-keys/alice-ed25519-TEST-ONLY.pub)) ];
             totp = true;
+            # The deploy path: wheel, sudo without a password, trusted by Nix.
+            deploy = true;
             totpSecret = "hearth-totp-alice";
           }
         ];
@@ -62,6 +73,17 @@ in
         maxAuthTries = 3;
         loginGraceTime = 30;
       };
+      # Test only: the negative cases below would otherwise be refused by
+      # OpenSSH's per-source penalties before they reach PAM.
+      services.openssh.settings.PerSourcePenaltyExemptList = "192.168.1.2";
+    };
+
+    prober = {
+      imports = [
+        (address "eth1" "192.168.1.3")
+        sshClient
+      ];
+      virtualisation.vlans = [ 1 ];
     };
 
     client = {
@@ -186,11 +208,33 @@ in
     bastion.succeed("journalctl -u sshd.service | grep -Eq '(Partial|Accepted) publickey for alice .*SHA256:'")
     bastion.succeed("journalctl -u sshd.service | grep -q 'Accepted keyboard-interactive/pam for alice'")
 
+    # The deploy path (README "Deploying to the bastion"): one code opens a
+    # master connection, as `hearth ssh-config` configures it; through it a
+    # second connection needs no code, and alice, a deploy user, may sudo
+    # without a password as `nixos-rebuild --target-host alice@... --sudo`
+    # does. Without the master a code-less connection is refused.
+    bastion.succeed("id -nG alice | grep -qw wheel")
+    client.succeed("sleep $(( 31 - $(date +%s) % 30 ))")
+    mux = "-o ControlMaster=auto -o ControlPath=/tmp/mux-%C -o ControlPersist=60"
+    client.succeed(ssh(client, code(client), extra=mux))
+    client.succeed(ssh(client, "", extra=mux).replace(" true < /dev/null", " sudo -n true < /dev/null"))
+    client.fail(ssh(client, "").replace(" true < /dev/null", " sudo -n true < /dev/null"))
+    client.succeed(f"ssh {mux} -O exit alice@192.168.1.1 || true")
+
     # The rate limit (10 attempts per 30 s here): a burst of wrong codes
     # trips it, and pam_google_authenticator says so in the journal.
     for _ in range(11):
         client.fail(ssh(client, wrong))
     bastion.succeed("journalctl | grep -q 'Too many concurrent login attempts'")
+
+    # The production setting: PerSourcePenalties stays on (OpenSSH's
+    # default). Repeated failures from a non-exempt source get it refused
+    # before authentication, which sshd logs as a penalty.
+    bastion.succeed("sshd -T | grep -q '^persourcepenalties '")
+    prober.succeed("install -m 600 ${./test-keys/alice-ed25519-TEST-ONLY} /root/alice")
+    for _ in range(6):
+        prober.fail(ssh(prober, wrong))
+    bastion.wait_until_succeeds("journalctl -u sshd.service | grep -q 'penalty'", timeout=30)
 
     # Root cannot log in at all.
     client.fail("ssh -i /root/alice -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@192.168.1.1 true")

@@ -67,7 +67,7 @@ impl Editor {
         }
         let text = self.doc.as_ref().map(|d| d.to_string()).unwrap_or_else(|| self.before.text.clone());
         let loaded = Loaded::parse(&self.path, text)?;
-        validate::check(&loaded).map_err(EditError::Invalid)?;
+        validate::check(&loaded).map_err(|p| EditError::Invalid(p.with_mode(validate::Mode::AfterChange)))?;
         Ok(std::borrow::Cow::Owned(loaded))
     }
 

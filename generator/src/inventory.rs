@@ -309,7 +309,8 @@ impl Host {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum PeerKind {
-    /// Uses the LAN resolvers for everything.
+    /// Uses the LAN resolvers for everything (`network.resolvers`; no DNS
+    /// server at all while that list is empty).
     #[default]
     Phone,
     /// Linux laptop: split DNS for the home domain (systemd-resolved routing domain).
@@ -526,6 +527,11 @@ pub struct User {
     /// Require a TOTP code after the key (the seed is a hearth secret).
     #[serde(default = "default_true")]
     pub totp: bool,
+    /// May deploy to the bastion host (`nixos-rebuild --target-host
+    /// USER@HOST --sudo`): in `wheel`, sudo without a password (the login
+    /// already took key + TOTP code), a trusted Nix user. Needs `totp`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deploy: bool,
 }
 
 /// A policy test in the spirit of Tailscale's: what `src` must and must not reach.

@@ -24,10 +24,28 @@ struct Cli {
 #[derive(Debug, clap::Subcommand)]
 enum Command {
     /// Create a new hearth repository (inventory, hosts/, secrets/, flake.nix).
+    ///
+    /// Examples:
+    ///   hearth init homelab --domain home.example.net --lan 192.168.1.0/24 \
+    ///       --admin "$(cat ~/.ssh/id_ed25519.pub)"
+    ///   hearth init . --vpn 10.100.0.0/24
+    #[command(verbatim_doc_comment)]
     Init(cmd::core::InitArgs),
     /// Write hosts/*/hearth.nix and secrets/secrets.nix from the inventory.
+    ///
+    /// Examples:
+    ///   hearth render
+    ///   hearth render --check        # CI: exit 1 when a generated file is stale
+    ///   hearth --identity test-keys/admin-TEST-ONLY.agekey render
+    #[command(verbatim_doc_comment)]
     Render(cmd::core::RenderArgs),
-    /// Validate the inventory and decide every [[acl_tests]] entry.
+    /// Validate the inventory and decide every [[acl_tests]] entry; warn
+    /// about what is valid but probably a mistake. Writes nothing.
+    ///
+    /// Examples:
+    ///   hearth check
+    ///   hearth --inventory ~/homelab/inventory.toml check
+    #[command(verbatim_doc_comment)]
     Check,
     /// Print the inventory's JSON Schema.
     Schema,
@@ -36,6 +54,12 @@ enum Command {
         shell: clap_complete::Shell,
     },
     /// Print one rendered part of a host as its NixOS module produces it.
+    ///
+    /// Examples:
+    ///   hearth preview extgw01 nftables
+    ///   hearth preview extgw01 sshd
+    ///   hearth preview vps wireguard
+    #[command(verbatim_doc_comment)]
     Preview(cmd::core::PreviewArgs),
     /// Hosts hearth renders a NixOS configuration for.
     #[command(subcommand)]
@@ -47,11 +71,31 @@ enum Command {
     #[command(subcommand)]
     Service(cmd::inventory_cmds::ServiceCommand),
     /// Let a group or peer reach a service.
+    ///
+    /// Examples:
+    ///   hearth allow grafana mobile
+    ///   hearth allow jellyfin laptop
+    #[command(verbatim_doc_comment)]
     Allow(cmd::inventory_cmds::AllowArgs),
     /// Stop a group or peer from reaching a service.
+    ///
+    /// Examples:
+    ///   hearth deny grafana mobile
+    ///   hearth deny sonarr laptop
+    #[command(verbatim_doc_comment)]
     Deny(cmd::inventory_cmds::AllowArgs),
-    /// Admin recipients: who can decrypt every secret.
+    /// Policy tests (`[[acl_tests]]`): what a group or peer must and must not reach.
     #[command(subcommand)]
+    AclTest(cmd::inventory_cmds::AclTestCommand),
+    /// LAN DNS resolvers for VPN peers (`network.resolvers`).
+    #[command(subcommand)]
+    Resolver(cmd::inventory_cmds::ResolverCommand),
+    /// Admin recipients: who can decrypt every secret.
+    ///
+    /// Examples:
+    ///   hearth admin add "$(cat ~/.ssh/id_ed25519.pub)" && hearth secrets rekey
+    ///   hearth admin remove age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq
+    #[command(subcommand, verbatim_doc_comment)]
     Admin(cmd::inventory_cmds::AdminCommand),
     /// One secret: set, show, list, rotate.
     #[command(subcommand)]
@@ -63,6 +107,11 @@ enum Command {
     #[command(subcommand)]
     User(cmd::user::UserCommand),
     /// Print ~/.ssh/config entries for the bastion and the LAN hosts behind it.
+    ///
+    /// Examples:
+    ///   hearth ssh-config --user torjus >> ~/.ssh/config
+    ///   ssh extgw01                    # key + TOTP code, then every LAN host through it
+    #[command(verbatim_doc_comment)]
     SshConfig(cmd::user::SshConfigArgs),
     /// Bring the inventory up as network namespaces and prove the policy on real packets.
     #[command(subcommand)]
@@ -74,6 +123,10 @@ enum PeerCommand {
     #[command(flatten)]
     Edit(cmd::inventory_cmds::PeerCommand),
     /// Give a peer a new keypair (and preshared key).
+    ///
+    /// Example:
+    ///   hearth peer rotate phone && hearth render && hearth peer config phone --qr
+    #[command(verbatim_doc_comment)]
     Rotate { name: String },
     /// Print a peer's wg-quick config (decrypted with the admin identity),
     /// as text, a terminal QR code, or a PNG/SVG image.
@@ -93,7 +146,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Check => cmd::core::check(g),
         Command::Schema => cmd::core::schema(),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut command(), "hearth", &mut std::io::stdout());
+            // Generated into memory first: clap_complete panics when its
+            // writer fails, and a closed pipe (`| head -3`) is not an error.
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut command(), "hearth", &mut buf);
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &buf)?;
             Ok(0)
         }
         Command::Preview(a) => cmd::core::preview(a, g),
@@ -105,6 +162,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Allow(a) => cmd::inventory_cmds::allow(a, g, true),
         Command::Deny(a) => cmd::inventory_cmds::allow(a, g, false),
         Command::Admin(c) => cmd::inventory_cmds::admin(c, g),
+        Command::AclTest(c) => cmd::inventory_cmds::acl_test(c, g),
+        Command::Resolver(c) => cmd::inventory_cmds::resolver(c, g),
         Command::Secret(c) => cmd::secret::secret(c, g),
         Command::Secrets(c) => cmd::secret::secrets_cmd(c, g),
         Command::User(c) => cmd::user::user(c, g),

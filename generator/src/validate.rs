@@ -23,10 +23,29 @@ pub struct Problem {
 pub struct Problems {
     pub file: String,
     pub located: Vec<(crate::inventory::Pos, Problem)>,
+    /// What the problems are about, for the wording of the report.
+    pub mode: Mode,
+}
+
+/// Where the validated text came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// The inventory on disk, read by a command that would write (render, an edit).
+    #[default]
+    Write,
+    /// The inventory on disk, read by `hearth check`, which never writes.
+    Check,
+    /// The text an edit would write: its positions are in the candidate,
+    /// not in the file on disk (issue 18).
+    AfterChange,
 }
 
 impl fmt::Display for Problems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = match self.mode {
+            Mode::AfterChange => format!("{} (after your change)", self.file),
+            _ => self.file.clone(),
+        };
         for (i, (pos, p)) in self.located.iter().enumerate() {
             if i > 0 {
                 writeln!(f)?;
@@ -34,12 +53,16 @@ impl fmt::Display for Problems {
             // A key may hold anything a TOML quoted key can: escaped here so
             // nothing reaches the terminal raw.
             let keys: String = p.keys.join(".").chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect();
-            write!(f, "{}:{}:{}: {keys}: {}", self.file, pos.line, pos.col, p.message)?;
+            write!(f, "{file}:{}:{}: {keys}: {}", pos.line, pos.col, p.message)?;
             if !p.hint.is_empty() {
                 write!(f, "\n  hint: {}", p.hint)?;
             }
         }
-        write!(f, "\n{} problem(s) in {}; nothing was written", self.located.len(), self.file)
+        match self.mode {
+            Mode::Write => write!(f, "\n{} problem(s) in {}; nothing was written", self.located.len(), self.file),
+            Mode::Check => write!(f, "\n{} problem(s) in {}", self.located.len(), self.file),
+            Mode::AfterChange => write!(f, "\nthe change would leave {} problem(s) in {} (lines as they would be after it); nothing was written", self.located.len(), self.file),
+        }
     }
 }
 
@@ -51,6 +74,11 @@ impl Problems {
     }
     pub fn is_empty(&self) -> bool {
         self.located.is_empty()
+    }
+    /// The same problems, reported for `mode`.
+    pub fn with_mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
     }
 }
 
@@ -68,7 +96,7 @@ pub fn check(loaded: &Loaded) -> Result<(), Problems> {
         })
         .collect();
     located.sort_by(|a, b| a.0.cmp(&b.0));
-    Err(Problems { file: loaded.path.display().to_string(), located })
+    Err(Problems { file: loaded.path.display().to_string(), located, mode: Mode::Write })
 }
 
 /// Where validation collects problems; areas add theirs here.
@@ -352,7 +380,11 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
     }
     if !bastions.is_empty() || !inv.users.is_empty() {
         if bastions.is_empty() {
-            s.err(&["users"], "bastion users are listed but no host has role `bastion`", "add \"bastion\" to the roles of the gateway, e.g. `hearth host add extgw01 --role bastion`");
+            let hint = match gws.first() {
+                Some(g) => format!("give the gateway the role too: `hearth host set {g} --role wireguard-gateway --role bastion`"),
+                None => "give a host the role: `hearth host set HOST --role bastion` (an existing host) or `hearth host add HOST --role bastion --address IP --ssh-key KEY`".into(),
+            };
+            s.err(&["users"], "bastion users are listed but no host has role `bastion`", hint);
         }
     }
     if !clients.is_empty() && gws.is_empty() {
@@ -400,6 +432,7 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
         }
     }
 
+
     // ACL tests (structure only: their outcome is `hearth check`'s policy step).
     for (i, t) in inv.acl_tests.iter().enumerate() {
         let idx = i.to_string();
@@ -426,6 +459,69 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
         area.validate(inv, &mut s);
     }
     s.0
+}
+
+/// Things that are valid but probably not what was meant (issue 18): a
+/// group nothing uses (a typo such as `mobil` for `mobile`), VPN clients
+/// without a DNS resolver. `hearth check` and every edit print them; they
+/// never block anything.
+pub fn warnings(inv: &Inventory) -> Vec<Problem> {
+    let mut s = Sink(Vec::new());
+    let services = crate::policy::services(inv);
+    let used: BTreeSet<&str> = services.values().flat_map(|svc| svc.allow.iter().map(String::as_str)).chain(inv.acl_tests.iter().map(|t| t.src.as_str())).collect();
+    let groups = inv.groups();
+    for (kind, name, list) in inv.peers.iter().map(|(n, p)| ("peers", n, &p.groups)).chain(inv.hosts.iter().map(|(n, h)| ("hosts", n, &h.groups))) {
+        for (i, g) in list.iter().enumerate() {
+            if used.contains(g.as_str()) {
+                continue;
+            }
+            let near = groups.keys().chain(used.iter()).filter(|o| **o != g.as_str() && edit_distance(o, g) <= 2).min_by_key(|o| edit_distance(o, g));
+            let hint = match near {
+                Some(o) => format!("did you mean `{o}`? Otherwise let the group reach a service: `hearth allow SERVICE {g}`"),
+                None => format!("let the group reach a service: `hearth allow SERVICE {g}`"),
+            };
+            s.err(&[kind, name, "groups", &i.to_string()], format!("group `{g}` is in no service's `allow` and no `[[acl_tests]]` src, so it grants nothing"), hint);
+        }
+    }
+    if inv.network.resolvers.is_empty() && !inv.peers.is_empty() {
+        s.err(
+            &["network", "resolvers"],
+            "no LAN resolvers: phones and laptops get no DNS server from their WireGuard config",
+            "add your LAN's DNS server: `hearth resolver add 192.168.1.1` (it becomes reachable by every peer on port 53)",
+        );
+    }
+    s.0
+}
+
+/// The warnings of a loaded inventory as located lines (`FILE:L:C: warning: ...`),
+/// leaving out those in `known` (the warnings before an edit).
+pub fn warning_lines(loaded: &Loaded, known: &[Problem]) -> Vec<String> {
+    let mut w: Vec<_> = warnings(&loaded.inv)
+        .into_iter()
+        .filter(|p| !known.contains(p))
+        .map(|p| {
+            let keys: Vec<&str> = p.keys.iter().map(String::as_str).collect();
+            (loaded.locate(&keys), p)
+        })
+        .collect();
+    w.sort_by(|a, b| a.0.cmp(&b.0));
+    w.into_iter().map(|(pos, p)| format!("{}:{}:{}: warning: {}: {}\n  hint: {}", loaded.path.display(), pos.line, pos.col, p.keys.join("."), p.message, p.hint)).collect()
+}
+
+/// Levenshtein distance, for "did you mean".
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for j in 0..b.len() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == b[j] { prev } else { 1 + prev.min(row[j]).min(row[j + 1]) };
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 fn vpn_address<'a>(s: &mut Sink, inv: &Inventory, keys: &[&str], a: Ipv4Addr, owner: &'a str, seen: &mut BTreeMap<Ipv4Addr, &'a str>) {
@@ -555,6 +651,16 @@ ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02
         assert!(has(&ps, "hosts.hub.ssh_key"), "{ps:?}");
         assert!(has(&ps, "hosts.hub.public_key: not a WireGuard key"), "{ps:?}");
         assert!(has(&ps, "admin.recipients.0"), "{ps:?}");
+    }
+
+    #[test]
+    fn unused_group_warns_with_the_nearest_used_name() {
+        let l = Loaded::parse(Path::new("inventory.toml"), format!("{BASE}[hosts.nas]\naddress = \"10.0.0.9\"\n[services.s]\nhost = \"nas\"\nport = 1\nallow = [\"mobile\"]\n[peers.a]\ngroups = [\"mobile\"]\n[peers.b]\ngroups = [\"mobil\"]\n")).unwrap();
+        let w = warning_lines(&l, &[]).join("\n");
+        assert!(w.contains("peers.b.groups.0: group `mobil` is in no service's `allow`") && w.contains("did you mean `mobile`?"), "{w}");
+        assert!(!w.contains("peers.a.groups"), "{w}");
+        assert!(w.contains("network.resolvers: no LAN resolvers"), "{w}");
+        assert_eq!(edit_distance("mobil", "mobile"), 1);
     }
 
     #[test]

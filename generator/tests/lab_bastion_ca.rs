@@ -24,7 +24,18 @@ fn ca_certificates_and_totp_on_a_gateway_bastion() {
     let names: Vec<&str> = checks.iter().map(|c| c.0.as_str()).collect();
     assert_eq!(
         names,
-        ["key + current code", "the same code again", "key + wrong code", "code without key", "CA certificate + code", "expired certificate + code", "source outside VPN and LAN"]
+        [
+            "key + current code",
+            "the same code again",
+            "key + wrong code",
+            "code without key",
+            "CA certificate + code",
+            "expired certificate + code",
+            "deploy: first connection (code), opens the master",
+            "deploy: second connection through the master, no code",
+            "deploy: second connection without the master, no code",
+            "source outside VPN and LAN"
+        ]
     );
     assert_eq!(checks[4].1, "shell");
     assert!(checks[5].1.starts_with("denied"), "{checks:?}");

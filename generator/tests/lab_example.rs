@@ -39,7 +39,19 @@ fn example_inventory_passes_the_whole_lab() {
     let checks = ingress[1].as_array().unwrap();
     assert!(checks.len() >= 20 && checks.iter().all(|c| c["ok"] == true), "{checks:?}");
     let bastion: Vec<&str> = report["bastion"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
-    assert_eq!(bastion, ["key + current code", "the same code again", "key + wrong code", "code without key", "source outside VPN and LAN"]);
+    assert_eq!(
+        bastion,
+        [
+            "key + current code",
+            "the same code again",
+            "key + wrong code",
+            "code without key",
+            "deploy: first connection (code), opens the master",
+            "deploy: second connection through the master, no code",
+            "deploy: second connection without the master, no code",
+            "source outside VPN and LAN"
+        ]
+    );
     // Coverage: every probe SYN reached the gateway's filter.
     assert_eq!(report["timings"]["syn_sent"], report["timings"]["syn_reached_gateway"]);
     assert_eq!(report["timings"]["syn_sent"], 2 * 8 * 65535);

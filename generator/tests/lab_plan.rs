@@ -90,7 +90,8 @@ fn expectations_come_from_the_policy_resolver() {
 fn bastion_is_rendered_for_lab_users_with_debian_pam_paths() {
     let Some(p) = plan() else { return };
     let b = p.bastion.as_ref().expect("extgw01 is a bastion");
-    assert_eq!(b.users, ["hltesta", "hltestb", "hltestc"]);
+    assert_eq!(b.users, ["hltesta", "hltestb", "hltestc", "hltestd"]);
+    assert!(b.pam_stack.contains("security/pam_limits.so"), "pam_limits in the lab's stack too: {}", b.pam_stack);
     assert!(b.sshd_config.contains("AuthenticationMethods publickey,keyboard-interactive"), "{}", b.sshd_config);
     assert!(b.sshd_config.contains("hltesta@10.69.222.0/24"), "{}", b.sshd_config);
     assert!(!b.sshd_config.contains("torjus"), "the lab's users replace the inventory's");

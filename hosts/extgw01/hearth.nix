@@ -149,6 +149,7 @@
           "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIGt226BmWKXJp3wh4KzD35v3L6SAuS3ddIib2+BfM0p torjus-TEST"
         ];
         totp = true;
+        deploy = true;
         totpSecret = "hearth-totp-torjus";
       }
     ];

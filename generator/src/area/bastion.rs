@@ -20,9 +20,12 @@ impl Area for Bastion {
     }
 
     fn validate(&self, inv: &Inventory, s: &mut Sink) {
-        for (n, _) in &inv.users {
+        for (n, u) in &inv.users {
             if let Some(m) = crate::rules::rule("userName").problem(n) {
                 s.err(&["users", n], format!("user name {m}"), "use a Unix user name such as `alice`");
+            }
+            if u.deploy && !u.totp {
+                s.err(&["users", n, "deploy"], "a deploy user gets root through sudo, so it needs the second factor too", format!("set totp = true for `{n}` (`hearth user add {n} --totp --deploy` for a new user)"));
             }
         }
         if inv.bastion.port == 0 {
@@ -77,6 +80,7 @@ impl Area for Bastion {
                         .set("name", u.clone())
                         .set("sshKeys", Value::strs(user.ssh_keys.clone()))
                         .set("totp", user.totp)
+                        .set("deploy", user.deploy)
                         .set("totpSecret", Value::opt_str(totp.map(|t| t.age_name(name)))),
                 )
             })
@@ -106,7 +110,7 @@ impl Area for Bastion {
             Preview {
                 part: "pam",
                 needs: "the bastion role",
-                expr: "lib.bastion.sshdStack { cfg = host.hearth.bastion; modules = { googleAuthenticator = \"pam_google_authenticator.so\"; unix = \"pam_unix.so\"; deny = \"pam_deny.so\"; succeedIf = \"pam_succeed_if.so\"; }; }",
+                expr: "lib.bastion.sshdStack { cfg = host.hearth.bastion; modules = { googleAuthenticator = \"pam_google_authenticator.so\"; unix = \"pam_unix.so\"; deny = \"pam_deny.so\"; succeedIf = \"pam_succeed_if.so\"; limits = \"pam_limits.so\"; }; }",
             },
             Preview { part: "totp-header", needs: "the bastion role", expr: "lib.bastion.totpHeader host.hearth.bastion" },
         ]

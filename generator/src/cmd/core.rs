@@ -40,7 +40,8 @@ pub fn edit(global: &Global, opts: &EditOpts, change: impl FnOnce(&mut Editor) -
     let mut store = secrets::SecretStore::open(global.root().join("secrets"))?;
     said.extend(render::materialize(&mut ed, &mut store)?);
     said.extend(ed.swept.iter().map(|p| format!("removed {} (a temp file a killed hearth left)", hearth::fsutil::shown(p))));
-    ed.commit()?;
+    let before_warnings = validate::warnings(&ed.before.inv);
+    let after = ed.commit()?;
     // Who may read which secret may have changed: agenix's rules follow now,
     // not at the next render.
     if refresh_rules(global)? {
@@ -48,6 +49,10 @@ pub fn edit(global: &Global, opts: &EditOpts, change: impl FnOnce(&mut Editor) -
     }
     for s in &said {
         println!("{s}");
+    }
+    // Warnings this change brought in (a typo in a group name, ...).
+    for w in validate::warning_lines(&after, &before_warnings) {
+        eprintln!("{w}");
     }
     if !said.is_empty() {
         println!("next: run `hearth render` to update hosts/*/hearth.nix");
@@ -121,7 +126,12 @@ pub fn render(args: RenderArgs, global: &Global) -> anyhow::Result<i32> {
 }
 
 pub fn check(global: &Global) -> anyhow::Result<i32> {
-    let loaded = load_valid(global)?;
+    // `check` writes nothing, so its report does not say "nothing was written".
+    let loaded = Loaded::read(&global.inventory)?;
+    validate::check(&loaded).map_err(|p| p.with_mode(validate::Mode::Check))?;
+    for w in validate::warning_lines(&loaded, &[]) {
+        eprintln!("{w}");
+    }
     let al = policy::allowlist(&loaded.inv);
     let failures = policy::evaluate_tests(&loaded.inv, &al);
     if failures.is_empty() {
@@ -186,6 +196,27 @@ pub struct InitArgs {
     /// An admin recipient (age1... or ssh-ed25519 ...); repeatable.
     #[arg(long = "admin", value_name = "RECIPIENT")]
     pub admins: Vec<String>,
+    /// The flake reference of hearth for flake.nix's `inputs.hearth.url`
+    /// (e.g. github:you/hearth); default: the checkout this binary was built from.
+    #[arg(long = "hearth", value_name = "FLAKE-REF")]
+    pub hearth: Option<String>,
+}
+
+/// The hearth checkout this binary was built from, as a flake reference,
+/// when it is still there.
+fn own_flake_ref() -> Option<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+    root.join("flake.nix").is_file().then(|| format!("path:{}", root.display()))
+}
+
+/// The template flake with `inputs.hearth.url` set to `url`.
+pub fn template_flake(url: &str) -> String {
+    TEMPLATE_FLAKE
+        .lines()
+        .map(|l| if l.contains("# hearth-input") { format!("    hearth.url = {};", toml_str(url)) } else { l.to_string() })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 pub const TEMPLATE_FLAKE: &str = include_str!("../../../templates/default/flake.nix");
@@ -206,13 +237,18 @@ pub fn init(args: InitArgs, _global: &Global) -> anyhow::Result<i32> {
         toml_str(&args.lan),
         toml_str(&args.vpn),
     );
+    let hearth_ref = match args.hearth.clone().or_else(own_flake_ref) {
+        Some(r) if !r.trim().is_empty() && !r.contains(['"', '\\', '$', '\n']) => r,
+        Some(r) => bail!("--hearth `{}` is not a flake reference", r.escape_debug()),
+        None => bail!("cannot tell where hearth comes from for flake.nix's inputs.hearth.url; pass --hearth FLAKE-REF (e.g. github:you/hearth or path:/src/hearth)"),
+    };
     let loaded = Loaded::parse(&inv_path, text.clone())?;
     if let Err(p) = validate::check(&loaded) {
         bail!("{p}");
     }
     std::fs::create_dir_all(dir.join("hosts")).with_context(|| format!("creating {}", dir.display()))?;
     std::fs::create_dir_all(dir.join("secrets"))?;
-    write_new(&dir.join("flake.nix"), TEMPLATE_FLAKE)?;
+    write_new(&dir.join("flake.nix"), &template_flake(&hearth_ref))?;
     write_new(&dir.join("inventory.schema.json"), &hearth::schema_json())?;
     write_new(&dir.join("hosts/.gitkeep"), "")?;
     write_new(&dir.join("secrets/.gitkeep"), "")?;
@@ -222,6 +258,15 @@ pub fn init(args: InitArgs, _global: &Global) -> anyhow::Result<i32> {
     println!("next: hearth host add NAME --role wireguard-gateway --address IP --ssh-key \"$(ssh-keyscan -t ed25519 HOST | cut -d' ' -f2-)\"");
     if args.admins.is_empty() {
         println!("warning: no admin recipient yet; add one with `hearth admin add \"$(cat ~/.ssh/id_ed25519.pub)\"`");
+    }
+    println!("flake.nix takes hearth from {hearth_ref}");
+    // A flake sees only what git tracks: without a repository (or with
+    // hosts/ untracked) `nix build .#...` sees no hosts.
+    let in_git = std::process::Command::new("git").arg("-C").arg(dir).args(["rev-parse", "--git-dir"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).status().is_ok_and(|s| s.success());
+    if !in_git {
+        println!("next: cd {} && git init && git add -A   (a flake sees only the files git tracks)", dir.display());
+    } else {
+        println!("next: git add -A   (a flake sees only the files git tracks)");
     }
     Ok(0)
 }

@@ -16,8 +16,11 @@ pub enum HostCommand {
     /// Add a host.
     ///
     /// Examples:
-    ///   hearth host add extgw01 --role wireguard-gateway --role bastion --address 10.69.13.20 --ssh-key "ssh-ed25519 AAAA..."
-    ///   hearth host add vps --role wireguard-hub --endpoint vps.example.net:51820 --ssh-key "ssh-ed25519 AAAA..."
+    ///   KEY="$(ssh-keyscan -t ed25519 extgw01 | cut -d' ' -f2-)"
+    ///   hearth host add extgw01 --role wireguard-gateway --role bastion \
+    ///       --address 10.69.13.20 --ssh-key "$KEY"
+    ///   hearth host add vps --role wireguard-hub \
+    ///       --endpoint vps.example.net:51820 --ssh-key "$VPS_KEY"
     ///   hearth host add jelly01 --address 10.69.13.12
     #[command(verbatim_doc_comment)]
     Add {
@@ -37,7 +40,40 @@ pub enum HostCommand {
         #[command(flatten)]
         opts: EditOpts,
     },
+    /// Change an existing host: its SSH host key, roles, LAN address or
+    /// endpoint. Options not given stay as they are; `--role` replaces the
+    /// whole list.
+    ///
+    /// Examples:
+    ///   hearth host set jelly01 --ssh-key "$(ssh-keyscan -t ed25519 jelly01 | cut -d' ' -f2-)"
+    ///   hearth host set extgw01 --role wireguard-gateway --role bastion
+    ///   hearth host set monitoring01 --address 10.69.13.21
+    #[command(verbatim_doc_comment)]
+    Set {
+        name: String,
+        /// The new roles (replaces the list); repeatable.
+        #[arg(long = "role", value_name = "ROLE")]
+        roles: Vec<Role>,
+        /// Remove every role (the host becomes a plain LAN server).
+        #[arg(long, conflicts_with = "roles")]
+        no_roles: bool,
+        /// New LAN address.
+        #[arg(long)]
+        address: Option<Ipv4Addr>,
+        /// New public HOST:PORT.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// New SSH host public key; run `hearth secrets rekey` after, so the host can read its secrets.
+        #[arg(long, value_name = "KEY")]
+        ssh_key: Option<String>,
+        #[command(flatten)]
+        opts: EditOpts,
+    },
     /// Remove a host (its user-owned hosts/NAME/default.nix stays).
+    ///
+    /// Example:
+    ///   hearth host remove nzbget-jail
+    #[command(verbatim_doc_comment)]
     Remove {
         name: String,
         #[command(flatten)]
@@ -74,6 +110,40 @@ pub fn host(cmd: HostCommand, global: &Global) -> anyhow::Result<i32> {
                 t["ssh_key"] = toml_edit::value(k.trim());
             }
             Ok(vec![format!("added host `{name}`")])
+        }),
+        HostCommand::Set { name, roles, no_roles, address, endpoint, ssh_key, opts } => edit(global, &opts, |ed| {
+            if !ed.before.inv.hosts.contains_key(&name) {
+                bail!("no host `{name}`; add it with `hearth host add {name} ...`");
+            }
+            if roles.is_empty() && !no_roles && address.is_none() && endpoint.is_none() && ssh_key.is_none() {
+                bail!("nothing to change; give --ssh-key, --role, --no-roles, --address or --endpoint");
+            }
+            let old_key = ed.before.inv.hosts[&name].ssh_key.clone();
+            let t = ed.entry_table("hosts", &name);
+            let mut said = vec![];
+            if no_roles {
+                t.remove("roles");
+                said.push(format!("host `{name}`: no roles"));
+            } else if !roles.is_empty() {
+                t["roles"] = str_array(roles.iter().map(|r| r.as_str()));
+                said.push(format!("host `{name}`: roles {}", roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")));
+            }
+            if let Some(a) = address {
+                t["address"] = toml_edit::value(a.to_string());
+                said.push(format!("host `{name}`: address {a}"));
+            }
+            if let Some(e) = endpoint {
+                said.push(format!("host `{name}`: endpoint {e}"));
+                t["endpoint"] = toml_edit::value(e);
+            }
+            if let Some(k) = ssh_key {
+                t["ssh_key"] = toml_edit::value(k.trim());
+                said.push(format!("host `{name}`: new SSH host key"));
+                if old_key.is_some() {
+                    said.push("next: `hearth secrets rekey` so the host's secrets are encrypted to its new key".into());
+                }
+            }
+            Ok(said)
         }),
         HostCommand::Remove { name, opts } => {
             let root = global.root();
@@ -188,8 +258,20 @@ pub enum PeerCommand {
         opts: EditOpts,
     },
     /// Remove a peer. Its address is retired (not reused without --reuse-address).
+    /// A peer named in `allow` lists or `[[acl_tests]]` (directly, or as the
+    /// last member of a group) is only removed with --cascade, which removes
+    /// those mentions too and says which.
+    ///
+    /// Examples:
+    ///   hearth peer remove old-phone
+    ///   hearth peer remove phone --cascade
+    #[command(verbatim_doc_comment)]
     Remove {
         name: String,
+        /// Also remove the peer (and groups only it was in) from every
+        /// service's `allow` and every `[[acl_tests]]` entry with it as `src`.
+        #[arg(long)]
+        cascade: bool,
         #[command(flatten)]
         opts: EditOpts,
     },
@@ -232,12 +314,37 @@ pub fn peer(cmd: PeerCommand, global: &Global) -> anyhow::Result<i32> {
             said.insert(0, format!("added peer `{name}` ({kind}{})", if groups.is_empty() { String::new() } else { format!(", groups: {}", groups.join(", ")) }));
             Ok(said)
         }),
-        PeerCommand::Remove { name, opts } => {
+        PeerCommand::Remove { name, cascade, opts } => {
             let root = global.root();
             let code = edit(global, &opts, |ed| {
                 let Some(p) = ed.before.inv.peers.get(&name).cloned() else { bail!("no peer `{name}`") };
+                let refs = peer_references(&ed.before.inv, &name);
+                if !refs.is_empty() && !cascade {
+                    let cmds: Vec<String> = refs.iter().map(|r| format!("  {}", r.command)).collect();
+                    bail!(
+                        "peer `{name}` is still named in {} place(s); nothing was written\nhint: `hearth peer remove {name} --cascade` removes them too, or run:\n{}",
+                        refs.len(),
+                        cmds.join("\n")
+                    );
+                }
+                let mut said = vec![];
+                // Tests from the highest index down, so indexes stay valid.
+                let mut tests: Vec<usize> = refs.iter().filter_map(|r| r.test).collect();
+                tests.sort_unstable();
+                tests.dedup();
+                for i in tests.into_iter().rev() {
+                    if let Some(a) = ed.doc_mut().get_mut("acl_tests").and_then(|t| t.as_array_of_tables_mut()) {
+                        a.remove(i);
+                    }
+                }
+                for r in &refs {
+                    if let Some((svc, who)) = &r.allow {
+                        array_remove(ed.entry_table("services", svc), "allow", who);
+                    }
+                    said.push(format!("removed {}", r.what));
+                }
                 ed.remove_entry("peers", &name);
-                let mut said = vec![format!("removed peer `{name}`")];
+                said.insert(0, format!("removed peer `{name}`"));
                 if let Some(a) = p.address {
                     array_add(ed.section("network"), "retired", &a.to_string());
                     said.push(format!("retired its address {a} (reuse it with `hearth peer add NAME --reuse-address`)"));
@@ -271,6 +378,37 @@ pub fn peer(cmd: PeerCommand, global: &Global) -> anyhow::Result<i32> {
             list_output(json, &rows, &["PEER", "KIND", "GROUPS", "ADDRESS", "TUNNEL", "PUBLIC KEY"], |r| vec![r.name.into(), r.kind.clone(), r.groups.join(","), opt(r.address), if r.full_tunnel { "full" } else { "split" }.into(), r.public_key.unwrap_or("-").into()])
         }
     }
+}
+
+/// A mention of a peer that would dangle once it is gone.
+struct PeerRef {
+    what: String,
+    command: String,
+    /// (service, name in its allow list)
+    allow: Option<(String, String)>,
+    /// index into `[[acl_tests]]`
+    test: Option<usize>,
+}
+
+/// Where the inventory names peer `name`: directly, or through a group it is
+/// the only member of.
+fn peer_references(inv: &hearth::inventory::Inventory, name: &str) -> Vec<PeerRef> {
+    let groups = inv.groups();
+    let mut gone: Vec<&str> = vec![name];
+    gone.extend(groups.iter().filter(|(_, m)| m.len() == 1 && m[0] == name).map(|(g, _)| *g));
+    let mut out = vec![];
+    for (svc, s) in &inv.services {
+        for who in s.allow.iter().filter(|w| gone.contains(&w.as_str())) {
+            out.push(PeerRef { what: format!("`{who}` from the allow list of `{svc}`"), command: format!("hearth deny {svc} {who}"), allow: Some((svc.clone(), who.clone())), test: None });
+        }
+    }
+    // Highest index first: each `acl-test remove` keeps the next index valid.
+    for (i, t) in inv.acl_tests.iter().enumerate().rev() {
+        if gone.contains(&t.src.as_str()) {
+            out.push(PeerRef { what: format!("[[acl_tests]] entry {i} (src = \"{}\")", t.src), command: format!("hearth acl-test remove {i}"), allow: None, test: Some(i) });
+        }
+    }
+    out
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -457,12 +595,21 @@ pub fn allow(args: AllowArgs, global: &Global, grant: bool) -> anyhow::Result<i3
 #[derive(Debug, clap::Subcommand)]
 pub enum AdminCommand {
     /// Add an admin recipient (age1... or ssh-ed25519 ...). Run `hearth secrets rekey` after.
+    ///
+    /// Example:
+    ///   hearth admin add "$(cat ~/.ssh/id_ed25519.pub)" && hearth secrets rekey
+    #[command(verbatim_doc_comment)]
     Add {
         recipient: String,
         #[command(flatten)]
         opts: EditOpts,
     },
-    /// Remove an admin recipient. Run `hearth secrets rekey` after, and rotate the secrets it could read.
+    /// Remove an admin recipient. Run `hearth secrets rekey` after, and rotate
+    /// the secrets it could read. The last admin cannot be removed.
+    ///
+    /// Example:
+    ///   hearth admin remove "ssh-ed25519 AAAA... lost-laptop" && hearth secrets rekey
+    #[command(verbatim_doc_comment)]
     Remove {
         recipient: String,
         #[command(flatten)]
@@ -488,11 +635,158 @@ pub fn admin(cmd: AdminCommand, global: &Global) -> anyhow::Result<i32> {
             let Some(exact) = current.iter().find(|r| hearth::validate::canonical_recipient(r) == want) else {
                 bail!("`{}` is not an admin recipient", recipient.trim());
             };
+            // Not even --force: with no admin left, `secrets rekey` encrypts
+            // every secret to host keys only and nobody can edit them again.
+            if current.len() == 1 {
+                bail!("`{want}` is the last admin recipient: without one nobody could ever decrypt or edit the secrets again, so this is refused (also with --force)\nhint: add the new admin first (`hearth admin add RECIPIENT`), then remove this one");
+            }
             array_remove(ed.section("admin"), "recipients", exact);
             Ok(vec![
                 format!("removed admin recipient `{want}`"),
                 "next: `hearth secrets rekey` so that no current file is readable with the removed key; its holder can still read old ciphertexts in git history, so rotate the secrets (`hearth secret rotate`)".into(),
             ])
         }),
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AclTestCommand {
+    /// Add an `[[acl_tests]]` entry: what SRC (a group or peer) must and must
+    /// not reach. `hearth check` decides it; `hearth lab run` proves it on packets.
+    ///
+    /// Examples:
+    ///   hearth acl-test add mobile --accept jellyfin --accept grafana --deny sonarr
+    ///   hearth acl-test add phone --accept ns1:53/udp --deny monitoring01:22
+    #[command(verbatim_doc_comment)]
+    Add {
+        /// A group or a peer.
+        src: String,
+        /// A service name or HOST:PORT[/udp] that must be reachable; repeatable.
+        #[arg(long, value_name = "TARGET")]
+        accept: Vec<String>,
+        /// A service name or HOST:PORT[/udp] that must not be reachable; repeatable.
+        #[arg(long, value_name = "TARGET")]
+        deny: Vec<String>,
+        #[command(flatten)]
+        opts: EditOpts,
+    },
+    /// Remove the `[[acl_tests]]` entry at INDEX (see `hearth acl-test list`).
+    ///
+    /// Example:
+    ///   hearth acl-test remove 1
+    #[command(verbatim_doc_comment)]
+    Remove {
+        index: usize,
+        #[command(flatten)]
+        opts: EditOpts,
+    },
+    /// List the `[[acl_tests]]` entries with their index.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn acl_test(cmd: AclTestCommand, global: &Global) -> anyhow::Result<i32> {
+    match cmd {
+        AclTestCommand::Add { src, accept, deny, opts } => edit(global, &opts, |ed| {
+            if accept.is_empty() && deny.is_empty() {
+                bail!("a test needs at least one --accept or --deny target");
+            }
+            let mut t = toml_edit::Table::new();
+            t["src"] = toml_edit::value(src.clone());
+            if !accept.is_empty() {
+                t["accept"] = str_array(&accept);
+            }
+            if !deny.is_empty() {
+                t["deny"] = str_array(&deny);
+            }
+            let n = ed.before.inv.acl_tests.len();
+            let root = ed.doc_mut().as_table_mut();
+            if !root.contains_key("acl_tests") {
+                root.insert("acl_tests", toml_edit::Item::ArrayOfTables(toml_edit::ArrayOfTables::new()));
+            }
+            let Some(a) = root["acl_tests"].as_array_of_tables_mut() else { bail!("`acl_tests` in the inventory is not an array of tables ([[acl_tests]])") };
+            a.push(t);
+            Ok(vec![format!("added [[acl_tests]] entry {n} for `{src}`")])
+        }),
+        AclTestCommand::Remove { index, opts } => edit(global, &opts, |ed| {
+            let n = ed.before.inv.acl_tests.len();
+            let Some(t) = ed.before.inv.acl_tests.get(index).cloned() else {
+                bail!("no [[acl_tests]] entry {index}; there are {n} (indexes 0 to {}); see `hearth acl-test list`", n.saturating_sub(1));
+            };
+            if let Some(a) = ed.doc_mut().get_mut("acl_tests").and_then(|i| i.as_array_of_tables_mut()) {
+                a.remove(index);
+            }
+            Ok(vec![format!("removed [[acl_tests]] entry {index} (src = \"{}\")", t.src)])
+        }),
+        AclTestCommand::List { json } => {
+            let inv = load_valid(global)?.inv;
+            #[derive(Serialize)]
+            struct Row<'a> {
+                index: usize,
+                src: &'a str,
+                accept: &'a [String],
+                deny: &'a [String],
+            }
+            let rows: Vec<Row> = inv.acl_tests.iter().enumerate().map(|(i, t)| Row { index: i, src: &t.src, accept: &t.accept, deny: &t.deny }).collect();
+            list_output(json, &rows, &["INDEX", "SRC", "ACCEPT", "DENY"], |r| vec![r.index.to_string(), r.src.into(), r.accept.join(","), r.deny.join(",")])
+        }
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ResolverCommand {
+    /// Add a LAN DNS resolver (`network.resolvers`): peers' configs use it,
+    /// and every peer may reach it on port 53 (unless resolvers_open = false).
+    ///
+    /// Example:
+    ///   hearth resolver add 192.168.1.1
+    #[command(verbatim_doc_comment)]
+    Add {
+        address: Ipv4Addr,
+        #[command(flatten)]
+        opts: EditOpts,
+    },
+    /// Remove a LAN DNS resolver.
+    ///
+    /// Example:
+    ///   hearth resolver remove 192.168.1.1
+    #[command(verbatim_doc_comment)]
+    Remove {
+        address: Ipv4Addr,
+        #[command(flatten)]
+        opts: EditOpts,
+    },
+    /// List the LAN DNS resolvers.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn resolver(cmd: ResolverCommand, global: &Global) -> anyhow::Result<i32> {
+    match cmd {
+        ResolverCommand::Add { address, opts } => edit(global, &opts, |ed| {
+            if !array_add(ed.section("network"), "resolvers", &address.to_string()) {
+                bail!("{address} is already a resolver");
+            }
+            Ok(vec![format!("added resolver {address}; fetch peers' configs again (`hearth peer config NAME`) so they use it")])
+        }),
+        ResolverCommand::Remove { address, opts } => edit(global, &opts, |ed| {
+            if !array_remove(ed.section("network"), "resolvers", &address.to_string()) {
+                bail!("{address} is not a resolver");
+            }
+            Ok(vec![format!("removed resolver {address}")])
+        }),
+        ResolverCommand::List { json } => {
+            let inv = load_valid(global)?.inv;
+            #[derive(Serialize)]
+            struct Row {
+                address: Ipv4Addr,
+            }
+            let rows: Vec<Row> = inv.network.resolvers.iter().map(|a| Row { address: *a }).collect();
+            list_output(json, &rows, &["RESOLVER"], |r| vec![r.address.to_string()])
+        }
     }
 }

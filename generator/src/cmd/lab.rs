@@ -12,9 +12,21 @@ use super::Global;
 pub enum LabCommand {
     /// Bring the lab up, prove every ACL test, the full port matrix and the
     /// bastion's 2FA, tear it down. Exit 0 only when everything matched.
+    ///
+    /// Examples (as root; the example's secrets open with its test key):
+    ///   hearth --identity test-keys/admin-TEST-ONLY.agekey lab run
+    ///   hearth lab run --json > lab-report.json
+    #[command(verbatim_doc_comment)]
     Run(RunArgs),
-    /// Bring the lab up and leave it running (`hearth lab exec`, `hearth lab down`).
-    Up(RunArgs),
+    /// Bring the lab up and leave it running, the bastion's sshd included
+    /// (`hearth lab exec`, `hearth lab down`).
+    ///
+    /// Examples (as root):
+    ///   hearth --identity test-keys/admin-TEST-ONLY.agekey lab up
+    ///   hearth lab exec phone -- curl -s http://10.69.13.12:8096/
+    ///   hearth lab down
+    #[command(verbatim_doc_comment)]
+    Up(UpArgs),
     /// Remove a lab: by prefix, or every lab whose run is gone (killed runs, `lab up`).
     Down {
         /// The lab's prefix (e.g. hl1a2b); default: every lab without a live run.
@@ -23,7 +35,14 @@ pub enum LabCommand {
         #[arg(long)]
         all: bool,
     },
-    /// Run a command in a node's network namespace: `hearth lab exec phone -- ping 10.69.13.11`.
+    /// Run a command in a node's network namespace. `wg` there sees only
+    /// the node's own interface.
+    ///
+    /// Examples:
+    ///   hearth lab exec phone -- wg show
+    ///   hearth lab exec laptop -- ping -c 3 10.69.13.5
+    ///   hearth lab exec laptop -- nc -zv 10.69.13.11 3000
+    #[command(verbatim_doc_comment)]
     Exec {
         /// Which lab (default: the only one that is up).
         #[arg(long = "lab", value_name = "PREFIX")]
@@ -44,6 +63,14 @@ pub enum LabCommand {
         #[arg(long)]
         lab: Option<String>,
     },
+}
+
+/// `hearth lab up`: no scan, so none of the scan's options.
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// Progress on stderr.
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -120,10 +147,17 @@ pub fn run(cmd: LabCommand, global: &Global) -> anyhow::Result<i32> {
             Ok(if report.ok { 0 } else { 1 })
         }
         LabCommand::Up(a) => {
-            let (l, plan, _) = lab::bring_up(&opts(&a, global)?)?;
+            let run = RunArgs { json: false, revoked: vec![], rate: 12000, linger_ms: 1500, areas: "none".into(), verbose: a.verbose };
+            let (l, plan, decrypt) = lab::bring_up(&opts(&run, global)?)?;
             println!("lab {} is up:", l.prefix);
             for (name, kind, ns) in lab::describe(&plan, &l) {
                 println!("  {name:<16} {kind:<10} netns {ns}");
+            }
+            if plan.bastion.is_some() {
+                match lab::bastion::start(&l, &plan, &*decrypt) {
+                    Ok(b) => println!("{}", b.how_to_login()),
+                    Err(e) => println!("the bastion's sshd did not start: {e:#}"),
+                }
             }
             println!("run commands in it with `hearth lab exec NODE -- CMD`, remove it with `hearth lab down {}`", l.prefix);
             Ok(0)
@@ -146,7 +180,11 @@ pub fn run(cmd: LabCommand, global: &Global) -> anyhow::Result<i32> {
         }
         LabCommand::Exec { lab: l, node, cmd } => lab::exec_in(l.as_deref(), &node, &cmd),
         LabCommand::List => {
-            for p in lab::exec::Lab::list() {
+            let labs = lab::exec::Lab::list();
+            if labs.is_empty() {
+                println!("no lab is up; start one with `hearth lab up` (as root)");
+            }
+            for p in labs {
                 let st = lab::exec::Lab::open(&p)?.state();
                 println!("{p}  owner pid {}  nodes: {}", st.owner_pid, st.nodes.keys().cloned().collect::<Vec<_>>().join(", "));
             }

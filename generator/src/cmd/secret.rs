@@ -50,6 +50,12 @@ pub enum SecretCommand {
     /// seed or SSH CA for secrets hearth generates; a value from stdin for
     /// secrets set with `secret set`. Old ciphertexts in git history keep the
     /// old value, so rotating is how a leaked or revoked secret is retired.
+    ///
+    /// Examples:
+    ///   hearth secret rotate wireguard-key --host extgw01
+    ///   hearth secret rotate wireguard-key --peer phone
+    ///   printf %s "$NEW" | hearth secret rotate restic-password --host nas
+    #[command(verbatim_doc_comment)]
     Rotate {
         name: String,
         #[arg(long, conflicts_with = "peer", required_unless_present = "peer")]
@@ -64,6 +70,11 @@ pub enum SecretsCommand {
     /// Re-encrypt every secret whose recipients changed (all cores, each file
     /// atomically). A failure leaves each file either old or new, says which,
     /// and exits 1.
+    ///
+    /// Examples:
+    ///   hearth secrets rekey
+    ///   hearth secrets rekey --host extgw01
+    #[command(verbatim_doc_comment)]
     Rekey {
         /// Only this host's secrets; repeatable.
         #[arg(long = "host", value_name = "HOST")]
@@ -91,8 +102,13 @@ pub fn secret(cmd: SecretCommand, global: &Global) -> anyhow::Result<i32> {
     match cmd {
         SecretCommand::Set { name, host } => {
             let mut ed = Editor::open(&global.inventory)?;
-            if !ed.before.inv.hosts.contains_key(&host) {
+            let Some(h) = ed.before.inv.hosts.get(&host) else {
                 bail!("unknown host `{host}`");
+            };
+            // The host decrypts its secrets with its SSH host key: without
+            // one it could never read this value.
+            if h.ssh_key.is_none() {
+                bail!("host `{host}` has no `ssh_key`, so it could never decrypt `{name}`; nothing was stored\nhint: hearth host set {host} --ssh-key \"$(ssh-keyscan -t ed25519 HOST | cut -d' ' -f2-)\", then run this again");
             }
             if std::io::stdin().is_terminal() {
                 eprintln!("enter the value of `{name}` for `{host}`, then Ctrl-D:");
@@ -345,6 +361,9 @@ pub fn peer_config(args: PeerConfigArgs, global: &Global) -> anyhow::Result<i32>
         _ => None,
     };
     let text = zeroize::Zeroizing::new(topology::client_config(&inv, &args.name, &key, psk.as_deref().map(|s| s.as_str())).map_err(anyhow::Error::msg)?);
+    if inv.network.resolvers.is_empty() {
+        eprintln!("warning: network.resolvers is empty, so this config sets no DNS server: the peer resolves LAN names nowhere\nhint: `hearth resolver add IP` (your LAN's DNS server), then fetch the config again");
+    }
     match &args.output {
         Some(p) => {
             let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();

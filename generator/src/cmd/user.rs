@@ -18,10 +18,12 @@ use super::Global;
 #[derive(Debug, clap::Subcommand)]
 pub enum UserCommand {
     /// Add a bastion user. With --totp, creates the TOTP seed and prints its
-    /// otpauth:// URI and a QR code once.
+    /// otpauth:// URI, plus a QR code when stdout is a terminal (piped, only
+    /// the URI: `| qrencode -t ansiutf8` draws one).
     ///
     /// Examples:
     ///   hearth user add torjus --ssh-key "$(cat ~/.ssh/id_ed25519.pub)" --totp
+    ///   hearth user add ops --ssh-key "$(cat ~/.ssh/id_ed25519.pub)" --totp --deploy
     ///   hearth user add torjus --show-totp        # print the URI again (needs the admin identity)
     #[command(verbatim_doc_comment)]
     Add {
@@ -32,7 +34,11 @@ pub enum UserCommand {
         /// Require a TOTP code after the key.
         #[arg(long)]
         totp: bool,
-        /// Print the existing user's otpauth:// URI and QR code again.
+        /// Let the user deploy to the bastion host (wheel, sudo, trusted Nix
+        /// user; needs --totp): `nixos-rebuild switch --target-host USER@HOST --sudo`.
+        #[arg(long, requires = "totp")]
+        deploy: bool,
+        /// Print the existing user's otpauth:// URI (and QR code on a terminal) again.
         #[arg(long)]
         show_totp: bool,
         #[command(flatten)]
@@ -65,15 +71,19 @@ pub enum UserCommand {
     },
 }
 
-fn show_totp(global: &Global, user: &str, seed: &[u8]) -> anyhow::Result<()> {
+fn show_totp(global: &Global, user: &str, seed: &[u8], again: bool) -> anyhow::Result<()> {
     let inv = load_valid(global)?.inv;
     let bastion = inv.bastion().map(|(b, _)| b).unwrap_or("bastion");
     let uri = hearth::bastion::otpauth_uri(user, bastion, std::str::from_utf8(seed)?);
     println!("{uri}");
     if std::io::stdout().is_terminal() {
         print!("{}", hearth::qr::terminal(&uri)?);
+    } else {
+        eprintln!("stdout is not a terminal, so no QR code (pipe the URI into `qrencode -t ansiutf8` for one)");
     }
-    eprintln!("this is shown once; `hearth user add {user} --show-totp` shows it again with the admin identity");
+    if !again {
+        eprintln!("add it to your authenticator app now; `hearth user add {user} --show-totp` prints it again (needs the admin identity)");
+    }
     Ok(())
 }
 
@@ -87,10 +97,10 @@ pub fn user(cmd: UserCommand, global: &Global) -> anyhow::Result<i32> {
             let st = SecretStore::open(global.root().join("secrets"))?;
             let ids = hearth::secrets::load_identities(global.identity.as_deref())?;
             let seed = st.decrypt(&spec.rel, &ids)?;
-            show_totp(global, &name, seed.expose())?;
+            show_totp(global, &name, seed.expose(), true)?;
             Ok(0)
         }
-        UserCommand::Add { name, ssh_keys, totp, opts, .. } => {
+        UserCommand::Add { name, ssh_keys, totp, deploy, opts, .. } => {
             let before = load_valid(global)?.inv;
             // Checked before the seed is written: a rejected name leaves
             // nothing behind (issue 19: `user add 'x/y' --totp` left a
@@ -102,7 +112,11 @@ pub fn user(cmd: UserCommand, global: &Global) -> anyhow::Result<i32> {
                 bail!("user `{name}` already exists");
             }
             let Some((bastion, _)) = before.bastion() else {
-                bail!("no host has role `bastion`; add it first, e.g. `hearth host add extgw01 --role bastion ...`");
+                let hint = match before.gateway() {
+                    Some((g, h)) => format!("`hearth host set {g} {} --role bastion`", h.roles.iter().map(|r| format!("--role {}", r.as_str())).collect::<Vec<_>>().join(" ")),
+                    None => "`hearth host set HOST --role bastion` for an existing host, or `hearth host add HOST --role bastion --address IP --ssh-key KEY`".into(),
+                };
+                bail!("no host has role `bastion`; give one the role first: {hint}");
             };
             // Create the seed here (not in render) so it can be shown once
             // without decrypting it again.
@@ -117,12 +131,15 @@ pub fn user(cmd: UserCommand, global: &Global) -> anyhow::Result<i32> {
                 let t = ed.entry_table("users", &name);
                 t["ssh_keys"] = str_array(ssh_keys.iter().map(|k| k.trim()));
                 t["totp"] = toml_edit::value(totp);
+                if deploy {
+                    t["deploy"] = toml_edit::value(true);
+                }
                 Ok(vec![format!("added bastion user `{name}`{}", if totp { " with TOTP" } else { "" })])
             });
             match res {
                 Ok(code) => {
                     if let Some(seed) = &seed {
-                        show_totp(global, &name, seed.expose())?;
+                        show_totp(global, &name, seed.expose(), false)?;
                     }
                     Ok(code)
                 }

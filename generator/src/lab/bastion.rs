@@ -127,8 +127,14 @@ impl Ssh<'_> {
     /// Runs the ssh client in namespace `ns`; returns whether it got a shell
     /// (the command ran) and a short description.
     fn login(&self, ns: &str, user: &str, key: Option<(&Path, Option<&Path>)>, code: &str, target: Ipv4Addr) -> Result<(bool, String)> {
+        self.login_with(ns, user, key, code, target, &[])
+    }
+
+    /// As `login`, with extra ssh options (`-o ControlMaster=...`).
+    fn login_with(&self, ns: &str, user: &str, key: Option<(&Path, Option<&Path>)>, code: &str, target: Ipv4Addr, extra: &[String]) -> Result<(bool, String)> {
         let mut c = in_ns(ns, "ssh");
         c.args(["-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "GlobalKnownHostsFile=/dev/null"]);
+        c.args(extra);
         c.args(["-o", "ConnectTimeout=5", "-o", "NumberOfPasswordPrompts=1", "-o", "LogLevel=ERROR", "-o", "IdentitiesOnly=yes", "-o", "BatchMode=no"]);
         match key {
             Some((k, cert)) => {
@@ -173,8 +179,42 @@ impl Ssh<'_> {
     }
 }
 
+/// A running lab sshd and what logging in to it takes.
+pub struct Started {
+    pub ssh: PathBuf,
+    pub key: PathBuf,
+    seed_line: Zeroizing<String>,
+    certs: Option<(PathBuf, PathBuf)>,
+    pub users: Vec<String>,
+    pub addr: Ipv4Addr,
+    pub port: u16,
+    pub host: String,
+}
+
+impl Started {
+    /// What `hearth lab up` prints: how to log in to the lab's bastion.
+    pub fn how_to_login(&self) -> String {
+        format!(
+            "bastion {host}: sshd listens on {addr}:{port} with the rendered settings and PAM stack; its users are lab users ({users}), with the TOTP seed of the inventory's first TOTP user\n  log in:  hearth lab exec laptop -- ssh -i {key} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null {u}@{addr}\n  code:    hearth secret show totp-USER --host {host} | head -n 1 | oathtool --totp -b -",
+            host = self.host,
+            addr = self.addr,
+            port = self.port,
+            users = self.users.join(", "),
+            key = self.key.display(),
+            u = self.users[0],
+        )
+    }
+}
+
 /// Sets up sshd for the plan's bastion, runs every check, returns them.
 pub fn run_checks(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result<Zeroizing<String>>) -> Result<Vec<Check>> {
+    let st = start(lab, plan, decrypt)?;
+    checks(lab, plan, &st)
+}
+
+/// Starts the bastion's sshd in the lab (lab users, keys, TOTP files, the
+/// rendered sshd settings and PAM stack). `hearth lab up` leaves it running.
+pub fn start(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result<Zeroizing<String>>) -> Result<Started> {
     let b = plan.bastion.as_ref().ok_or_else(|| anyhow!("no bastion"))?;
     let gw_ns = lab.ns(&plan.nodes[b.node].name)?;
     // Users need to traverse the lab dir to read their authorized keys.
@@ -268,7 +308,13 @@ pub fn run_checks(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    Ok(Started { ssh, key, seed_line, certs, users: b.users.clone(), addr: b.addr, port: b.port, host: b.host.clone() })
+}
 
+/// Every bastion check against a started sshd.
+fn checks(lab: &Lab, plan: &LabPlan, st: &Started) -> Result<Vec<Check>> {
+    let b = plan.bastion.as_ref().ok_or_else(|| anyhow!("no bastion"))?;
+    let (ssh, key, seed_line, certs) = (&st.ssh, &st.key, &st.seed_line, &st.certs);
     // Sources: VPN clients first, a LAN host when there is only one client
     // (the ruleset rate-limits new SSH connections per source).
     let mut sources: Vec<(String, String)> = vec![];
@@ -306,6 +352,31 @@ pub fn run_checks(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result
         push("CA certificate + code", n2, "shell", ok, true, why);
         let (ok, why) = s.login(ns2, uc, Some((ek, Some(&ssh.join("expired_ed25519-cert.pub")))), &code, b.addr)?;
         push("expired certificate + code", n2, "denied", ok, false, why);
+    }
+    // The deploy path (issue 18): one code for a session of connections.
+    // `hearth ssh-config` emits ControlMaster/ControlPersist; a deploy
+    // (nixos-rebuild, nix copy) opens several connections in a row, and
+    // DISALLOW_REUSE refuses the same code twice. Through the master, the
+    // second connection needs no code; without it, a code-less one is denied.
+    if b.users.len() > 3 {
+        let ud = &b.users[3];
+        let (n3, ns3) = src(3);
+        let ctl = ssh.join("ctl-%C");
+        let master = ["-o", "ControlMaster=auto", "-o", "ControlPersist=15"];
+        let mut with_master: Vec<String> = master.iter().map(|s| s.to_string()).collect();
+        with_master.extend(["-o".to_string(), format!("ControlPath={}", ctl.display())]);
+        let code = totp_now(seed_line)?;
+        let (ok, why) = s.login_with(ns3, ud, Some((key, None)), &code, b.addr, &with_master)?;
+        push("deploy: first connection (code), opens the master", n3, "shell", ok, true, why);
+        let (ok, why) = s.login_with(ns3, ud, Some((key, None)), "", b.addr, &with_master)?;
+        push("deploy: second connection through the master, no code", n3, "shell", ok, true, why);
+        let (ok, why) = s.login_with(ns3, ud, Some((key, None)), "", b.addr, &[])?;
+        push("deploy: second connection without the master, no code", n3, "denied", ok, false, why);
+        // Close the master (ControlPersist keeps it otherwise; 15 s at most
+        // when a failed check skips this).
+        let mut exit = in_ns(ns3, "ssh");
+        exit.args(["-F", "/dev/null", "-o"]).arg(format!("ControlPath={}", ctl.display())).args(["-O", "exit", "-p", &b.port.to_string(), &format!("{ud}@{}", b.addr)]);
+        let _ = exit.stdout(Stdio::null()).stderr(Stdio::null()).status();
     }
     // From outside the VPN and the LAN: the home router's side of the uplink.
     let out_ns = lab.ns(&plan.nodes[b.outsider].name)?;

@@ -97,8 +97,8 @@ struct BastionEval {
 
 /// The lab users of the bastion checks: one per check group, so that the
 /// TOTP module's rate limit and reuse state of one check cannot affect another.
-pub fn lab_users(prefix: &str) -> [String; 3] {
-    [format!("{prefix}a"), format!("{prefix}b"), format!("{prefix}c")]
+pub fn lab_users(prefix: &str) -> [String; 4] {
+    [format!("{prefix}a"), format!("{prefix}b"), format!("{prefix}c"), format!("{prefix}d")]
 }
 
 const EVAL: &str = r#"
@@ -253,6 +253,7 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
             "unix": pm("pam_unix.so"),
             "succeedIf": pm("pam_succeed_if.so"),
             "deny": pm("pam_deny.so"),
+            "limits": pm("pam_limits.so"),
         },
     });
     let evals = eval_hosts(&root, &wg_hosts, overrides)?;

@@ -55,6 +55,11 @@ pub struct State {
     pub sockets: Vec<PathBuf>,
     /// Lab-only system users (the bastion's), removed at teardown.
     pub users: Vec<String>,
+    /// node name -> (its wireguard-go control socket, its interface name,
+    /// the daemon's pid), so `hearth lab exec NODE -- wg show` sees that
+    /// node's interface only.
+    #[serde(default)]
+    pub wg: BTreeMap<String, (PathBuf, String, u32)>,
 }
 
 /// A running lab: its prefix, private directory and state.
@@ -348,6 +353,10 @@ impl Lab {
             std::thread::sleep(Duration::from_millis(5));
         }
         let dev = wg.name.clone();
+        let node = plan.nodes[i].name.clone();
+        self.record(|s| {
+            s.wg.insert(node, (sock.clone(), dev.clone(), pid));
+        })?;
         if dev != uniq {
             run(ip(ns).args(["link", "set", &uniq, "name", &dev]))?;
         }

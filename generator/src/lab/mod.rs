@@ -473,7 +473,31 @@ pub fn exec_in(prefix: Option<&str>, node: &str, cmd: &[String]) -> Result<i32> 
     let lab = Lab::open(&p)?;
     let ns = lab.ns(node).map_err(|_| anyhow!("no node `{node}` in lab {p}; nodes: {}", lab.state().nodes.keys().cloned().collect::<Vec<_>>().join(", ")))?;
     let (prog, args) = cmd.split_first().ok_or_else(|| anyhow!("no command given"))?;
-    let st = Command::new("ip").args(["netns", "exec", &ns, prog]).args(args).status()?;
+    // wireguard-go's control sockets all live in /var/run/wireguard, which
+    // every namespace sees: `wg show` would list every node's interface. The
+    // command gets its own view of that directory instead (inside the mount
+    // namespace `ip netns exec` makes), holding only this node's socket
+    // under its interface name.
+    let view = lab.dir.join("wg-view").join(node);
+    let _ = std::fs::remove_dir_all(&view);
+    std::fs::create_dir_all(&view).with_context(|| format!("creating {}", view.display()))?;
+    if let Some((sock, dev, pid)) = lab.state().wg.get(node) {
+        // Through the daemon's own root (/proc/PID/root): a link into
+        // /var/run/wireguard would point into the view once it is mounted
+        // there, and a hard link makes wireguard-go shut down (it watches
+        // its socket's attributes).
+        // Canonical (/var/run is a link to /run, which would resolve back
+        // into the view).
+        let sock = std::fs::canonicalize(sock).with_context(|| format!("node {node}: its WireGuard socket {} is gone (is wireguard-go running?)", sock.display()))?;
+        let target = Path::new("/proc").join(pid.to_string()).join("root").join(sock.strip_prefix("/").unwrap_or(&sock));
+        std::os::unix::fs::symlink(&target, view.join(format!("{dev}.sock"))).with_context(|| format!("linking {}", target.display()))?;
+    }
+    let st = Command::new("ip")
+        .args(["netns", "exec", &ns, "sh", "-c", "if [ -d /var/run/wireguard ]; then mount --bind \"$0\" /var/run/wireguard || exit 125; fi; exec \"$@\""])
+        .arg(&view)
+        .arg(prog)
+        .args(args)
+        .status()?;
     Ok(st.code().unwrap_or(1))
 }
 

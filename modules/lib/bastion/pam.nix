@@ -20,7 +20,11 @@
 # Module paths come from the caller: NixOS passes store paths, the lab
 # passes Debian's (/lib/x86_64-linux-gnu/security/...).
 #   modules = { googleAuthenticator; unix; succeedIf; deny;
-#               loginuid ? null; systemd ? null; env ? null; }
+#               loginuid ? null; systemd ? null; env ? null;
+#               limits ? null; limitsConf ? null; }
+# `limits` is pam_limits, so that limits (NixOS: security.pam.loginLimits,
+# written to the file `limitsConf`; Debian: /etc/security/limits.conf) hold
+# for SSH sessions too, as in NixOS's own sshd stack (issue 18).
 let
   h = import ../util/ipv4.nix;
   inherit (builtins)
@@ -84,6 +88,16 @@ let
       ++ [ "session required ${m "unix"}" ]
       ++ (if opt "loginuid" == null then [ ] else [ "session required ${opt "loginuid"}" ])
       ++ (if opt "systemd" == null then [ ] else [ "session optional ${opt "systemd"}" ])
+      ++ (
+        if opt "limits" == null then
+          [ ]
+        else
+          [
+            "session required ${opt "limits"}${
+              if opt "limitsConf" == null then "" else " conf=${opt "limitsConf"}"
+            }"
+          ]
+      )
     )
     + "\n";
 
