@@ -260,6 +260,43 @@ proptest! {
             prop_assert_eq!(alloy_lex(&string), Ok(vec![Tok::Str(s.clone())]));
         }
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+
+    /// The generator's label-name and retention rules and the renderer's
+    /// throws agree: whatever `hearth check` accepts, the renderer renders
+    /// (and a label name it rejects, the renderer rejects too).
+    #[test]
+    fn generator_and_renderer_agree_on_labels_and_durations(
+        names in prop::collection::vec(prop_oneof!["[a-z_]{1,4}", "[A-Za-z0-9_:-]{1,4}", "__[a-z]{1,3}", Just("host".to_string()), Just("src".to_string())], 1..30),
+        durations in prop::collection::vec(prop_oneof!["[0-9]{1,3}(y|w|d|h|m|s|ms)", "[0-9]{1,2}d[0-9]{1,2}h", "[0-9]{1,2}h[0-9]{1,2}d", "[0-9dhms ]{1,5}"], 1..30),
+    ) {
+        assert!(have_nix(), "nix-instantiate is needed (Debian: apt-get install nix-bin)");
+        use hearth::area::logs::{duration_secs, is_label_name, RESERVED_LABELS};
+        let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules/lib").canonicalize().unwrap();
+        let expr = format!(
+            "let l = (import {}).logs; ok = v: (builtins.tryEval (builtins.deepSeq v v)).success; in {{ names = map (n: ok (l.checkLabels {{ ${{n}} = \"v\"; }})) {}; durations = map (d: ok (l.checkDuration \"d\" d)) {}; }}",
+            lib.display(),
+            nix::print(&Value::strs(names.clone())),
+            nix::print(&Value::strs(durations.clone()))
+        );
+        let out = Command::new("nix-instantiate").args(["--eval", "--strict", "--json", "-E", &expr]).env("NIX_REMOTE", "").output().unwrap();
+        prop_assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for (n, nix_ok) in names.iter().zip(got["names"].as_array().unwrap()) {
+            let rust_ok = is_label_name(n) && !n.starts_with("__") && !RESERVED_LABELS.contains(&n.as_str());
+            prop_assert_eq!(rust_ok, nix_ok.as_bool().unwrap(), "label name {:?}", n);
+        }
+        for (d, nix_ok) in durations.iter().zip(got["durations"].as_array().unwrap()) {
+            if duration_secs(d).is_ok() {
+                prop_assert!(nix_ok.as_bool().unwrap(), "hearth accepts duration {:?} but the renderer throws", d);
+            }
+        }
+    }
+}
+
 // ---- the ingress: hostile strings never reach the Caddyfile or Traefik's
 // configuration unchecked. The Rust validator and the renderer's checks are
 // the same character classes: on any string, both accept or both refuse.
@@ -317,37 +354,6 @@ fn url_like() -> impl Strategy<Value = String> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
 
-    /// The generator's label-name and retention rules and the renderer's
-    /// throws agree: whatever `hearth check` accepts, the renderer renders
-    /// (and a label name it rejects, the renderer rejects too).
-    #[test]
-    fn generator_and_renderer_agree_on_labels_and_durations(
-        names in prop::collection::vec(prop_oneof!["[a-z_]{1,4}", "[A-Za-z0-9_:-]{1,4}", "__[a-z]{1,3}", Just("host".to_string()), Just("src".to_string())], 1..30),
-        durations in prop::collection::vec(prop_oneof!["[0-9]{1,3}(y|w|d|h|m|s|ms)", "[0-9]{1,2}d[0-9]{1,2}h", "[0-9]{1,2}h[0-9]{1,2}d", "[0-9dhms ]{1,5}"], 1..30),
-    ) {
-        assert!(have_nix(), "nix-instantiate is needed (Debian: apt-get install nix-bin)");
-        use hearth::area::logs::{duration_secs, is_label_name, RESERVED_LABELS};
-        let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules/lib").canonicalize().unwrap();
-        let expr = format!(
-            "let l = (import {}).logs; ok = v: (builtins.tryEval (builtins.deepSeq v v)).success; in {{ names = map (n: ok (l.checkLabels {{ ${{n}} = \"v\"; }})) {}; durations = map (d: ok (l.checkDuration \"d\" d)) {}; }}",
-            lib.display(),
-            nix::print(&Value::strs(names.clone())),
-            nix::print(&Value::strs(durations.clone()))
-        );
-        let out = Command::new("nix-instantiate").args(["--eval", "--strict", "--json", "-E", &expr]).env("NIX_REMOTE", "").output().unwrap();
-        prop_assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        for (n, nix_ok) in names.iter().zip(got["names"].as_array().unwrap()) {
-            let rust_ok = is_label_name(n) && !n.starts_with("__") && !RESERVED_LABELS.contains(&n.as_str());
-            prop_assert_eq!(rust_ok, nix_ok.as_bool().unwrap(), "label name {:?}", n);
-        }
-        for (d, nix_ok) in durations.iter().zip(got["durations"].as_array().unwrap()) {
-            if duration_secs(d).is_ok() {
-                prop_assert!(nix_ok.as_bool().unwrap(), "hearth accepts duration {:?} but the renderer throws", d);
-            }
-        }
-    }
-}
     #[test]
     fn ingress_validator_and_renderer_agree_on_hostile_strings(batch in prop::collection::vec(url_like(), 1..16)) {
         use hearth::area::ingress::{is_email, is_hostname, is_upstream, is_uri};
