@@ -88,7 +88,7 @@ pub fn preview(root: &Path, host: &str, part: &str) -> Result<String, PreviewErr
         return Err(PreviewError::NotRendered(host.into()));
     }
     let lib = lib_dir(root)?;
-    let has = eval_json(&lib, &host_nix, &format!("(host.hearth or {{}}) ? {area}"))?;
+    let has = eval_json(&lib, &host_nix, &format!("(host.hearth or {{}}) ? {area} && ({})", p.when))?;
     if has != serde_json::Value::Bool(true) {
         return Err(PreviewError::NotApplicable { host: host.into(), area, needs: p.needs });
     }

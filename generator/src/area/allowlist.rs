@@ -56,6 +56,6 @@ impl Area for Allowlist {
     }
 
     fn previews(&self) -> &'static [Preview] {
-        &[Preview { part: "nftables", needs: "the wireguard-gateway role", expr: "lib.allowlist.allowlistRuleset host.hearth.allowlist" }]
+        &[Preview { part: "nftables", needs: "the wireguard-gateway role", expr: "lib.allowlist.allowlistRuleset host.hearth.allowlist", when: "true" }]
     }
 }

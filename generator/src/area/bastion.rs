@@ -106,13 +106,12 @@ impl Area for Bastion {
 
     fn previews(&self) -> &'static [Preview] {
         &[
-            Preview { part: "sshd", needs: "the bastion role", expr: "lib.bastion.configText host.hearth.bastion" },
+            Preview { part: "sshd", needs: "the bastion role", expr: "lib.bastion.configText host.hearth.bastion", when: "true" },
             Preview {
                 part: "pam",
                 needs: "the bastion role",
-                expr: "lib.bastion.sshdStack { cfg = host.hearth.bastion; modules = { googleAuthenticator = \"pam_google_authenticator.so\"; unix = \"pam_unix.so\"; deny = \"pam_deny.so\"; succeedIf = \"pam_succeed_if.so\"; limits = \"pam_limits.so\"; }; }",
-            },
-            Preview { part: "totp-header", needs: "the bastion role", expr: "lib.bastion.totpHeader host.hearth.bastion" },
+                expr: "lib.bastion.sshdStack { cfg = host.hearth.bastion; modules = { googleAuthenticator = \"pam_google_authenticator.so\"; unix = \"pam_unix.so\"; deny = \"pam_deny.so\"; succeedIf = \"pam_succeed_if.so\"; limits = \"pam_limits.so\"; }; }", when: "true" },
+            Preview { part: "totp-header", needs: "the bastion role", expr: "lib.bastion.totpHeader host.hearth.bastion", when: "true" },
         ]
     }
 }

@@ -180,7 +180,7 @@ impl Area for Ddns {
     }
 
     fn previews(&self) -> &'static [Preview] {
-        &[Preview { part: "ddclient", needs: "[ddns] naming this host (or the gateway)", expr: "lib.ddns.settings host.hearth.ddns" }]
+        &[Preview { part: "ddclient", needs: "[ddns] naming this host (or the gateway)", expr: "lib.ddns.settings host.hearth.ddns", when: "true" }]
     }
 }
 

@@ -353,9 +353,9 @@ impl Area for Logs {
 
     fn previews(&self) -> &'static [Preview] {
         &[
-            Preview { part: "alloy", needs: "to ship logs (logs.ship)", expr: "lib.logs.alloyConfig host.hearth.logs" },
-            Preview { part: "promtail", needs: "to ship logs (logs.ship)", expr: "lib.logs.promtailConfig host.hearth.logs" },
-            Preview { part: "loki", needs: "to be the Loki host (logs.loki)", expr: "lib.logs.lokiConfig host.hearth.logs" },
+            Preview { part: "alloy", needs: "to ship logs (logs.ship)", expr: "lib.logs.alloyConfig host.hearth.logs", when: "host.hearth.logs.ship && host.hearth.logs.agent == \"alloy\"" },
+            Preview { part: "promtail", needs: "to ship logs (logs.ship)", expr: "lib.logs.promtailConfig host.hearth.logs", when: "host.hearth.logs.ship && host.hearth.logs.agent == \"promtail\"" },
+            Preview { part: "loki", needs: "to be the Loki host (logs.loki)", expr: "lib.logs.lokiConfig host.hearth.logs", when: "host.hearth.logs.loki != null" },
         ]
     }
 
@@ -422,7 +422,9 @@ mod tests {
         let base = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../inventory.toml")).unwrap();
         // Replace the example's [logs] with the case's.
         let cut = base.find("# --- logs ---").unwrap_or(base.len());
-        let text = format!("{}# --- logs ---\n{extra}", &base[..cut]);
+        // ... up to the next section's header, which stays.
+        let end = base[cut + 1..].find("\n# --- ").map_or(base.len(), |i| cut + 1 + i + 1);
+        let text = format!("{}# --- logs ---\n{extra}\n{}", &base[..cut], &base[end..]);
         let loaded = crate::inventory::Loaded::parse(Path::new("inventory.toml"), text).unwrap();
         match crate::validate::check(&loaded) {
             Ok(()) => vec![],

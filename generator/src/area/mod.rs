@@ -85,6 +85,10 @@ pub struct Preview {
     /// Shown when the host has no `hearth.<area>`: what it needs.
     pub needs: &'static str,
     pub expr: &'static str,
+    /// A Nix boolean over `host`: whether this part applies to a host that
+    /// has the area's data at all (`"true"` for most parts; the Loki config
+    /// only on the Loki host).
+    pub when: &'static str,
 }
 
 /// A generated file that is not a host's `hearth.nix` (repo-relative path,

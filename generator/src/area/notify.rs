@@ -89,8 +89,7 @@ impl Area for Notify {
         &[Preview {
             part: "notify",
             needs: "a [notify] section in the inventory",
-            expr: "lib.notify.script { cfg = host.hearth.notify; tools = { curl = \"curl\"; sendmail = \"sendmail\"; }; }",
-        }]
+            expr: "lib.notify.script { cfg = host.hearth.notify; tools = { curl = \"curl\"; sendmail = \"sendmail\"; }; }", when: "true" }]
     }
 }
 

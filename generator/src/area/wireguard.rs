@@ -88,9 +88,9 @@ impl Area for Wireguard {
 
     fn previews(&self) -> &'static [Preview] {
         &[
-            Preview { part: "wireguard", needs: "a wireguard-* role", expr: "lib.wireguard.interface host.hearth.wireguard" },
-            Preview { part: "wg-setconf", needs: "a wireguard-* role", expr: "lib.wireguard.setconf host.hearth.wireguard" },
-            Preview { part: "nat", needs: "a wireguard-* role", expr: "lib.wireguard.natTable host.hearth.wireguard" },
+            Preview { part: "wireguard", needs: "a wireguard-* role", expr: "lib.wireguard.interface host.hearth.wireguard", when: "true" },
+            Preview { part: "wg-setconf", needs: "a wireguard-* role", expr: "lib.wireguard.setconf host.hearth.wireguard", when: "true" },
+            Preview { part: "nat", needs: "a wireguard-* role", expr: "lib.wireguard.natTable host.hearth.wireguard", when: "true" },
         ]
     }
 }

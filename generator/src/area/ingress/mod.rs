@@ -597,10 +597,10 @@ impl Area for Ingress {
 
     fn previews(&self) -> &'static [Preview] {
         &[
-            Preview { part: "caddy", needs: "the ingress role", expr: "lib.ingress.caddyfile { cfg = host.hearth.ingress; secretPath = n: \"/run/agenix/\" + n; certDir = n: \"/var/lib/acme/\" + n; }" },
-            Preview { part: "traefik", needs: "the ingress role", expr: "lib.ingress.traefik { cfg = host.hearth.ingress; secretPath = n: \"/run/hearth-ingress/\" + n + \".htpasswd\"; certDir = n: \"/var/lib/acme/\" + n; }" },
-            Preview { part: "acme", needs: "the ingress role", expr: "map (c: { name = c.name; lego = lib.ingress.legoArgs host.hearth.ingress c.name; }) host.hearth.ingress.certificates" },
-            Preview { part: "dns", needs: "the ingress role", expr: "lib.ingress.dnsRecords host.hearth.ingress" },
+            Preview { part: "caddy", needs: "the ingress role", expr: "lib.ingress.caddyfile { cfg = host.hearth.ingress; secretPath = n: \"/run/agenix/\" + n; certDir = n: \"/var/lib/acme/\" + n; }", when: "true" },
+            Preview { part: "traefik", needs: "the ingress role", expr: "lib.ingress.traefik { cfg = host.hearth.ingress; secretPath = n: \"/run/hearth-ingress/\" + n + \".htpasswd\"; certDir = n: \"/var/lib/acme/\" + n; }", when: "true" },
+            Preview { part: "acme", needs: "the ingress role", expr: "map (c: { name = c.name; lego = lib.ingress.legoArgs host.hearth.ingress c.name; }) host.hearth.ingress.certificates", when: "true" },
+            Preview { part: "dns", needs: "the ingress role", expr: "lib.ingress.dnsRecords host.hearth.ingress", when: "true" },
         ]
     }
 }

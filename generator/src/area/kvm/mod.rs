@@ -297,8 +297,8 @@ impl Area for Kvm {
 
     fn previews(&self) -> &'static [Preview] {
         &[
-            Preview { part: "override", needs: "a [kvm] section (its data is on the bastion)", expr: "lib.kvm.override host.hearth.kvm" },
-            Preview { part: "kvm-map", needs: "a [kvm] section (its data is on the bastion)", expr: "lib.kvm.switchMap host.hearth.kvm" },
+            Preview { part: "override", needs: "a [kvm] section (its data is on the bastion)", expr: "lib.kvm.override host.hearth.kvm", when: "true" },
+            Preview { part: "kvm-map", needs: "a [kvm] section (its data is on the bastion)", expr: "lib.kvm.switchMap host.hearth.kvm", when: "true" },
         ]
     }
 

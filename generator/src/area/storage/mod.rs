@@ -507,9 +507,9 @@ impl Area for Storage {
 
     fn previews(&self) -> &'static [Preview] {
         &[
-            Preview { part: "sanoid", needs: "datasets in [storage.hosts.HOST]", expr: "lib.storage.sanoidConf host.hearth.storage" },
-            Preview { part: "zfs", needs: "pools in [storage.hosts.HOST]", expr: "lib.storage.createScript host.hearth.storage" },
-            Preview { part: "syncoid", needs: "datasets in a replicating tier", expr: "lib.storage.syncoidCommands host.hearth.storage" },
+            Preview { part: "sanoid", needs: "datasets in [storage.hosts.HOST]", expr: "lib.storage.sanoidConf host.hearth.storage", when: "true" },
+            Preview { part: "zfs", needs: "pools in [storage.hosts.HOST]", expr: "lib.storage.createScript host.hearth.storage", when: "true" },
+            Preview { part: "syncoid", needs: "datasets in a replicating tier", expr: "lib.storage.syncoidCommands host.hearth.storage", when: "true" },
         ]
     }
 
