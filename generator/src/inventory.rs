@@ -44,6 +44,9 @@ pub struct Inventory {
     /// Policy tests: what a peer or group must and must not reach.
     #[serde(default)]
     pub acl_tests: Vec<AclTest>,
+    /// Off-site restic backups of the datasets whose tier has `backup = true`.
+    #[serde(default)]
+    pub backup: crate::area::backup::Section,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]

@@ -24,11 +24,12 @@ use crate::topology::SecretSpec;
 use crate::validate::Sink;
 
 pub mod allowlist;
+pub mod backup;
 pub mod bastion;
 pub mod wireguard;
 
 /// Every area, in the order their data appears in `hosts/<host>/hearth.nix`.
-pub static AREAS: &[&dyn Area] = &[&wireguard::Wireguard, &allowlist::Allowlist, &bastion::Bastion];
+pub static AREAS: &[&dyn Area] = &[&wireguard::Wireguard, &allowlist::Allowlist, &bastion::Bastion, &backup::Backup];
 
 /// The area called `name`.
 pub fn find(name: &str) -> Option<&'static dyn Area> {
