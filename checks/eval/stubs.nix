@@ -361,6 +361,84 @@ let
         type = types.lines;
         default = "";
       };
+      # backup area: systemd-unit-options.nix `onFailure` (listOf unitNameType).
+      onFailure = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+      };
+    };
+  };
+
+  # backup area: systemd.timers.<name> (the options hearth sets).
+  timer = {
+    options = {
+      wantedBy = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+      };
+      timerConfig = mkOption {
+        type = types.attrsOf unitOption;
+        default = { };
+      };
+    };
+  };
+
+  # backup area: nixos/modules/services/backup/restic.nix, the stored copy
+  # with `command`, `runCheck`, `fileBackupContract` (2025 layout; per-backup
+  # options at top level). Only the options hearth sets.
+  resticBackup = {
+    options = {
+      passwordFile = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+      };
+      environmentFile = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+      };
+      repository = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+      };
+      paths = mkOption {
+        type = types.nullOr (types.listOf types.str);
+        default = [ ];
+      };
+      timerConfig = mkOption {
+        type = types.nullOr (types.attrsOf unitOption);
+        default = {
+          OnCalendar = "daily";
+          Persistent = true;
+        };
+      };
+      extraBackupArgs = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+      };
+      initialize = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      pruneOpts = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+      };
+      runCheck = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      checkOpts = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+      };
+      backupPrepareCommand = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+      };
+      backupCleanupCommand = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+      };
     };
   };
 
@@ -496,6 +574,24 @@ in
     };
 
     systemd.package = mkOption { type = types.package; };
+    # backup area
+    systemd.timers = mkOption {
+      type = types.attrsOf (types.submodule timer);
+      default = { };
+    };
+    systemd.tmpfiles.rules = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+    };
+    services.restic.backups = mkOption {
+      type = types.attrsOf (types.submodule resticBackup);
+      default = { };
+    };
+    boot.zfs.package = mkOption { type = types.package; };
+    networking.hostName = mkOption {
+      type = types.str;
+      default = "nixos";
+    };
     systemd.services = mkOption {
       type = types.attrsOf (types.submodule service);
       default = { };
@@ -514,5 +610,6 @@ in
   config = {
     security.pam.package = lib.mkDefault pkgs.pam;
     systemd.package = lib.mkDefault pkgs.systemd;
+    boot.zfs.package = lib.mkDefault pkgs.zfs;
   };
 }

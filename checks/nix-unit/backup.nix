@@ -172,9 +172,9 @@ in
     name = "maintenance order: prunes one after another, then the check";
     expr = b.order cfg;
     expected = {
-      "restic-backups-offsite-bulk-prune.service" = [ ];
-      "restic-backups-offsite-important-prune.service" = [ "restic-backups-offsite-bulk-prune.service" ];
-      "restic-backups-offsite-check.service" = [
+      "restic-backups-offsite-bulk-prune" = [ ];
+      "restic-backups-offsite-important-prune" = [ "restic-backups-offsite-bulk-prune.service" ];
+      "restic-backups-offsite-check" = [
         "restic-backups-offsite-bulk-prune.service"
         "restic-backups-offsite-important-prune.service"
       ];

@@ -208,11 +208,13 @@ let
 
   # Maintenance of one repository runs one job at a time (restic's prune
   # and check take an exclusive lock): each prune job waits for the
-  # repository's earlier ones, the check for all of them. unit -> [ unit ].
+  # repository's earlier ones, the check for all of them.
+  # systemd.services name -> its `after` units.
   order =
     cfg:
     let
-      unit = n: "restic-backups-${n}.service";
+      svc = n: "restic-backups-${n}";
+      unit = n: "${svc n}.service";
       perRepo =
         repo:
         let
@@ -222,7 +224,7 @@ let
             {
               before = acc.before ++ [ (unit p) ];
               out = acc.out // {
-                ${unit p} = acc.before;
+                ${svc p} = acc.before;
               };
             };
           r = foldl' step {
@@ -230,7 +232,7 @@ let
             out = { };
           } prunes;
         in
-        r.out // { ${unit "${repo.name}-check"} = r.before; };
+        r.out // { ${svc "${repo.name}-check"} = r.before; };
     in
     foldl' (a: r: a // perRepo r) { } cfg.repositories;
 in
