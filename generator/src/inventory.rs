@@ -44,6 +44,12 @@ pub struct Inventory {
     /// Policy tests: what a peer or group must and must not reach.
     #[serde(default)]
     pub acl_tests: Vec<AclTest>,
+    /// Where failures (ZFS, snapshots, backups) are reported.
+    #[serde(default)]
+    pub notify: crate::area::notify::Section,
+    /// ZFS storage: tiers, pools, datasets.
+    #[serde(default)]
+    pub storage: crate::area::storage::Section,
     /// Off-site restic backups of the datasets whose tier has `backup = true`.
     #[serde(default)]
     pub backup: crate::area::backup::Section,

@@ -21,29 +21,9 @@ use crate::validate::Sink;
 
 pub mod lab;
 
-/// A dataset the storage area knows, as its `datasets` function returns it.
-pub use self::source::{datasets, DatasetRef};
-
-mod source {
-    //! The storage area's contract, until its code is merged: every dataset
-    //! with its host, tier and whether the tier is backed up.
-    use crate::inventory::Inventory;
-
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub struct DatasetRef {
-        pub host: String,
-        pub pool: String,
-        /// Full ZFS name, `tank/media`.
-        pub name: String,
-        pub mountpoint: String,
-        pub tier: String,
-        pub backup: bool,
-    }
-
-    pub fn datasets(_inv: &Inventory) -> Vec<DatasetRef> {
-        vec![]
-    }
-}
+/// The storage area's datasets: which exist, and whether their tier is
+/// backed up.
+pub use crate::area::storage::{datasets, DatasetRef};
 
 /// The `[backup]` section.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
@@ -300,14 +280,14 @@ fn validate_with(inv: &Inventory, ds: &[DatasetRef], s: &mut Sink) {
     if b.stale_after_hours == 0 {
         s.err(&["backup", "stale_after_hours"], "0 hours: every backup would count as stale", "use the hours after which a backup without success alerts, e.g. 48");
     }
-    let backed: BTreeSet<&str> = ds.iter().filter(|d| d.backup).map(|d| d.tier.as_str()).collect();
-    let tiers: BTreeSet<&str> = ds.iter().map(|d| d.tier.as_str()).collect();
+    let tiers = &inv.storage.tiers;
+    let backed: BTreeSet<&str> = tiers.iter().filter(|(_, t)| t.backup).map(|(n, _)| n.as_str()).collect();
     for (tier, r) in &b.retention {
         if r.max_snapshots() == 0 {
             s.err(&["backup", "retention", tier], format!("the retention of tier `{tier}` keeps nothing: every snapshot would be forgotten"), "keep at least one snapshot, e.g. daily = 7, weekly = 4, monthly = 12, yearly = 2");
         }
         if !backed.contains(tier.as_str()) {
-            let why = if tiers.contains(tier.as_str()) { "is not backed up (its `backup` is false)" } else { "has no dataset" };
+            let why = if tiers.contains_key(tier.as_str()) { "is not backed up (its `backup` is false)" } else { "is not a storage tier" };
             s.err(&["backup", "retention", tier], format!("tier `{tier}` {why}"), format!("name a tier with `backup = true`: {}", backed.iter().copied().collect::<Vec<_>>().join(", ")));
         }
     }
@@ -577,24 +557,24 @@ mod tests {
     #[test]
     fn jobs_per_repository_and_tier_skip_unbacked_tiers() {
         let i = inv(REPO);
-        let d = [ds("nas01", "media", "bulk", true), ds("nas01", "photos", "important", true), ds("nas01", "garage", "garage", false)];
+        let d = [ds("nas01", "media", "shelf", true), ds("nas01", "photos", "attic", true), ds("nas01", "garage", "garage", false)];
         let j = jobs_of(&i, &d);
         let names: Vec<&str> = j.iter().map(|j| j.name.as_str()).collect();
-        assert_eq!(names, ["offsite-bulk", "offsite-important"]);
+        assert_eq!(names, ["offsite-attic", "offsite-shelf"]);
         assert!(j.iter().all(|j| j.datasets.iter().all(|d| d.name != "tank/garage")));
-        assert_eq!(j[0].max_snapshots, 25);
+        assert!(j.iter().all(|j| j.max_snapshots == 25));
         assert!(problems(&i, &d).is_empty(), "{:?}", problems(&i, &d));
     }
 
     #[test]
     fn bad_inputs_are_located() {
         let i = inv(
-            "[backup.retention.bulk]\ndaily = 0\n[backup.hosts.nas01.repositories.offsite]\nurl = \"ftp://example.net/x\"\ncredentials = \"nope\"\n[backup.hosts.nas01.repositories.s3]\nurl = \"s3:https://s3.example.net/b\"\n",
+            "[backup.retention.shelf]\ndaily = 0\n[backup.hosts.nas01.repositories.offsite]\nurl = \"ftp://example.net/x\"\ncredentials = \"nope\"\n[backup.hosts.nas01.repositories.s3]\nurl = \"s3:https://s3.example.net/b\"\n",
         );
-        let d = [ds("nas01", "media", "bulk", true)];
+        let d = [ds("nas01", "media", "shelf", true)];
         let p = problems(&i, &d);
         let keys: Vec<&str> = p.iter().map(|(k, _)| k.as_str()).collect();
-        assert!(keys.contains(&"backup.retention.bulk"), "{p:?}");
+        assert!(keys.contains(&"backup.retention.shelf"), "{p:?}");
         assert!(keys.contains(&"backup.hosts.nas01.repositories.offsite.url"), "{p:?}");
         assert!(keys.contains(&"backup.hosts.nas01.repositories.offsite.credentials"), "{p:?}");
         assert!(keys.contains(&"backup.hosts.nas01.repositories.s3"), "{p:?}");
@@ -604,7 +584,7 @@ mod tests {
     #[test]
     fn backed_up_tier_on_host_without_repository() {
         let i = inv("");
-        let p = problems(&i, &[ds("nas01", "media", "bulk", true), ds("nas01", "garage", "garage", false)]);
+        let p = problems(&i, &[ds("nas01", "media", "shelf", true), ds("nas01", "garage", "garage", false)]);
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!(p[0].0, "storage.hosts.nas01");
         // Not backed up: no repository needed.
@@ -614,15 +594,15 @@ mod tests {
     #[test]
     fn retention_of_unknown_or_unbacked_tier() {
         let i = inv(&format!("{REPO}[backup.retention.garage]\ndaily = 3\n[backup.retention.nosuch]\ndaily = 3\n"));
-        let p = problems(&i, &[ds("nas01", "media", "bulk", true), ds("nas01", "garage", "garage", false)]);
+        let p = problems(&i, &[ds("nas01", "media", "shelf", true), ds("nas01", "garage", "garage", false)]);
         assert_eq!(p.len(), 2, "{p:?}");
-        assert!(p[0].1.contains("not backed up") && p[1].1.contains("no dataset"), "{p:?}");
+        assert!(p[0].1.contains("not backed up") && p[1].1.contains("not a storage tier"), "{p:?}");
     }
 
     #[test]
     fn schedules_and_subset() {
         let i = inv(&format!("[backup]\nschedule = \"\"\nrandomized_delay = \"1 hour\"\ncheck_subset = \"150%\"\nstale_after_hours = 0\n{REPO}"));
-        let p = problems(&i, &[ds("nas01", "media", "bulk", true)]);
+        let p = problems(&i, &[ds("nas01", "media", "shelf", true)]);
         let keys: Vec<&str> = p.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["backup.schedule", "backup.randomized_delay", "backup.check_subset", "backup.stale_after_hours"], "{p:?}");
     }

@@ -26,10 +26,12 @@ use crate::validate::Sink;
 pub mod allowlist;
 pub mod backup;
 pub mod bastion;
+pub mod notify;
+pub mod storage;
 pub mod wireguard;
 
 /// Every area, in the order their data appears in `hosts/<host>/hearth.nix`.
-pub static AREAS: &[&dyn Area] = &[&wireguard::Wireguard, &allowlist::Allowlist, &bastion::Bastion, &backup::Backup];
+pub static AREAS: &[&dyn Area] = &[&wireguard::Wireguard, &allowlist::Allowlist, &bastion::Bastion, &notify::Notify, &storage::Storage, &backup::Backup];
 
 /// The area called `name`.
 pub fn find(name: &str) -> Option<&'static dyn Area> {
