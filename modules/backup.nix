@@ -56,7 +56,7 @@ let
       mountpoint = lib.mkOption {
         type = lib.types.str;
         example = "/tank/photos";
-        description = "Where it is mounted; restic reads `<mountpoint>/.zfs/snapshot/<snapshot>`.";
+        description = "Where it is mounted (restic reads a clone of the run's snapshot, not this).";
       };
     };
   };
@@ -103,7 +103,7 @@ let
       snapshot = lib.mkOption {
         type = lib.types.str;
         example = "hearth-backup-offsite-important";
-        description = "Name of the ZFS snapshot taken before the backup and destroyed after it.";
+        description = "Name of the ZFS snapshot taken before the backup (and cloned for restic to read), destroyed after it.";
       };
       datasets = lib.mkOption {
         type = lib.types.nonEmptyListOf dataset;
@@ -155,6 +155,11 @@ in
       type = lib.types.str;
       default = "/var/lib/hearth/backup";
       description = "Where each job's last-success stamp lives.";
+    };
+    mountRoot = lib.mkOption {
+      type = lib.types.str;
+      default = "/run/hearth-backup";
+      description = "Where each run mounts the read-only clones of its snapshots (`<mountRoot>/<job>/<dataset>`), the paths restic reads.";
     };
     jobs = lib.mkOption {
       type = lib.types.listOf job;

@@ -41,6 +41,7 @@ let
       checkSubset = "5%";
       staleAfterHours = 48;
       stateDir = "/var/lib/hearth/backup";
+      mountRoot = "/run/hearth-backup";
       jobs = [
         {
           name = "offsite-bulk";

@@ -56,6 +56,7 @@ let
     checkSubset = "5%";
     staleAfterHours = 48;
     stateDir = "/var/lib/hearth/backup";
+    mountRoot = "/run/hearth-backup";
     jobs = [
       job
       job2
@@ -97,8 +98,8 @@ in
       environmentFile = "/run/agenix/restic-b2-env";
       initialize = true;
       paths = [
-        "/tank/media/.zfs/snapshot/hearth-backup-offsite-bulk"
-        "/tank/its/.zfs/snapshot/hearth-backup-offsite-bulk"
+        "/run/hearth-backup/offsite-bulk/tank/media"
+        "/run/hearth-backup/offsite-bulk/tank/it's"
       ];
       extraBackupArgs = [ "--tag hearth-tier-bulk" ];
       pruneOpts = [ ];
@@ -110,14 +111,20 @@ in
       backupPrepareCommand = ''
         set -eu
         if /bin/restic cat config >/dev/null 2>&1; then /bin/restic unlock; fi
+        /bin/zfs destroy 'tank/hearth-backup-offsite-bulk-tank-media' 2>/dev/null || true
         /bin/zfs destroy 'tank/media@hearth-backup-offsite-bulk' 2>/dev/null || true
         /bin/zfs snapshot 'tank/media@hearth-backup-offsite-bulk'
+        /bin/zfs clone -o readonly=on -o mountpoint='/run/hearth-backup/offsite-bulk/tank/media' 'tank/media@hearth-backup-offsite-bulk' 'tank/hearth-backup-offsite-bulk-tank-media'
+        /bin/zfs destroy 'tank/hearth-backup-offsite-bulk-tank-it'\'''s' 2>/dev/null || true
         /bin/zfs destroy 'tank/it'\'''s@hearth-backup-offsite-bulk' 2>/dev/null || true
         /bin/zfs snapshot 'tank/it'\'''s@hearth-backup-offsite-bulk'
+        /bin/zfs clone -o readonly=on -o mountpoint='/run/hearth-backup/offsite-bulk/tank/it'\'''s' 'tank/it'\'''s@hearth-backup-offsite-bulk' 'tank/hearth-backup-offsite-bulk-tank-it'\'''s'
       '';
       backupCleanupCommand = ''
         rc=0
+        /bin/zfs destroy 'tank/hearth-backup-offsite-bulk-tank-media' || rc=1
         /bin/zfs destroy 'tank/media@hearth-backup-offsite-bulk' || rc=1
+        /bin/zfs destroy 'tank/hearth-backup-offsite-bulk-tank-it'\'''s' || rc=1
         /bin/zfs destroy 'tank/it'\'''s@hearth-backup-offsite-bulk' || rc=1
         exit $rc
       '';
@@ -223,7 +230,7 @@ in
   }
   {
     name = "throws: a job without datasets";
-    throws = b.paths (job // { datasets = [ ]; });
+    throws = b.paths cfg (job // { datasets = [ ]; });
     message = "job offsite-bulk has no dataset";
   }
   {

@@ -20,9 +20,12 @@ let
     listToAttrs
     map
     replaceStrings
+    split
     throw
     toString
     ;
+
+  splitString = sep: s: filter builtins.isString (split sep s);
 
   shellArg = s: "'" + replaceStrings [ "'" ] [ "'\\''" ] s + "'";
 
@@ -53,21 +56,27 @@ let
       ]
       ++ keeps;
 
-  # What restic reads for a dataset: the run's snapshot, not the live files.
-  snapshotPath = job: ds: "${ds.mountpoint}/.zfs/snapshot/${job.snapshot}";
+  # What restic reads for a dataset: a read-only clone of the run's
+  # snapshot, mounted at the same path every run (so restic finds its parent
+  # snapshot). A clone, not `<mountpoint>/.zfs/snapshot/<name>`: zfs-fuse,
+  # on which the lab proves this, has no `.zfs` directory.
+  cloneName = job: ds: "${builtins.head (splitString "/" ds.name)}/${job.snapshot}-${replaceStrings [ "/" ] [ "-" ] ds.name}";
+  snapshotPath = cfg: job: ds: "${cfg.mountRoot}/${job.name}/${ds.name}";
 
   paths =
-    job:
+    cfg: job:
     if job.datasets == [ ] then
       throw "hearth.backup: job ${job.name} has no dataset"
     else
-      map (snapshotPath job) job.datasets;
+      map (snapshotPath cfg job) job.datasets;
 
-  # Takes the snapshot the backup reads. A snapshot left by a killed run is
-  # replaced; a stale restic lock left by a killed run is removed (`unlock`
-  # only removes locks of processes that are gone).
+  # Takes the snapshot the backup reads and mounts its clone. What a killed
+  # run left (clone, snapshot) is replaced; a stale restic lock left by a
+  # killed run is removed (`unlock` only removes locks whose process is
+  # gone).
   prepare =
     {
+      cfg,
       job,
       zfs,
       restic,
@@ -77,19 +86,31 @@ let
         "set -eu"
         "if ${restic} cat config >/dev/null 2>&1; then ${restic} unlock; fi"
       ]
-      ++ concatMap (ds: [
-        "${zfs} destroy ${shellArg "${ds.name}@${job.snapshot}"} 2>/dev/null || true"
-        "${zfs} snapshot ${shellArg "${ds.name}@${job.snapshot}"}"
-      ]) job.datasets
+      ++ concatMap (
+        ds:
+        let
+          snap = shellArg "${ds.name}@${job.snapshot}";
+          clone = shellArg (cloneName job ds);
+        in
+        [
+          "${zfs} destroy ${clone} 2>/dev/null || true"
+          "${zfs} destroy ${snap} 2>/dev/null || true"
+          "${zfs} snapshot ${snap}"
+          "${zfs} clone -o readonly=on -o mountpoint=${shellArg (snapshotPath cfg job ds)} ${snap} ${clone}"
+        ]
+      ) job.datasets
     )
     + "\n";
 
-  # Releases the snapshot; runs after success and failure alike.
+  # Releases the clone and the snapshot; runs after success and failure.
   cleanup =
     { job, zfs }:
     concatStringsSep "\n" (
       [ "rc=0" ]
-      ++ map (ds: "${zfs} destroy ${shellArg "${ds.name}@${job.snapshot}"} || rc=1") job.datasets
+      ++ concatMap (ds: [
+        "${zfs} destroy ${shellArg (cloneName job ds)} || rc=1"
+        "${zfs} destroy ${shellArg "${ds.name}@${job.snapshot}"} || rc=1"
+      ]) job.datasets
       ++ [ "exit $rc" ]
     )
     + "\n";
@@ -153,7 +174,7 @@ let
       name = job.name;
       value = common secretPath (repoOf cfg job.repository) // {
         initialize = true;
-        paths = paths job;
+        paths = paths cfg job;
         extraBackupArgs = [ "--tag ${tierTag job}" ];
         pruneOpts = [ ];
         timerConfig = {
@@ -161,7 +182,7 @@ let
           RandomizedDelaySec = cfg.schedule.randomizedDelay;
           Persistent = true;
         };
-        backupPrepareCommand = prepare { inherit job zfs restic; };
+        backupPrepareCommand = prepare { inherit cfg job zfs restic; };
         backupCleanupCommand = cleanup { inherit job zfs; };
       };
     };
@@ -240,6 +261,7 @@ in
   inherit
     backups
     cleanup
+    cloneName
     order
     paths
     prepare

@@ -363,11 +363,6 @@ pub enum BackupError {
     Json(#[from] serde_json::Error),
 }
 
-/// Path restic reads for a dataset: the run's snapshot under the mountpoint.
-pub fn snapshot_path(mountpoint: &str, snapshot: &str) -> String {
-    format!("{}/.zfs/snapshot/{snapshot}", mountpoint.trim_end_matches('/'))
-}
-
 pub struct Backup;
 
 impl Area for Backup {
@@ -462,6 +457,7 @@ fn host_data_of(cx: &HostCx, ds: &[DatasetRef]) -> Option<Value> {
             .set("checkSubset", b.check_subset.clone())
             .set("staleAfterHours", b.stale_after_hours)
             .set("stateDir", "/var/lib/hearth/backup")
+            .set("mountRoot", "/run/hearth-backup")
             .set("jobs", Value::List(job_values))
             .set("repositories", Value::List(repo_values))
             .into(),
