@@ -136,4 +136,9 @@
     maxAuthTries = 3;
     loginGraceTime = 30;
   };
+  hearth.notify = {
+    enable = true;
+    kind = "ntfy";
+    target = "https://ntfy.sh/hearth-example-alerts";
+  };
 }

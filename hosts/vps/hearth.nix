@@ -68,4 +68,9 @@
       }
     ];
   };
+  hearth.notify = {
+    enable = true;
+    kind = "ntfy";
+    target = "https://ntfy.sh/hearth-example-alerts";
+  };
 }

@@ -464,7 +464,7 @@ impl Area for Storage {
                             out.err(
                                 &[&dk[..], &["tier"]].concat(),
                                 format!("tier `{}` replicates, and {hn} has no `{SYNCOID_KEY}` secret for syncoid's SSH key", d.tier),
-                                format!("ssh-keygen -t ed25519 -N '' -f k && hearth secret set {SYNCOID_KEY} --host {hn} < k (its k.pub goes to each target's `syncoid` user)"),
+                                format!("ssh-keygen -t ed25519 -N '' -f k && hearth secret set {SYNCOID_KEY} --host {hn} < k (k.pub goes into the targets' hearth.storage.replicaAuthorizedKeys)"),
                             );
                         }
                     }
@@ -518,7 +518,22 @@ pub fn host_data(inv: &Inventory, name: &str) -> Option<Value> {
         .iter()
         .map(|(pn, p)| Value::from(Attrs::new().set("name", pn.clone()).set("layout", p.layout.to_string()).set("disks", Value::strs(p.disks.clone()))))
         .collect();
-    let used: BTreeSet<&str> = h.datasets.values().map(|d| d.tier.as_str()).collect();
+    // Replicas this host receives: (source host, parent, [(dataset, tier)]).
+    let mut receive: Vec<(String, String, Vec<(String, String)>)> = vec![];
+    if let Some(parent) = receive_parent(h) {
+        for (src, sh) in s.hosts.iter().filter(|(n, _)| *n != name) {
+            let got: Vec<(String, String)> = sh
+                .datasets
+                .iter()
+                .filter(|(_, d)| s.tiers.get(&d.tier).is_some_and(|t| t.replicate_to.iter().any(|r| r == name)))
+                .map(|(dn, d)| (format!("{parent}/{src}/{}", dn.split_once('/').map(|x| x.1).unwrap_or(dn)), d.tier.clone()))
+                .collect();
+            if !got.is_empty() {
+                receive.push((src.clone(), format!("{parent}/{src}"), got));
+            }
+        }
+    }
+    let used: BTreeSet<&str> = h.datasets.values().map(|d| d.tier.as_str()).chain(receive.iter().flat_map(|r| r.2.iter().map(|d| d.1.as_str()))).collect();
     let tiers = s
         .tiers
         .iter()
@@ -563,15 +578,13 @@ pub fn host_data(inv: &Inventory, name: &str) -> Option<Value> {
             ));
         }
     }
-    let mut receive = vec![];
-    for (src, sh) in &s.hosts {
-        let sends = sh.datasets.values().any(|d| s.tiers.get(&d.tier).is_some_and(|t| t.replicate_to.iter().any(|r| r == name)));
-        if sends && src != name {
-            if let Some(parent) = receive_parent(h) {
-                receive.push(Value::from(Attrs::new().set("from", src.clone()).set("parent", format!("{parent}/{src}"))));
-            }
-        }
-    }
+    let receive = receive
+        .into_iter()
+        .map(|(from, parent, ds)| {
+            let ds = ds.into_iter().map(|(n, t)| Value::from(Attrs::new().set("name", n).set("tier", t))).collect();
+            Value::from(Attrs::new().set("from", from).set("parent", parent).set("datasets", Value::List(ds)))
+        })
+        .collect();
     let key = (!replication.is_empty() && inv.hosts.get(name).is_some_and(|x| x.secrets.iter().any(|n| n == SYNCOID_KEY))).then(|| SYNCOID_KEY.to_string());
     Some(
         Attrs::new()
