@@ -308,12 +308,12 @@ fn validate_with(inv: &Inventory, ds: &[DatasetRef], s: &mut Sink) {
                 Some(c) if !h.secrets.contains(c) => s.err(
                     &["backup", "hosts", host, "repositories", rname, "credentials"],
                     format!("no secret `{c}` on host `{host}`"),
-                    format!("set it with `hearth secret set {c} --host {host}` (an environment file with the provider's keys)"),
+                    format!("add \"{c}\" to hosts.{host}.secrets, then store the provider's keys (an environment file) with `hearth secret set {c} --host {host}`"),
                 ),
                 None if matches!(kind, Some("b2" | "s3")) => s.err(
                     &["backup", "hosts", host, "repositories", rname],
                     format!("a {} repository needs credentials", kind.unwrap_or_default()),
-                    format!("set `credentials = \"restic-{rname}-env\"` and store the keys with `hearth secret set restic-{rname}-env --host {host}`"),
+                    format!("set `credentials = \"restic-{rname}-env\"`, add \"restic-{rname}-env\" to hosts.{host}.secrets, and store the keys with `hearth secret set restic-{rname}-env --host {host}`"),
                 ),
                 _ => {}
             }
@@ -361,6 +361,8 @@ pub enum BackupError {
     Invalid(#[from] crate::validate::Problems),
     #[error("writing the output: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("writing to stdout")]
+    Stdout(#[source] std::io::Error),
 }
 
 pub struct Backup;
@@ -470,6 +472,7 @@ fn run(cli: BackupCli, cx: &CliCx) -> Result<i32, BackupError> {
     match cli.cmd {
         BackupCmd::List { json } => {
             let jobs = jobs(&loaded.inv);
+            let mut text: String;
             if json {
                 #[derive(Serialize)]
                 struct Row<'a> {
@@ -497,16 +500,18 @@ fn run(cli: BackupCli, cx: &CliCx) -> Result<i32, BackupError> {
                         max_snapshots: j.max_snapshots,
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "backups": rows }))?);
+                text = serde_json::to_string_pretty(&serde_json::json!({ "backups": rows }))? + "\n";
             } else if jobs.is_empty() {
-                println!("no backups: no dataset of a tier with `backup = true` on a host with a [backup.hosts.HOST] repository");
+                text = "no backups: no dataset of a tier with `backup = true` on a host with a [backup.hosts.HOST] repository\n".into();
             } else {
-                println!("{:<12} {:<20} {:<10} {:<28} {:<18} {:>5}  paths", "HOST", "JOB", "TIER", "REPOSITORY", "SCHEDULE", "KEEPS");
+                text = format!("{:<8} {:<14} {:<8} {:<32} {:<16} {:>5}  PATHS\n", "HOST", "JOB", "TIER", "REPOSITORY", "SCHEDULE", "KEEPS");
                 for j in &jobs {
                     let paths: Vec<&str> = j.datasets.iter().map(|d| d.mountpoint.as_str()).collect();
-                    println!("{:<12} {:<20} {:<10} {:<28} {:<18} {:>5}  {}", j.host, j.name, j.tier, j.url, j.schedule, j.max_snapshots, paths.join(" "));
+                    text += &format!("{:<8} {:<14} {:<8} {:<32} {:<16} {:>5}  {}\n", j.host, j.name, j.tier, j.url, j.schedule, j.max_snapshots, paths.join(" "));
                 }
             }
+            use std::io::Write;
+            std::io::stdout().lock().write_all(text.as_bytes()).map_err(BackupError::Stdout)?;
             Ok(0)
         }
     }
