@@ -111,21 +111,22 @@ in
       backupPrepareCommand = ''
         set -eu
         if /bin/restic cat config >/dev/null 2>&1; then /bin/restic unlock; fi
-        /bin/zfs destroy 'tank/hearth-backup-offsite-bulk-tank-media' 2>/dev/null || true
+        /bin/zfs destroy -f 'tank/hearth-backup-offsite-bulk-tank-media' 2>/dev/null || true
         /bin/zfs destroy 'tank/media@hearth-backup-offsite-bulk' 2>/dev/null || true
         /bin/zfs snapshot 'tank/media@hearth-backup-offsite-bulk'
         /bin/zfs clone -o readonly=on -o mountpoint='/run/hearth-backup/offsite-bulk/tank/media' 'tank/media@hearth-backup-offsite-bulk' 'tank/hearth-backup-offsite-bulk-tank-media'
-        /bin/zfs destroy 'tank/hearth-backup-offsite-bulk-tank-it'\'''s' 2>/dev/null || true
+        /bin/zfs destroy -f 'tank/hearth-backup-offsite-bulk-tank-it'\'''s' 2>/dev/null || true
         /bin/zfs destroy 'tank/it'\'''s@hearth-backup-offsite-bulk' 2>/dev/null || true
         /bin/zfs snapshot 'tank/it'\'''s@hearth-backup-offsite-bulk'
         /bin/zfs clone -o readonly=on -o mountpoint='/run/hearth-backup/offsite-bulk/tank/it'\'''s' 'tank/it'\'''s@hearth-backup-offsite-bulk' 'tank/hearth-backup-offsite-bulk-tank-it'\'''s'
       '';
       backupCleanupCommand = ''
         rc=0
-        /bin/zfs destroy 'tank/hearth-backup-offsite-bulk-tank-media' || rc=1
-        /bin/zfs destroy 'tank/media@hearth-backup-offsite-bulk' || rc=1
-        /bin/zfs destroy 'tank/hearth-backup-offsite-bulk-tank-it'\'''s' || rc=1
-        /bin/zfs destroy 'tank/it'\'''s@hearth-backup-offsite-bulk' || rc=1
+        release() { n=0; until /bin/zfs destroy "$@"; do n=$((n + 1)); if [ $n -ge 10 ]; then return 1; fi; sleep 1; done; }
+        release -f 'tank/hearth-backup-offsite-bulk-tank-media' || rc=1
+        release 'tank/media@hearth-backup-offsite-bulk' || rc=1
+        release -f 'tank/hearth-backup-offsite-bulk-tank-it'\'''s' || rc=1
+        release 'tank/it'\'''s@hearth-backup-offsite-bulk' || rc=1
         exit $rc
       '';
     };
@@ -154,7 +155,7 @@ in
     };
   }
   {
-    name = "check job: read-data-subset, its own schedule; no environment file when there are no credentials";
+    name = "check job: stale locks removed first, read-data-subset, its own schedule; no environment file without credentials";
     expr = (b.backups {
       cfg = cfg // {
         repositories = [ ((builtins.head cfg.repositories) // { environmentSecret = null; }) ];
@@ -167,6 +168,7 @@ in
       passwordFile = "/run/agenix/hearth-restic-offsite";
       environmentFile = null;
       paths = [ ];
+      backupPrepareCommand = "restic unlock\n";
       runCheck = true;
       checkOpts = [ "--read-data-subset=5%" ];
       timerConfig = {

@@ -93,7 +93,7 @@ let
           clone = shellArg (cloneName job ds);
         in
         [
-          "${zfs} destroy ${clone} 2>/dev/null || true"
+          "${zfs} destroy -f ${clone} 2>/dev/null || true"
           "${zfs} destroy ${snap} 2>/dev/null || true"
           "${zfs} snapshot ${snap}"
           "${zfs} clone -o readonly=on -o mountpoint=${shellArg (snapshotPath cfg job ds)} ${snap} ${clone}"
@@ -102,14 +102,20 @@ let
     )
     + "\n";
 
-  # Releases the clone and the snapshot; runs after success and failure.
+  # Releases the clone (`-f`: unmounted even when something still holds it;
+  # it exists for this run only) and the snapshot; runs after success and
+  # failure. A mount just used can be busy for a moment: each destroy is
+  # tried for up to 10 s.
   cleanup =
     { job, zfs }:
     concatStringsSep "\n" (
-      [ "rc=0" ]
+      [
+        "rc=0"
+        "release() { n=0; until ${zfs} destroy \"$@\"; do n=$((n + 1)); if [ $n -ge 10 ]; then return 1; fi; sleep 1; done; }"
+      ]
       ++ concatMap (ds: [
-        "${zfs} destroy ${shellArg (cloneName job ds)} || rc=1"
-        "${zfs} destroy ${shellArg "${ds.name}@${job.snapshot}"} || rc=1"
+        "release -f ${shellArg (cloneName job ds)} || rc=1"
+        "release ${shellArg "${ds.name}@${job.snapshot}"} || rc=1"
       ]) job.datasets
       ++ [ "exit $rc" ]
     )
@@ -199,10 +205,13 @@ let
     };
   };
 
-  checkJob = cfg: secretPath: repo: {
+  # A backup killed mid-run leaves a lock that restic's check refuses; the
+  # check job removes stale locks first (as the module's prune does).
+  checkJob = cfg: secretPath: restic: repo: {
     name = "${repo.name}-check";
     value = common secretPath repo // {
       paths = [ ];
+      backupPrepareCommand = "${restic} unlock\n";
       runCheck = true;
       checkOpts = [ "--read-data-subset=${cfg.checkSubset}" ];
       timerConfig = {
@@ -224,7 +233,7 @@ let
     listToAttrs (
       map (backupJob { inherit cfg secretPath zfs restic; }) cfg.jobs
       ++ map (pruneJob cfg secretPath) cfg.jobs
-      ++ map (checkJob cfg secretPath) cfg.repositories
+      ++ map (checkJob cfg secretPath restic) cfg.repositories
     );
 
   # Maintenance of one repository runs one job at a time (restic's prune
