@@ -19,6 +19,7 @@ use crate::nix::{Attrs, Value};
 use crate::topology::{SecretKind, SecretSpec};
 use crate::validate::Sink;
 
+pub mod bench;
 pub mod lab;
 
 /// The storage area's datasets: which exist, and whether their tier is
@@ -350,6 +351,19 @@ pub enum BackupCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Measure restores over a shaped 20 Mbit/s, 40 ms link: DAYS simulated nightly backups kept
+    /// in full vs with TIER's retention (root; restic, rclone, iproute2). Example: hearth backup bench --days 400 --tier shelf
+    Bench {
+        /// Nightly backups to simulate.
+        #[arg(long, default_value_t = 400)]
+        days: u32,
+        /// The storage tier whose retention (its prune job's options) is applied.
+        #[arg(long, default_value = "shelf")]
+        tier: String,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Errors of `hearth backup`.
@@ -363,6 +377,12 @@ pub enum BackupError {
     Json(#[from] serde_json::Error),
     #[error("writing to stdout")]
     Stdout(#[source] std::io::Error),
+    #[error("no backup job backs up tier `{0}`; see `hearth backup list`")]
+    NoTier(String),
+    #[error(transparent)]
+    Preview(#[from] crate::preview::PreviewError),
+    #[error("benchmark: {0:#}")]
+    Bench(anyhow::Error),
 }
 
 pub struct Backup;
@@ -510,6 +530,31 @@ fn run(cli: BackupCli, cx: &CliCx) -> Result<i32, BackupError> {
                     text += &format!("{:<8} {:<14} {:<8} {:<32} {:<16} {:>5}  {}\n", j.host, j.name, j.tier, j.url, j.schedule, j.max_snapshots, paths.join(" "));
                 }
             }
+            use std::io::Write;
+            std::io::stdout().lock().write_all(text.as_bytes()).map_err(BackupError::Stdout)?;
+            Ok(0)
+        }
+        BackupCmd::Bench { days, tier, json } => {
+            let job = jobs(&loaded.inv).into_iter().find(|j| j.tier == tier).ok_or_else(|| BackupError::NoTier(tier.clone()))?;
+            let root = cx.root();
+            let lib = crate::preview::lib_dir(&root)?;
+            let expr = format!("(lib.backup.backups {{ cfg = host.hearth.backup; secretPath = n: n; zfs = \"zfs\"; }}).\"{}-prune\".pruneOpts", job.name);
+            let v = crate::preview::eval_json(&lib, &root.join("hosts").join(&job.host).join("hearth.nix"), &expr)?;
+            let opts: Vec<String> = serde_json::from_value(v)?;
+            let figs = bench::run(days, &tier, &opts, true).map_err(BackupError::Bench)?;
+            let text = if json {
+                serde_json::to_string_pretty(&serde_json::json!({ "days": days, "tier": tier, "prune_opts": opts, "results": figs }))? + "\n"
+            } else {
+                let mut t = format!("{days} nightly backups, tier `{tier}` ({}), link {} / 40 ms RTT, no cache\n", opts.join(" "), super::backup::lab::RATE);
+                t += "| repository | snapshots | repo size | `restic snapshots` | restore 10 MB dir | floor | restore / floor |\n|---|---|---|---|---|---|---|\n";
+                for f in &figs {
+                    t += &format!(
+                        "| {} | {} | {:.1} MB | {:.2} s | {:.2} s ({:.1} MB) | {:.2} s | {:.2}x |\n",
+                        f.repository, f.snapshots, f.repo_bytes as f64 / 1e6, f.snapshots_s, f.restore_s, f.restored_bytes as f64 / 1e6, f.floor_s, f.ratio
+                    );
+                }
+                t
+            };
             use std::io::Write;
             std::io::stdout().lock().write_all(text.as_bytes()).map_err(BackupError::Stdout)?;
             Ok(0)

@@ -37,6 +37,8 @@ use crate::lab::plan::Secret;
 
 /// The shaped link to the offsite namespace.
 pub const RATE: &str = "20mbit";
+/// [`RATE`] in bits per second.
+pub const RATE_BITS: u64 = 20_000_000;
 /// One-way delay on each end: 40 ms round trip.
 pub const DELAY: &str = "20ms";
 const HOME_ADDR: &str = "10.203.0.1";
