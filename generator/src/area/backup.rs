@@ -546,11 +546,13 @@ fn run(cli: BackupCli, cx: &CliCx) -> Result<i32, BackupError> {
                 serde_json::to_string_pretty(&serde_json::json!({ "days": days, "tier": tier, "prune_opts": opts, "results": figs }))? + "\n"
             } else {
                 let mut t = format!("{days} nightly backups, tier `{tier}` ({}), link {} / 40 ms RTT, no cache\n", opts.join(" "), super::backup::lab::RATE);
-                t += "| repository | snapshots | repo size | `restic snapshots` | restore 10 MB dir | floor | restore / floor |\n|---|---|---|---|---|---|---|\n";
+                t += "| repository | snapshots | repo size | `restic snapshots` | restore (median; runs) | restored | over the link | floor | restore / floor |\n|---|---|---|---|---|---|---|---|---|\n";
                 for f in &figs {
+                    let runs: Vec<String> = f.restore_runs_s.iter().map(|r| format!("{r:.1}")).collect();
+                    let link = f.restore_link_bytes.map(|b| format!("{:.1} MB", b as f64 / 1e6)).unwrap_or_else(|| "-".into());
                     t += &format!(
-                        "| {} | {} | {:.1} MB | {:.2} s | {:.2} s ({:.1} MB) | {:.2} s | {:.2}x |\n",
-                        f.repository, f.snapshots, f.repo_bytes as f64 / 1e6, f.snapshots_s, f.restore_s, f.restored_bytes as f64 / 1e6, f.floor_s, f.ratio
+                        "| {} | {} | {:.1} MB | {:.2} s | {:.2} s ({}) | {:.1} MB | {} | {:.2} s | {:.2}x |\n",
+                        f.repository, f.snapshots, f.repo_bytes as f64 / 1e6, f.snapshots_s, f.restore_s, runs.join(", "), f.restored_bytes as f64 / 1e6, link, f.floor_s, f.ratio
                     );
                 }
                 t

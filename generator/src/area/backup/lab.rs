@@ -95,6 +95,11 @@ impl Link {
         Ok(l)
     }
 
+    /// Bytes the delay proxy forwarded from the server so far (None: no proxy).
+    pub fn bytes_down(&self) -> Option<u64> {
+        self.proxy.as_ref().map(|p| p.down.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
     /// The REST URL restic uses (through the delay proxy when there is one).
     pub fn url(&self) -> String {
         match &self.proxy {
@@ -152,6 +157,8 @@ impl Drop for Link {
 /// entered into the namespace with setns(2); stopped on drop.
 pub struct DelayProxy {
     pub port: u16,
+    /// Bytes forwarded from the server to the client so far.
+    pub down: std::sync::Arc<std::sync::atomic::AtomicU64>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     ns: String,
 }
@@ -165,7 +172,7 @@ fn enter_netns(ns: &str) -> Result<()> {
     Ok(())
 }
 
-fn pump(mut from: std::net::TcpStream, mut to: std::net::TcpStream, delay: Duration) {
+fn pump(mut from: std::net::TcpStream, mut to: std::net::TcpStream, delay: Duration, count: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>) {
     use std::io::{Read, Write};
     let (tx, rx) = std::sync::mpsc::channel::<(Instant, Vec<u8>)>();
     let writer = std::thread::spawn(move || {
@@ -188,6 +195,9 @@ fn pump(mut from: std::net::TcpStream, mut to: std::net::TcpStream, delay: Durat
                 break;
             }
             Ok(n) => {
+                if let Some(c) = &count {
+                    c.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+                }
                 if tx.send((Instant::now() + delay, buf[..n].to_vec())).is_err() {
                     break;
                 }
@@ -201,7 +211,8 @@ impl DelayProxy {
     pub fn start(ns: &str, to: &str, delay: Duration) -> Result<DelayProxy> {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<u16>>();
-        let (ns2, to, stop2) = (ns.to_string(), to.to_string(), stop.clone());
+        let down = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (ns2, to, stop2, down2) = (ns.to_string(), to.to_string(), stop.clone(), down.clone());
         std::thread::spawn(move || {
             let listener = enter_netns(&ns2).and_then(|_| Ok(std::net::TcpListener::bind("127.0.0.1:0")?));
             let listener = match listener {
@@ -224,12 +235,13 @@ impl DelayProxy {
                     (Ok(a), Ok(b)) => (a, b),
                     _ => continue,
                 };
-                std::thread::spawn(move || pump(c, up, delay));
-                std::thread::spawn(move || pump(up2, c2, delay));
+                let d = down2.clone();
+                std::thread::spawn(move || pump(c, up, delay, None));
+                std::thread::spawn(move || pump(up2, c2, delay, Some(d)));
             }
         });
         let port = ready_rx.recv().map_err(|_| anyhow!("delay proxy thread died"))??;
-        Ok(DelayProxy { port, stop, ns: ns.to_string() })
+        Ok(DelayProxy { port, down, stop, ns: ns.to_string() })
     }
 }
 
