@@ -121,23 +121,38 @@ fn run_in(lab: &Lab, days: u32, tier: &str, prune_opts: &[String], verbose: bool
             eprintln!("hearth backup bench: {} of {days} backups ({:.0} s)", d + 1, t0.elapsed().as_secs_f64());
         }
     }
-    // The copy with the tier's retention applied.
-    let kept = lab.dir.join("bench-kept");
-    sh(&format!("cp -a {} {}", all.display(), kept.display()))?;
-    let mut args = vec!["forget".to_string(), "--prune".into(), "--quiet".into()];
-    args.extend(prune_opts.iter().flat_map(|o| o.split_whitespace().map(String::from)));
-    let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    restic(&env_local(&kept, &cache), None, &a)?;
+    // Copies with the tier's retention applied: hearth's rendered options,
+    // and the same with restic's default repacking (no `--max-unused`).
+    let opts: Vec<String> = prune_opts.iter().flat_map(|o| o.split_whitespace().map(String::from)).collect();
+    let mut default_repack: Vec<String> = vec![];
+    let mut it = opts.iter();
+    while let Some(o) = it.next() {
+        if o == "--max-unused" {
+            it.next();
+        } else {
+            default_repack.push(o.clone());
+        }
+    }
+    for (name, o) in [("kept", &opts), ("repacked", &default_repack)] {
+        let dir = lab.dir.join(format!("bench-{name}"));
+        sh(&format!("cp -a {} {}", all.display(), dir.display()))?;
+        let mut args = vec!["forget".to_string(), "--prune".into(), "--quiet".into()];
+        args.extend(o.iter().cloned());
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        restic(&env_local(&dir, &cache), None, &a)?;
+    }
 
     // Serve both behind the shaped link and measure, each from an empty cache.
     let mut link = Link::create(&lab.prefix)?;
     let root = lab.dir.join("bench-served");
     std::fs::create_dir_all(&root)?;
     std::fs::rename(&all, root.join("all"))?;
-    std::fs::rename(&kept, root.join("kept"))?;
+    for n in ["kept", "repacked"] {
+        std::fs::rename(lab.dir.join(format!("bench-{n}")), root.join(n))?;
+    }
     let _srv = link.serve(lab, "bench-rclone", &root)?;
     let mut out = vec![];
-    let names = ["all", "kept"];
+    let names = ["all", "kept", "repacked"];
     let env_of = |name: &str| {
         let c = lab.dir.join(format!("bench-cache-{name}"));
         vec![("RESTIC_REPOSITORY", format!("{}{name}/", link.url())), ("RESTIC_PASSWORD", pw.clone()), ("RESTIC_CACHE_DIR", c.display().to_string())]
@@ -182,7 +197,11 @@ fn run_in(lab: &Lab, days: u32, tier: &str, prune_opts: &[String], verbose: bool
         let median = r[r.len() / 2];
         let floor_s = restored[i] as f64 * 8.0 / RATE_BITS as f64;
         out.push(Figures {
-            repository: if *name == "all" { "keep everything".into() } else { "tier retention".into() },
+            repository: match *name {
+                "all" => "keep everything".into(),
+                "kept" => "tier retention (hearth: --max-unused unlimited)".into(),
+                _ => "tier retention, restic's default repack".into(),
+            },
             snapshots: listed[i].0,
             repo_bytes: du(&root.join(name)),
             snapshots_s: listed[i].1,
