@@ -147,7 +147,6 @@ in
         "--keep-weekly 4"
         "--keep-monthly 12"
         "--keep-yearly 2"
-        "--max-unused unlimited"
       ];
       timerConfig = {
         OnCalendar = "Sun *-*-* 05:00:00";

@@ -41,11 +41,9 @@ let
   tierTag = job: "hearth-tier-${job.tier}";
 
   # `restic forget --prune` options of a job: only its tier's snapshots,
-  # grouped by host and tags, each non-zero bucket. `--max-unused
-  # unlimited`: prune deletes packs nothing uses but never repacks the rest.
-  # restic's default repacking mixes the blobs of many files into new packs,
-  # and a restore then downloads far more than it restores (7.6x the bytes
-  # for a 10 MB directory after 400 nightly backups, docs/performance.md).
+  # grouped by host and tags, each non-zero bucket. (`--max-unused
+  # unlimited` was measured and does not make restores of a pruned
+  # repository cheaper: docs/performance.md, "Backups".)
   pruneOpts =
     job:
     let
@@ -58,8 +56,7 @@ let
         "--tag ${tierTag job}"
         "--group-by host,tags"
       ]
-      ++ keeps
-      ++ [ "--max-unused unlimited" ];
+      ++ keeps;
 
   # What restic reads for a dataset: a read-only clone of the run's
   # snapshot, mounted at the same path every run (so restic finds its parent

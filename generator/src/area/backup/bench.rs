@@ -133,7 +133,12 @@ fn run_in(lab: &Lab, days: u32, tier: &str, prune_opts: &[String], verbose: bool
             default_repack.push(o.clone());
         }
     }
-    for (name, o) in [("kept", &opts), ("repacked", &default_repack)] {
+    let mut variants = vec![("kept", &opts)];
+    if default_repack != opts {
+        variants.push(("repacked", &default_repack));
+    }
+    let served: Vec<&str> = std::iter::once("all").chain(variants.iter().map(|(n, _)| *n)).collect();
+    for (name, o) in variants.iter().copied() {
         let dir = lab.dir.join(format!("bench-{name}"));
         sh(&format!("cp -a {} {}", all.display(), dir.display()))?;
         let mut args = vec!["forget".to_string(), "--prune".into(), "--quiet".into()];
@@ -147,18 +152,18 @@ fn run_in(lab: &Lab, days: u32, tier: &str, prune_opts: &[String], verbose: bool
     let root = lab.dir.join("bench-served");
     std::fs::create_dir_all(&root)?;
     std::fs::rename(&all, root.join("all"))?;
-    for n in ["kept", "repacked"] {
+    for n in served.iter().skip(1) {
         std::fs::rename(lab.dir.join(format!("bench-{n}")), root.join(n))?;
     }
     let _srv = link.serve(lab, "bench-rclone", &root)?;
     let mut out = vec![];
-    let names = ["all", "kept", "repacked"];
+    let names = served.clone();
     let env_of = |name: &str| {
         let c = lab.dir.join(format!("bench-cache-{name}"));
         vec![("RESTIC_REPOSITORY", format!("{}{name}/", link.url())), ("RESTIC_PASSWORD", pw.clone()), ("RESTIC_CACHE_DIR", c.display().to_string())]
     };
     let mut listed = vec![];
-    for name in names {
+    for name in names.iter().copied() {
         let env = env_of(name);
         let t = Instant::now();
         let list = restic(&env, Some(&link.home), &["snapshots", "--json", "--no-cache"])?;
@@ -199,7 +204,7 @@ fn run_in(lab: &Lab, days: u32, tier: &str, prune_opts: &[String], verbose: bool
         out.push(Figures {
             repository: match *name {
                 "all" => "keep everything".into(),
-                "kept" => "tier retention (hearth: --max-unused unlimited)".into(),
+                "kept" => "tier retention (hearth's prune options)".into(),
                 _ => "tier retention, restic's default repack".into(),
             },
             snapshots: listed[i].0,
