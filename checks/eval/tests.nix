@@ -689,7 +689,7 @@ in
       repo = "b2:hearth-nas01:restic";
       password = "/run/agenix/hearth-restic-offsite";
       env = "/run/agenix/restic-b2-env";
-      prune = [ "--tag hearth-tier-bulk" "--group-by host,tags" "--keep-daily 7" "--keep-weekly 4" "--keep-monthly 12" "--keep-yearly 2" ];
+      prune = [ "--tag hearth-tier-bulk" "--group-by host,tags" "--keep-daily 7" "--keep-weekly 4" "--keep-monthly 12" "--keep-yearly 2" "--repack-cacheable-only" ];
       onFailure = [ "hearth-notify@%n.service" ];
       staleFailure = [ "hearth-notify@%n.service" ];
       staleTimer = "hourly";

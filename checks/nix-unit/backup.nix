@@ -147,6 +147,7 @@ in
         "--keep-weekly 4"
         "--keep-monthly 12"
         "--keep-yearly 2"
+        "--repack-cacheable-only"
       ];
       timerConfig = {
         OnCalendar = "Sun *-*-* 05:00:00";

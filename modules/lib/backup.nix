@@ -41,9 +41,11 @@ let
   tierTag = job: "hearth-tier-${job.tier}";
 
   # `restic forget --prune` options of a job: only its tier's snapshots,
-  # grouped by host and tags, each non-zero bucket. (`--max-unused
-  # unlimited` was measured and does not make restores of a pruned
-  # repository cheaper: docs/performance.md, "Backups".)
+  # grouped by host and tags, each non-zero bucket, and
+  # `--repack-cacheable-only`: data packs are deleted when unused but never
+  # rewritten. restic 0.14's default prune rewrote the small nightly packs
+  # into a few large mixed ones, after which restoring a 10 MB directory
+  # downloaded 72 MB (docs/performance.md, "Backups").
   pruneOpts =
     job:
     let
@@ -56,7 +58,8 @@ let
         "--tag ${tierTag job}"
         "--group-by host,tags"
       ]
-      ++ keeps;
+      ++ keeps
+      ++ [ "--repack-cacheable-only" ];
 
   # What restic reads for a dataset: a read-only clone of the run's
   # snapshot, mounted at the same path every run (so restic finds its parent

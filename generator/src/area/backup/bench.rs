@@ -122,14 +122,15 @@ fn run_in(lab: &Lab, days: u32, tier: &str, prune_opts: &[String], verbose: bool
         }
     }
     // Copies with the tier's retention applied: hearth's rendered options,
-    // and the same with restic's default repacking (no `--max-unused`).
+    // and the same with restic's default repacking (without
+    // `--repack-cacheable-only` / `--max-unused`).
     let opts: Vec<String> = prune_opts.iter().flat_map(|o| o.split_whitespace().map(String::from)).collect();
     let mut default_repack: Vec<String> = vec![];
     let mut it = opts.iter();
     while let Some(o) = it.next() {
         if o == "--max-unused" {
             it.next();
-        } else {
+        } else if o != "--repack-cacheable-only" {
             default_repack.push(o.clone());
         }
     }
