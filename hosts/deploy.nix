@@ -45,7 +45,7 @@
       tags = [ "lan" "via-bastion" ];
     };
     nas01 = {
-      hostname = "nas01";
+      hostname = "10.69.13.40";
       sshUser = "root";
       port = 22;
       jumpHost = "extgw01";

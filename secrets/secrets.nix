@@ -42,6 +42,22 @@
     ];
     armor = true;
   };
+  "nas01/restic-b2-env.age" = {
+    publicKeys = [
+      "age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt"
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII5nuTLkIemQ7ab1CDeUVznKHSK3rA1lq5X3EigYf9Vs"
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIGt226BmWKXJp3wh4KzD35v3L6SAuS3ddIib2+BfM0p"
+    ];
+    armor = true;
+  };
+  "nas01/restic-b2.age" = {
+    publicKeys = [
+      "age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt"
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII5nuTLkIemQ7ab1CDeUVznKHSK3rA1lq5X3EigYf9Vs"
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIGt226BmWKXJp3wh4KzD35v3L6SAuS3ddIib2+BfM0p"
+    ];
+    armor = true;
+  };
   "nas01/syncoid-ssh-key.age" = {
     publicKeys = [
       "age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt"

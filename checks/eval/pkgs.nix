@@ -22,8 +22,10 @@ let
     "google-authenticator"
     "nftables"
     "pam"
+    "restic"
     "systemd"
     "wireguard-tools"
+    "zfs"
   ];
 in
 builtins.listToAttrs (

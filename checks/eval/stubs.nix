@@ -598,6 +598,79 @@ let
       };
     };
 
+  # backup area: systemd.timers.<name> (the options hearth sets).
+  timer = {
+    options = {
+      wantedBy = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+      };
+      timerConfig = mkOption {
+        type = types.attrsOf unitOption;
+        default = { };
+      };
+    };
+  };
+
+  # backup area: nixos/modules/services/backup/restic.nix, the stored copy
+  # with `command`, `runCheck`, `fileBackupContract` (2025 layout; per-backup
+  # options at top level). Only the options hearth sets.
+  resticBackup = {
+    options = {
+      passwordFile = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+      };
+      environmentFile = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+      };
+      repository = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+      };
+      paths = mkOption {
+        type = types.nullOr (types.listOf types.str);
+        default = [ ];
+      };
+      timerConfig = mkOption {
+        type = types.nullOr (types.attrsOf unitOption);
+        default = {
+          OnCalendar = "daily";
+          Persistent = true;
+        };
+      };
+      extraBackupArgs = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+      };
+      initialize = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      pruneOpts = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+      };
+      runCheck = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      checkOpts = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+      };
+      backupPrepareCommand = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+      };
+      backupCleanupCommand = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+      };
+    };
+  };
+
   # agenix modules/age.nix (b027ee29): secretType.
   ageSecret =
     { config, name, ... }:
@@ -845,6 +918,19 @@ in
     };
 
     systemd.package = mkOption { type = types.package; };
+    # backup area
+    systemd.timers = mkOption {
+      type = types.attrsOf (types.submodule timer);
+      default = { };
+    };
+    systemd.tmpfiles.rules = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+    };
+    services.restic.backups = mkOption {
+      type = types.attrsOf (types.submodule resticBackup);
+      default = { };
+    };
     systemd.services = mkOption {
       type = types.attrsOf (types.submodule service);
       default = { };

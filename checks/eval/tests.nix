@@ -26,6 +26,48 @@ let
       ++ modules;
     }).config;
 
+  # A storage host with one backed-up tier (the shape `hearth render` writes).
+  backupHost = {
+    age.secrets = {
+      hearth-restic-offsite = secret ./stubs.nix;
+      restic-b2-env = secret ./stubs.nix;
+    };
+    hearth.backup = {
+      enable = true;
+      schedule = {
+        backup = "*-*-* 01:00:00";
+        randomizedDelay = "1h";
+        prune = "Sun *-*-* 05:00:00";
+        check = "*-*-01 06:00:00";
+      };
+      checkSubset = "5%";
+      staleAfterHours = 48;
+      stateDir = "/var/lib/hearth/backup";
+      mountRoot = "/run/hearth-backup";
+      jobs = [
+        {
+          name = "offsite-bulk";
+          repository = "offsite";
+          url = "b2:hearth-nas01:restic";
+          passwordSecret = "hearth-restic-offsite";
+          environmentSecret = "restic-b2-env";
+          tier = "bulk";
+          snapshot = "hearth-backup-offsite-bulk";
+          datasets = [ { name = "tank/media"; mountpoint = "/tank/media"; } ];
+          retention = { last = 0; hourly = 0; daily = 7; weekly = 4; monthly = 12; yearly = 2; };
+        }
+      ];
+      repositories = [
+        {
+          name = "offsite";
+          url = "b2:hearth-nas01:restic";
+          passwordSecret = "hearth-restic-offsite";
+          environmentSecret = "restic-b2-env";
+        }
+      ];
+    };
+  };
+
   failedAssertions = c: map (a: a.message) (lib.filter (a: !a.assertion) c.assertions);
 
   secret = file: {
@@ -1161,6 +1203,43 @@ in
   { name = "type: user name with a space"; throws = (withBastion { users = [ { name = "a b"; } ]; }).hearth.bastion.users; }
   { name = "type: TOTP window 0"; throws = (withBastion { totp = fx.minimalGateway.bastion.totp // { window = 0; }; }).hearth.bastion.totp.window; }
   { name = "type: unknown hearth option"; throws = (eval [ gatewayHost { hearth.wireguard.colour = "red"; } ]).hearth.wireguard; }
+
+  # --- backup -------------------------------------------------------------
+  {
+    name = "backup: restic jobs from agenix paths, OnFailure to hearth-notify, stale check timer";
+    expr =
+      let
+        c = eval [ backupHost ];
+      in
+      {
+        repo = c.services.restic.backups.offsite-bulk.repository;
+        password = c.services.restic.backups.offsite-bulk.passwordFile;
+        env = c.services.restic.backups.offsite-bulk.environmentFile;
+        prune = c.services.restic.backups.offsite-bulk-prune.pruneOpts;
+        onFailure = c.systemd.services.restic-backups-offsite-bulk.onFailure;
+        staleFailure = c.systemd.services.hearth-backup-stale-offsite-bulk.onFailure;
+        staleTimer = c.systemd.timers.hearth-backup-stale-offsite-bulk.timerConfig.OnCalendar;
+        assertions = failedAssertions c;
+      };
+    expected = {
+      repo = "b2:hearth-nas01:restic";
+      password = "/run/agenix/hearth-restic-offsite";
+      env = "/run/agenix/restic-b2-env";
+      prune = [ "--tag hearth-tier-bulk" "--group-by host,tags" "--keep-daily 7" "--keep-weekly 4" "--keep-monthly 12" "--keep-yearly 2" "--repack-cacheable-only" ];
+      onFailure = [ "hearth-notify@%n.service" ];
+      staleFailure = [ "hearth-notify@%n.service" ];
+      staleTimer = "hourly";
+      assertions = [ ];
+    };
+  }
+  {
+    name = "backup: assertion when the credentials secret is not declared";
+    expr = failedAssertions (eval [ (backupHost // { age.secrets = { hearth-restic-offsite = secret ./stubs.nix; }; }) ]);
+    expected = [
+      "hearth.backup: age.secrets.restic-b2-env must be declared (run `hearth render`; set provider keys with `hearth secret set restic-b2-env --host nixos`)."
+    ];
+  }
+  { name = "type: backup job without datasets"; throws = (eval [ (backupHost // { hearth.backup = backupHost.hearth.backup // { jobs = [ ((lib.head backupHost.hearth.backup.jobs) // { datasets = [ ]; }) ]; }; }) ]).hearth.backup.jobs; }
 ]
 # --- the ingress (hosts/http-proxy/hearth.nix of the example, varied) --------
 ++ (

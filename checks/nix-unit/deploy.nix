@@ -133,9 +133,9 @@ in
           path = path "extgw01";
         };
       };
-      # The storage hosts have no LAN address in the example: their names.
+      # desk01 has no LAN address in the example: its name.
       desk01 = viaBastion "desk01" "desk01";
-      nas01 = viaBastion "nas01" "nas01";
+      nas01 = viaBastion "10.69.13.40" "nas01";
       http-proxy = viaBastion "10.69.13.10" "http-proxy";
       jelly01 = viaBastion "10.69.13.12" "jelly01";
       monitoring01 = viaBastion "10.69.13.11" "monitoring01";
@@ -181,7 +181,7 @@ in
       };
       nas01 = {
         imports = [ "modules-of-nas01" ];
-        deployment = lanDeployment "nas01";
+        deployment = lanDeployment "10.69.13.40";
       };
       http-proxy = {
         imports = [ "modules-of-http-proxy" ];

@@ -65,6 +65,9 @@ pub struct Inventory {
     /// Dynamic DNS: a host (the gateway) keeps DNS records pointing at the home address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ddns: Option<crate::area::ddns::Section>,
+    /// Off-site restic backups of the datasets whose tier has `backup = true`.
+    #[serde(default)]
+    pub backup: crate::area::backup::Section,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]

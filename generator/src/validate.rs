@@ -103,6 +103,14 @@ pub fn check(loaded: &Loaded) -> Result<(), Problems> {
 pub struct Sink(Vec<Problem>);
 
 impl Sink {
+    /// An empty sink (area tests validate with it).
+    pub fn new() -> Self {
+        Sink(Vec::new())
+    }
+    /// The problems collected.
+    pub fn into_problems(self) -> Vec<Problem> {
+        self.0
+    }
     /// A problem at the inventory keys `keys` (located later), with a hint
     /// that says the fix.
     pub fn err(&mut self, keys: &[&str], message: impl Into<String>, hint: impl Into<String>) {

@@ -2,12 +2,41 @@
 # Host `nas01`; your own settings for it live in ./default.nix.
 {
   age.secrets = {
+    hearth-restic-b2 = {
+      file = ../../secrets/nas01/restic-b2.age;
+      owner = "root";
+      group = "root";
+      mode = "0400";
+    };
     syncoid-ssh-key = {
       file = ../../secrets/nas01/syncoid-ssh-key.age;
       owner = "root";
       group = "root";
       mode = "0400";
     };
+    restic-b2-env = {
+      file = ../../secrets/nas01/restic-b2-env.age;
+      owner = "root";
+      group = "root";
+      mode = "0400";
+    };
+  };
+  hearth.logs = {
+    enable = true;
+    host = "nas01";
+    ship = true;
+    agent = "alloy";
+    push = {
+      url = "http://10.69.13.11:3100/loki/api/v1/push";
+      username = null;
+      passwordSecret = null;
+      tenant = null;
+    };
+    labels = {
+      site = "home";
+    };
+    journalMaxAge = "12h";
+    loki = null;
   };
   hearth.notify = {
     enable = true;
@@ -107,5 +136,74 @@
     ];
     replicationKeySecret = "syncoid-ssh-key";
     receive = [ ];
+  };
+  hearth.backup = {
+    enable = true;
+    schedule = {
+      backup = "*-*-* 01:00:00";
+      randomizedDelay = "1h";
+      prune = "Sun *-*-* 05:00:00";
+      check = "*-*-01 06:00:00";
+    };
+    checkSubset = "5%";
+    staleAfterHours = 48;
+    stateDir = "/var/lib/hearth/backup";
+    mountRoot = "/run/hearth-backup";
+    jobs = [
+      {
+        name = "b2-attic";
+        repository = "b2";
+        url = "b2:hearth-example-nas01:restic";
+        passwordSecret = "hearth-restic-b2";
+        environmentSecret = "restic-b2-env";
+        tier = "attic";
+        snapshot = "hearth-backup-b2-attic";
+        datasets = [
+          {
+            name = "tank/attic";
+            mountpoint = "/share/attic";
+          }
+        ];
+        retention = {
+          last = 0;
+          hourly = 0;
+          daily = 7;
+          weekly = 4;
+          monthly = 24;
+          yearly = 5;
+        };
+      }
+      {
+        name = "b2-shelf";
+        repository = "b2";
+        url = "b2:hearth-example-nas01:restic";
+        passwordSecret = "hearth-restic-b2";
+        environmentSecret = "restic-b2-env";
+        tier = "shelf";
+        snapshot = "hearth-backup-b2-shelf";
+        datasets = [
+          {
+            name = "tank/shelf";
+            mountpoint = "/share/shelf";
+          }
+        ];
+        retention = {
+          last = 0;
+          hourly = 0;
+          daily = 7;
+          weekly = 4;
+          monthly = 12;
+          yearly = 2;
+        };
+      }
+    ];
+    repositories = [
+      {
+        name = "b2";
+        url = "b2:hearth-example-nas01:restic";
+        passwordSecret = "hearth-restic-b2";
+        environmentSecret = "restic-b2-env";
+      }
+    ];
   };
 }

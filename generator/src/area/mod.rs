@@ -24,6 +24,7 @@ use crate::topology::SecretSpec;
 use crate::validate::Sink;
 
 pub mod allowlist;
+pub mod backup;
 pub mod bastion;
 pub mod ddns;
 pub mod deploy;
@@ -44,6 +45,7 @@ pub static AREAS: &[&dyn Area] = &[
     &ingress::Ingress,
     &notify::Notify,
     &storage::Storage,
+    &backup::Backup,
     &deploy::Deploy,
     &ddns::Ddns,
 ];

@@ -71,12 +71,13 @@ impl Zfs {
         std::fs::create_dir_all(root.join("alt"))?;
         // The mount points of the private tmpfs mounts must exist on the
         // machine; creating an empty directory changes nothing for others.
-        for d in ["/run/zfs", "/etc/zfs"] {
+        // zfs-fuse also takes a global lock, /var/lock/zfs/zfs_lock (/var/lock is /run/lock).
+        for d in ["/run/zfs", "/etc/zfs", "/run/lock/zfs"] {
             std::fs::create_dir_all(d).with_context(|| format!("creating {d}"))?;
         }
         let mut cmd = Command::new("unshare");
         cmd.args(["-m", "--propagation", "private", "sh", "-c"]).arg(
-            "mount -t tmpfs hearth-zfs /run/zfs && mount -t tmpfs hearth-zfs /etc/zfs && exec zfs-fuse --no-daemon --no-kstat-mount",
+            "mount -t tmpfs hearth-zfs /run/zfs && mount -t tmpfs hearth-zfs /etc/zfs && mount -t tmpfs hearth-zfs /run/lock/zfs && exec zfs-fuse --no-daemon --no-kstat-mount",
         );
         std::fs::create_dir_all(root.join("bin"))?;
         let shim = root.join("bin/zfs");
