@@ -22,40 +22,22 @@ use std::time::Instant;
 
 use hearth::secrets::{agenix_rules, Identities, Recipient, SecretBytes, SecretStore};
 
-const HOSTS: [&str; 8] = [
-    "vps",
-    "extgw01",
-    "http-proxy",
-    "monitoring01",
-    "jelly01",
-    "sonarr-jail",
-    "radarr-jail",
-    "nzbget-jail",
-];
+const HOSTS: [&str; 8] = ["vps", "extgw01", "http-proxy", "monitoring01", "jelly01", "sonarr-jail", "radarr-jail", "nzbget-jail"];
 
 fn keys() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-keys")
 }
 
 fn recipient(file: &str) -> Recipient {
-    std::fs::read_to_string(keys().join(file))
-        .unwrap()
-        .parse()
-        .unwrap()
+    std::fs::read_to_string(keys().join(file)).unwrap().parse().unwrap()
 }
 
 fn items(n: usize, admin: &Recipient) -> Vec<(String, Vec<Recipient>)> {
-    let hosts: Vec<Recipient> = HOSTS
-        .iter()
-        .map(|h| recipient(&format!("hosts/{h}_ed25519_TEST_ONLY.pub")))
-        .collect();
+    let hosts: Vec<Recipient> = HOSTS.iter().map(|h| recipient(&format!("hosts/{h}_ed25519_TEST_ONLY.pub"))).collect();
     (0..n)
         .map(|i| {
             let h = i % HOSTS.len();
-            (
-                format!("{}/secret-{i:05}.age", HOSTS[h]),
-                vec![admin.clone(), hosts[h].clone()],
-            )
+            (format!("{}/secret-{i:05}.age", HOSTS[h]), vec![admin.clone(), hosts[h].clone()])
         })
         .collect()
 }
@@ -75,10 +57,7 @@ fn setup(dir: &Path, n: usize) {
         .collect();
     let report = store.write_many(&batch);
     if let Some((rel, e)) = report.failed.first() {
-        eprintln!(
-            "setup failed for {} files; first: {rel}: {e}",
-            report.failed.len()
-        );
+        eprintln!("setup failed for {} files; first: {rel}: {e}", report.failed.len());
         std::process::exit(1);
     }
     let new = items(n, &recipient("admin2-TEST-ONLY.agekey.pub"));
@@ -88,11 +67,7 @@ fn setup(dir: &Path, n: usize) {
 
 fn vm_hwm_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
 }
 
 fn rekey(dir: &Path, n: usize) {
@@ -105,11 +80,7 @@ fn rekey(dir: &Path, n: usize) {
     let report = store.rekey(&new, &ids, true);
     let t2 = Instant::now();
     if let Some((rel, e)) = report.failed.first() {
-        eprintln!(
-            "rekey failed for {} of {} files; first: {rel}: {e}",
-            report.failed.len(),
-            n
-        );
+        eprintln!("rekey failed for {} of {} files; first: {rel}: {e}", report.failed.len(), n);
         std::process::exit(1);
     }
     println!(
@@ -138,11 +109,7 @@ fn main() {
                 i += 1;
             }
             "--setup-only" | "--rekey-only" => {
-                mode = if args[i] == "--setup-only" {
-                    "setup"
-                } else {
-                    "rekey"
-                };
+                mode = if args[i] == "--setup-only" { "setup" } else { "rekey" };
                 dir = Some(PathBuf::from(&args[i + 1]));
                 i += 1;
             }
@@ -159,11 +126,7 @@ fn main() {
         "rekey" => rekey(dir.as_deref().unwrap(), 0),
         _ => {
             let tmp = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
-            let st = Command::new(std::env::current_exe().unwrap())
-                .args(["--secrets", &n.to_string(), "--setup-only"])
-                .arg(tmp.path())
-                .status()
-                .unwrap();
+            let st = Command::new(std::env::current_exe().unwrap()).args(["--secrets", &n.to_string(), "--setup-only"]).arg(tmp.path()).status().unwrap();
             assert!(st.success());
             println!("{n} secrets in {}", tmp.path().display());
             rekey(tmp.path(), n);

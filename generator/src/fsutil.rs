@@ -62,11 +62,7 @@ impl InventoryLock {
     pub fn acquire(inventory: &Path) -> io::Result<Self> {
         let dir = inventory.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let name = inventory.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(format!(".{name}.lock")))?;
+        let file = OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(format!(".{name}.lock")))?;
         file.lock_exclusive()?;
         Ok(Self { _file: file })
     }

@@ -140,14 +140,7 @@ fn default_keepalive() -> u16 {
 
 impl Default for WireguardSettings {
     fn default() -> Self {
-        Self {
-            interface: default_interface(),
-            port: default_port(),
-            mtu: default_mtu(),
-            keepalive: default_keepalive(),
-            preshared_keys: true,
-            masquerade: true,
-        }
+        Self { interface: default_interface(), port: default_port(), mtu: default_mtu(), keepalive: default_keepalive(), preshared_keys: true, masquerade: true }
     }
 }
 

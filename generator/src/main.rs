@@ -50,9 +50,7 @@ enum Command {
     /// Print the inventory's JSON Schema.
     Schema,
     /// Print shell completions.
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
     /// Print one rendered part of a host as its NixOS module produces it.
     ///
     /// Examples:

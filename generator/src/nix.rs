@@ -38,10 +38,7 @@ impl Value {
     pub fn rel_path(p: impl Into<String>) -> Self {
         let p = p.into();
         assert!(
-            (p.starts_with("./") || p.starts_with("../"))
-                && p.chars().all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c))
-                && !p.contains("//")
-                && !p.ends_with('/'),
+            (p.starts_with("./") || p.starts_with("../")) && p.chars().all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c)) && !p.contains("//") && !p.ends_with('/'),
             "hearth bug: unsafe path literal {p:?}"
         );
         Value::Path(p)
@@ -154,9 +151,7 @@ pub fn attr_name(k: &str) -> String {
     const KEYWORDS: &[&str] = &["if", "then", "else", "assert", "with", "let", "in", "rec", "inherit", "or"];
     let mut chars = k.chars();
     let ident = match chars.next() {
-        Some(c) if c.is_ascii_alphabetic() || c == '_' => {
-            chars.all(|c| c.is_ascii_alphanumeric() || "_'-".contains(c))
-        }
+        Some(c) if c.is_ascii_alphabetic() || c == '_' => chars.all(|c| c.is_ascii_alphanumeric() || "_'-".contains(c)),
         _ => false,
     };
     if ident && !KEYWORDS.contains(&k) {

@@ -156,10 +156,7 @@ pub fn parse_target(inv: &Inventory, t: &str) -> Result<Target, String> {
 /// first-match semantics the rendered ruleset has (any matching rule accepts).
 pub fn decide<'a>(al: &'a Allowlist, src: Ipv4Addr, dst: Ipv4Addr, proto: &str, port: u16) -> Option<&'a Rule> {
     al.rules.iter().find(|r| {
-        r.to.contains(&dst)
-            && r.proto.contains(&proto)
-            && r.ports.iter().any(|p| p.contains(port))
-            && r.from.iter().any(|f| al.sources.get(f).is_some_and(|s| s.contains(&src)))
+        r.to.contains(&dst) && r.proto.contains(&proto) && r.ports.iter().any(|p| p.contains(port)) && r.from.iter().any(|f| al.sources.get(f).is_some_and(|s| s.contains(&src)))
     })
 }
 
@@ -179,11 +176,7 @@ pub struct AclFailure {
 
 impl fmt::Display for AclFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "acl_tests[{}] (src = \"{}\"): {} -> {} ({}) should be {}, but {}",
-            self.test, self.src, self.client, self.target, self.probe, self.expected, self.decided_by
-        )
+        write!(f, "acl_tests[{}] (src = \"{}\"): {} -> {} ({}) should be {}, but {}", self.test, self.src, self.client, self.target, self.probe, self.expected, self.decided_by)
     }
 }
 
@@ -201,7 +194,15 @@ pub fn evaluate_tests(inv: &Inventory, al: &Allowlist) -> Vec<AclFailure> {
         };
         for m in members {
             let Some(src) = clients.iter().find(|c| c.name == m).and_then(|c| c.address) else {
-                out.push(AclFailure { test: i, src: t.src.clone(), client: m.into(), target: "-".into(), probe: "-".into(), expected: "tested", decided_by: format!("`{m}` has no VPN address yet (run `hearth render`)") });
+                out.push(AclFailure {
+                    test: i,
+                    src: t.src.clone(),
+                    client: m.into(),
+                    target: "-".into(),
+                    probe: "-".into(),
+                    expected: "tested",
+                    decided_by: format!("`{m}` has no VPN address yet (run `hearth render`)"),
+                });
                 continue;
             };
             for (list, expect) in [(&t.accept, true), (&t.deny, false)] {

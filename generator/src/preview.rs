@@ -26,18 +26,9 @@ pub enum PreviewError {
 /// package puts them there), or the source tree hearth was built from.
 pub fn lib_dir(root: &Path) -> Result<PathBuf, PreviewError> {
     let installed = std::env::current_exe().ok().and_then(|e| Some(e.parent()?.parent()?.join("share/hearth/lib")));
-    let candidates = [
-        std::env::var_os("HEARTH_LIB").map(PathBuf::from),
-        Some(root.join("modules/lib")),
-        installed,
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules/lib")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.join("default.nix").is_file())
-        .map(|p| p.canonicalize().unwrap_or(p))
-        .ok_or(PreviewError::NoLib)
+    let candidates =
+        [std::env::var_os("HEARTH_LIB").map(PathBuf::from), Some(root.join("modules/lib")), installed, Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules/lib"))];
+    candidates.into_iter().flatten().find(|p| p.join("default.nix").is_file()).map(|p| p.canonicalize().unwrap_or(p)).ok_or(PreviewError::NoLib)
 }
 
 /// Evaluates the Nix expression `expr` strictly with `nix-instantiate`

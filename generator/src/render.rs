@@ -83,13 +83,8 @@ impl Recipients {
 /// address, not reserved, retired or taken.
 pub fn allocate(inv: &Inventory) -> Option<Ipv4Addr> {
     let net = inv.network.vpn;
-    let taken: std::collections::BTreeSet<Ipv4Addr> = inv
-        .vpn_addresses()
-        .into_iter()
-        .map(|(a, _)| a)
-        .chain(inv.network.reserved.iter().copied())
-        .chain(inv.network.retired.iter().copied())
-        .collect();
+    let taken: std::collections::BTreeSet<Ipv4Addr> =
+        inv.vpn_addresses().into_iter().map(|(a, _)| a).chain(inv.network.reserved.iter().copied()).chain(inv.network.retired.iter().copied()).collect();
     net.hosts().find(|a| !taken.contains(a))
 }
 
@@ -221,12 +216,7 @@ fn statuses(inv: &Inventory, store: &SecretStore) -> Result<Vec<(SecretSpec, Vec
 }
 
 fn age_secret(host_dir_rel: &str, rel: &str) -> Value {
-    Attrs::new()
-        .set("file", Value::rel_path(format!("{host_dir_rel}secrets/{rel}")))
-        .set("owner", "root")
-        .set("group", "root")
-        .set("mode", "0400")
-        .into()
+    Attrs::new().set("file", Value::rel_path(format!("{host_dir_rel}secrets/{rel}"))).set("owner", "root").set("group", "root").set("mode", "0400").into()
 }
 
 /// The `hosts/<name>/hearth.nix` of one host: `age.secrets` (every secret
@@ -455,9 +445,12 @@ pub fn verify_values(inv: &Inventory, store: &SecretStore, ids: Option<&Identiti
                     };
                     let text = std::str::from_utf8(value.expose()).unwrap_or("").trim();
                     match &spec.kind {
-                        SecretKind::WireguardKey { .. } => crate::keys::public_from_private(text)
-                            .map_err(|_| bad("is not a WireGuard private key (base64 of 32 bytes, as `wg genkey` prints)".into(), format!("run {} for a new pair", rotate_cmd(inv, spec)))),
-                        _ => crate::keys::check_key(text).map(|()| "psk".to_string()).map_err(|e| bad(format!("is not a preshared key ({e})"), format!("run {} for a new one", rotate_cmd(inv, spec)))),
+                        SecretKind::WireguardKey { .. } => crate::keys::public_from_private(text).map_err(|_| {
+                            bad("is not a WireGuard private key (base64 of 32 bytes, as `wg genkey` prints)".into(), format!("run {} for a new pair", rotate_cmd(inv, spec)))
+                        }),
+                        _ => crate::keys::check_key(text)
+                            .map(|()| "psk".to_string())
+                            .map_err(|e| bad(format!("is not a preshared key ({e})"), format!("run {} for a new one", rotate_cmd(inv, spec)))),
                     }
                 }
             };
@@ -476,7 +469,10 @@ pub fn verify_values(inv: &Inventory, store: &SecretStore, ids: Option<&Identiti
                 Some(h) if h != public => One::Bad(BadValue {
                     file: file.clone(),
                     problem: format!("holds the private key of public key {public}, but {section}.{node}.public_key is {h}"),
-                    fix: format!("`hearth render` sets the inventory's public key to {public} (the private key is what `{node}` uses; redeploy its peers), or run {} for a new pair", rotate_cmd(inv, spec)),
+                    fix: format!(
+                        "`hearth render` sets the inventory's public key to {public} (the private key is what `{node}` uses; redeploy its peers), or run {} for a new pair",
+                        rotate_cmd(inv, spec)
+                    ),
                     accept: Some((section, node.clone(), public)),
                 }),
                 _ => One::Good(note), // equal, or no public key yet (render writes it)
@@ -531,7 +527,10 @@ fn unverified_note(v: &Verified, have_ids: bool) -> Option<String> {
     Some(if have_ids {
         format!("{} generated value(s) not verified: the identity cannot decrypt them (first: {first})", v.unverified.len())
     } else {
-        format!("{} generated value(s) not verified (WireGuard key pairs, preshared keys): no identity (pass --identity FILE or set HEARTH_IDENTITY); first: {first}", v.unverified.len())
+        format!(
+            "{} generated value(s) not verified (WireGuard key pairs, preshared keys): no identity (pass --identity FILE or set HEARTH_IDENTITY); first: {first}",
+            v.unverified.len()
+        )
     })
 }
 
@@ -608,7 +607,8 @@ pub fn render(inventory: &Path, identities: impl FnOnce() -> Result<Identities, 
     if !damaged.is_empty() {
         return Err(RenderError::BadValues(format!("{} secret(s) cannot be read, so nothing was written:\n  {}", damaged.len(), damaged.join("\n  "))));
     }
-    let stale: Vec<(SecretSpec, Vec<Recipient>, String)> = all.into_iter().filter(|(_, _, st)| matches!(st, Status::Stale { .. })).map(|(spec, r, st)| (spec, r, st.to_string())).collect();
+    let stale: Vec<(SecretSpec, Vec<Recipient>, String)> =
+        all.into_iter().filter(|(_, _, st)| matches!(st, Status::Stale { .. })).map(|(spec, r, st)| (spec, r, st.to_string())).collect();
     let loaded_ids = identities();
     let ids = match (stale.is_empty(), loaded_ids) {
         (_, Ok(ids)) => Some(ids),
@@ -639,7 +639,11 @@ pub fn render(inventory: &Path, identities: impl FnOnce() -> Result<Identities, 
         for b in pairs {
             let (section, node, public) = b.accept.expect("partitioned on it");
             ed.entry_table(section, &node)["public_key"] = toml_edit::value(public.clone());
-            report.changes.push(format!("{}: its private key belongs to public key {public}; set {section}.{node}.public_key to it (redeploy the peers of `{node}`, or run `hearth {}` for a new pair)", b.file, if section == "peers" { format!("peer rotate {node}") } else { format!("secret rotate wireguard-key --host {node}") }));
+            report.changes.push(format!(
+                "{}: its private key belongs to public key {public}; set {section}.{node}.public_key to it (redeploy the peers of `{node}`, or run `hearth {}` for a new pair)",
+                b.file,
+                if section == "peers" { format!("peer rotate {node}") } else { format!("secret rotate wireguard-key --host {node}") }
+            ));
         }
     }
 

@@ -196,7 +196,15 @@ pub fn host(inv: &Inventory, name: &str) -> Option<WgHost> {
         for c in clients.iter().filter(|c| c.name != name) {
             let (Some(pk), Some(a)) = (c.public_key, c.address) else { continue };
             let (psk_secret, psk_rel) = psk_for(inv, lis, c.name, name);
-            peers.push(WgPeer { name: c.name.into(), public_key: pk.into(), allowed_ips: vec![format!("{a}/32")], endpoint: None, persistent_keepalive: None, psk_secret, psk_rel });
+            peers.push(WgPeer {
+                name: c.name.into(),
+                public_key: pk.into(),
+                allowed_ips: vec![format!("{a}/32")],
+                endpoint: None,
+                persistent_keepalive: None,
+                psk_secret,
+                psk_rel,
+            });
         }
     };
     let (role_s, listen_port, forwarding, masquerade) = match role {
@@ -204,7 +212,15 @@ pub fn host(inv: &Inventory, name: &str) -> Option<WgHost> {
             if let Some((g, gh)) = inv.gateway() {
                 if let (Some(pk), Some(ga)) = (&gh.public_key, gh.vpn_address) {
                     let (psk_secret, psk_rel) = psk_for(inv, lis, g, name);
-                    peers.push(WgPeer { name: g.into(), public_key: pk.clone(), allowed_ips: vec![format!("{ga}/32"), net.lan.to_string()], endpoint: None, persistent_keepalive: None, psk_secret, psk_rel });
+                    peers.push(WgPeer {
+                        name: g.into(),
+                        public_key: pk.clone(),
+                        allowed_ips: vec![format!("{ga}/32"), net.lan.to_string()],
+                        endpoint: None,
+                        persistent_keepalive: None,
+                        psk_secret,
+                        psk_rel,
+                    });
                 }
             }
             client_peers(&mut peers);
@@ -218,7 +234,15 @@ pub fn host(inv: &Inventory, name: &str) -> Option<WgHost> {
             if let Some((hn, hh)) = hub {
                 if let Some(pk) = &hh.public_key {
                     let (psk_secret, psk_rel) = psk_for(inv, lis, name, name);
-                    peers.push(WgPeer { name: hn.into(), public_key: pk.clone(), allowed_ips: vec![net.vpn.to_string()], endpoint: hh.endpoint.clone(), persistent_keepalive: keepalive, psk_secret, psk_rel });
+                    peers.push(WgPeer {
+                        name: hn.into(),
+                        public_key: pk.clone(),
+                        allowed_ips: vec![net.vpn.to_string()],
+                        endpoint: hh.endpoint.clone(),
+                        persistent_keepalive: keepalive,
+                        psk_secret,
+                        psk_rel,
+                    });
                 }
                 ("gateway", None, true, masq)
             } else {
@@ -230,7 +254,15 @@ pub fn host(inv: &Inventory, name: &str) -> Option<WgHost> {
             let (ln, lh) = inv.hosts.get_key_value(lis)?;
             if let Some(pk) = &lh.public_key {
                 let (psk_secret, psk_rel) = psk_for(inv, lis, name, name);
-                peers.push(WgPeer { name: ln.clone(), public_key: pk.clone(), allowed_ips: client_allowed_ips(inv, false), endpoint: lh.endpoint.clone(), persistent_keepalive: keepalive, psk_secret, psk_rel });
+                peers.push(WgPeer {
+                    name: ln.clone(),
+                    public_key: pk.clone(),
+                    allowed_ips: client_allowed_ips(inv, false),
+                    endpoint: lh.endpoint.clone(),
+                    persistent_keepalive: keepalive,
+                    psk_secret,
+                    psk_rel,
+                });
             }
             ("client", None, false, None)
         }

@@ -122,11 +122,7 @@ impl Sink {
 /// inner hyphens, 1 to 63 characters.
 pub fn is_dns_label(s: &str) -> bool {
     let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
+    !b.is_empty() && b.len() <= 63 && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-') && b[0] != b'-' && b[b.len() - 1] != b'-'
 }
 
 /// Checks a name and says what is wrong with it.
@@ -134,10 +130,7 @@ pub fn name_problem(kind: &str, s: &str) -> Option<String> {
     if is_dns_label(s) {
         return None;
     }
-    Some(format!(
-        "{kind} name `{}` is not a DNS label (lowercase letters, digits and inner hyphens, at most 63 characters)",
-        s.escape_debug()
-    ))
+    Some(format!("{kind} name `{}` is not a DNS label (lowercase letters, digits and inner hyphens, at most 63 characters)", s.escape_debug()))
 }
 
 /// Checks a Linux interface name (the shared `interface` rule).
@@ -195,7 +188,11 @@ fn control_chars(v: &serde_json::Value, path: &mut Vec<String>, s: &mut Sink) {
     let bad = |t: &str| t.chars().any(char::is_control);
     let report = |s: &mut Sink, path: &[String], t: &str, what: &str| {
         let keys: Vec<&str> = path.iter().map(String::as_str).collect();
-        s.err(&keys, format!("{what} `{}` holds a control character (a newline, tab, NUL or escape)", t.escape_debug()), "every value is one line of printable text: remove the character");
+        s.err(
+            &keys,
+            format!("{what} `{}` holds a control character (a newline, tab, NUL or escape)", t.escape_debug()),
+            "every value is one line of printable text: remove the character",
+        );
     };
     match v {
         serde_json::Value::String(t) if bad(t) => report(s, path, t, "value"),
@@ -249,12 +246,20 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
     }
     for (i, a) in net.resolvers.iter().enumerate() {
         if !net.lan.contains(a) {
-            s.err(&["network", "resolvers", &i.to_string()], format!("resolver {a} is not in the LAN {}", net.lan), "VPN clients reach resolvers through the gateway, so they must be LAN addresses");
+            s.err(
+                &["network", "resolvers", &i.to_string()],
+                format!("resolver {a} is not in the LAN {}", net.lan),
+                "VPN clients reach resolvers through the gateway, so they must be LAN addresses",
+            );
         }
     }
     for (i, a) in net.reserved.iter().enumerate() {
         if !net.vpn.contains(a) {
-            s.err(&["network", "reserved", &i.to_string()], format!("reserved address {a} is not in the VPN pool {}", net.vpn), "list only addresses of the VPN pool that something else uses");
+            s.err(
+                &["network", "reserved", &i.to_string()],
+                format!("reserved address {a} is not in the VPN pool {}", net.vpn),
+                "list only addresses of the VPN pool that something else uses",
+            );
         }
     }
 
@@ -294,17 +299,16 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
 
     // Groups.
     let clients: BTreeSet<&str> = inv.clients().iter().map(|c| c.name).collect();
-    for (kind, name, groups) in inv
-        .peers
-        .iter()
-        .map(|(n, p)| ("peers", n, &p.groups))
-        .chain(inv.hosts.iter().map(|(n, h)| ("hosts", n, &h.groups)))
-    {
+    for (kind, name, groups) in inv.peers.iter().map(|(n, p)| ("peers", n, &p.groups)).chain(inv.hosts.iter().map(|(n, h)| ("hosts", n, &h.groups))) {
         for (i, g) in groups.iter().enumerate() {
             if let Some(m) = name_problem("group", g) {
                 s.err(&[kind, name, "groups", &i.to_string()], m, "use a DNS label like `admins`");
             } else if clients.contains(g.as_str()) || inv.hosts.contains_key(g) {
-                s.err(&[kind, name, "groups", &i.to_string()], format!("group `{g}` has the name of a host or peer, so `allow = [\"{g}\"]` would be ambiguous"), "rename the group");
+                s.err(
+                    &[kind, name, "groups", &i.to_string()],
+                    format!("group `{g}` has the name of a host or peer, so `allow = [\"{g}\"]` would be ambiguous"),
+                    "rename the group",
+                );
             }
         }
         if kind == "hosts" && !groups.is_empty() && !inv.hosts[name].has(Role::WIREGUARD_CLIENT) {
@@ -358,14 +362,22 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
             s.err(&["hosts", n], "the hub needs a public `endpoint` for clients and the gateway to dial", "add endpoint = \"vps.example.net:51820\"");
         }
         if h.has(Role::WIREGUARD_GATEWAY) && hubs.is_empty() && h.endpoint.is_none() && !clients.is_empty() {
-            s.err(&["hosts", n], "without a hub, clients dial the gateway directly, so it needs a public `endpoint` (your router's forwarded UDP port)", "add endpoint = \"home.example.net:51820\", or add a host with role wireguard-hub");
+            s.err(
+                &["hosts", n],
+                "without a hub, clients dial the gateway directly, so it needs a public `endpoint` (your router's forwarded UDP port)",
+                "add endpoint = \"home.example.net:51820\", or add a host with role wireguard-hub",
+            );
         }
         if let Some(k) = &h.ssh_key {
             if let Some(m) = ssh_key_problem(k) {
                 s.err(&["hosts", n, "ssh_key"], m, "get it with `ssh-keyscan -t ed25519 HOST` or from /etc/ssh/ssh_host_ed25519_key.pub");
             }
         } else if h.roles.iter().any(|r| r.is_wireguard() || *r == Role::BASTION) {
-            s.err(&["hosts", n], "this host gets secrets, which are encrypted to its SSH host key, but `ssh_key` is missing", "add ssh_key = \"ssh-ed25519 AAAA...\" from `ssh-keyscan -t ed25519 HOST`");
+            s.err(
+                &["hosts", n],
+                "this host gets secrets, which are encrypted to its SSH host key, but `ssh_key` is missing",
+                "add ssh_key = \"ssh-ed25519 AAAA...\" from `ssh-keyscan -t ed25519 HOST`",
+            );
         }
         if let Some(a) = h.vpn_address {
             vpn_address(&mut s, inv, &["hosts", n, "vpn_address"], a, n, &mut vpn_seen);
@@ -426,7 +438,11 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
                     let seen = ports_seen.entry((svc.host.as_str(), proto)).or_default();
                     for r in &ranges {
                         if let Some((_, other)) = seen.iter().find(|(o, _)| o.overlaps(r)) {
-                            s.err(&["services", n, "port"], format!("{proto} port {r} on `{}` is also used by service `{other}`", svc.host), "a port serves one service; merge them or fix the port");
+                            s.err(
+                                &["services", n, "port"],
+                                format!("{proto} port {r} on `{}` is also used by service `{other}`", svc.host),
+                                "a port serves one service; merge them or fix the port",
+                            );
                         }
                     }
                     seen.extend(ranges.iter().map(|r| (*r, n.as_str())));
@@ -435,17 +451,24 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
         }
         for (i, a) in svc.allow.iter().enumerate() {
             if !groups.contains_key(a.as_str()) && !clients.contains(a.as_str()) {
-                s.err(&["services", n, "allow", &i.to_string()], format!("`{}` is neither a group nor a peer", a.escape_debug()), hint_known("groups and peers", groups.keys().copied().chain(clients.iter().copied())));
+                s.err(
+                    &["services", n, "allow", &i.to_string()],
+                    format!("`{}` is neither a group nor a peer", a.escape_debug()),
+                    hint_known("groups and peers", groups.keys().copied().chain(clients.iter().copied())),
+                );
             }
         }
     }
-
 
     // ACL tests (structure only: their outcome is `hearth check`'s policy step).
     for (i, t) in inv.acl_tests.iter().enumerate() {
         let idx = i.to_string();
         if !groups.contains_key(t.src.as_str()) && !clients.contains(t.src.as_str()) {
-            s.err(&["acl_tests", &idx, "src"], format!("`{}` is neither a group nor a peer", t.src.escape_debug()), hint_known("groups and peers", groups.keys().copied().chain(clients.iter().copied())));
+            s.err(
+                &["acl_tests", &idx, "src"],
+                format!("`{}` is neither a group nor a peer", t.src.escape_debug()),
+                hint_known("groups and peers", groups.keys().copied().chain(clients.iter().copied())),
+            );
         }
         if t.accept.is_empty() && t.deny.is_empty() {
             s.err(&["acl_tests", &idx], "the test has neither `accept` nor `deny`, so it tests nothing", "add accept = [\"service\"] or deny = [\"host:port\"]");
@@ -654,7 +677,9 @@ ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02
 
     #[test]
     fn malformed_keys_and_endpoints_are_rejected() {
-        let ps = problems_of("[hosts.hub]\nroles = [\"wireguard-hub\"]\nendpoint = \"vps.example.net\"\nssh_key = \"ssh-rsa AAAA\"\npublic_key = \"short\"\n[admin]\nrecipients = [\"age1nope\"]\n");
+        let ps = problems_of(
+            "[hosts.hub]\nroles = [\"wireguard-hub\"]\nendpoint = \"vps.example.net\"\nssh_key = \"ssh-rsa AAAA\"\npublic_key = \"short\"\n[admin]\nrecipients = [\"age1nope\"]\n",
+        );
         assert!(has(&ps, "hosts.hub.endpoint: endpoint `vps.example.net` is not an endpoint HOST:PORT"), "{ps:?}");
         assert!(has(&ps, "hosts.hub.ssh_key"), "{ps:?}");
         assert!(has(&ps, "hosts.hub.public_key: not a WireGuard key"), "{ps:?}");
@@ -684,7 +709,10 @@ ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02
     fn control_characters_are_rejected_in_every_value() {
         // issue 19: a NUL in a key comment reached hearth.nix raw.
         let ps = problems_of("\n[users.torjus]\nssh_keys = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv a\\u0000b\"]\n");
-        assert!(has(&ps, "users.torjus.ssh_keys.0: value `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv a\\0b` holds a control character"), "{ps:?}");
+        assert!(
+            has(&ps, "users.torjus.ssh_keys.0: value `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv a\\0b` holds a control character"),
+            "{ps:?}"
+        );
         let ps = problems_of("\n[admin]\nrecipients = [\"age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt\\n\"]\n");
         assert!(has(&ps, "admin.recipients.0: value"), "{ps:?}");
         let ps = problems_of("\n[peers.\"a\\u001bb\"]\nkind = \"phone\"\n");

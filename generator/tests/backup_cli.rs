@@ -119,7 +119,18 @@ fn preview_restic_shows_the_jobs_with_agenix_paths() {
     assert_eq!(v["b2-shelf"]["passwordFile"], "/run/agenix/hearth-restic-b2");
     assert_eq!(v["b2-shelf"]["environmentFile"], "/run/agenix/restic-b2-env");
     assert_eq!(v["b2-shelf"]["paths"], serde_json::json!(["/run/hearth-backup/b2-shelf/tank/shelf"]));
-    assert_eq!(v["b2-shelf-prune"]["pruneOpts"], serde_json::json!(["--tag hearth-tier-shelf", "--group-by host,tags", "--keep-daily 7", "--keep-weekly 4", "--keep-monthly 12", "--keep-yearly 2", "--repack-cacheable-only"]));
+    assert_eq!(
+        v["b2-shelf-prune"]["pruneOpts"],
+        serde_json::json!([
+            "--tag hearth-tier-shelf",
+            "--group-by host,tags",
+            "--keep-daily 7",
+            "--keep-weekly 4",
+            "--keep-monthly 12",
+            "--keep-yearly 2",
+            "--repack-cacheable-only"
+        ])
+    );
     assert_eq!(v["b2-check"]["checkOpts"], serde_json::json!(["--read-data-subset=5%"]));
     assert!(v.get("b2-garage").is_none());
 }

@@ -155,18 +155,20 @@ fn removed_peer_address_is_retired_until_reuse_is_asked_for() {
     hearth(t.path()).args(["peer", "add", "tablet2", "--group", "mobile"]).assert().success().stdout(predicate::str::contains("allocated 10.69.222.8"));
     hearth(t.path()).args(["peer", "add", "tablet3", "--group", "mobile", "--reuse-address"]).assert().success().stdout(predicate::str::contains("allocated 10.69.222.7"));
     // A peer that policy tests name cannot silently disappear.
-    hearth(t.path()).args(["peer", "remove", "phone"]).assert().code(1).stderr(predicate::str::contains("peer `phone` is still named in 3 place(s)").and(predicate::str::contains("hearth acl-test remove 0")));
+    hearth(t.path())
+        .args(["peer", "remove", "phone"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("peer `phone` is still named in 3 place(s)").and(predicate::str::contains("hearth acl-test remove 0")));
 }
 
 #[test]
 fn edit_that_breaks_an_acl_test_is_refused_unless_forced() {
     let t = example();
     let before = snapshot(t.path());
-    hearth(t.path())
-        .args(["deny", "jellyfin", "mobile"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("makes 1 ACL test(s) fail").and(predicate::str::contains("phone -> jellyfin (10.69.13.12:8096/tcp) should be accepted, but no rule allows it")));
+    hearth(t.path()).args(["deny", "jellyfin", "mobile"]).assert().code(1).stderr(
+        predicate::str::contains("makes 1 ACL test(s) fail").and(predicate::str::contains("phone -> jellyfin (10.69.13.12:8096/tcp) should be accepted, but no rule allows it")),
+    );
     assert_eq!(before, snapshot(t.path()));
     hearth(t.path()).args(["deny", "jellyfin", "mobile", "--force"]).assert().success();
     hearth(t.path()).arg("check").assert().code(1).stdout(predicate::str::contains("acl_tests[0] (src = \"phone\")"));
@@ -192,16 +194,18 @@ fn service_add_with_range_and_list_round_trips() {
     let games = v.as_array().unwrap().iter().find(|s| s["name"] == "games").unwrap();
     assert_eq!(games["port"], "27015-27030,27036");
     assert_eq!(games["proto"], "both");
-    hearth(t.path()).args(["service", "add", "clash", "--host", "jelly01", "--port", "27020", "--allow", "laptop"]).assert().code(1).stderr(predicate::str::contains("tcp port 27015-27030 on `jelly01` is also used by service `clash`"));
+    hearth(t.path())
+        .args(["service", "add", "clash", "--host", "jelly01", "--port", "27020", "--allow", "laptop"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("tcp port 27015-27030 on `jelly01` is also used by service `clash`"));
 }
 
 #[test]
 fn concurrent_host_adds_both_land() {
     let t = example();
     let bin = assert_cmd::cargo::cargo_bin("hearth");
-    let spawn = |name: &str, addr: &str| {
-        StdCommand::new(&bin).current_dir(t.path()).env("HOME", t.path()).args(["host", "add", name, "--address", addr]).spawn().unwrap()
-    };
+    let spawn = |name: &str, addr: &str| StdCommand::new(&bin).current_dir(t.path()).env("HOME", t.path()).args(["host", "add", name, "--address", addr]).spawn().unwrap();
     let mut kids: Vec<_> = (0..6).map(|i| spawn(&format!("lan{i}"), &format!("10.69.13.{}", 100 + i))).collect();
     for k in &mut kids {
         assert!(k.wait().unwrap().success());
@@ -321,7 +325,22 @@ fn init_creates_a_valid_repository_and_refuses_to_overwrite() {
         assert!(t.path().join(f).exists(), "{f} missing");
     }
     hearth(t.path()).arg("check").assert().success();
-    hearth(t.path()).args(["host", "add", "gw", "--role", "wireguard-gateway", "--address", "192.168.1.2", "--endpoint", "home.example.org:51820", "--ssh-key", &std::fs::read_to_string(repo_root().join("test-keys/hosts/extgw01_ed25519_TEST_ONLY.pub")).unwrap()]).assert().success();
+    hearth(t.path())
+        .args([
+            "host",
+            "add",
+            "gw",
+            "--role",
+            "wireguard-gateway",
+            "--address",
+            "192.168.1.2",
+            "--endpoint",
+            "home.example.org:51820",
+            "--ssh-key",
+            &std::fs::read_to_string(repo_root().join("test-keys/hosts/extgw01_ed25519_TEST_ONLY.pub")).unwrap(),
+        ])
+        .assert()
+        .success();
     hearth(t.path()).args(["peer", "add", "phone"]).assert().success();
     hearth(t.path()).arg("render").assert().success();
     hearth(t.path()).args(["render", "--check"]).assert().success();
@@ -334,11 +353,10 @@ fn init_creates_a_valid_repository_and_refuses_to_overwrite() {
 #[test]
 fn ssh_config_reaches_lan_hosts_through_the_bastion() {
     let t = example();
-    hearth(t.path())
-        .args(["ssh-config", "--user", "torjus"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("Host extgw01\n  HostName 10.69.13.20").and(predicate::str::contains("Host jelly01 jelly01.home.2rjus.net\n  HostName 10.69.13.12\n  ProxyJump extgw01")));
+    hearth(t.path()).args(["ssh-config", "--user", "torjus"]).assert().success().stdout(
+        predicate::str::contains("Host extgw01\n  HostName 10.69.13.20")
+            .and(predicate::str::contains("Host jelly01 jelly01.home.2rjus.net\n  HostName 10.69.13.12\n  ProxyJump extgw01")),
+    );
 }
 
 #[test]
@@ -486,6 +504,10 @@ fn service_web_on_off_and_add_with_web_show_in_the_list_and_the_caddyfile() {
     assert_eq!(url_of(&list(&t), "prometheus"), "https://prom.home.2rjus.net");
     // A bad subdomain is refused and changes nothing.
     let before = std::fs::read_to_string(t.path().join("inventory.toml")).unwrap();
-    hearth(t.path()).args(["service", "add", "bad", "--host", "monitoring01", "--port", "9091", "--web", "--subdomain", "Not_A_Label"]).assert().failure().stderr(predicate::str::contains("is not a DNS label"));
+    hearth(t.path())
+        .args(["service", "add", "bad", "--host", "monitoring01", "--port", "9091", "--web", "--subdomain", "Not_A_Label"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("is not a DNS label"));
     assert_eq!(before, std::fs::read_to_string(t.path().join("inventory.toml")).unwrap());
 }

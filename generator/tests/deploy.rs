@@ -88,7 +88,10 @@ fn bad_deploy_overrides_are_located_and_change_nothing() {
         .arg("render")
         .assert()
         .failure()
-        .stderr(predicate::str::contains(format!("inventory.toml:{}:1: deploy.hosts.jelly01.target_host: `-oProxyCommand=reboot` is not a hostname or IP address", line_of("target_host"))))
+        .stderr(predicate::str::contains(format!(
+            "inventory.toml:{}:1: deploy.hosts.jelly01.target_host: `-oProxyCommand=reboot` is not a hostname or IP address",
+            line_of("target_host")
+        )))
         .stderr(predicate::str::contains("hint: give the host's DNS name or IP address"))
         .stderr(predicate::str::contains("deploy.hosts.gone: `gone` is not a host"));
     assert_eq!(read(t.path(), "hosts/deploy.nix"), before);
@@ -102,7 +105,11 @@ fn ddns_token_must_be_set_before_render_and_then_is_declared_on_the_gateway() {
     std::fs::write(t.path().join("inventory.toml"), inv).unwrap();
     std::fs::remove_file(t.path().join("secrets/extgw01/ddns-token.age")).unwrap();
     let before = read(t.path(), "hosts/extgw01/hearth.nix");
-    hearth(t.path()).arg("render").assert().failure().stderr(predicate::str::contains("secrets/extgw01/ddns-token.age: missing; set it with `hearth secret set ddns-token --host extgw01`"));
+    hearth(t.path())
+        .arg("render")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("secrets/extgw01/ddns-token.age: missing; set it with `hearth secret set ddns-token --host extgw01`"));
     assert_eq!(read(t.path(), "hosts/extgw01/hearth.nix"), before);
     hearth(t.path()).args(["secret", "set", "ddns-token", "--host", "extgw01"]).write_stdin("TEST-ONLY-token").assert().success();
     hearth(t.path()).arg("render").assert().success();
@@ -115,7 +122,9 @@ fn ddns_token_must_be_set_before_render_and_then_is_declared_on_the_gateway() {
 #[test]
 fn bad_ddns_settings_are_located() {
     let t = example();
-    let inv = read(t.path(), "inventory.toml").replace("interval = \"5min\"", "interval = \"often\"").replace("records = [\"homelab.2rjus.net\"]", "records = [\"homelab.2rjus.net,evil.example\"]");
+    let inv = read(t.path(), "inventory.toml")
+        .replace("interval = \"5min\"", "interval = \"often\"")
+        .replace("records = [\"homelab.2rjus.net\"]", "records = [\"homelab.2rjus.net,evil.example\"]");
     std::fs::write(t.path().join("inventory.toml"), inv).unwrap();
     hearth(t.path())
         .arg("check")

@@ -32,7 +32,10 @@ fn read(dir: &Path) -> String {
 #[test]
 fn admin_add_on_an_inline_admin_table_does_not_panic() {
     let t = TempDir::new().unwrap();
-    write(t.path(), &format!("# who can decrypt\nadmin = {{ recipients = [\"{AGE1}\"] }}\n\n[network]\ndomain = \"home.example.net\"\nlan = \"192.168.1.0/24\"\nvpn = \"10.100.0.0/24\"\n"));
+    write(
+        t.path(),
+        &format!("# who can decrypt\nadmin = {{ recipients = [\"{AGE1}\"] }}\n\n[network]\ndomain = \"home.example.net\"\nlan = \"192.168.1.0/24\"\nvpn = \"10.100.0.0/24\"\n"),
+    );
     let out = hearth(t.path()).args(["admin", "add", SSH2]).assert();
     let o = out.get_output();
     assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"), "{}", String::from_utf8_lossy(&o.stderr));

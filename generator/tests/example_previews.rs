@@ -12,7 +12,12 @@ fn repo_root() -> PathBuf {
 #[test]
 fn every_part_of_every_example_host_renders_or_is_refused_by_name() {
     let root = repo_root();
-    let mut hosts: Vec<String> = std::fs::read_dir(root.join("hosts")).unwrap().filter_map(|e| e.ok()).filter(|e| e.path().join("hearth.nix").is_file()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut hosts: Vec<String> = std::fs::read_dir(root.join("hosts"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("hearth.nix").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     hosts.sort();
     assert!(hosts.len() >= 3, "the example has generated hosts: {hosts:?}");
     let parts: Vec<_> = hearth::preview::parts().collect();

@@ -114,7 +114,12 @@ fn shown_public(dir: &Path, args: &[&str]) -> String {
 /// to the example's admin), behind hearth's back.
 fn agenix_write(dir: &Path, rel: &str, plain: &str) {
     require("age", "age");
-    let mut c = StdCommand::new("age").args(["-a", "-r", "age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt", "-o"]).arg(dir.join("secrets").join(rel)).stdin(std::process::Stdio::piped()).spawn().unwrap();
+    let mut c = StdCommand::new("age")
+        .args(["-a", "-r", "age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt", "-o"])
+        .arg(dir.join("secrets").join(rel))
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     use std::io::Write;
     c.stdin.take().unwrap().write_all(plain.as_bytes()).unwrap();
     assert!(c.wait().unwrap().success());
@@ -162,7 +167,11 @@ fn agenix_edits_of_generated_values_are_caught() {
     assert_eq!(code, Some(1));
     assert!(stdout.contains("secrets/extgw01/wireguard-key.age: holds the private key of public key") && stdout.contains("hosts.extgw01.public_key is"), "{stdout}");
     assert!(stdout.contains("secrets/extgw01/wireguard-key.age: stale: recipients unknown (rewritten by another tool, e.g. agenix or ragenix); run `hearth render`"), "{stdout}");
-    hearth(t.path()).arg("render").assert().success().stdout(predicate::str::contains("set hosts.extgw01.public_key to it").and(predicate::str::contains("re-encrypted secrets/extgw01/wireguard-key.age")));
+    hearth(t.path())
+        .arg("render")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("set hosts.extgw01.public_key to it").and(predicate::str::contains("re-encrypted secrets/extgw01/wireguard-key.age")));
     assert_eq!(public_key_of(t.path(), "hosts", "extgw01"), kp.public);
     hearth(t.path()).args(["render", "--check"]).assert().success();
 
@@ -171,7 +180,11 @@ fn agenix_edits_of_generated_values_are_caught() {
     hearth(t.path()).args(["render", "--check"]).assert().code(1).stdout(predicate::str::contains("secrets/vps/psk-phone.age: is not a preshared key"));
     hearth(t.path()).args(["secret", "list"]).assert().code(1);
     let before = files(t.path());
-    hearth(t.path()).arg("render").assert().code(1).stderr(predicate::str::contains("secrets/vps/psk-phone.age: is not a preshared key").and(predicate::str::contains("run `hearth peer rotate phone`")));
+    hearth(t.path())
+        .arg("render")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("secrets/vps/psk-phone.age: is not a preshared key").and(predicate::str::contains("run `hearth peer rotate phone`")));
     assert_eq!(before, files(t.path()), "a refused render writes nothing");
     hearth(t.path()).args(["peer", "config", "phone"]).assert().code(1).stderr(predicate::str::contains("is not a preshared key"));
     hearth(t.path()).args(["peer", "rotate", "phone"]).assert().success();
@@ -210,7 +223,11 @@ fn damaged_and_foreign_secrets_get_one_verdict_and_a_repair_that_works() {
     assert_eq!(code, Some(1));
     assert!(stdout.contains("secrets/vps/wireguard-key.age: stale: recipients unknown (not in recipients.json); run `hearth render`"), "{stdout}");
     assert!(stdout.contains("secrets/vps/psk-laptop.age: stale: recipients unknown (rewritten by another tool"), "{stdout}");
-    hearth(t.path()).arg("render").assert().success().stdout(predicate::str::contains("re-encrypted secrets/vps/wireguard-key.age").and(predicate::str::contains("re-encrypted secrets/vps/psk-laptop.age")));
+    hearth(t.path())
+        .arg("render")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("re-encrypted secrets/vps/wireguard-key.age").and(predicate::str::contains("re-encrypted secrets/vps/psk-laptop.age")));
     hearth(t.path()).args(["render", "--check"]).assert().success();
 }
 
@@ -218,7 +235,11 @@ fn damaged_and_foreign_secrets_get_one_verdict_and_a_repair_that_works() {
 fn stale_temps_are_reported_and_swept_by_writers_only_when_their_process_is_gone() {
     let t = example();
     let gone = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap().trim().parse::<u32>().unwrap() + 1;
-    let stale = [t.path().join(format!("secrets/vps/.wireguard-key.age.hearth-tmp.{gone}.3")), t.path().join(format!(".inventory.toml.hearth-tmp.{gone}.0")), t.path().join(format!("hosts/vps/.hearth.nix.hearth-tmp.{gone}.0"))];
+    let stale = [
+        t.path().join(format!("secrets/vps/.wireguard-key.age.hearth-tmp.{gone}.3")),
+        t.path().join(format!(".inventory.toml.hearth-tmp.{gone}.0")),
+        t.path().join(format!("hosts/vps/.hearth.nix.hearth-tmp.{gone}.0")),
+    ];
     let live = t.path().join(format!("secrets/vps/.psk-phone.age.hearth-tmp.{}.0", std::process::id()));
     let unrelated = t.path().join(format!("secrets/vps/.notes.tmp.{gone}.0"));
     for p in stale.iter().chain([&live, &unrelated]) {
@@ -262,7 +283,11 @@ fn init_keeps_the_lock_and_temp_files_out_of_git() {
 fn rejected_user_add_with_totp_leaves_nothing() {
     let t = example();
     let before = files(t.path());
-    hearth(t.path()).args(["user", "add", "x/y", "--totp", "--ssh-key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIGt226BmWKXJp3wh4KzD35v3L6SAuS3ddIib2+BfM0p"]).assert().code(1).stderr(predicate::str::contains("user name `x/y` is not a DNS label"));
+    hearth(t.path())
+        .args(["user", "add", "x/y", "--totp", "--ssh-key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIGt226BmWKXJp3wh4KzD35v3L6SAuS3ddIib2+BfM0p"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("user name `x/y` is not a DNS label"));
     assert_eq!(before, files(t.path()), "nothing written, no directory left");
 }
 
@@ -274,7 +299,11 @@ fn host_remove_removes_the_hubs_psk_and_retires_its_address() {
     let inv = hearth::inventory::Loaded::read(&t.path().join("inventory.toml")).unwrap().inv;
     let addr = inv.hosts["roam"].vpn_address.unwrap();
     assert!(t.path().join("secrets/vps/psk-roam.age").is_file());
-    hearth(t.path()).args(["host", "remove", "roam"]).assert().success().stdout(predicate::str::contains(format!("retired its VPN address {addr}")).and(predicate::str::contains("removed secrets/vps/psk-roam.age")));
+    hearth(t.path())
+        .args(["host", "remove", "roam"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("retired its VPN address {addr}")).and(predicate::str::contains("removed secrets/vps/psk-roam.age")));
     assert!(!t.path().join("secrets/vps/psk-roam.age").exists() && !t.path().join("secrets/roam").exists());
     let inv = hearth::inventory::Loaded::read(&t.path().join("inventory.toml")).unwrap().inv;
     assert!(inv.network.retired.contains(&addr));
@@ -305,9 +334,18 @@ fn rules_of_the_users_own_in_secrets_nix_are_kept() {
     assert!(after.contains(&format!("  {mine}\n")) && after.contains(among.trim()), "{after}");
     assert!(after.contains("\"peers/tablet/wireguard-key.age\""));
     hearth(t.path()).args(["render", "--check"]).assert().success();
-    hearth(t.path()).args(["secret", "list"]).assert().success().stdout(predicate::str::contains("secrets/mine/restic.age: yours").and(predicate::str::contains("left over").not()));
+    hearth(t.path())
+        .args(["secret", "list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("secrets/mine/restic.age: yours").and(predicate::str::contains("left over").not()));
     require("nix-instantiate", "nix-bin");
-    let eval = StdCommand::new("nix-instantiate").args(["--eval", "--strict", "--json", "-E"]).arg(format!("builtins.attrNames (import {})", sn.display())).env("NIX_REMOTE", "").output().unwrap();
+    let eval = StdCommand::new("nix-instantiate")
+        .args(["--eval", "--strict", "--json", "-E"])
+        .arg(format!("builtins.attrNames (import {})", sn.display()))
+        .env("NIX_REMOTE", "")
+        .output()
+        .unwrap();
     let names = String::from_utf8_lossy(&eval.stdout);
     assert!(names.contains("mine/restic.age") && names.contains("among.age"), "{names} {}", String::from_utf8_lossy(&eval.stderr));
     // A rule of the user's for a file hearth manages is refused, not dropped.
@@ -339,13 +377,22 @@ fn preview_passes_the_repository_path_as_an_argument_not_as_nix_code() {
     // others let the directory name become Nix code.
     let dir = t.path().join("my repo").join("x''\n${builtins.throw \"pwned\"}");
     example_in(&dir);
-    hearth(&dir).args(["preview", "extgw01", "nftables"]).assert().success().stdout(predicate::str::starts_with("table inet hearth {").and(predicate::str::contains("10.69.13.11 . tcp . 3000")));
+    hearth(&dir)
+        .args(["preview", "extgw01", "nftables"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("table inet hearth {").and(predicate::str::contains("10.69.13.11 . tcp . 3000")));
 }
 
 #[test]
 fn ssh_config_user_must_be_a_known_user_name() {
     let t = example();
-    hearth(t.path()).args(["ssh-config", "--user", "x\n  ProxyCommand touch /tmp/pwn"]).assert().code(1).stdout("").stderr(predicate::str::contains("--user: user name").and(predicate::str::contains("is not a DNS label")));
+    hearth(t.path())
+        .args(["ssh-config", "--user", "x\n  ProxyCommand touch /tmp/pwn"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains("--user: user name").and(predicate::str::contains("is not a DNS label")));
     hearth(t.path()).args(["ssh-config", "--user", "mallory"]).assert().code(1).stderr(predicate::str::contains("no bastion user `mallory`; known users: torjus"));
     hearth(t.path()).args(["ssh-config", "--user", "torjus"]).assert().success().stdout(predicate::str::contains("  User torjus\n"));
 }
@@ -356,7 +403,12 @@ fn user_sign_rejects_a_validity_that_overflows() {
     let inv = std::fs::read_to_string(t.path().join("inventory.toml")).unwrap();
     std::fs::write(t.path().join("inventory.toml"), inv.replace("[bastion]\nport = 22", "[bastion]\nport = 22\nca = true")).unwrap();
     hearth(t.path()).arg("render").assert().success();
-    hearth(t.path()).args(["user", "sign", "torjus", "--validity", "18446744073709551615s"]).assert().code(1).stdout("").stderr(predicate::str::contains("is not a duration like 30m, 8h or 7d (at most 3660d)"));
+    hearth(t.path())
+        .args(["user", "sign", "torjus", "--validity", "18446744073709551615s"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains("is not a duration like 30m, 8h or 7d (at most 3660d)"));
 }
 
 #[test]
@@ -364,7 +416,11 @@ fn control_characters_in_values_are_rejected_with_their_location() {
     let t = example();
     let key = std::fs::read_to_string(repo_root().join("test-keys/admin-ssh_ed25519_TEST_ONLY.pub")).unwrap();
     let before = files(t.path());
-    hearth(t.path()).args(["user", "add", "alice", "--ssh-key", &format!("{} a\u{1b}b", key.trim())]).assert().code(1).stderr(predicate::str::contains("users.alice.ssh_keys.0: value").and(predicate::str::contains("holds a control character")));
+    hearth(t.path())
+        .args(["user", "add", "alice", "--ssh-key", &format!("{} a\u{1b}b", key.trim())])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("users.alice.ssh_keys.0: value").and(predicate::str::contains("holds a control character")));
     assert_eq!(before, files(t.path()));
     // A NUL (argv cannot carry one; a hand edit can) never reaches hearth.nix.
     let inv = std::fs::read_to_string(t.path().join("inventory.toml")).unwrap();
@@ -386,7 +442,11 @@ fn errors_show_paths_escaped_and_the_os_error_once() {
 #[test]
 fn admin_add_keeps_the_previous_keys_comment_with_that_key() {
     let t = example();
-    hearth(t.path()).args(["admin", "add", "age1g0eul9ht2ywsp9kva2rcjkalh6e69m7xxz520ddr4ty33cnaesdsv922gs"]).assert().success().stdout(predicate::str::contains("wrote secrets/secrets.nix"));
+    hearth(t.path())
+        .args(["admin", "add", "age1g0eul9ht2ywsp9kva2rcjkalh6e69m7xxz520ddr4ty33cnaesdsv922gs"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("wrote secrets/secrets.nix"));
     let inv = std::fs::read_to_string(t.path().join("inventory.toml")).unwrap();
     assert!(
         inv.contains("  \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIGt226BmWKXJp3wh4KzD35v3L6SAuS3ddIib2+BfM0p\", # TEST admin (ssh)\n  \"age1g0eul9ht2ywsp9kva2rcjkalh6e69m7xxz520ddr4ty33cnaesdsv922gs\",\n]"),

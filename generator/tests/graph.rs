@@ -123,7 +123,16 @@ fn invalid_inventory_draws_nothing() {
     let t = tempfile::TempDir::new().unwrap();
     let inv = t.path().join("inventory.toml");
     std::fs::write(&inv, "[network]\ndomain = \"x.net\"\nlan = \"10.0.0.0/24\"\nvpn = \"10.1.0.0/24\"\n[services.a]\nhost = \"nope\"\nport = 1\n").unwrap();
-    Command::cargo_bin("hearth").unwrap().env_remove("HEARTH_INVENTORY").arg("--inventory").arg(&inv).arg("graph").assert().failure().stdout("").stderr(predicate::str::contains("inventory.toml:"));
+    Command::cargo_bin("hearth")
+        .unwrap()
+        .env_remove("HEARTH_INVENTORY")
+        .arg("--inventory")
+        .arg(&inv)
+        .arg("graph")
+        .assert()
+        .failure()
+        .stdout("")
+        .stderr(predicate::str::contains("inventory.toml:"));
 }
 
 #[test]

@@ -143,7 +143,11 @@ fn mismatched_pairs(dir: &Path) -> Vec<String> {
     let store = hearth::secrets::SecretStore::open(dir.join("secrets")).unwrap();
     let ids = hearth::secrets::load_identities(Some(&repo_root().join("test-keys/admin-TEST-ONLY.agekey"))).unwrap();
     let mut bad = vec![];
-    let nodes = inv.hosts.iter().map(|(n, h)| (format!("{n}/wireguard-key.age"), h.public_key.clone())).chain(inv.peers.iter().map(|(n, p)| (format!("peers/{n}/wireguard-key.age"), p.public_key.clone())));
+    let nodes = inv
+        .hosts
+        .iter()
+        .map(|(n, h)| (format!("{n}/wireguard-key.age"), h.public_key.clone()))
+        .chain(inv.peers.iter().map(|(n, p)| (format!("peers/{n}/wireguard-key.age"), p.public_key.clone())));
     for (rel, public) in nodes {
         let (Some(public), true) = (public, store.path_of(&rel).is_file()) else { continue };
         let Ok(key) = store.decrypt(&rel, &ids) else { continue }; // damaged files are render --check's to report
@@ -216,7 +220,10 @@ fn a_kill_at_every_rename_and_unlink_of_every_mutating_command_is_recovered() {
             let check_out = String::from_utf8_lossy(&check.stdout).into_owned();
             for rel in mismatched_pairs(&dir) {
                 reported += 1;
-                assert!(check_out.contains(&format!("secrets/{rel}: holds the private key of public key")), "{what}, kill at {at}: {rel} mismatched and not reported:\n{check_out}");
+                assert!(
+                    check_out.contains(&format!("secrets/{rel}: holds the private key of public key")),
+                    "{what}, kill at {at}: {rel} mismatched and not reported:\n{check_out}"
+                );
             }
             for t in temps(&dir) {
                 assert!(check_out.contains("temp file left by a killed hearth"), "{what}, kill at {at}: {} not reported:\n{check_out}", t.display());

@@ -152,7 +152,11 @@ fn switch_and_status_by_host_name_against_the_simulator() {
     hearth(t.path()).args(["kvm", "--map", m, "status"]).assert().success().stdout("monitoring01 (port 1)\n");
     hearth(t.path()).args(["kvm", "--map", m, "switch", "jelly01"]).assert().success().stdout("switched to jelly01 (port 3)\n");
     hearth(t.path()).args(["kvm", "--map", m, "status", "--json"]).assert().success().stdout("{\"host\":\"jelly01\",\"port\":3}\n");
-    hearth(t.path()).args(["kvm", "--map", m, "switch", "ghost"]).assert().failure().stderr(predicate::str::contains("`ghost` is not cabled to the KVM switch; cabled hosts: monitoring01, jelly01"));
+    hearth(t.path())
+        .args(["kvm", "--map", m, "switch", "ghost"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("`ghost` is not cabled to the KVM switch; cabled hosts: monitoring01, jelly01"));
 }
 
 #[test]
@@ -161,7 +165,11 @@ fn a_slow_switch_times_out_clearly() {
     let sim = simulate(&["--delay-ms", "3000"]);
     let map = map_file(t.path(), sim.port);
     let t0 = std::time::Instant::now();
-    hearth(t.path()).args(["kvm", "--map", map.to_str().unwrap(), "--timeout", "1", "status"]).assert().failure().stderr(predicate::str::contains("did not answer within 1s (waiting for the reply)"));
+    hearth(t.path())
+        .args(["kvm", "--map", map.to_str().unwrap(), "--timeout", "1", "status"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("did not answer within 1s (waiting for the reply)"));
     assert!(t0.elapsed() < std::time::Duration::from_millis(2900), "{:?}", t0.elapsed());
 }
 
@@ -170,7 +178,11 @@ fn a_dropping_or_malformed_switch_is_reported_not_trusted() {
     let t = TempDir::new().unwrap();
     let sim = simulate(&["--fault", "drop"]);
     let map = map_file(t.path(), sim.port);
-    hearth(t.path()).args(["kvm", "--map", map.to_str().unwrap(), "switch", "jelly01"]).assert().failure().stderr(predicate::str::contains("closed the connection after 0 of 6 reply bytes"));
+    hearth(t.path())
+        .args(["kvm", "--map", map.to_str().unwrap(), "switch", "jelly01"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("closed the connection after 0 of 6 reply bytes"));
     let sim = simulate(&["--fault", "malformed"]);
     let map = map_file(t.path(), sim.port);
     hearth(t.path()).args(["kvm", "--map", map.to_str().unwrap(), "status"]).assert().failure().stderr(predicate::str::contains("malformed reply: AA BB 03 11 00 00"));
@@ -192,7 +204,11 @@ fn push_jumps_through_the_bastion_and_sends_the_rendered_override() {
     std::fs::write(&fake, format!("#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> {0}; done\necho --- >> {0}\ncat >> {0}\n", log.display())).unwrap();
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    hearth(t.path()).args(["kvm", "push", "--user", "torjus", "--ssh", fake.to_str().unwrap()]).assert().success().stdout(predicate::str::contains("pushed /etc/kvmd/override.yaml to the PiKVM at 10.69.13.30 (through extgw01)"));
+    hearth(t.path())
+        .args(["kvm", "push", "--user", "torjus", "--ssh", fake.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("pushed /etc/kvmd/override.yaml to the PiKVM at 10.69.13.30 (through extgw01)"));
     let got = std::fs::read_to_string(&log).unwrap();
     let (args, stdin) = got.split_once("---\n").unwrap();
     let args: Vec<&str> = args.lines().collect();

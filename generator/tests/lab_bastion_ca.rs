@@ -15,12 +15,8 @@ fn ca_certificates_and_totp_on_a_gateway_bastion() {
     let (code, report) = lab_common::lab_run_json(dir.path(), &[]);
     assert_eq!(report["problems"], serde_json::json!([]), "{}", lab_common::problems(&report));
     assert_eq!(code, 0);
-    let checks: Vec<(String, String)> = report["bastion"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| (b["name"].as_str().unwrap().to_string(), b["seen"].as_str().unwrap().to_string()))
-        .collect();
+    let checks: Vec<(String, String)> =
+        report["bastion"].as_array().unwrap().iter().map(|b| (b["name"].as_str().unwrap().to_string(), b["seen"].as_str().unwrap().to_string())).collect();
     let names: Vec<&str> = checks.iter().map(|c| c.0.as_str()).collect();
     assert_eq!(
         names,

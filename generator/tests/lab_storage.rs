@@ -29,7 +29,18 @@ fn storage_stage_on_the_example_passes_and_leaves_nothing() {
     let inv = &loaded.inv;
     let prefix = hearth::lab::exec::new_prefix();
     let lab = Lab::create(&prefix).unwrap();
-    let plan = LabPlan { nodes: vec![], links: vec![], lan: inv.network.lan, vpn: inv.network.vpn, targets: vec![], udp_ports: Default::default(), clients: vec![], acl_checks: vec![], bastion: None, notes: vec![] };
+    let plan = LabPlan {
+        nodes: vec![],
+        links: vec![],
+        lan: inv.network.lan,
+        vpn: inv.network.vpn,
+        targets: vec![],
+        udp_ports: Default::default(),
+        clients: vec![],
+        acl_checks: vec![],
+        bastion: None,
+        notes: vec![],
+    };
     let decrypt = |_: &hearth::lab::plan::Secret| -> anyhow::Result<zeroize::Zeroizing<String>> { anyhow::bail!("the storage stage decrypts nothing") };
     let cx = LabCx { root: &root, inv, lab: &lab, plan: &plan, decrypt: &decrypt, verbose: true };
     let t0 = std::time::Instant::now();

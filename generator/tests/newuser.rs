@@ -92,7 +92,10 @@ fn host_set_changes_key_roles_and_address_of_an_existing_host() {
     hearth(t.path()).args(["host", "set", "monitoring01", "--address", "10.69.13.31", "--ssh-key", HOST_KEY]).assert().success();
     let inv = inventory(&t);
     assert!(inv.contains("[hosts.monitoring01]\naddress = \"10.69.13.31\"\nssh_key = "), "{inv}");
-    hearth(t.path()).args(["host", "set", "extgw01", "--role", "wireguard-gateway"]).assert().code(1).stderr(predicate::str::contains("bastion users are listed but no host has role `bastion`").and(predicate::str::contains("hearth host set extgw01 --role wireguard-gateway --role bastion")));
+    hearth(t.path()).args(["host", "set", "extgw01", "--role", "wireguard-gateway"]).assert().code(1).stderr(
+        predicate::str::contains("bastion users are listed but no host has role `bastion`")
+            .and(predicate::str::contains("hearth host set extgw01 --role wireguard-gateway --role bastion")),
+    );
     hearth(t.path()).args(["host", "set", "ghost", "--address", "10.69.13.40"]).assert().code(1).stderr(predicate::str::contains("no host `ghost`"));
     hearth(t.path()).arg("check").assert().success();
 }
@@ -145,7 +148,10 @@ fn peer_remove_names_what_blocks_it_and_cascade_removes_it() {
     let t = example();
     let before = inventory(&t);
     let err = stderr_of(hearth(t.path()).args(["peer", "remove", "phone"]), 1);
-    assert!(err.contains("peer `phone` is still named in") && err.contains("hearth deny grafana mobile") && err.contains("hearth acl-test remove 0") && err.contains("--cascade"), "{err}");
+    assert!(
+        err.contains("peer `phone` is still named in") && err.contains("hearth deny grafana mobile") && err.contains("hearth acl-test remove 0") && err.contains("--cascade"),
+        "{err}"
+    );
     assert_eq!(before, inventory(&t));
     let out = hearth(t.path()).args(["peer", "remove", "phone", "--cascade"]).assert().success().get_output().stdout.clone();
     let out = String::from_utf8(out).unwrap();
@@ -158,7 +164,11 @@ fn peer_remove_names_what_blocks_it_and_cascade_removes_it() {
 #[test]
 fn acl_test_add_list_remove() {
     let t = example();
-    hearth(t.path()).args(["acl-test", "add", "mobile", "--accept", "jellyfin", "--deny", "sonarr"]).assert().success().stdout(predicate::str::contains("added [[acl_tests]] entry 2"));
+    hearth(t.path())
+        .args(["acl-test", "add", "mobile", "--accept", "jellyfin", "--deny", "sonarr"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("added [[acl_tests]] entry 2"));
     hearth(t.path()).args(["acl-test", "add", "mobile", "--accept", "sonarr"]).assert().code(1).stderr(predicate::str::contains("ACL test"));
     hearth(t.path()).args(["acl-test", "add", "nobody", "--accept", "sonarr"]).assert().code(1).stderr(predicate::str::contains("neither a group nor a peer"));
     hearth(t.path()).args(["acl-test", "list", "--json"]).assert().success().stdout(predicate::str::contains("\"index\": 2"));
@@ -222,7 +232,8 @@ fn help_shows_examples_everywhere_the_readme_promises() {
     let up = String::from_utf8(Command::cargo_bin("hearth").unwrap().args(["lab", "up", "--help"]).assert().success().get_output().stdout.clone()).unwrap();
     assert!(!up.contains("--rate") && !up.contains("--linger-ms") && !up.contains("--json") && !up.contains("--revoked"), "{up}");
     // No example wraps inside an argument at 100 columns.
-    let add = String::from_utf8(Command::cargo_bin("hearth").unwrap().args(["host", "add", "--help"]).env("COLUMNS", "100").assert().success().get_output().stdout.clone()).unwrap();
+    let add =
+        String::from_utf8(Command::cargo_bin("hearth").unwrap().args(["host", "add", "--help"]).env("COLUMNS", "100").assert().success().get_output().stdout.clone()).unwrap();
     for l in add.lines().filter(|l| l.contains("hearth host add")) {
         assert_eq!(l.matches('"').count() % 2, 0, "an example line ends inside a quoted argument: {l}");
     }
@@ -233,7 +244,13 @@ fn ssh_config_multiplexes_so_one_code_covers_a_deploy() {
     let t = example();
     let out = String::from_utf8(hearth(t.path()).args(["ssh-config", "--user", "torjus"]).assert().success().get_output().stdout.clone()).unwrap();
     let bastion = out.split("\n\n").next().unwrap();
-    assert!(bastion.contains("Host extgw01\n") && bastion.contains("  ControlMaster auto\n") && bastion.contains("  ControlPersist 10m\n") && bastion.contains("  ControlPath ~/.ssh/hearth-%C\n"), "{out}");
+    assert!(
+        bastion.contains("Host extgw01\n")
+            && bastion.contains("  ControlMaster auto\n")
+            && bastion.contains("  ControlPersist 10m\n")
+            && bastion.contains("  ControlPath ~/.ssh/hearth-%C\n"),
+        "{out}"
+    );
 }
 
 /// Evaluates a repository's flake.nix `outputs` with stand-in inputs (a

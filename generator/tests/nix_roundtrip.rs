@@ -79,10 +79,7 @@ fn every_nix_file_in_the_repo_parses_with_rnix() {
     let mut files = Vec::new();
     nix_files(root, &mut files);
     assert!(files.len() >= 12, "expected the repo's modules, hosts and checks, found {}", files.len());
-    let bad: Vec<String> = files
-        .iter()
-        .filter_map(|f| nix::parse_errors(&std::fs::read_to_string(f).unwrap()).map(|e| format!("{}: {e}", f.display())))
-        .collect();
+    let bad: Vec<String> = files.iter().filter_map(|f| nix::parse_errors(&std::fs::read_to_string(f).unwrap()).map(|e| format!("{}: {e}", f.display()))).collect();
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
@@ -317,7 +314,16 @@ fn ingress_cfg(uri: &str, upstream: &str, host: &str, email: &str) -> String {
         .set("httpsPort", 443u16)
         .set("tls", Attrs::new().set("mode", "acme").set("minVersion", "1.2").set("hsts", 0u16))
         .set("certificates", Value::List(vec![Attrs::new().set("name", "home.example.net").set("domain", "*.home.example.net").set("extraDomains", Value::List(vec![])).into()]))
-        .set("acme", Attrs::new().set("server", "https://acme.example.net/dir").set("email", email.to_string()).set("dnsProvider", "exec").set("propagationCheck", true).set("credentialsSecret", Value::Null).set("caRoot", Value::Null))
+        .set(
+            "acme",
+            Attrs::new()
+                .set("server", "https://acme.example.net/dir")
+                .set("email", email.to_string())
+                .set("dnsProvider", "exec")
+                .set("propagationCheck", true)
+                .set("credentialsSecret", Value::Null)
+                .set("caRoot", Value::Null),
+        )
         .set("forwardAuth", Attrs::new().set("upstream", "http://10.0.0.30:9091").set("uri", uri.to_string()).set("copyHeaders", Value::strs(["Remote-User"])))
         .set("routeBack", Value::Null)
         .set("sites", Value::List(vec![site.into()]));
@@ -346,7 +352,37 @@ fn renderer_accepts(cfgs: &[String]) -> Vec<bool> {
 
 fn url_like() -> impl Strategy<Value = String> {
     let pieces = prop::sample::select(vec![
-        "/", "/api", "?rd=", "https://", "{", "}", "{$HOME}", "{env.X}", "\"", "\\", "\n", " ", "\t", "`", "#", "import", "'", ";", "%20", "é", "a", ":", "@", "&", ".", "-", "x.example.net", "10.0.0.1", ":80", ":0", "A",
+        "/",
+        "/api",
+        "?rd=",
+        "https://",
+        "{",
+        "}",
+        "{$HOME}",
+        "{env.X}",
+        "\"",
+        "\\",
+        "\n",
+        " ",
+        "\t",
+        "`",
+        "#",
+        "import",
+        "'",
+        ";",
+        "%20",
+        "é",
+        "a",
+        ":",
+        "@",
+        "&",
+        ".",
+        "-",
+        "x.example.net",
+        "10.0.0.1",
+        ":80",
+        ":0",
+        "A",
     ]);
     prop::collection::vec(prop_oneof![pieces.prop_map(String::from), "[ -~]{0,3}"], 0..8).prop_map(|v| v.concat())
 }

@@ -12,43 +12,18 @@ const PLAIN: &[u8] = b"wg-private-key-plaintext-0123456789\n";
 fn age_cli_decrypts_hearth_files_with_admin_identity_and_host_key() {
     let (_t, dir) = scratch();
     let mut store = SecretStore::open(&dir).unwrap();
-    store
-        .write(
-            "vps/wireguard-key.age",
-            &SecretBytes::from_slice(PLAIN),
-            &[admin(), host("vps")],
-        )
-        .unwrap();
+    store.write("vps/wireguard-key.age", &SecretBytes::from_slice(PLAIN), &[admin(), host("vps")]).unwrap();
     let file = dir.join("vps/wireguard-key.age");
     let text = std::fs::read_to_string(&file).unwrap();
-    assert!(
-        text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"),
-        "armored: {text}"
-    );
+    assert!(text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"), "armored: {text}");
 
     for key in [admin_key(), host_key("vps")] {
-        let out = age_cli(
-            &["-d", "-i", key.to_str().unwrap(), file.to_str().unwrap()],
-            b"",
-        );
-        assert!(
-            out.status.success(),
-            "age -d -i {}: {}",
-            key.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = age_cli(&["-d", "-i", key.to_str().unwrap(), file.to_str().unwrap()], b"");
+        assert!(out.status.success(), "age -d -i {}: {}", key.display(), String::from_utf8_lossy(&out.stderr));
         assert_eq!(out.stdout, PLAIN);
     }
     // And a key it was not encrypted to cannot.
-    let out = age_cli(
-        &[
-            "-d",
-            "-i",
-            host_key("extgw01").to_str().unwrap(),
-            file.to_str().unwrap(),
-        ],
-        b"",
-    );
+    let out = age_cli(&["-d", "-i", host_key("extgw01").to_str().unwrap(), file.to_str().unwrap()], b"");
     assert!(!out.status.success());
 }
 
@@ -60,24 +35,12 @@ fn hearth_decrypts_files_written_by_age_cli_armored_and_binary() {
     for (name, armor) in [("vps/armored.age", true), ("vps/binary.age", false)] {
         let out_path = dir.join(name);
         let admin_s = admin().to_string();
-        let mut args = vec![
-            "-e",
-            "-r",
-            &admin_s,
-            "-R",
-            host_pub.to_str().unwrap(),
-            "-o",
-            out_path.to_str().unwrap(),
-        ];
+        let mut args = vec!["-e", "-r", &admin_s, "-R", host_pub.to_str().unwrap(), "-o", out_path.to_str().unwrap()];
         if armor {
             args.insert(1, "-a");
         }
         let out = age_cli(&args, PLAIN);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     let store = SecretStore::open(&dir).unwrap();
     for name in ["vps/armored.age", "vps/binary.age"] {
@@ -86,14 +49,7 @@ fn hearth_decrypts_files_written_by_age_cli_armored_and_binary() {
             assert_eq!(got.expose(), PLAIN, "{name} with {}", key.display());
         }
         // Not written by hearth: recipients unknown until rekeyed.
-        assert_eq!(
-            store.status(name, &[admin(), host("vps")]).unwrap(),
-            Status::Stale {
-                reason: StaleReason::UnknownRecipients {
-                    cause: UnknownCause::NotInManifest
-                }
-            }
-        );
+        assert_eq!(store.status(name, &[admin(), host("vps")]).unwrap(), Status::Stale { reason: StaleReason::UnknownRecipients { cause: UnknownCause::NotInManifest } });
     }
 }
 
@@ -102,34 +58,19 @@ fn file_rewritten_by_another_tool_counts_as_unknown_recipients() {
     let (_t, dir) = scratch();
     let mut store = SecretStore::open(&dir).unwrap();
     let rs = [admin(), host("vps")];
-    store
-        .write("vps/k.age", &SecretBytes::from_slice(PLAIN), &rs)
-        .unwrap();
+    store.write("vps/k.age", &SecretBytes::from_slice(PLAIN), &rs).unwrap();
     assert_eq!(store.status("vps/k.age", &rs).unwrap(), Status::Current);
     // What `agenix -e` / `ragenix --rekey` do: re-encrypt the same plaintext in place.
     let file = dir.join("vps/k.age");
     let admin_s = admin().to_string();
-    let out = age_cli(
-        &["-e", "-a", "-r", &admin_s, "-o", file.to_str().unwrap()],
-        PLAIN,
-    );
+    let out = age_cli(&["-e", "-a", "-r", &admin_s, "-o", file.to_str().unwrap()], PLAIN);
     assert!(out.status.success());
-    assert_eq!(
-        store.status("vps/k.age", &rs).unwrap(),
-        Status::Stale {
-            reason: StaleReason::UnknownRecipients {
-                cause: UnknownCause::CiphertextChanged
-            }
-        }
-    );
+    assert_eq!(store.status("vps/k.age", &rs).unwrap(), Status::Stale { reason: StaleReason::UnknownRecipients { cause: UnknownCause::CiphertextChanged } });
 }
 
 #[test]
 fn agenix_rules_evaluate_in_nix_to_the_same_strings() {
-    let Ok(out) = std::process::Command::new("nix-instantiate")
-        .arg("--version")
-        .output()
-    else {
+    let Ok(out) = std::process::Command::new("nix-instantiate").arg("--version").output() else {
         panic!("nix-instantiate is needed: apt-get install nix-bin");
     };
     assert!(out.status.success());
@@ -140,16 +81,8 @@ fn agenix_rules_evaluate_in_nix_to_the_same_strings() {
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("secrets.nix");
     std::fs::write(&f, &text).unwrap();
-    let out = std::process::Command::new("nix-instantiate")
-        .args(["--eval", "--strict", "--json"])
-        .arg(&f)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = std::process::Command::new("nix-instantiate").args(["--eval", "--strict", "--json"]).arg(&f).output().unwrap();
+    assert!(out.status.success(), "{}\n{text}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut sorted = vec![admin().to_string(), host("vps").to_string()];
     sorted.sort();

@@ -52,7 +52,12 @@ fn add_writes_the_dataset_and_a_host_id_once() {
     .unwrap();
     // The hand-written host has no host_id yet: check says what to add.
     let derived = hearth::area::storage::derive_host_id("nas02");
-    hearth(t.path()).arg("check").assert().failure().stderr(predicate::str::contains("nas02 has no host_id")).stderr(predicate::str::contains(format!("add `host_id = \"{derived}\"`")));
+    hearth(t.path())
+        .arg("check")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("nas02 has no host_id"))
+        .stderr(predicate::str::contains(format!("add `host_id = \"{derived}\"`")));
     // A file without host_id cannot be edited; add it the way the hint says.
     let id = {
         let text = std::fs::read_to_string(t.path().join("inventory.toml")).unwrap();
@@ -92,7 +97,11 @@ fn bad_input_changes_nothing() {
         .failure()
         .stderr(predicate::str::contains("mountpoint /share/attic is also tank/attic's"));
     hearth(t.path()).args(["storage", "add", "nas01", "tank/attic", "--tier", "attic"]).assert().failure().stderr(predicate::str::contains("already exists"));
-    hearth(t.path()).args(["storage", "add", "nas01", "tank/p", "--tier", "attic", "--property", "novalue"]).assert().failure().stderr(predicate::str::contains("is not NAME=VALUE"));
+    hearth(t.path())
+        .args(["storage", "add", "nas01", "tank/p", "--tier", "attic", "--property", "novalue"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("is not NAME=VALUE"));
     assert_eq!(std::fs::read_to_string(t.path().join("inventory.toml")).unwrap(), before);
 }
 

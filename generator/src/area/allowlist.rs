@@ -44,12 +44,7 @@ impl Area for Allowlist {
                 .set("log", Attrs::new().set("enable", true).set("rate", "10/minute"))
                 .set(
                     "ssh",
-                    Attrs::new()
-                        .set("enable", h.has(Role::BASTION))
-                        .set("port", inv.bastion.port)
-                        .set("sources", Value::strs(sources))
-                        .set("rate", "10/minute")
-                        .set("burst", 5u16),
+                    Attrs::new().set("enable", h.has(Role::BASTION)).set("port", inv.bastion.port).set("sources", Value::strs(sources)).set("rate", "10/minute").set("burst", 5u16),
                 )
                 .into(),
         )

@@ -241,11 +241,12 @@ fn calendar_problem(s: &str) -> Option<String> {
 }
 
 fn timespan_problem(s: &str) -> Option<String> {
-    let ok = !s.is_empty() && s.split_whitespace().all(|w| {
-        let n = w.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-        let unit = &w[n.len()..];
-        !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && ["", "s", "sec", "m", "min", "h", "hr", "d", "w"].contains(&unit)
-    });
+    let ok = !s.is_empty()
+        && s.split_whitespace().all(|w| {
+            let n = w.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+            let unit = &w[n.len()..];
+            !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && ["", "s", "sec", "m", "min", "h", "hr", "d", "w"].contains(&unit)
+        });
     if ok {
         None
     } else {
@@ -285,11 +286,19 @@ fn validate_with(inv: &Inventory, ds: &[DatasetRef], s: &mut Sink) {
     let backed: BTreeSet<&str> = tiers.iter().filter(|(_, t)| t.backup).map(|(n, _)| n.as_str()).collect();
     for (tier, r) in &b.retention {
         if r.max_snapshots() == 0 {
-            s.err(&["backup", "retention", tier], format!("the retention of tier `{tier}` keeps nothing: every snapshot would be forgotten"), "keep at least one snapshot, e.g. daily = 7, weekly = 4, monthly = 12, yearly = 2");
+            s.err(
+                &["backup", "retention", tier],
+                format!("the retention of tier `{tier}` keeps nothing: every snapshot would be forgotten"),
+                "keep at least one snapshot, e.g. daily = 7, weekly = 4, monthly = 12, yearly = 2",
+            );
         }
         if !backed.contains(tier.as_str()) {
             let why = if tiers.contains_key(tier.as_str()) { "is not backed up (its `backup` is false)" } else { "is not a storage tier" };
-            s.err(&["backup", "retention", tier], format!("tier `{tier}` {why}"), format!("name a tier with `backup = true`: {}", backed.iter().copied().collect::<Vec<_>>().join(", ")));
+            s.err(
+                &["backup", "retention", tier],
+                format!("tier `{tier}` {why}"),
+                format!("name a tier with `backup = true`: {}", backed.iter().copied().collect::<Vec<_>>().join(", ")),
+            );
         }
     }
     for (host, hb) in &b.hosts {
@@ -337,7 +346,11 @@ fn validate_with(inv: &Inventory, ds: &[DatasetRef], s: &mut Sink) {
 
 /// `hearth backup ...`.
 #[derive(Debug, clap::Parser)]
-#[command(name = "backup", about = "Off-site restic backups: what goes where, and how long it is kept", after_help = "Examples:\n  hearth backup list\n  hearth backup list --json")]
+#[command(
+    name = "backup",
+    about = "Off-site restic backups: what goes where, and how long it is kept",
+    after_help = "Examples:\n  hearth backup list\n  hearth backup list --json"
+)]
 pub struct BackupCli {
     #[command(subcommand)]
     pub cmd: BackupCmd,
@@ -476,7 +489,14 @@ fn host_data_of(cx: &HostCx, ds: &[DatasetRef]) -> Option<Value> {
     Some(
         Attrs::new()
             .set("enable", true)
-            .set("schedule", Attrs::new().set("backup", b.schedule.clone()).set("randomizedDelay", b.randomized_delay.clone()).set("prune", b.prune_schedule.clone()).set("check", b.check_schedule.clone()))
+            .set(
+                "schedule",
+                Attrs::new()
+                    .set("backup", b.schedule.clone())
+                    .set("randomizedDelay", b.randomized_delay.clone())
+                    .set("prune", b.prune_schedule.clone())
+                    .set("check", b.check_schedule.clone()),
+            )
             .set("checkSubset", b.check_subset.clone())
             .set("staleAfterHours", b.stale_after_hours)
             .set("stateDir", "/var/lib/hearth/backup")
@@ -553,7 +573,16 @@ fn run(cli: BackupCli, cx: &CliCx) -> Result<i32, BackupError> {
                     let link = f.restore_link_bytes.map(|b| format!("{:.1} MB", b as f64 / 1e6)).unwrap_or_else(|| "-".into());
                     t += &format!(
                         "| {} | {} | {:.1} MB | {:.2} s | {:.2} s ({}) | {:.1} MB | {} | {:.2} s | {:.2}x |\n",
-                        f.repository, f.snapshots, f.repo_bytes as f64 / 1e6, f.snapshots_s, f.restore_s, runs.join(", "), f.restored_bytes as f64 / 1e6, link, f.floor_s, f.ratio
+                        f.repository,
+                        f.snapshots,
+                        f.repo_bytes as f64 / 1e6,
+                        f.snapshots_s,
+                        f.restore_s,
+                        runs.join(", "),
+                        f.restored_bytes as f64 / 1e6,
+                        link,
+                        f.floor_s,
+                        f.ratio
                     );
                 }
                 t
@@ -595,7 +624,9 @@ mod tests {
 
     #[test]
     fn schemes() {
-        for (u, k) in [("b2:b:p", "b2"), ("s3:https://s3.us-west-000.backblazeb2.com/b", "s3"), ("rest:http://10.0.0.1:8000/", "rest"), ("sftp:u@h:/x", "sftp"), ("/mnt/backup", "local")] {
+        for (u, k) in
+            [("b2:b:p", "b2"), ("s3:https://s3.us-west-000.backblazeb2.com/b", "s3"), ("rest:http://10.0.0.1:8000/", "rest"), ("sftp:u@h:/x", "sftp"), ("/mnt/backup", "local")]
+        {
             assert_eq!(scheme(u), Some(k), "{u}");
         }
         for u in ["ftp://x", "b2:", "relative/path", "/", "gs:bucket:/"] {

@@ -4,9 +4,9 @@
 
 use super::{Area, HostCx, Preview};
 use crate::inventory::{Inventory, Role};
-use crate::validate::{self, Sink};
 use crate::nix::{Attrs, Value};
 use crate::topology::{self, SecretKind, SecretSpec};
+use crate::validate::{self, Sink};
 
 pub struct Bastion;
 
@@ -25,7 +25,11 @@ impl Area for Bastion {
                 s.err(&["users", n], format!("user name {m}"), "use a Unix user name such as `alice`");
             }
             if u.deploy && !u.totp {
-                s.err(&["users", n, "deploy"], "a deploy user gets root through sudo, so it needs the second factor too", format!("set totp = true for `{n}` (`hearth user add {n} --totp --deploy` for a new user)"));
+                s.err(
+                    &["users", n, "deploy"],
+                    "a deploy user gets root through sudo, so it needs the second factor too",
+                    format!("set totp = true for `{n}` (`hearth user add {n} --totp --deploy` for a new user)"),
+                );
             }
         }
         if inv.bastion.port == 0 {
@@ -36,29 +40,32 @@ impl Area for Bastion {
                 s.err(&["bastion", "allowed_sources", &i.to_string()], format!("{src} has host bits set"), format!("write the network address: \"{}\"", src.trunc()));
             }
         }
-    for (n, u) in &inv.users {
-        if u.ssh_keys.is_empty() && !inv.bastion.ca {
-            s.err(&["users", n], "a user needs at least one SSH key (or bastion.ca = true and a certificate)", format!("hearth user add {n} --ssh-key \"ssh-ed25519 AAAA...\""));
-        }
-        for (i, k) in u.ssh_keys.iter().enumerate() {
-            if let Some(m) = validate::single_line_problem(k) {
-                s.err(&["users", n, "ssh_keys", &i.to_string()], m, "one key per list entry, on one line");
-            } else if k.parse::<ssh_key::PublicKey>().is_err() {
-                s.err(&["users", n, "ssh_keys", &i.to_string()], "is not an OpenSSH public key", "paste the line from ~/.ssh/id_ed25519.pub");
+        for (n, u) in &inv.users {
+            if u.ssh_keys.is_empty() && !inv.bastion.ca {
+                s.err(
+                    &["users", n],
+                    "a user needs at least one SSH key (or bastion.ca = true and a certificate)",
+                    format!("hearth user add {n} --ssh-key \"ssh-ed25519 AAAA...\""),
+                );
+            }
+            for (i, k) in u.ssh_keys.iter().enumerate() {
+                if let Some(m) = validate::single_line_problem(k) {
+                    s.err(&["users", n, "ssh_keys", &i.to_string()], m, "one key per list entry, on one line");
+                } else if k.parse::<ssh_key::PublicKey>().is_err() {
+                    s.err(&["users", n, "ssh_keys", &i.to_string()], "is not an OpenSSH public key", "paste the line from ~/.ssh/id_ed25519.pub");
+                }
             }
         }
-    }
-    if let Some(k) = &inv.bastion.ca_public_key {
-        if let Some(m) = validate::ssh_key_problem(k) {
-            s.err(&["bastion", "ca_public_key"], m, "remove it and run `hearth render` to generate a new CA");
+        if let Some(k) = &inv.bastion.ca_public_key {
+            if let Some(m) = validate::ssh_key_problem(k) {
+                s.err(&["bastion", "ca_public_key"], m, "remove it and run `hearth render` to generate a new CA");
+            }
         }
-    }
-    if let Some(srcs) = &inv.bastion.allowed_sources {
-        if srcs.is_empty() {
-            s.err(&["bastion", "allowed_sources"], "an empty list locks everyone out", "remove the key to allow the VPN pool and the LAN");
+        if let Some(srcs) = &inv.bastion.allowed_sources {
+            if srcs.is_empty() {
+                s.err(&["bastion", "allowed_sources"], "an empty list locks everyone out", "remove the key to allow the VPN pool and the LAN");
+            }
         }
-    }
-
     }
 
     fn secrets(&self, inv: &Inventory, out: &mut Vec<SecretSpec>) {

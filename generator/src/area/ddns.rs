@@ -79,7 +79,9 @@ pub fn interval_problem(s: &str) -> Option<String> {
 
 fn domain_ok(s: &str) -> bool {
     let s = s.strip_prefix("*.").unwrap_or(s);
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-') && !l.starts_with('-') && !l.ends_with('-'))
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-') && !l.starts_with('-') && !l.ends_with('-'))
 }
 
 /// ddclient.conf is `key=value` lines: no line breaks, and in values no `,`
@@ -104,12 +106,20 @@ impl Area for Ddns {
             None => out.err(&k("host"), format!("`{h}` is not a host"), "use a name from [hosts]"),
             Some(hh) => {
                 if !hh.has(Role::WIREGUARD_GATEWAY) && hh.address.is_none() {
-                    out.err(&k("host"), format!("`{h}` is not in the LAN (no address)"), "run ddclient on the gateway or another LAN host: the record must follow the home network's public address");
+                    out.err(
+                        &k("host"),
+                        format!("`{h}` is not in the LAN (no address)"),
+                        "run ddclient on the gateway or another LAN host: the record must follow the home network's public address",
+                    );
                 }
             }
         }
         if sec.protocol.is_empty() || !sec.protocol.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_') {
-            out.err(&k("protocol"), format!("`{}` is not a ddclient protocol name", sec.protocol.escape_debug()), "use a name from https://ddclient.net/protocols.html, e.g. `cloudflare` or `dyndns2`");
+            out.err(
+                &k("protocol"),
+                format!("`{}` is not a ddclient protocol name", sec.protocol.escape_debug()),
+                "use a name from https://ddclient.net/protocols.html, e.g. `cloudflare` or `dyndns2`",
+            );
         }
         if sec.records.is_empty() {
             out.err(&k("records"), "no record to update", "list the DNS names to keep current, e.g. records = [\"home.example.net\"]");
@@ -126,7 +136,11 @@ impl Area for Ddns {
         }
         if let Some(s) = &sec.server {
             if !domain_ok(s) || s.starts_with("*.") {
-                out.err(&k("server"), format!("`{}` is not a hostname or IP address", s.escape_debug()), "give the provider's API host name or IPv4 address, or remove `server` to use the protocol's default");
+                out.err(
+                    &k("server"),
+                    format!("`{}` is not a hostname or IP address", s.escape_debug()),
+                    "give the provider's API host name or IPv4 address, or remove `server` to use the protocol's default",
+                );
             }
         }
         for (key, v) in [("username", &sec.username), ("usev4", &sec.usev4)] {

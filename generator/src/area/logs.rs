@@ -218,8 +218,14 @@ impl Area for Logs {
         }
         if let Some(h) = &l.loki {
             match inv.hosts.get(h) {
-                None => s.err(&["logs", "loki"], format!("`{}` is not a host", h.escape_debug()), format!("use one of [hosts]: {}", inv.hosts.keys().cloned().collect::<Vec<_>>().join(", "))),
-                Some(host) if host.address.is_none() => s.err(&["logs", "loki"], format!("`{h}` has no LAN address, so the shipping hosts cannot reach its Loki"), "pick a LAN host, or give this one an `address`"),
+                None => s.err(
+                    &["logs", "loki"],
+                    format!("`{}` is not a host", h.escape_debug()),
+                    format!("use one of [hosts]: {}", inv.hosts.keys().cloned().collect::<Vec<_>>().join(", ")),
+                ),
+                Some(host) if host.address.is_none() => {
+                    s.err(&["logs", "loki"], format!("`{h}` has no LAN address, so the shipping hosts cannot reach its Loki"), "pick a LAN host, or give this one an `address`")
+                }
                 _ => {}
             }
             for k in ["username", "password_secret", "tenant"] {
@@ -239,7 +245,11 @@ impl Area for Logs {
             }
         }
         match (&l.username, &l.password_secret) {
-            (Some(_), None) => s.err(&["logs", "username"], "a basic-auth user without `password_secret`", "add password_secret = \"loki-password\" and set it with `hearth secret set loki-password --host HOST`"),
+            (Some(_), None) => s.err(
+                &["logs", "username"],
+                "a basic-auth user without `password_secret`",
+                "add password_secret = \"loki-password\" and set it with `hearth secret set loki-password --host HOST`",
+            ),
             (None, Some(_)) => s.err(&["logs", "password_secret"], "a basic-auth password without `username`", "add username = \"...\""),
             _ => {}
         }
@@ -278,7 +288,11 @@ impl Area for Logs {
             } else {
                 for h in &shippers {
                     if inv.hosts.get(*h).is_some_and(|x| !x.secrets.contains(sec)) {
-                        s.err(&["logs", "password_secret"], format!("shipping host `{h}` does not list `{sec}` in its secrets"), format!("add secrets = [\"{sec}\"] to [hosts.{h}] and run `hearth secret set {sec} --host {h}`"));
+                        s.err(
+                            &["logs", "password_secret"],
+                            format!("shipping host `{h}` does not list `{sec}` in its secrets"),
+                            format!("add secrets = [\"{sec}\"] to [hosts.{h}] and run `hearth secret set {sec} --host {h}`"),
+                        );
                     }
                 }
             }
@@ -294,7 +308,11 @@ impl Area for Logs {
         }
         match duration_secs(&l.retention) {
             Err(m) => s.err(&["logs", "retention"], m, "e.g. retention = \"31d\""),
-            Ok(n) if n == 0 || n % 86400 != 0 => s.err(&["logs", "retention"], format!("`{}` is not a whole number of days", l.retention.escape_debug()), "Loki's retention is a multiple of its 24h index period, e.g. \"744h\" or \"31d\""),
+            Ok(n) if n == 0 || n % 86400 != 0 => s.err(
+                &["logs", "retention"],
+                format!("`{}` is not a whole number of days", l.retention.escape_debug()),
+                "Loki's retention is a multiple of its 24h index period, e.g. \"744h\" or \"31d\"",
+            ),
             _ => {}
         }
         if l.port == 0 || l.port == GRPC_PORT {
@@ -353,8 +371,18 @@ impl Area for Logs {
 
     fn previews(&self) -> &'static [Preview] {
         &[
-            Preview { part: "alloy", needs: "to ship logs (logs.ship)", expr: "lib.logs.alloyConfig host.hearth.logs", when: "host.hearth.logs.ship && host.hearth.logs.agent == \"alloy\"" },
-            Preview { part: "promtail", needs: "to ship logs (logs.ship)", expr: "lib.logs.promtailConfig host.hearth.logs", when: "host.hearth.logs.ship && host.hearth.logs.agent == \"promtail\"" },
+            Preview {
+                part: "alloy",
+                needs: "to ship logs (logs.ship)",
+                expr: "lib.logs.alloyConfig host.hearth.logs",
+                when: "host.hearth.logs.ship && host.hearth.logs.agent == \"alloy\"",
+            },
+            Preview {
+                part: "promtail",
+                needs: "to ship logs (logs.ship)",
+                expr: "lib.logs.promtailConfig host.hearth.logs",
+                when: "host.hearth.logs.ship && host.hearth.logs.agent == \"promtail\"",
+            },
             Preview { part: "loki", needs: "to be the Loki host (logs.loki)", expr: "lib.logs.lokiConfig host.hearth.logs", when: "host.hearth.logs.loki != null" },
         ]
     }
@@ -387,7 +415,12 @@ fn lab_stage(cx: &LabCx, host: &str) -> Result<Vec<Check>, super::CmdError> {
 /// `alloy fmt FILE` and `alloy validate FILE` on the text `render` makes,
 /// written under `dir` (removed afterwards); one skipped check without
 /// `alloy`.
-fn alloy_checks(alloy: Option<&std::path::Path>, host: &str, render: impl FnOnce() -> Result<String, super::CmdError>, dir: &std::path::Path) -> Result<Vec<Check>, super::CmdError> {
+fn alloy_checks(
+    alloy: Option<&std::path::Path>,
+    host: &str,
+    render: impl FnOnce() -> Result<String, super::CmdError>,
+    dir: &std::path::Path,
+) -> Result<Vec<Check>, super::CmdError> {
     let Some(alloy) = alloy else {
         return Ok(vec![Check::skipped("alloy fmt + alloy validate", host, "alloy not installed")]);
     };

@@ -35,11 +35,7 @@ pub struct Section {
 /// The destination kind and its value, when one is configured.
 pub fn target(inv: &Inventory) -> Option<(&'static str, &str)> {
     let n = &inv.notify;
-    n.command
-        .as_deref()
-        .map(|c| ("command", c))
-        .or_else(|| n.ntfy.as_deref().map(|u| ("ntfy", u)))
-        .or_else(|| n.email.as_deref().map(|e| ("email", e)))
+    n.command.as_deref().map(|c| ("command", c)).or_else(|| n.ntfy.as_deref().map(|u| ("ntfy", u))).or_else(|| n.email.as_deref().map(|e| ("email", e)))
 }
 
 /// The template unit a failing unit starts: `onFailure = [ UNIT ]`.
@@ -56,7 +52,11 @@ impl Area for Notify {
         let n = &inv.notify;
         let set: Vec<&str> = [("command", &n.command), ("ntfy", &n.ntfy), ("email", &n.email)].iter().filter(|(_, v)| v.is_some()).map(|(k, _)| *k).collect();
         if set.len() > 1 {
-            out.err(&["notify", set[1]], format!("[notify] names {} destinations ({}); hearth sends to one", set.len(), set.join(", ")), "keep one of `command`, `ntfy`, `email` (a command can fan out to several)");
+            out.err(
+                &["notify", set[1]],
+                format!("[notify] names {} destinations ({}); hearth sends to one", set.len(), set.join(", ")),
+                "keep one of `command`, `ntfy`, `email` (a command can fan out to several)",
+            );
         }
         let single_line = |s: &str| !s.trim().is_empty() && !s.contains(['\n', '\r', '\0']);
         if let Some(c) = &n.command {
@@ -65,7 +65,9 @@ impl Area for Notify {
             }
         }
         if let Some(u) = &n.ntfy {
-            let ok = (u.starts_with("https://") || u.starts_with("http://")) && u.len() > 8 && !u.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '\\' || c == '$' || c == '`');
+            let ok = (u.starts_with("https://") || u.starts_with("http://"))
+                && u.len() > 8
+                && !u.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '\\' || c == '$' || c == '`');
             if !ok {
                 out.err(&["notify", "ntfy"], format!("`{}` is not an ntfy topic URL", u.escape_debug()), "write the topic's URL, e.g. `https://ntfy.sh/my-homelab-alerts`");
             }
@@ -89,7 +91,9 @@ impl Area for Notify {
         &[Preview {
             part: "notify",
             needs: "a [notify] section in the inventory",
-            expr: "lib.notify.script { cfg = host.hearth.notify; tools = { curl = \"curl\"; sendmail = \"sendmail\"; }; }", when: "true" }]
+            expr: "lib.notify.script { cfg = host.hearth.notify; tools = { curl = \"curl\"; sendmail = \"sendmail\"; }; }",
+            when: "true",
+        }]
     }
 }
 

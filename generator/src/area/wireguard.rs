@@ -4,9 +4,9 @@
 
 use super::{Area, HostCx, Preview};
 use crate::inventory::Inventory;
-use crate::validate::{self, Sink};
 use crate::nix::{Attrs, Value};
 use crate::topology::{self, SecretKind, SecretSpec};
+use crate::validate::{self, Sink};
 
 pub struct Wireguard;
 

@@ -211,12 +211,7 @@ fn own_flake_ref() -> Option<String> {
 
 /// The template flake with `inputs.hearth.url` set to `url`.
 pub fn template_flake(url: &str) -> String {
-    TEMPLATE_FLAKE
-        .lines()
-        .map(|l| if l.contains("# hearth-input") { format!("    hearth.url = {};", toml_str(url)) } else { l.to_string() })
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n"
+    TEMPLATE_FLAKE.lines().map(|l| if l.contains("# hearth-input") { format!("    hearth.url = {};", toml_str(url)) } else { l.to_string() }).collect::<Vec<_>>().join("\n") + "\n"
 }
 
 pub const TEMPLATE_FLAKE: &str = include_str!("../../../templates/default/flake.nix");
@@ -262,7 +257,14 @@ pub fn init(args: InitArgs, _global: &Global) -> anyhow::Result<i32> {
     println!("flake.nix takes hearth from {hearth_ref}");
     // A flake sees only what git tracks: without a repository (or with
     // hosts/ untracked) `nix build .#...` sees no hosts.
-    let in_git = std::process::Command::new("git").arg("-C").arg(dir).args(["rev-parse", "--git-dir"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).status().is_ok_and(|s| s.success());
+    let in_git = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "--git-dir"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
     if !in_git {
         println!("next: cd {} && git init && git add -A   (a flake sees only the files git tracks)", dir.display());
     } else {

@@ -177,7 +177,9 @@ pub fn host(cmd: HostCommand, global: &Global) -> anyhow::Result<i32> {
                 .iter()
                 .map(|(n, h)| Row { name: n, roles: h.roles.iter().map(|r| r.as_str()).collect(), address: h.address, vpn_address: h.vpn_address, endpoint: h.endpoint.as_deref() })
                 .collect();
-            list_output(json, &rows, &["HOST", "ROLES", "LAN", "VPN", "ENDPOINT"], |r| vec![r.name.into(), r.roles.join(","), opt(r.address), opt(r.vpn_address), r.endpoint.unwrap_or("-").into()])
+            list_output(json, &rows, &["HOST", "ROLES", "LAN", "VPN", "ENDPOINT"], |r| {
+                vec![r.name.into(), r.roles.join(","), opt(r.address), opt(r.vpn_address), r.endpoint.unwrap_or("-").into()]
+            })
         }
     }
 }
@@ -375,7 +377,9 @@ pub fn peer(cmd: PeerCommand, global: &Global) -> anyhow::Result<i32> {
                 .iter()
                 .map(|(n, p)| Row { name: n, kind: p.kind.to_string(), groups: &p.groups, address: p.address, full_tunnel: p.full_tunnel, public_key: p.public_key.as_deref() })
                 .collect();
-            list_output(json, &rows, &["PEER", "KIND", "GROUPS", "ADDRESS", "TUNNEL", "PUBLIC KEY"], |r| vec![r.name.into(), r.kind.clone(), r.groups.join(","), opt(r.address), if r.full_tunnel { "full" } else { "split" }.into(), r.public_key.unwrap_or("-").into()])
+            list_output(json, &rows, &["PEER", "KIND", "GROUPS", "ADDRESS", "TUNNEL", "PUBLIC KEY"], |r| {
+                vec![r.name.into(), r.kind.clone(), r.groups.join(","), opt(r.address), if r.full_tunnel { "full" } else { "split" }.into(), r.public_key.unwrap_or("-").into()]
+            })
         }
     }
 }
@@ -399,7 +403,12 @@ fn peer_references(inv: &hearth::inventory::Inventory, name: &str) -> Vec<PeerRe
     let mut out = vec![];
     for (svc, s) in &inv.services {
         for who in s.allow.iter().filter(|w| gone.contains(&w.as_str())) {
-            out.push(PeerRef { what: format!("`{who}` from the allow list of `{svc}`"), command: format!("hearth deny {svc} {who}"), allow: Some((svc.clone(), who.clone())), test: None });
+            out.push(PeerRef {
+                what: format!("`{who}` from the allow list of `{svc}`"),
+                command: format!("hearth deny {svc} {who}"),
+                allow: Some((svc.clone(), who.clone())),
+                test: None,
+            });
         }
     }
     // Highest index first: each `acl-test remove` keeps the next index valid.

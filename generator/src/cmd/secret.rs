@@ -154,7 +154,12 @@ pub fn secret(cmd: SecretCommand, global: &Global) -> anyhow::Result<i32> {
             let mut rows = Vec::new();
             for s in &specs {
                 let r = recipients(&inv, s);
-                rows.push(Row { file: format!("secrets/{}", s.rel), kind: s.kind.clone(), status: st.status(&s.rel, &r)?.to_string(), recipients: r.iter().map(|r| r.to_string()).collect() });
+                rows.push(Row {
+                    file: format!("secrets/{}", s.rel),
+                    kind: s.kind.clone(),
+                    status: st.status(&s.rel, &r)?.to_string(),
+                    recipients: r.iter().map(|r| r.to_string()).collect(),
+                });
             }
             // With an identity at hand, the generated values themselves: key
             // format, and each private key against the inventory's public key.
@@ -295,7 +300,10 @@ pub fn secrets_cmd(cmd: SecretsCommand, global: &Global) -> anyhow::Result<i32> 
             Status::Stale { .. } => items.push((s.rel.clone(), r)),
             Status::Damaged { reason } => {
                 damaged += 1;
-                eprintln!("secrets/{}: damaged: {reason}; no rekey can read it: restore it from git, or replace it with `hearth secret rotate` (see `hearth render --check`)", s.rel);
+                eprintln!(
+                    "secrets/{}: damaged: {reason}; no rekey can read it: restore it from git, or replace it with `hearth secret rotate` (see `hearth render --check`)",
+                    s.rel
+                );
             }
             _ => {}
         }

@@ -30,10 +30,17 @@ pub struct BuildOpts<'a> {
 
 /// Where Debian keeps PAM modules.
 pub fn pam_dir() -> Option<PathBuf> {
-    ["/lib/x86_64-linux-gnu/security", "/usr/lib/x86_64-linux-gnu/security", "/lib/aarch64-linux-gnu/security", "/usr/lib/aarch64-linux-gnu/security", "/lib/security", "/usr/lib/security"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|d| d.join("pam_unix.so").exists())
+    [
+        "/lib/x86_64-linux-gnu/security",
+        "/usr/lib/x86_64-linux-gnu/security",
+        "/lib/aarch64-linux-gnu/security",
+        "/usr/lib/aarch64-linux-gnu/security",
+        "/lib/security",
+        "/usr/lib/security",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|d| d.join("pam_unix.so").exists())
 }
 
 #[derive(Debug, Deserialize)]
@@ -289,7 +296,9 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
     let wan = inet_addr(2);
     add_link(&mut plan, nat, "wan0", Some(wan), sw_inet, &format!("p{nat}"), None);
     plan.nodes[nat].sysctls.push(("net.ipv4.ip_forward".into(), "1".into()));
-    let mut nat_rules = String::from("table ip hearth-lab-home-router {\n  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n    oifname \"wan0\" masquerade\n  }\n");
+    let mut nat_rules = String::from(
+        "table ip hearth-lab-home-router {\n  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n    oifname \"wan0\" masquerade\n  }\n",
+    );
 
     // The hub.
     let hub_idx = if let Some(h) = &hub {
@@ -315,7 +324,11 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
     if let Some(ep) = &gw.endpoint {
         if hub.is_none() {
             let (_, port) = ep.rsplit_once(':').ok_or_else(|| anyhow!("gateway endpoint `{ep}` has no port"))?;
-            let listen = evals.get(gw_name).and_then(|e| e.wg.as_ref()).and_then(|w| w.raw.listen_port).ok_or_else(|| anyhow!("gateway `{gw_name}` is the listener but has no listenPort"))?;
+            let listen = evals
+                .get(gw_name)
+                .and_then(|e| e.wg.as_ref())
+                .and_then(|w| w.raw.listen_port)
+                .ok_or_else(|| anyhow!("gateway `{gw_name}` is the listener but has no listenPort"))?;
             nat_rules.push_str(&format!(
                 "  chain prerouting {{\n    type nat hook prerouting priority dstnat; policy accept;\n    iifname \"wan0\" udp dport {port} dnat to {}:{listen}\n  }}\n",
                 up_addr(2).addr()
@@ -336,13 +349,8 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
             let f = ev.secrets.get(n).ok_or_else(|| anyhow!("hosts/{name}/hearth.nix: no age.secrets.{n}"))?;
             Ok(Secret::AgeFile(PathBuf::from(rel_secret(&root, f)?)))
         };
-        let psks = w
-            .raw
-            .peers
-            .iter()
-            .filter_map(|p| p.preshared_key_secret.as_ref().map(|s| (p, s)))
-            .map(|(p, s)| Ok((p.public_key.clone(), secret(s)?)))
-            .collect::<Result<Vec<_>>>()?;
+        let psks =
+            w.raw.peers.iter().filter_map(|p| p.preshared_key_secret.as_ref().map(|s| (p, s))).map(|(p, s)| Ok((p.public_key.clone(), secret(s)?))).collect::<Result<Vec<_>>>()?;
         let routes = w.iface.peers.iter().flat_map(|p| p.allowed_ips.iter()).filter(|a| !a.contains(':')).map(|a| net(a)).collect::<Result<Vec<_>>>()?;
         let node = &mut plan.nodes[idx];
         node.wg = Some(WgPlan {
@@ -446,7 +454,11 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
             plan.notes.push(format!("client host {}: wireguard-client hosts are not in the lab yet", c.name));
             continue;
         }
-        let key_rel = specs.iter().find(|s| matches!(&s.kind, crate::topology::SecretKind::WireguardKey { node } if node == c.name)).map(|s| s.rel.clone()).ok_or_else(|| anyhow!("no key secret for {}", c.name))?;
+        let key_rel = specs
+            .iter()
+            .find(|s| matches!(&s.kind, crate::topology::SecretKind::WireguardKey { node } if node == c.name))
+            .map(|s| s.rel.clone())
+            .ok_or_else(|| anyhow!("no key secret for {}", c.name))?;
         let psk_rel = specs.iter().find(|s| matches!(&s.kind, crate::topology::SecretKind::Psk { peer, .. } if peer == c.name)).map(|s| s.rel.clone());
         let key = decrypt_rel(&key_rel)?;
         let psk = psk_rel.as_deref().map(decrypt_rel).transpose()?;

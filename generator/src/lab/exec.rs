@@ -162,7 +162,12 @@ impl Lab {
     /// Every lab with a state file.
     pub fn list() -> Vec<String> {
         let mut v: Vec<String> = fs::read_dir(RUN_DIR)
-            .map(|d| d.filter_map(|e| e.ok()).filter(|e| e.file_name().to_str().is_some_and(is_prefix) && e.path().join("state.json").exists()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.file_name().to_str().is_some_and(is_prefix) && e.path().join("state.json").exists())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v

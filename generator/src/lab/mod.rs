@@ -242,7 +242,14 @@ fn flows_of(open: &BTreeSet<SocketAddrV4>, proto: Proto) -> BTreeSet<Flow> {
 /// Scans from one client: every TCP port and the UDP ports on every target.
 /// Flows expected open but not seen are retried with longer timeouts (a lost
 /// SYN is not a closed port); an unexpected open is never retried away.
-fn scan_client(ns: &str, src: std::net::Ipv4Addr, plan: &LabPlan, allowed: &BTreeSet<Flow>, opts: probe::SynOpts, counter: Option<(String, String)>) -> Result<(BTreeSet<Flow>, usize, probe::SynResult)> {
+fn scan_client(
+    ns: &str,
+    src: std::net::Ipv4Addr,
+    plan: &LabPlan,
+    allowed: &BTreeSet<Flow>,
+    opts: probe::SynOpts,
+    counter: Option<(String, String)>,
+) -> Result<(BTreeSet<Flow>, usize, probe::SynResult)> {
     let mut tcp: Vec<SocketAddrV4> = Vec::with_capacity(plan.targets.len() * 65535);
     // Interleave targets so that no host gets a burst.
     for port in 1..=65535u16 {
@@ -300,9 +307,13 @@ fn probe_acl_client(lab: &Lab, plan: &LabPlan, c: &plan::ClientExpect) -> Result
     let udp: Vec<SocketAddrV4> = checks.iter().filter(|a| a.flow.proto == Proto::Udp).map(|a| SocketAddrV4::new(a.flow.addr, a.flow.port)).collect();
     let ns = lab.ns(&c.name)?;
     let expect_open: Vec<SocketAddrV4> = checks.iter().filter(|a| a.accept && a.flow.proto == Proto::Tcp).map(|a| SocketAddrV4::new(a.flow.addr, a.flow.port)).collect();
-    let expect_udp: BTreeSet<SocketAddrV4> = if c.connects { checks.iter().filter(|a| a.accept && a.flow.proto == Proto::Udp).map(|a| SocketAddrV4::new(a.flow.addr, a.flow.port)).collect() } else { BTreeSet::new() };
+    let expect_udp: BTreeSet<SocketAddrV4> =
+        if c.connects { checks.iter().filter(|a| a.accept && a.flow.proto == Proto::Udp).map(|a| SocketAddrV4::new(a.flow.addr, a.flow.port)).collect() } else { BTreeSet::new() };
     let (mut ot, ou) = probe::in_netns(&ns, move || {
-        Ok((probe::tcp_scan(&tcp, probe::ScanOpts { window: 256, timeout: Duration::from_secs(2) })?, probe::udp_scan(&udp, &expect_udp, (Duration::from_millis(700), 5), probe::UDP_CONFIRM)?))
+        Ok((
+            probe::tcp_scan(&tcp, probe::ScanOpts { window: 256, timeout: Duration::from_secs(2) })?,
+            probe::udp_scan(&udp, &expect_udp, (Duration::from_millis(700), 5), probe::UDP_CONFIRM)?,
+        ))
     })?;
     let again: Vec<SocketAddrV4> = expect_open.into_iter().filter(|a| !ot.contains(a)).collect();
     if !again.is_empty() && c.connects {
@@ -314,7 +325,16 @@ fn probe_acl_client(lab: &Lab, plan: &LabPlan, c: &plan::ClientExpect) -> Result
             Proto::Tcp => ot.contains(&sa),
             Proto::Udp => ou.contains(&sa),
         };
-        out.push(AclResult { test: a.test, src: a.src.clone(), client: a.client.clone(), target: a.target.clone(), flow: a.flow, expected: if a.accept { "accept" } else { "deny" }, seen: if open { "open" } else { "closed" }, ok: open == a.accept });
+        out.push(AclResult {
+            test: a.test,
+            src: a.src.clone(),
+            client: a.client.clone(),
+            target: a.target.clone(),
+            flow: a.flow,
+            expected: if a.accept { "accept" } else { "deny" },
+            seen: if open { "open" } else { "closed" },
+            ok: open == a.accept,
+        });
     }
     Ok(out)
 }
@@ -408,9 +428,7 @@ pub fn check(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result<Zero
         if opts.verbose {
             eprintln!("hearth lab: {} stage", area.name());
         }
-        let checks = res.unwrap_or_else(|e| {
-            vec![bastion::Check { name: "stage".into(), from: "-".into(), expected: "runs".into(), seen: format!("error: {e}"), ok: false }]
-        });
+        let checks = res.unwrap_or_else(|e| vec![bastion::Check { name: "stage".into(), from: "-".into(), expected: "runs".into(), seen: format!("error: {e}"), ok: false }]);
         report.add_area(area.name(), checks);
     }
     Ok(report)

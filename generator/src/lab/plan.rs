@@ -306,9 +306,9 @@ pub fn udp_ports(al: &crate::policy::Allowlist) -> BTreeSet<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
     use crate::inventory::PortRange;
     use crate::policy::{Allowlist, Rule};
+    use std::collections::BTreeMap;
 
     fn a(s: &str) -> Ipv4Addr {
         s.parse().unwrap()

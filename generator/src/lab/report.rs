@@ -81,7 +81,16 @@ impl TargetReport {
     pub fn new(t: &Target, expected: BTreeSet<Flow>, seen: BTreeSet<Flow>) -> Self {
         let unexpected_open: Vec<Flow> = seen.difference(&expected).copied().collect();
         let missing: Vec<Flow> = expected.difference(&seen).copied().collect();
-        TargetReport { name: t.name.clone(), addr: t.addr, services: vec![], expected: summarize(&expected), seen: summarize(&seen), ok: unexpected_open.is_empty() && missing.is_empty(), unexpected_open, missing }
+        TargetReport {
+            name: t.name.clone(),
+            addr: t.addr,
+            services: vec![],
+            expected: summarize(&expected),
+            seen: summarize(&seen),
+            ok: unexpected_open.is_empty() && missing.is_empty(),
+            unexpected_open,
+            missing,
+        }
     }
 }
 
@@ -193,7 +202,18 @@ impl Report {
         if !self.acl_tests.is_empty() {
             let _ = writeln!(s, "\nACL tests (on real packets):");
             for a in &self.acl_tests {
-                let _ = writeln!(s, "  [{}] {} ({}) -> {} {}: expected {}, seen {}  {}", a.test, a.client, a.src, a.target, a.flow, a.expected, a.seen, if a.ok { "ok" } else { "FAIL" });
+                let _ = writeln!(
+                    s,
+                    "  [{}] {} ({}) -> {} {}: expected {}, seen {}  {}",
+                    a.test,
+                    a.client,
+                    a.src,
+                    a.target,
+                    a.flow,
+                    a.expected,
+                    a.seen,
+                    if a.ok { "ok" } else { "FAIL" }
+                );
             }
         }
         if !self.bastion.is_empty() {

@@ -13,8 +13,7 @@ pub fn nix_string(s: &str) -> String {
 
 /// The line after which `secrets.nix` holds rules hearth did not write
 /// (files made with `agenix -e`); hearth keeps them as written.
-pub const USER_RULES_MARKER: &str =
-    "# Rules of your own (files made with `agenix -e`) go below this line; hearth keeps them.";
+pub const USER_RULES_MARKER: &str = "# Rules of your own (files made with `agenix -e`) go below this line; hearth keeps them.";
 
 /// Renders `secrets.nix`: `{ "<rel>" = { publicKeys = [ ... ]; armor = true; }; }`,
 /// sorted by path, recipients sorted and deduplicated, every string
@@ -113,13 +112,8 @@ mod tests {
 
     #[test]
     fn rules_are_sorted_and_deduplicated() {
-        let a: Recipient = "age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt"
-            .parse()
-            .unwrap();
-        let s: Recipient =
-            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID2SDbi/4YEFJnNlYbAjoYu6XTVgSxo4gHdwuPkRL3Ra"
-                .parse()
-                .unwrap();
+        let a: Recipient = "age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt".parse().unwrap();
+        let s: Recipient = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID2SDbi/4YEFJnNlYbAjoYu6XTVgSxo4gHdwuPkRL3Ra".parse().unwrap();
         let two = [s.clone(), a.clone(), a.clone()];
         let one = [a.clone()];
         let kept = [Rule { rel: "mine.age".into(), text: "\"mine.age\".publicKeys = [ \"age1x\" ];".into(), below_marker: true }];

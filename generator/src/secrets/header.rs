@@ -19,11 +19,7 @@ const MAX_HEADER: usize = 64 * 1024;
 
 /// Parses the header of an armored or binary age file.
 pub(crate) fn read_header(file: &[u8]) -> Result<HeaderInfo, String> {
-    let trimmed = file
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .map(|i| &file[i..])
-        .unwrap_or(&[]);
+    let trimmed = file.iter().position(|b| !b.is_ascii_whitespace()).map(|i| &file[i..]).unwrap_or(&[]);
     if trimmed.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----") {
         let mut r = age::armor::ArmoredReader::new(file);
         parse(&mut r)
@@ -39,9 +35,7 @@ fn parse<R: BufRead>(r: &mut R) -> Result<HeaderInfo, String> {
     let mut total = 0;
     let mut next = |r: &mut R, line: &mut Vec<u8>| -> Result<bool, String> {
         line.clear();
-        let n = r
-            .read_until(b'\n', line)
-            .map_err(|e| format!("bad armor or header ({e})"))?;
+        let n = r.read_until(b'\n', line).map_err(|e| format!("bad armor or header ({e})"))?;
         total += n;
         if total > MAX_HEADER {
             return Err("header too long".into());
@@ -78,8 +72,7 @@ fn parse<R: BufRead>(r: &mut R) -> Result<HeaderInfo, String> {
         match args[0] {
             "X25519" => info.x25519 += 1,
             "ssh-ed25519" => {
-                info.ssh_ed25519_tags
-                    .insert(args.get(1).copied().unwrap_or_default().to_string());
+                info.ssh_ed25519_tags.insert(args.get(1).copied().unwrap_or_default().to_string());
             }
             t if t.ends_with("-grease") => {}
             t => info.other.push(t.to_string()),
@@ -97,10 +90,7 @@ mod tests {
         let h = b"age-encryption.org/v1\n-> X25519 abc\nAAAA\n-> ssh-ed25519 TAGtag def\nBBBB\n-> x-grease 1 2\n\n--- mac\npayload";
         let info = read_header(h).unwrap();
         assert_eq!(info.x25519, 1);
-        assert_eq!(
-            info.ssh_ed25519_tags.iter().collect::<Vec<_>>(),
-            vec!["TAGtag"]
-        );
+        assert_eq!(info.ssh_ed25519_tags.iter().collect::<Vec<_>>(), vec!["TAGtag"]);
         assert!(info.other.is_empty());
     }
 

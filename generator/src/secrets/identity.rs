@@ -21,9 +21,7 @@ pub struct Identities {
 
 impl std::fmt::Debug for Identities {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Identities")
-            .field("sources", &self.sources)
-            .finish_non_exhaustive()
+        f.debug_struct("Identities").field("sources", &self.sources).finish_non_exhaustive()
     }
 }
 
@@ -31,47 +29,26 @@ impl Identities {
     /// Reads one file: an age identity file (`AGE-SECRET-KEY-...` lines,
     /// `#` comments) or an unencrypted OpenSSH private key.
     pub fn from_file(path: &Path) -> Result<Self, SecretsError> {
-        let bytes =
-            Zeroizing::new(fs::read(path).map_err(|source| SecretsError::ReadIdentity {
-                path: path.into(),
-                source,
-            })?);
-        let invalid = |reason: &str| SecretsError::InvalidIdentity {
-            path: path.into(),
-            reason: reason.into(),
-        };
+        let bytes = Zeroizing::new(fs::read(path).map_err(|source| SecretsError::ReadIdentity { path: path.into(), source })?);
+        let invalid = |reason: &str| SecretsError::InvalidIdentity { path: path.into(), reason: reason.into() };
         let text = std::str::from_utf8(&bytes).map_err(|_| invalid("it is not UTF-8 text"))?;
-        let mut ids = Identities {
-            sources: vec![path.to_path_buf()],
-            ..Default::default()
-        };
+        let mut ids = Identities { sources: vec![path.to_path_buf()], ..Default::default() };
 
-        if text
-            .trim_start()
-            .starts_with("-----BEGIN AGE ENCRYPTED FILE-----")
-        {
+        if text.trim_start().starts_with("-----BEGIN AGE ENCRYPTED FILE-----") {
             return Err(invalid(
                 "it is a passphrase-encrypted age identity, which hearth cannot unlock; \
                  decrypt it first (`age -d -o KEYFILE FILE`) or use an unencrypted key",
             ));
         }
         if text.trim_start().starts_with("-----BEGIN") {
-            let id =
-                age::ssh::Identity::from_buffer(text.as_bytes(), Some(path.display().to_string()))
-                    .map_err(|_| invalid("the PEM/OpenSSH key could not be parsed"))?;
+            let id = age::ssh::Identity::from_buffer(text.as_bytes(), Some(path.display().to_string())).map_err(|_| invalid("the PEM/OpenSSH key could not be parsed"))?;
             match &id {
                 age::ssh::Identity::Unencrypted(_) => {}
-                age::ssh::Identity::Encrypted(_) => {
-                    return Err(SecretsError::EncryptedIdentity { path: path.into() })
-                }
+                age::ssh::Identity::Encrypted(_) => return Err(SecretsError::EncryptedIdentity { path: path.into() }),
                 age::ssh::Identity::Unsupported(k) => {
                     let why = match k {
-                        age::ssh::UnsupportedKey::EncryptedPem => {
-                            return Err(SecretsError::EncryptedIdentity { path: path.into() })
-                        }
-                        age::ssh::UnsupportedKey::EncryptedSsh(_) => {
-                            return Err(SecretsError::EncryptedIdentity { path: path.into() })
-                        }
+                        age::ssh::UnsupportedKey::EncryptedPem => return Err(SecretsError::EncryptedIdentity { path: path.into() }),
+                        age::ssh::UnsupportedKey::EncryptedSsh(_) => return Err(SecretsError::EncryptedIdentity { path: path.into() }),
                         age::ssh::UnsupportedKey::Hardware(t) => {
                             format!("{t} is a hardware-backed key, which age cannot use")
                         }
@@ -95,24 +72,13 @@ impl Identities {
                 continue;
             }
             if line.starts_with("ssh-") || line.starts_with("age1") {
-                return Err(invalid(&format!(
-                    "line {} is a public key; pass the private key (for SSH, the file without .pub)",
-                    n + 1
-                )));
+                return Err(invalid(&format!("line {} is a public key; pass the private key (for SSH, the file without .pub)", n + 1)));
             }
             if line.starts_with("AGE-PLUGIN-") {
-                return Err(invalid(&format!(
-                    "line {}: plugin identities are not supported",
-                    n + 1
-                )));
+                return Err(invalid(&format!("line {}: plugin identities are not supported", n + 1)));
             }
             // The line is never echoed: it may be a mangled secret key.
-            let id: age::x25519::Identity = line.parse().map_err(|_| {
-                invalid(&format!(
-                    "line {} is neither a comment nor an age secret key line (AGE-SECRET-KEY-...)",
-                    n + 1
-                ))
-            })?;
+            let id: age::x25519::Identity = line.parse().map_err(|_| invalid(&format!("line {} is neither a comment nor an age secret key line (AGE-SECRET-KEY-...)", n + 1)))?;
             ids.recipients.push(Recipient::from_x25519(id.to_public()));
             ids.keys.push(Box::new(id));
         }
@@ -162,10 +128,7 @@ pub fn load_identities(explicit: Option<&Path>) -> Result<Identities, SecretsErr
 }
 
 /// [`load_identities`] with an explicit home directory (for tests).
-pub fn load_identities_with_home(
-    explicit: Option<&Path>,
-    home: Option<&Path>,
-) -> Result<Identities, SecretsError> {
+pub fn load_identities_with_home(explicit: Option<&Path>, home: Option<&Path>) -> Result<Identities, SecretsError> {
     if let Some(p) = explicit {
         return Identities::from_file(p);
     }
@@ -174,12 +137,7 @@ pub fn load_identities_with_home(
         match fs::metadata(p) {
             Ok(_) => return Identities::from_file(p),
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(source) => {
-                return Err(SecretsError::ReadIdentity {
-                    path: p.clone(),
-                    source,
-                })
-            }
+            Err(source) => return Err(SecretsError::ReadIdentity { path: p.clone(), source }),
         }
     }
     Err(SecretsError::NoIdentity { tried })
@@ -204,34 +162,22 @@ mod tests {
     #[test]
     fn ssh_private_key_yields_its_public_key() {
         let ids = Identities::from_file(&keys().join("hosts/vps_ed25519_TEST_ONLY")).unwrap();
-        let pubkey: Recipient = fs::read_to_string(keys().join("hosts/vps_ed25519_TEST_ONLY.pub"))
-            .unwrap()
-            .parse()
-            .unwrap();
+        let pubkey: Recipient = fs::read_to_string(keys().join("hosts/vps_ed25519_TEST_ONLY.pub")).unwrap().parse().unwrap();
         assert_eq!(ids.recipients(), &[pubkey]);
     }
 
     #[test]
     fn missing_default_identity_names_what_was_tried() {
         let dir = tempfile::tempdir().unwrap();
-        let e = load_identities_with_home(None, Some(dir.path()))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains(".ssh/id_ed25519") && e.contains("--identity"),
-            "{e}"
-        );
+        let e = load_identities_with_home(None, Some(dir.path())).unwrap_err().to_string();
+        assert!(e.contains(".ssh/id_ed25519") && e.contains("--identity"), "{e}");
     }
 
     #[test]
     fn default_identity_is_home_ssh_id_ed25519() {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir(dir.path().join(".ssh")).unwrap();
-        fs::copy(
-            keys().join("admin-ssh_ed25519_TEST_ONLY"),
-            dir.path().join(".ssh/id_ed25519"),
-        )
-        .unwrap();
+        fs::copy(keys().join("admin-ssh_ed25519_TEST_ONLY"), dir.path().join(".ssh/id_ed25519")).unwrap();
         let ids = load_identities_with_home(None, Some(dir.path())).unwrap();
         assert_eq!(ids.sources(), &[dir.path().join(".ssh/id_ed25519")]);
     }
@@ -242,29 +188,19 @@ mod tests {
         let p = dir.path().join("id");
         fs::write(&p, "AGE-SECRET-KEY-NOTREALLYAKEY\n").unwrap();
         let e = Identities::from_file(&p).unwrap_err().to_string();
-        assert!(
-            e.contains(&p.display().to_string()) && e.contains("line 1"),
-            "{e}"
-        );
+        assert!(e.contains(&p.display().to_string()) && e.contains("line 1"), "{e}");
         assert!(!e.contains("NOTREALLY"), "{e}");
     }
 
     #[test]
     fn public_key_given_as_identity_says_so() {
-        let e = Identities::from_file(&keys().join("hosts/vps_ed25519_TEST_ONLY.pub"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("is a public key") && e.contains("vps_ed25519_TEST_ONLY.pub"),
-            "{e}"
-        );
+        let e = Identities::from_file(&keys().join("hosts/vps_ed25519_TEST_ONLY.pub")).unwrap_err().to_string();
+        assert!(e.contains("is a public key") && e.contains("vps_ed25519_TEST_ONLY.pub"), "{e}");
     }
 
     #[test]
     fn missing_explicit_identity_names_the_file() {
-        let e = load_identities(Some(Path::new("/nonexistent/hearth-id")))
-            .unwrap_err()
-            .to_string();
+        let e = load_identities(Some(Path::new("/nonexistent/hearth-id"))).unwrap_err().to_string();
         assert!(e.contains("/nonexistent/hearth-id"), "{e}");
     }
 
@@ -272,10 +208,7 @@ mod tests {
     fn passphrase_protected_ssh_key_is_refused_clearly() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("id_ed25519");
-        let st = std::process::Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "correct horse", "-f"])
-            .arg(&p)
-            .status();
+        let st = std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "correct horse", "-f"]).arg(&p).status();
         if !matches!(st, Ok(s) if s.success()) {
             eprintln!("ssh-keygen not available; skipping");
             return;

@@ -63,14 +63,9 @@ use std::path::PathBuf;
 
 pub use agenix::{agenix_rules, nix_string, read_rules, Rule, USER_RULES_MARKER};
 pub use bytes::SecretBytes;
-pub use identity::{
-    default_identity_paths, load_identities, load_identities_with_home, Identities,
-};
+pub use identity::{default_identity_paths, load_identities, load_identities_with_home, Identities};
 pub use recipient::{Recipient, RecipientKind};
-pub use store::{
-    ManifestEntry, RekeyReport, SecretStore, StaleReason, Status, UnknownCause, WriteManyReport,
-    WriteOutcome, MANIFEST_FILE,
-};
+pub use store::{ManifestEntry, RekeyReport, SecretStore, StaleReason, Status, UnknownCause, WriteManyReport, WriteOutcome, MANIFEST_FILE};
 
 /// What a valid recipient looks like; appended to recipient parse errors.
 pub const RECIPIENT_HELP: &str = "a recipient is an age X25519 public key (\"age1...\", \
@@ -113,10 +108,7 @@ pub enum SecretsError {
          (pass the right key with --identity or HEARTH_IDENTITY)",
         PathList(.identities)
     )]
-    NoMatchingIdentity {
-        file: PathBuf,
-        identities: Vec<PathBuf>,
-    },
+    NoMatchingIdentity { file: PathBuf, identities: Vec<PathBuf> },
 
     #[error("{file} is not a valid age file: {reason}")]
     NotAgeFile { file: PathBuf, reason: String },
@@ -136,10 +128,7 @@ pub enum SecretsError {
 
 impl SecretsError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
-        SecretsError::Io {
-            path: path.into(),
-            source,
-        }
+        SecretsError::Io { path: path.into(), source }
     }
 }
 

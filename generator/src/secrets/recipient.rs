@@ -73,27 +73,18 @@ impl Recipient {
 
     pub(crate) fn from_ssh(r: &age::ssh::Recipient) -> Option<Recipient> {
         match r {
-            age::ssh::Recipient::SshEd25519(..) => Some(Recipient {
-                canonical: r.to_string(),
-                inner: Inner::SshEd25519(r.clone()),
-            }),
+            age::ssh::Recipient::SshEd25519(..) => Some(Recipient { canonical: r.to_string(), inner: Inner::SshEd25519(r.clone()) }),
             age::ssh::Recipient::SshRsa(..) => None,
         }
     }
 
     pub(crate) fn from_x25519(r: age::x25519::Recipient) -> Recipient {
-        Recipient {
-            canonical: r.to_string(),
-            inner: Inner::X25519(r),
-        }
+        Recipient { canonical: r.to_string(), inner: Inner::X25519(r) }
     }
 }
 
 fn invalid(shown: &str, reason: impl Into<String>) -> SecretsError {
-    SecretsError::InvalidRecipient {
-        shown: shown.to_string(),
-        reason: reason.into(),
-    }
+    SecretsError::InvalidRecipient { shown: shown.to_string(), reason: reason.into() }
 }
 
 impl FromStr for Recipient {
@@ -104,10 +95,7 @@ impl FromStr for Recipient {
         // Never echo something that looks like a private key into an error.
         let upper = t.to_ascii_uppercase();
         if upper.starts_with("AGE-SECRET-KEY-") || upper.contains("PRIVATE KEY") {
-            return Err(invalid(
-                "the value given",
-                "it looks like a PRIVATE key; give the public key instead (`age-keygen -y KEYFILE`, or the .pub file)",
-            ));
+            return Err(invalid("the value given", "it looks like a PRIVATE key; give the public key instead (`age-keygen -y KEYFILE`, or the .pub file)"));
         }
         let shown = {
             let mut v: String = t.chars().take(80).collect();
@@ -123,9 +111,7 @@ impl FromStr for Recipient {
             if t.contains(char::is_whitespace) {
                 return Err(invalid(&shown, "an age recipient has no spaces"));
             }
-            let r: age::x25519::Recipient = t
-                .parse()
-                .map_err(|e: &str| invalid(&shown, format!("bad age1 key ({e})")))?;
+            let r: age::x25519::Recipient = t.parse().map_err(|e: &str| invalid(&shown, format!("bad age1 key ({e})")))?;
             return Ok(Recipient::from_x25519(r));
         }
         let mut parts = t.split_whitespace();
@@ -133,41 +119,20 @@ impl FromStr for Recipient {
         match kind {
             "ssh-ed25519" => {
                 let Some(b64) = parts.next() else {
-                    return Err(invalid(
-                        &shown,
-                        "the base64 key after \"ssh-ed25519\" is missing",
-                    ));
+                    return Err(invalid(&shown, "the base64 key after \"ssh-ed25519\" is missing"));
                 };
                 // The rest, if anything, is the comment and is dropped.
-                let blob = STANDARD
-                    .decode(b64)
-                    .map_err(|e| invalid(&shown, format!("the key is not valid base64 ({e})")))?;
+                let blob = STANDARD.decode(b64).map_err(|e| invalid(&shown, format!("the key is not valid base64 ({e})")))?;
                 let canonical = format!("ssh-ed25519 {}", STANDARD.encode(&blob));
-                let r: age::ssh::Recipient = canonical
-                    .parse()
-                    .map_err(|_| invalid(&shown, "the base64 part is not an ed25519 public key"))?;
+                let r: age::ssh::Recipient = canonical.parse().map_err(|_| invalid(&shown, "the base64 part is not an ed25519 public key"))?;
                 match r {
-                    age::ssh::Recipient::SshEd25519(..) if r.to_string() == canonical => {
-                        Ok(Recipient {
-                            inner: Inner::SshEd25519(r),
-                            canonical,
-                        })
-                    }
-                    _ => Err(invalid(
-                        &shown,
-                        "the base64 part is not an ed25519 public key",
-                    )),
+                    age::ssh::Recipient::SshEd25519(..) if r.to_string() == canonical => Ok(Recipient { inner: Inner::SshEd25519(r), canonical }),
+                    _ => Err(invalid(&shown, "the base64 part is not an ed25519 public key")),
                 }
             }
-            "ssh-rsa"
-            | "ecdsa-sha2-nistp256"
-            | "ecdsa-sha2-nistp384"
-            | "ecdsa-sha2-nistp521"
-            | "sk-ssh-ed25519@openssh.com"
-            | "sk-ecdsa-sha2-nistp256@openssh.com" => Err(invalid(
-                &shown,
-                format!("{kind} keys are not supported (use the host's ssh-ed25519 key)"),
-            )),
+            "ssh-rsa" | "ecdsa-sha2-nistp256" | "ecdsa-sha2-nistp384" | "ecdsa-sha2-nistp521" | "sk-ssh-ed25519@openssh.com" | "sk-ecdsa-sha2-nistp256@openssh.com" => {
+                Err(invalid(&shown, format!("{kind} keys are not supported (use the host's ssh-ed25519 key)")))
+            }
             _ => Err(invalid(&shown, "unknown key type")),
         }
     }
@@ -225,8 +190,7 @@ mod tests {
     use super::*;
 
     const AGE: &str = "age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt";
-    const SSH: &str =
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID2SDbi/4YEFJnNlYbAjoYu6XTVgSxo4gHdwuPkRL3Ra";
+    const SSH: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID2SDbi/4YEFJnNlYbAjoYu6XTVgSxo4gHdwuPkRL3Ra";
 
     #[test]
     fn ssh_comment_is_dropped_from_canonical_form() {
@@ -246,20 +210,9 @@ mod tests {
 
     #[test]
     fn invalid_recipients_say_what_a_valid_one_looks_like() {
-        for bad in [
-            "",
-            "age1xyz",
-            "ssh-ed25519",
-            "ssh-ed25519 !!!",
-            "ssh-rsa AAAAB3Nza",
-            "hello",
-            "ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQ",
-        ] {
+        for bad in ["", "age1xyz", "ssh-ed25519", "ssh-ed25519 !!!", "ssh-rsa AAAAB3Nza", "hello", "ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQ"] {
             let e = bad.parse::<Recipient>().unwrap_err().to_string();
-            assert!(
-                e.contains("age1...") && e.contains("ssh-ed25519 AAAA"),
-                "{bad}: {e}"
-            );
+            assert!(e.contains("age1...") && e.contains("ssh-ed25519 AAAA"), "{bad}: {e}");
         }
     }
 

@@ -119,15 +119,7 @@ pub fn lab_run_json(root: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
 
 /// Runs the hearth binary with the repository's inventory and the TEST identity.
 pub fn hearth(root: &Path, args: &[&str]) -> String {
-    let out = assert_cmd::Command::cargo_bin("hearth")
-        .unwrap()
-        .args(args)
-        .arg("--inventory")
-        .arg(root.join("inventory.toml"))
-        .arg("--identity")
-        .arg(identity())
-        .output()
-        .unwrap();
+    let out = assert_cmd::Command::cargo_bin("hearth").unwrap().args(args).arg("--inventory").arg(root.join("inventory.toml")).arg("--identity").arg(identity()).output().unwrap();
     assert!(out.status.success(), "hearth {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -312,7 +304,6 @@ pub fn leftovers(prefix: &str) -> Vec<String> {
     }
     v
 }
-
 
 /// A generated inventory with ten peers in three groups (one of them also
 /// granted a service directly) and one LAN host.

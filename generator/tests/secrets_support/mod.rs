@@ -7,16 +7,7 @@ use std::process::{Command, Output, Stdio};
 
 use hearth::secrets::{Identities, Recipient};
 
-pub const HOSTS: [&str; 8] = [
-    "vps",
-    "extgw01",
-    "http-proxy",
-    "monitoring01",
-    "jelly01",
-    "sonarr-jail",
-    "radarr-jail",
-    "nzbget-jail",
-];
+pub const HOSTS: [&str; 8] = ["vps", "extgw01", "http-proxy", "monitoring01", "jelly01", "sonarr-jail", "radarr-jail", "nzbget-jail"];
 
 pub fn keys() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-keys")
@@ -97,10 +88,6 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 /// Asserts `needle` occurs in no file under `dir` (agenix's "no plaintext left behind").
 pub fn assert_nowhere(dir: &Path, needle: &[u8]) {
     for (p, bytes) in snapshot(dir) {
-        assert!(
-            !bytes.windows(needle.len()).any(|w| w == needle),
-            "plaintext found in {}",
-            p.display()
-        );
+        assert!(!bytes.windows(needle.len()).any(|w| w == needle), "plaintext found in {}", p.display());
     }
 }

@@ -103,7 +103,8 @@ fn run_in(lab: &Lab, days: u32, tier: &str, prune_opts: &[String], verbose: bool
     let password = crate::keys::generate_random_text(24);
     let pw = String::from_utf8_lossy(password.expose()).into_owned();
     let all = lab.dir.join("bench-all");
-    let env_local = |repo: &Path, cache: &Path| vec![("RESTIC_REPOSITORY", repo.display().to_string()), ("RESTIC_PASSWORD", pw.clone()), ("RESTIC_CACHE_DIR", cache.display().to_string())];
+    let env_local =
+        |repo: &Path, cache: &Path| vec![("RESTIC_REPOSITORY", repo.display().to_string()), ("RESTIC_PASSWORD", pw.clone()), ("RESTIC_CACHE_DIR", cache.display().to_string())];
     let cache = lab.dir.join("bench-cache");
     let env = env_local(&all, &cache);
     restic(&env, None, &["init"])?;

@@ -117,12 +117,7 @@ impl Link {
         let pid = lab.spawn(what, cmd)?;
         let t0 = Instant::now();
         loop {
-            let ok = in_ns(&self.home, "bash")
-                .args(["-c", &format!("exec 3<>/dev/tcp/{OFF_ADDR}/{PORT}")])
-                .stderr(Stdio::null())
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false);
+            let ok = in_ns(&self.home, "bash").args(["-c", &format!("exec 3<>/dev/tcp/{OFF_ADDR}/{PORT}")]).stderr(Stdio::null()).status().map(|s| s.success()).unwrap_or(false);
             if ok {
                 break;
             }
@@ -492,10 +487,15 @@ fn run_stage(cx: &LabCx, host: &str, jobs: &[Job]) -> Result<Vec<Check>> {
             }
             Ok(())
         });
-        out.push(check(&format!("{}: backup from a snapshot clone", j.name), "succeeds", match &res {
-            Ok(()) => format!("ok in {:.1} s ({} files)", t0.elapsed().as_secs_f64(), m.values().map(|x| x.len()).sum::<usize>()),
-            Err(e) => format!("{e:#}"),
-        }, res.is_ok()));
+        out.push(check(
+            &format!("{}: backup from a snapshot clone", j.name),
+            "succeeds",
+            match &res {
+                Ok(()) => format!("ok in {:.1} s ({} files)", t0.elapsed().as_secs_f64(), m.values().map(|x| x.len()).sum::<usize>()),
+                Err(e) => format!("{e:#}"),
+            },
+            res.is_ok(),
+        ));
         res?;
         manifests.insert(j.name.clone(), m);
     }
@@ -530,7 +530,12 @@ fn run_stage(cx: &LabCx, host: &str, jobs: &[Job]) -> Result<Vec<Check>> {
             diffs += orig.iter().filter(|(k, v)| restored.get(*k) != Some(*v)).count() + restored.keys().filter(|k| !orig.contains_key(*k)).count();
         }
         let expected_files: usize = manifests[&j.name].values().map(|m| m.len()).sum();
-        out.push(check(&format!("{}: restore = snapshot", j.name), "0 differences", format!("{diffs} differences, {files}/{expected_files} files"), diffs == 0 && files == expected_files && files > 0));
+        out.push(check(
+            &format!("{}: restore = snapshot", j.name),
+            "0 differences",
+            format!("{diffs} differences, {files}/{expected_files} files"),
+            diffs == 0 && files == expected_files && files > 0,
+        ));
         let _ = std::fs::remove_dir_all(&target);
     }
 
@@ -548,7 +553,13 @@ fn run_stage(cx: &LabCx, host: &str, jobs: &[Job]) -> Result<Vec<Check>> {
     out.push(check(
         "not-backed-up tiers stay out",
         "no file of them",
-        if unbacked.is_empty() { "no such dataset on this host".into() } else if found.is_empty() { format!("none of {}", unbacked.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")) } else { format!("found {}", found.join(", ")) },
+        if unbacked.is_empty() {
+            "no such dataset on this host".into()
+        } else if found.is_empty() {
+            format!("none of {}", unbacked.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", "))
+        } else {
+            format!("found {}", found.join(", "))
+        },
         found.is_empty(),
     ));
 
@@ -581,12 +592,33 @@ fn run_stage(cx: &LabCx, host: &str, jobs: &[Job]) -> Result<Vec<Check>> {
     let _ = child.wait();
     // As systemd would: postStop after the killed ExecStart.
     let _ = h.sh(r.backup_cleanup_command.as_deref().unwrap_or_default());
-    out.push(check("SIGKILL during a backup", "killed mid-upload", if killed { format!("killed after {:.1} s", t0.elapsed().as_secs_f64()) } else { "finished before the kill".into() }, killed));
+    out.push(check(
+        "SIGKILL during a backup",
+        "killed mid-upload",
+        if killed { format!("killed after {:.1} s", t0.elapsed().as_secs_f64()) } else { "finished before the kill".into() },
+        killed,
+    ));
     let check_job = ev.backups.get(&format!("{}-check", j.repository)).ok_or_else(|| anyhow!("renderer made no check job"))?;
     let chk = run_maintenance(&h, check_job).and_then(|_| h.restic(&["check"]));
-    out.push(check("check job, then a full restic check, after the kill", "both pass (stale lock removed)", match &chk { Ok(_) => "no errors".into(), Err(e) => format!("{e:#}") }, chk.is_ok()));
+    out.push(check(
+        "check job, then a full restic check, after the kill",
+        "both pass (stale lock removed)",
+        match &chk {
+            Ok(_) => "no errors".into(),
+            Err(e) => format!("{e:#}"),
+        },
+        chk.is_ok(),
+    ));
     let next = run_job(&h, r, &ev.stamps[&j.name], || Ok(()));
-    out.push(check("next scheduled run after the kill", "succeeds", match &next { Ok(()) => "ok".into(), Err(e) => format!("{e:#}") }, next.is_ok()));
+    out.push(check(
+        "next scheduled run after the kill",
+        "succeeds",
+        match &next {
+            Ok(()) => "ok".into(),
+            Err(e) => format!("{e:#}"),
+        },
+        next.is_ok(),
+    ));
 
     if cx.verbose {
         eprintln!("hearth lab: backup: 6. The prune");
@@ -594,7 +626,15 @@ fn run_stage(cx: &LabCx, host: &str, jobs: &[Job]) -> Result<Vec<Check>> {
     // 6. The prune and check jobs, as rendered.
     for (name, rj) in ev.backups.iter().filter(|(_, rj)| rj.paths.is_empty()) {
         let res = run_maintenance(&h, rj);
-        out.push(check(&format!("{name}: maintenance job"), "succeeds", match &res { Ok(_) => "ok".into(), Err(e) => format!("{e:#}") }, res.is_ok()));
+        out.push(check(
+            &format!("{name}: maintenance job"),
+            "succeeds",
+            match &res {
+                Ok(_) => "ok".into(),
+                Err(e) => format!("{e:#}"),
+            },
+            res.is_ok(),
+        ));
     }
 
     if cx.verbose {

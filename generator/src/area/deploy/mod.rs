@@ -197,20 +197,16 @@ fn target_problem(s: &str) -> Option<String> {
     if s.parse::<std::net::IpAddr>().is_ok() {
         return None;
     }
-    let ok = !s.is_empty()
-        && s.len() <= 253
-        && !s.starts_with('-')
-        && s.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-'));
+    let ok =
+        !s.is_empty() && s.len() <= 253 && !s.starts_with('-') && s.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-'));
     (!ok).then(|| format!("`{}` is not a hostname or IP address", s.escape_debug()))
 }
 
 /// A POSIX user name (what `useradd` accepts by default).
 pub fn user_problem(s: &str) -> Option<String> {
     let b = s.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= 32
-        && (b[0].is_ascii_lowercase() || b[0] == b'_')
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-');
+    let ok =
+        !b.is_empty() && b.len() <= 32 && (b[0].is_ascii_lowercase() || b[0] == b'_') && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-');
     (!ok).then(|| format!("`{}` is not a user name (lowercase letters, digits, `_`, `-`; at most 32)", s.escape_debug()))
 }
 
@@ -244,14 +240,22 @@ impl Area for Deploy {
             }
             for (i, t) in o.tags.iter().enumerate() {
                 if !crate::validate::is_dns_label(t) {
-                    out.err(&["deploy", "hosts", name, "tags", &i.to_string()], format!("tag `{}` is not lowercase letters, digits and inner `-`", t.escape_debug()), "colmena selects tags with `--on @TAG`: use e.g. `media`");
+                    out.err(
+                        &["deploy", "hosts", name, "tags", &i.to_string()],
+                        format!("tag `{}` is not lowercase letters, digits and inner `-`", t.escape_debug()),
+                        "colmena selects tags with `--on @TAG`: use e.g. `media`",
+                    );
                 }
             }
             if o.via_bastion == Some(true) && inv.bastion().is_none_or(|(b, _)| b == name) {
-                out.err(&["deploy", "hosts", name, "via_bastion"], "there is no other host with role `bastion` to jump through", "remove via_bastion, or give a host the `bastion` role");
+                out.err(
+                    &["deploy", "hosts", name, "via_bastion"],
+                    "there is no other host with role `bastion` to jump through",
+                    "remove via_bastion, or give a host the `bastion` role",
+                );
             }
         }
-        for name in inv.hosts.keys() { 
+        for name in inv.hosts.keys() {
             let o = sec.hosts.get(name);
             if o.is_none_or(|o| !o.skip) && (name == "meta" || name == "defaults" || !name.bytes().any(|c| c.is_ascii_lowercase())) {
                 out.err(
@@ -322,11 +326,33 @@ mod tests {
     #[test]
     fn overrides_win_and_skip_removes() {
         let mut inv = example();
-        inv.deploy.hosts.insert("monitoring01".into(), HostOverride { target_host: Some("mon.lan".into()), via_bastion: Some(false), magic_rollback: Some(true), ssh_user: Some("deploy".into()), port: Some(2222), tags: vec!["metrics".into()], skip: false });
+        inv.deploy.hosts.insert(
+            "monitoring01".into(),
+            HostOverride {
+                target_host: Some("mon.lan".into()),
+                via_bastion: Some(false),
+                magic_rollback: Some(true),
+                ssh_user: Some("deploy".into()),
+                port: Some(2222),
+                tags: vec!["metrics".into()],
+                skip: false,
+            },
+        );
         inv.deploy.hosts.insert("ns2".into(), HostOverride { skip: true, ..Default::default() });
         let ns = nodes(&inv);
         let m = node(&ns, "monitoring01");
-        assert_eq!(m, &Node { name: "monitoring01".into(), hostname: "mon.lan".into(), ssh_user: "deploy".into(), port: 2222, jump_host: None, magic_rollback: true, tags: vec!["lan".into(), "metrics".into()] });
+        assert_eq!(
+            m,
+            &Node {
+                name: "monitoring01".into(),
+                hostname: "mon.lan".into(),
+                ssh_user: "deploy".into(),
+                port: 2222,
+                jump_host: None,
+                magic_rollback: true,
+                tags: vec!["lan".into(), "metrics".into()]
+            }
+        );
         assert!(ns.iter().all(|n| n.name != "ns2"));
     }
 
@@ -339,7 +365,17 @@ mod tests {
         inv.deploy.hosts.insert("extgw01".into(), HostOverride { via_bastion: Some(true), ..Default::default() });
         let ps = mine(&inv);
         let keys: Vec<String> = ps.iter().map(|p| p.keys.join(".")).collect();
-        assert_eq!(keys, vec!["deploy.ssh_user", "deploy.hosts.extgw01.via_bastion", "deploy.hosts.jelly01.target_host", "deploy.hosts.jelly01.port", "deploy.hosts.jelly01.tags.0", "deploy.hosts.nope"]);
+        assert_eq!(
+            keys,
+            vec![
+                "deploy.ssh_user",
+                "deploy.hosts.extgw01.via_bastion",
+                "deploy.hosts.jelly01.target_host",
+                "deploy.hosts.jelly01.port",
+                "deploy.hosts.jelly01.tags.0",
+                "deploy.hosts.nope"
+            ]
+        );
         assert!(ps.iter().all(|p| !p.hint.is_empty()));
     }
 

@@ -41,7 +41,8 @@ const DNS_MGMT_PORT: u16 = 8055;
 /// the service port are redirected to it).
 const BACKEND_PORT: u16 = 18080;
 
-pub(super) const TOOLS: &[(&str, &str)] = &[("caddy", "caddy"), ("pebble", "pebble"), ("pebble-challtestsrv", "pebble"), ("lego", "lego"), ("curl", "curl"), ("openssl", "openssl")];
+pub(super) const TOOLS: &[(&str, &str)] =
+    &[("caddy", "caddy"), ("pebble", "pebble"), ("pebble-challtestsrv", "pebble"), ("lego", "lego"), ("curl", "curl"), ("openssl", "openssl")];
 
 type Res<T> = Result<T, crate::area::CmdError>;
 
@@ -126,7 +127,22 @@ pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
     // 1. The CA's own TLS certificate (pebble serves ACME over HTTPS only).
     let (ca_cert, ca_key) = (dir.join("pebble-tls.pem"), dir.join("pebble-tls.key"));
     run(Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=hearth-lab pebble", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=hearth-lab pebble",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+        ])
         .arg(&ca_key)
         .arg("-out")
         .arg(&ca_cert))
@@ -141,7 +157,20 @@ pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
 
     // 2. challtestsrv (DNS + its management API) and pebble, on loopback.
     let mut dns = in_ns(&ns, "pebble-challtestsrv");
-    dns.args(["-dns01", &format!("127.0.0.1:{DNS_PORT}"), "-management", &format!("127.0.0.1:{DNS_MGMT_PORT}"), "-http01", "", "-https01", "", "-tlsalpn01", "", "-defaultIPv4", &addr.to_string()]);
+    dns.args([
+        "-dns01",
+        &format!("127.0.0.1:{DNS_PORT}"),
+        "-management",
+        &format!("127.0.0.1:{DNS_MGMT_PORT}"),
+        "-http01",
+        "",
+        "-https01",
+        "",
+        "-tlsalpn01",
+        "",
+        "-defaultIPv4",
+        &addr.to_string(),
+    ]);
     cx.lab.spawn("ingress-challtestsrv", dns).map_err(|e| err(e.to_string()))?;
     let mut ca = in_ns(&ns, "pebble");
     ca.args(["-config"]).arg(dir.join("pebble.json")).args(["-dnsserver", &format!("127.0.0.1:{DNS_PORT}")]);
@@ -163,7 +192,9 @@ pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
     let certs: Vec<Json> = cfg.get("certificates").and_then(Json::as_array).cloned().unwrap_or_default();
     for c in &certs {
         let name = s(c, "name");
-        let args = cx.eval(host, &format!("lib.ingress.legoArgs host.hearth.ingress {}", crate::nix::print(&crate::nix::Value::str(name.clone())).trim())).map_err(|e| err(e.to_string()))?;
+        let args = cx
+            .eval(host, &format!("lib.ingress.legoArgs host.hearth.ingress {}", crate::nix::print(&crate::nix::Value::str(name.clone())).trim()))
+            .map_err(|e| err(e.to_string()))?;
         let mut args: Vec<String> = args.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
         // The lab's differences, all in the option values NixOS exposes:
         // server (security.acme.certs.<n>.server), provider and its
@@ -194,7 +225,12 @@ pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
         if !ok && cx.verbose {
             eprintln!("lego for {name}: {}", String::from_utf8_lossy(&out.stderr));
         }
-        checks.push(check(format!("lego DNS-01 issues {}", s(c, "domain")), host, "issued", if ok { "issued".to_string() } else { format!("failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")) }));
+        checks.push(check(
+            format!("lego DNS-01 issues {}", s(c, "domain")),
+            host,
+            "issued",
+            if ok { "issued".to_string() } else { format!("failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")) },
+        ));
         if !ok {
             return Ok(checks);
         }
@@ -350,7 +386,20 @@ pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
             if crate::policy::decide(&al, c.address, addr, "tcp", 80).is_some() {
                 let name = s(site, "host");
                 let out = in_ns(&cns, "curl")
-                    .args(["-s", "-o", "/dev/null", "--connect-timeout", "4", "--max-time", "10", "-w", "%{http_code} %{redirect_url}", "--resolve", &format!("{name}:80:{addr}"), &format!("http://{name}/")])
+                    .args([
+                        "-s",
+                        "-o",
+                        "/dev/null",
+                        "--connect-timeout",
+                        "4",
+                        "--max-time",
+                        "10",
+                        "-w",
+                        "%{http_code} %{redirect_url}",
+                        "--resolve",
+                        &format!("{name}:80:{addr}"),
+                        &format!("http://{name}/"),
+                    ])
                     .output()
                     .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
                     .unwrap_or_default();

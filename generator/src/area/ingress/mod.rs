@@ -321,18 +321,29 @@ impl Area for Ingress {
         let ing = &inv.ingress;
         let ingresses: Vec<&String> = inv.hosts.iter().filter(|(_, h)| is_ingress(h)).map(|(n, _)| n).collect();
         for extra in ingresses.iter().skip(1) {
-            s.err(&["hosts", extra, "roles"], format!("`{extra}` is a second ingress (`{}` is one already)", ingresses[0]), "one host serves every web service: remove the `ingress` role from all but one");
+            s.err(
+                &["hosts", extra, "roles"],
+                format!("`{extra}` is a second ingress (`{}` is one already)", ingresses[0]),
+                "one host serves every web service: remove the `ingress` role from all but one",
+            );
         }
         let web: Vec<(&String, &Service)> = web_services(inv).collect();
         if !web.is_empty() && ingresses.is_empty() {
-            s.err(&["services", web[0].0, "web"], "a web service needs an ingress, but no host has the role `ingress`", "add roles = [\"ingress\"] to the host that runs the proxy (e.g. [hosts.http-proxy])");
+            s.err(
+                &["services", web[0].0, "web"],
+                "a web service needs an ingress, but no host has the role `ingress`",
+                "add roles = [\"ingress\"] to the host that runs the proxy (e.g. [hosts.http-proxy])",
+            );
         }
         if let Some((n, h)) = ingress_host(inv) {
             match h.address {
                 None => s.err(&["hosts", n], format!("ingress `{n}` has no LAN address"), format!("add `address` to [hosts.{n}]: VPN clients reach the ingress in the LAN")),
                 Some(a) if !inv.network.lan.contains(&a) => s.err(
                     &["hosts", n, "address"],
-                    format!("ingress `{n}` at {a} is outside the LAN {}: the gateway could not hand it clients' own addresses, so per-service allow lists could not be enforced", inv.network.lan),
+                    format!(
+                        "ingress `{n}` at {a} is outside the LAN {}: the gateway could not hand it clients' own addresses, so per-service allow lists could not be enforced",
+                        inv.network.lan
+                    ),
                     "give the ingress a LAN address",
                 ),
                 _ => {}
@@ -345,7 +356,11 @@ impl Area for Ingress {
                 );
             }
             if inv.gateway().is_none() && !web.is_empty() {
-                s.err(&["hosts", n, "roles"], "an ingress needs a wireguard-gateway: VPN clients reach it through the gateway", "add roles = [\"wireguard-gateway\"] to the LAN host that forwards the VPN");
+                s.err(
+                    &["hosts", n, "roles"],
+                    "an ingress needs a wireguard-gateway: VPN clients reach it through the gateway",
+                    "add roles = [\"wireguard-gateway\"] to the LAN host that forwards the VPN",
+                );
             }
             if inv.services.contains_key(IMPLIED_SERVICE) {
                 s.err(&["services", IMPLIED_SERVICE], format!("the service name `{IMPLIED_SERVICE}` is the ingress's own firewall rule"), "rename this service");
@@ -355,22 +370,34 @@ impl Area for Ingress {
                 let a = &ing.acme;
                 match &a.email {
                     None => s.err(&["ingress", "acme"], "ACME needs an account email", "set [ingress.acme] email = \"you@example.net\", or tls.mode = \"internal\""),
-                    Some(e) if !is_email(e) => s.err(&["ingress", "acme", "email"], format!("`{}` is not an email address", e.escape_debug()), "e.g. email = \"admin@example.net\""),
+                    Some(e) if !is_email(e) => {
+                        s.err(&["ingress", "acme", "email"], format!("`{}` is not an email address", e.escape_debug()), "e.g. email = \"admin@example.net\"")
+                    }
                     _ => {}
                 }
                 match &a.dns_provider {
                     None => s.err(&["ingress", "acme"], "ACME DNS-01 needs a DNS provider", "set [ingress.acme] dns_provider = \"cloudflare\" (a lego provider code)"),
-                    Some(p) if !is_provider(p) => s.err(&["ingress", "acme", "dns_provider"], format!("`{}` is not a lego DNS provider code", p.escape_debug()), "e.g. cloudflare, rfc2136, hetzner"),
+                    Some(p) if !is_provider(p) => {
+                        s.err(&["ingress", "acme", "dns_provider"], format!("`{}` is not a lego DNS provider code", p.escape_debug()), "e.g. cloudflare, rfc2136, hetzner")
+                    }
                     _ => {}
                 }
                 if let Some(u) = &a.server {
                     if !is_url(u) {
-                        s.err(&["ingress", "acme", "server"], format!("`{}` is not an http(s) URL", u.escape_debug()), "e.g. https://ca.home.example.net/acme/acme/directory (no spaces, quotes, braces or backslashes)");
+                        s.err(
+                            &["ingress", "acme", "server"],
+                            format!("`{}` is not an http(s) URL", u.escape_debug()),
+                            "e.g. https://ca.home.example.net/acme/acme/directory (no spaces, quotes, braces or backslashes)",
+                        );
                     }
                 }
                 if let Some(c) = &a.credentials {
                     if !secrets.contains(c) {
-                        s.err(&["ingress", "acme", "credentials"], format!("`{}` is not a secret of the ingress host `{n}`", c.escape_debug()), format!("run `hearth secret set {c} --host {n}` with the provider's KEY=value lines"));
+                        s.err(
+                            &["ingress", "acme", "credentials"],
+                            format!("`{}` is not a secret of the ingress host `{n}`", c.escape_debug()),
+                            format!("run `hearth secret set {c} --host {n}` with the provider's KEY=value lines"),
+                        );
                     }
                 }
                 if let Some(r) = &a.ca_root {
@@ -389,7 +416,9 @@ impl Area for Ingress {
         for hn in ing.hosts.keys() {
             match inv.hosts.get(hn) {
                 None => s.err(&["ingress", "hosts", hn], format!("unknown host `{hn}`"), "name a host from [hosts]"),
-                Some(h) if !is_ingress(h) => s.err(&["ingress", "hosts", hn], format!("`{hn}` has no `ingress` role"), format!("add \"ingress\" to hosts.{hn}.roles, or remove [ingress.hosts.{hn}]")),
+                Some(h) if !is_ingress(h) => {
+                    s.err(&["ingress", "hosts", hn], format!("`{hn}` has no `ingress` role"), format!("add \"ingress\" to hosts.{hn}.roles, or remove [ingress.hosts.{hn}]"))
+                }
                 _ => {}
             }
         }
@@ -404,14 +433,26 @@ impl Area for Ingress {
         }
         if let Some(f) = &ing.forward_auth {
             if !is_upstream(&f.upstream) {
-                s.err(&["ingress", "forward_auth", "upstream"], format!("`{}` is not an upstream like http://10.69.13.30:9091", f.upstream.escape_debug()), "scheme, host and port only");
+                s.err(
+                    &["ingress", "forward_auth", "upstream"],
+                    format!("`{}` is not an upstream like http://10.69.13.30:9091", f.upstream.escape_debug()),
+                    "scheme, host and port only",
+                );
             }
             if !is_uri(&f.uri) {
-                s.err(&["ingress", "forward_auth", "uri"], format!("`{}` is not a path of URL characters", f.uri.escape_debug()), "start with / and use no spaces, quotes, braces, backslashes or backticks");
+                s.err(
+                    &["ingress", "forward_auth", "uri"],
+                    format!("`{}` is not a path of URL characters", f.uri.escape_debug()),
+                    "start with / and use no spaces, quotes, braces, backslashes or backticks",
+                );
             }
             for (i, hd) in f.copy_headers.iter().enumerate() {
                 if !is_header(hd) {
-                    s.err(&["ingress", "forward_auth", "copy_headers", &i.to_string()], format!("`{}` is not an HTTP header name", hd.escape_debug()), "letters, digits and -, e.g. Remote-User");
+                    s.err(
+                        &["ingress", "forward_auth", "copy_headers", &i.to_string()],
+                        format!("`{}` is not an HTTP header name", hd.escape_debug()),
+                        "letters, digits and -, e.g. Remote-User",
+                    );
                 }
             }
         }
@@ -421,14 +462,22 @@ impl Area for Ingress {
                 let stray = [(svc.subdomain.is_some(), "subdomain"), (svc.scheme.is_some(), "scheme"), (svc.auth.is_some(), "auth"), (!svc.auth_users.is_empty(), "auth_users")];
                 for (set, key) in stray {
                     if set {
-                        s.err(&["services", n, key], format!("`{key}` is a web setting but `{n}` is not a web service"), format!("add web = true to [services.{n}], or remove `{key}`"));
+                        s.err(
+                            &["services", n, key],
+                            format!("`{key}` is a web setting but `{n}` is not a web service"),
+                            format!("add web = true to [services.{n}], or remove `{key}`"),
+                        );
                     }
                 }
                 continue;
             }
             let sub = subdomain(n, svc);
             if !is_dns_label(sub) {
-                s.err(&["services", n, if svc.subdomain.is_some() { "subdomain" } else { "web" }], format!("subdomain `{}` is not a DNS label", sub.escape_debug()), "lowercase letters, digits and inner hyphens, e.g. subdomain = \"grafana\"");
+                s.err(
+                    &["services", n, if svc.subdomain.is_some() { "subdomain" } else { "web" }],
+                    format!("subdomain `{}` is not a DNS label", sub.escape_debug()),
+                    "lowercase letters, digits and inner hyphens, e.g. subdomain = \"grafana\"",
+                );
             } else if let Some(other) = subs.insert(sub, n) {
                 s.err(&["services", n], format!("`{sub}.{vd}` is already the name of web service `{other}`"), "give one of them another subdomain");
             }
@@ -436,13 +485,21 @@ impl Area for Ingress {
                 s.err(&["services", n, "proto"], format!("web service `{n}` is UDP only; the ingress speaks HTTP over TCP"), "remove web = true, or set proto = \"tcp\"");
             }
             if svc.port.ranges().is_ok() && web_port(svc).is_none() {
-                s.err(&["services", n, "port"], format!("web service `{n}` has several ports ({}); the ingress proxies to one", svc.port), "set the HTTP port alone, e.g. port = 3000 (a second service can hold the others)");
+                s.err(
+                    &["services", n, "port"],
+                    format!("web service `{n}` has several ports ({}); the ingress proxies to one", svc.port),
+                    "set the HTTP port alone, e.g. port = 3000 (a second service can hold the others)",
+                );
             }
             let auth = svc.auth.unwrap_or_default();
             match auth {
                 Auth::Basic => {
                     if svc.auth_users.is_empty() {
-                        s.err(&["services", n, "auth"], format!("`auth = \"basic\"` on `{n}` names no users"), format!("add auth_users = [\"alice\"] and store their hashes with `hearth secret set {} --host INGRESS`", basic_secret(n)));
+                        s.err(
+                            &["services", n, "auth"],
+                            format!("`auth = \"basic\"` on `{n}` names no users"),
+                            format!("add auth_users = [\"alice\"] and store their hashes with `hearth secret set {} --host INGRESS`", basic_secret(n)),
+                        );
                     }
                     if let Some((ih, h)) = ingress_host(inv) {
                         if !h.secrets.contains(&basic_secret(n)) {
@@ -455,7 +512,11 @@ impl Area for Ingress {
                     }
                 }
                 Auth::Forward if ing.forward_auth.is_none() => {
-                    s.err(&["services", n, "auth"], format!("`auth = \"forward\"` on `{n}` but [ingress.forward_auth] is not set"), "add [ingress.forward_auth] upstream = \"http://HOST:PORT\", uri = \"/api/verify\"");
+                    s.err(
+                        &["services", n, "auth"],
+                        format!("`auth = \"forward\"` on `{n}` but [ingress.forward_auth] is not set"),
+                        "add [ingress.forward_auth] upstream = \"http://HOST:PORT\", uri = \"/api/verify\"",
+                    );
                 }
                 _ => {}
             }
@@ -543,7 +604,8 @@ impl Area for Ingress {
                 ));
             }
         }
-        let certs = [&vd, &ld].into_iter().map(|d| Value::from(Attrs::new().set("name", d.clone()).set("domain", format!("*.{d}")).set("extraDomains", Value::List(vec![])))).collect();
+        let certs =
+            [&vd, &ld].into_iter().map(|d| Value::from(Attrs::new().set("name", d.clone()).set("domain", format!("*.{d}")).set("extraDomains", Value::List(vec![])))).collect();
         let a = &ing.acme;
         let acme = Attrs::new()
             .set("server", a.server.clone().unwrap_or_else(|| LETS_ENCRYPT.into()))
@@ -597,9 +659,24 @@ impl Area for Ingress {
 
     fn previews(&self) -> &'static [Preview] {
         &[
-            Preview { part: "caddy", needs: "the ingress role", expr: "lib.ingress.caddyfile { cfg = host.hearth.ingress; secretPath = n: \"/run/agenix/\" + n; certDir = n: \"/var/lib/acme/\" + n; }", when: "true" },
-            Preview { part: "traefik", needs: "the ingress role", expr: "lib.ingress.traefik { cfg = host.hearth.ingress; secretPath = n: \"/run/hearth-ingress/\" + n + \".htpasswd\"; certDir = n: \"/var/lib/acme/\" + n; }", when: "true" },
-            Preview { part: "acme", needs: "the ingress role", expr: "map (c: { name = c.name; lego = lib.ingress.legoArgs host.hearth.ingress c.name; }) host.hearth.ingress.certificates", when: "true" },
+            Preview {
+                part: "caddy",
+                needs: "the ingress role",
+                expr: "lib.ingress.caddyfile { cfg = host.hearth.ingress; secretPath = n: \"/run/agenix/\" + n; certDir = n: \"/var/lib/acme/\" + n; }",
+                when: "true",
+            },
+            Preview {
+                part: "traefik",
+                needs: "the ingress role",
+                expr: "lib.ingress.traefik { cfg = host.hearth.ingress; secretPath = n: \"/run/hearth-ingress/\" + n + \".htpasswd\"; certDir = n: \"/var/lib/acme/\" + n; }",
+                when: "true",
+            },
+            Preview {
+                part: "acme",
+                needs: "the ingress role",
+                expr: "map (c: { name = c.name; lego = lib.ingress.legoArgs host.hearth.ingress c.name; }) host.hearth.ingress.certificates",
+                when: "true",
+            },
             Preview { part: "dns", needs: "the ingress role", expr: "lib.ingress.dnsRecords host.hearth.ingress", when: "true" },
         ]
     }
@@ -716,9 +793,13 @@ dns_provider = "cloudflare"
     fn forward_auth_needs_the_auth_service_and_its_strings_are_checked() {
         let ps = problems_of(&format!("{GRAFANA}auth = \"forward\"\n"));
         assert!(has(&ps, "[ingress.forward_auth] is not set"), "{ps:?}");
-        let ps = problems_of(&format!("{GRAFANA}auth = \"forward\"\n[ingress.forward_auth]\nupstream = \"http://10.0.0.30:9091\"\nuri = \"/api/verify?rd=https://auth.home.example.net/\"\n"));
+        let ps = problems_of(&format!(
+            "{GRAFANA}auth = \"forward\"\n[ingress.forward_auth]\nupstream = \"http://10.0.0.30:9091\"\nuri = \"/api/verify?rd=https://auth.home.example.net/\"\n"
+        ));
         assert_eq!(ps, Vec::<String>::new());
-        let ps = problems_of(&format!("{GRAFANA}auth = \"forward\"\n[ingress.forward_auth]\nupstream = \"http://{{env.X}}:1\"\nuri = \"/x\\\" }}\\nimport /etc/shadow\"\ncopy_headers = [\"A B\"]\n"));
+        let ps = problems_of(&format!(
+            "{GRAFANA}auth = \"forward\"\n[ingress.forward_auth]\nupstream = \"http://{{env.X}}:1\"\nuri = \"/x\\\" }}\\nimport /etc/shadow\"\ncopy_headers = [\"A B\"]\n"
+        ));
         assert!(has(&ps, "ingress.forward_auth.upstream") && has(&ps, "ingress.forward_auth.uri") && has(&ps, "ingress.forward_auth.copy_headers.0"), "{ps:?}");
     }
 
@@ -731,7 +812,8 @@ dns_provider = "cloudflare"
     #[test]
     fn policy_that_could_not_be_enforced_is_refused_with_the_fix() {
         // An ingress on the hub: its requests would come from its VPN address.
-        let inv = BASE.replace("roles = [\"ingress\"]\naddress = \"10.0.0.10\"", "roles = [\"ingress\", \"wireguard-hub\"]\nendpoint = \"vps.example.net:51820\"\naddress = \"10.0.0.10\"");
+        let inv = BASE
+            .replace("roles = [\"ingress\"]\naddress = \"10.0.0.10\"", "roles = [\"ingress\", \"wireguard-hub\"]\nendpoint = \"vps.example.net:51820\"\naddress = \"10.0.0.10\"");
         let ps = problems_in(&format!("{inv}{GRAFANA}"));
         assert!(has(&ps, "per-service policy could not be enforced") && has(&ps, "put the ingress on a LAN host"), "{ps:?}");
         // Web services but no ingress at all.
@@ -741,7 +823,8 @@ dns_provider = "cloudflare"
 
     #[test]
     fn acme_settings_are_checked() {
-        let ps = problems_in(&format!("{BASE}{GRAFANA}").replace("email = \"acme@example.net\"\n", "email = \"not an email\"\nserver = \"https://ca {x}\"\ncredentials = \"dns\"\n"));
+        let ps =
+            problems_in(&format!("{BASE}{GRAFANA}").replace("email = \"acme@example.net\"\n", "email = \"not an email\"\nserver = \"https://ca {x}\"\ncredentials = \"dns\"\n"));
         assert!(has(&ps, "ingress.acme.email") && has(&ps, "ingress.acme.server") && has(&ps, "ingress.acme.credentials: `dns` is not a secret"), "{ps:?}");
         let ps = problems_of(&format!("{GRAFANA}[ingress.hosts.proxy]\nbackend = \"traefik\"\n[ingress.tls]\nmode = \"internal\"\n"));
         assert!(has(&ps, "ingress.tls.mode: `internal` is Caddy's own CA"), "{ps:?}");
@@ -770,7 +853,11 @@ dns_provider = "cloudflare"
 
     #[test]
     fn urls_use_the_subdomain_and_the_vpn_name_space() {
-        let l = Loaded::parse(Path::new("inventory.toml"), format!("{BASE}{GRAFANA}subdomain = \"g\"\n[ingress]\nvpn_domain = \"vpn.example.net\"\n").replace("[ingress.acme]", "[ingress.acme]")).unwrap();
+        let l = Loaded::parse(
+            Path::new("inventory.toml"),
+            format!("{BASE}{GRAFANA}subdomain = \"g\"\n[ingress]\nvpn_domain = \"vpn.example.net\"\n").replace("[ingress.acme]", "[ingress.acme]"),
+        )
+        .unwrap();
         assert_eq!(url(&l.inv, "grafana").as_deref(), Some("https://g.vpn.example.net"));
         assert_eq!(lan_domain(&l.inv), "lan.home.example.net");
     }

@@ -114,7 +114,13 @@ pub fn stage(cx: &LabCx) -> Result<Vec<Check>, CmdError> {
         }
         let now = active_in(&ns_sw, &sw).map_err(|e| e.to_string());
         let ok = last.0 && now == Ok(a_port);
-        out.push(check(&format!("hearth kvm switch {a_host}"), &c.name, &format!("switched, port {a_port} active"), format!("{} in {:.2} s; switch reports {now:?}", last.1, took.as_secs_f64()), ok));
+        out.push(check(
+            &format!("hearth kvm switch {a_host}"),
+            &c.name,
+            &format!("switched, port {a_port} active"),
+            format!("{} in {:.2} s; switch reports {now:?}", last.1, took.as_secs_f64()),
+            ok,
+        ));
         let (ok, text) = hearth_in(cx, &ns, &["--inventory", &inv_arg, "kvm", "status", "--json"])?;
         let want = serde_json::json!({ "host": a_host, "port": a_port }).to_string();
         out.push(check("hearth kvm status", &c.name, &want, text.clone(), ok && text == want));
@@ -132,7 +138,13 @@ pub fn stage(cx: &LabCx) -> Result<Vec<Check>, CmdError> {
         let (ok, text) = hearth_in(cx, &ns, &["kvm", "--map", &file.to_string_lossy(), "switch", &b_host])?;
         let took = t.elapsed();
         let now = active_in(&ns_sw, &sw).map_err(|e| e.to_string());
-        out.push(check(&format!("hearth-kvm switch {b_host} (lib.kvm.switchMap)"), bastion, &format!("switched, port {b_port} active"), format!("{text} in {:.2} s; switch reports {now:?}", took.as_secs_f64()), ok && now == Ok(b_port)));
+        out.push(check(
+            &format!("hearth-kvm switch {b_host} (lib.kvm.switchMap)"),
+            bastion,
+            &format!("switched, port {b_port} active"),
+            format!("{text} in {:.2} s; switch reports {now:?}", took.as_secs_f64()),
+            ok && now == Ok(b_port),
+        ));
     }
 
     // A client the policy does not allow: the firewall drops it, every time.
@@ -152,7 +164,13 @@ pub fn stage(cx: &LabCx) -> Result<Vec<Check>, CmdError> {
         }
         let after = active_in(&ns_sw, &sw).map_err(|e| e.to_string());
         let ok = all_dropped && before.is_ok() && before == after;
-        out.push(check(&format!("hearth kvm switch {target}"), &c.name, "dropped by the firewall 3 of 3 times, switch unchanged", format!("{}; switch {before:?} -> {after:?}", seen.join(", ")), ok));
+        out.push(check(
+            &format!("hearth kvm switch {target}"),
+            &c.name,
+            "dropped by the firewall 3 of 3 times, switch unchanged",
+            format!("{}; switch {before:?} -> {after:?}", seen.join(", ")),
+            ok,
+        ));
     } else {
         out.push(check("refused", "-", "a VPN client not allowed to reach the switch", "none in this inventory".into(), false));
     }

@@ -155,7 +155,9 @@ impl Area for Kvm {
         let host_at = |a: Ipv4Addr| inv.hosts.iter().find(|(_, h)| h.address == Some(a)).map(|(n, _)| n.clone());
         match k.pikvm {
             None => s.err(&["kvm"], "the KVM has no `pikvm` address", "add pikvm = \"10.x.y.z\" (the PiKVM's LAN address) to [kvm]"),
-            Some(a) if !usable(&lan, a) => s.err(&["kvm", "pikvm"], format!("{a} is not a usable address of the LAN {lan}"), "the PiKVM sits in the LAN: use an address inside network.lan"),
+            Some(a) if !usable(&lan, a) => {
+                s.err(&["kvm", "pikvm"], format!("{a} is not a usable address of the LAN {lan}"), "the PiKVM sits in the LAN: use an address inside network.lan")
+            }
             Some(a) => {
                 if let Some(h) = host_at(a) {
                     s.err(&["kvm", "pikvm"], format!("{a} is also the address of host `{h}`"), "give the PiKVM its own address");
@@ -184,7 +186,11 @@ impl Area for Kvm {
             }
             Some(sw) => {
                 if !usable(&lan, sw.address) {
-                    s.err(&["kvm", "switch", "address"], format!("{} is not a usable address of the LAN {lan}", sw.address), "the switch sits in the LAN: use an address inside network.lan");
+                    s.err(
+                        &["kvm", "switch", "address"],
+                        format!("{} is not a usable address of the LAN {lan}", sw.address),
+                        "the switch sits in the LAN: use an address inside network.lan",
+                    );
                 } else if let Some(h) = host_at(sw.address) {
                     s.err(&["kvm", "switch", "address"], format!("{} is also the address of host `{h}`", sw.address), "give the switch its own address");
                 } else if k.pikvm == Some(sw.address) {
@@ -218,13 +224,19 @@ impl Area for Kvm {
                     None => {
                         s.err(&["kvm", "hosts", name], format!("unknown host `{name}`"), format!("known hosts: {}", inv.hosts.keys().cloned().collect::<Vec<_>>().join(", ")));
                     }
-                    Some(h) if h.has(Role::WIREGUARD_HUB) => s.err(&["kvm", "hosts", name], format!("`{name}` is the hub, outside the LAN: it cannot be cabled to the switch"), "remove it from [kvm.hosts]"),
+                    Some(h) if h.has(Role::WIREGUARD_HUB) => {
+                        s.err(&["kvm", "hosts", name], format!("`{name}` is the hub, outside the LAN: it cannot be cabled to the switch"), "remove it from [kvm.hosts]")
+                    }
                     Some(_) => {}
                 }
             }
             if let Some(n) = ports {
                 if c.port == 0 || c.port > n {
-                    s.err(&["kvm", "hosts", name, "port"], format!("port {} is beyond the switch's ports 1-{n}", c.port), "use the number printed on the switch port the host is cabled to");
+                    s.err(
+                        &["kvm", "hosts", name, "port"],
+                        format!("port {} is beyond the switch's ports 1-{n}", c.port),
+                        "use the number printed on the switch port the host is cabled to",
+                    );
                     continue;
                 }
             }
@@ -311,14 +323,28 @@ impl Area for Kvm {
         let mut out = vec![];
         if let Some(a) = k.pikvm {
             // The PiKVM's web UI: a responder on its port only.
-            out.push(super::LabDevice { name: LAB_PIKVM_NODE.into(), address: a, daemon: vec!["lab".into(), "responder".into(), "--port".into(), k.web_port.to_string()], ready_port: Some(k.web_port) });
+            out.push(super::LabDevice {
+                name: LAB_PIKVM_NODE.into(),
+                address: a,
+                daemon: vec!["lab".into(), "responder".into(), "--port".into(), k.web_port.to_string()],
+                ready_port: Some(k.web_port),
+            });
         }
         if let Some(sw) = &k.switch {
             let start = lab::start_port(inv);
             out.push(super::LabDevice {
                 name: LAB_SWITCH_NODE.into(),
                 address: sw.address,
-                daemon: vec!["kvm".into(), "simulate".into(), "--listen".into(), format!("{}:{}", sw.address, sw.port), "--ports".into(), sw.ports.to_string(), "--active".into(), start.to_string()],
+                daemon: vec![
+                    "kvm".into(),
+                    "simulate".into(),
+                    "--listen".into(),
+                    format!("{}:{}", sw.address, sw.port),
+                    "--ports".into(),
+                    sw.ports.to_string(),
+                    "--active".into(),
+                    start.to_string(),
+                ],
                 ready_port: Some(sw.port),
             });
         }
@@ -472,7 +498,11 @@ impl Setup {
     }
 
     pub fn port_of(&self, host: &str) -> Result<u8, KvmError> {
-        self.hosts.iter().find(|(n, _)| n == host).map(|(_, p)| *p).ok_or_else(|| KvmError::NotCabled(host.into(), self.hosts.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")))
+        self.hosts
+            .iter()
+            .find(|(n, _)| n == host)
+            .map(|(_, p)| *p)
+            .ok_or_else(|| KvmError::NotCabled(host.into(), self.hosts.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")))
     }
 
     pub fn host_on(&self, port: u8) -> Option<&str> {
@@ -699,12 +729,13 @@ ports = 8
 
     #[test]
     fn only_the_allowed_group_reaches_the_pikvm_and_the_switch() {
-        let text = BASE.replace("[peers.laptop]\ngroups = [\"admins\"]", "[peers.laptop]\ngroups = [\"admins\"]\naddress = \"10.1.0.5\"\n[peers.phone]\ngroups = [\"mobile\"]\naddress = \"10.1.0.6\"");
+        let text = BASE.replace(
+            "[peers.laptop]\ngroups = [\"admins\"]",
+            "[peers.laptop]\ngroups = [\"admins\"]\naddress = \"10.1.0.5\"\n[peers.phone]\ngroups = [\"mobile\"]\naddress = \"10.1.0.6\"",
+        );
         let l = Loaded::parse(Path::new("i.toml"), text).unwrap();
         let al = crate::policy::allowlist(&l.inv);
-        let reach = |src: &str| -> Vec<(String, u16)> {
-            crate::policy::reachable(&al, src.parse().unwrap()).iter().map(|(a, _, r, _)| (a.to_string(), r.start)).collect()
-        };
+        let reach = |src: &str| -> Vec<(String, u16)> { crate::policy::reachable(&al, src.parse().unwrap()).iter().map(|(a, _, r, _)| (a.to_string(), r.start)).collect() };
         assert_eq!(reach("10.1.0.5"), vec![("10.0.0.31".to_string(), 5000), ("10.0.0.30".to_string(), 443)]);
         assert_eq!(reach("10.1.0.6"), vec![]);
         let t = crate::inventory::AclTest { src: "mobile".into(), accept: vec![], deny: vec!["kvm-web".into(), "kvm-switch".into()] };

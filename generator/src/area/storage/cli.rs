@@ -188,7 +188,16 @@ fn list(cx: &CliCx, json: bool) -> Result<i32, StorageError> {
     }
     let table: Vec<[String; 6]> = rows
         .iter()
-        .map(|r| [r.host.clone(), r.dataset.clone(), r.tier.clone(), r.snapshots_kept_at_most.to_string(), if r.backup { "yes" } else { "no" }.into(), if r.replicate_to.is_empty() { "-".into() } else { r.replicate_to.join(",") }])
+        .map(|r| {
+            [
+                r.host.clone(),
+                r.dataset.clone(),
+                r.tier.clone(),
+                r.snapshots_kept_at_most.to_string(),
+                if r.backup { "yes" } else { "no" }.into(),
+                if r.replicate_to.is_empty() { "-".into() } else { r.replicate_to.join(",") },
+            ]
+        })
         .collect();
     let head = ["HOST", "DATASET", "TIER", "SNAPSHOTS", "BACKUP", "REPLICATED TO"].map(String::from);
     let mut w = [0usize; 6];

@@ -87,7 +87,14 @@ pub fn run(cx: &LabCx) -> Result<Vec<Check>> {
     let res = stage(cx, &mut zfs, &hosts, &mut out);
     let problems = zfs.stop();
     res?;
-    check(&mut out, "zfs-fuse stopped, pools destroyed", "lab", "nothing left", if problems.is_empty() { "nothing left".to_string() } else { problems.join("; ") }, problems.is_empty());
+    check(
+        &mut out,
+        "zfs-fuse stopped, pools destroyed",
+        "lab",
+        "nothing left",
+        if problems.is_empty() { "nothing left".to_string() } else { problems.join("; ") },
+        problems.is_empty(),
+    );
     if cx.verbose {
         eprintln!("hearth lab: storage stage took {:.1} s", t0.elapsed().as_secs_f64());
     }
@@ -105,7 +112,14 @@ fn stage(cx: &LabCx, zfs: &mut Zfs, hosts: &[&String], out: &mut Vec<Check>) -> 
             let status = zfs.zpool(&["status", pn])?;
             let in_config = files.iter().filter(|f| status.contains(&f.display().to_string())).count();
             let kw_ok = p.layout.keyword().is_none_or(|k| status.lines().any(|l| l.trim_start().starts_with(k)));
-            check(out, format!("pool {pn}: {} of {} disks", p.layout, p.disks.len()), h, format!("{} with {} vdevs", p.layout, p.disks.len()), format!("{}{in_config} vdevs in zpool status", if kw_ok { "" } else { "no layout line, " }), kw_ok && in_config == files.len());
+            check(
+                out,
+                format!("pool {pn}: {} of {} disks", p.layout, p.disks.len()),
+                h,
+                format!("{} with {} vdevs", p.layout, p.disks.len()),
+                format!("{}{in_config} vdevs in zpool status", if kw_ok { "" } else { "no layout line, " }),
+                kw_ok && in_config == files.len(),
+            );
             vdevs.insert(pn.clone(), files);
         }
     }
@@ -125,7 +139,14 @@ fn stage(cx: &LabCx, zfs: &mut Zfs, hosts: &[&String], out: &mut Vec<Check>) -> 
         let (ok, so, se) = output(zfs.cmd("bash").args(["-c", &script]).env("HEARTH_ZFS_ALTROOT", &alt))?;
         let created = so.lines().filter(|l| l.contains(": created ")).count();
         let expected = ds.len() + receive_count(cx, h)?;
-        check(out, "create script makes the datasets", h, format!("exit 0, {expected} created"), format!("exit {}, {created} created{}", if ok { 0 } else { 1 }, first_line(&se)), ok && created == expected);
+        check(
+            out,
+            "create script makes the datasets",
+            h,
+            format!("exit 0, {expected} created"),
+            format!("exit {}, {created} created{}", if ok { 0 } else { 1 }, first_line(&se)),
+            ok && created == expected,
+        );
         for d in &ds {
             let mut bad = vec![];
             for (k, v) in d.properties.iter().chain([(&"mountpoint".to_string(), &format!("{}{}", alt.display(), d.mountpoint))]) {
@@ -134,10 +155,24 @@ fn stage(cx: &LabCx, zfs: &mut Zfs, hosts: &[&String], out: &mut Vec<Check>) -> 
                     bad.push(format!("{k}={have}"));
                 }
             }
-            check(out, format!("{} has its properties", d.name), h, "as in the inventory", if bad.is_empty() { "as in the inventory".into() } else { bad.join(", ") }, bad.is_empty());
+            check(
+                out,
+                format!("{} has its properties", d.name),
+                h,
+                "as in the inventory",
+                if bad.is_empty() { "as in the inventory".into() } else { bad.join(", ") },
+                bad.is_empty(),
+            );
         }
         let (ok2, so2, se2) = output(zfs.cmd("bash").args(["-c", &script]).env("HEARTH_ZFS_ALTROOT", &alt))?;
-        check(out, "second run changes nothing", h, "exit 0, nothing created", format!("exit {}, {} created{}", if ok2 { 0 } else { 1 }, so2.matches(": created ").count(), first_line(&se2)), ok2 && !so2.contains(": created "));
+        check(
+            out,
+            "second run changes nothing",
+            h,
+            "exit 0, nothing created",
+            format!("exit {}, {} created{}", if ok2 { 0 } else { 1 }, so2.matches(": created ").count(), first_line(&se2)),
+            ok2 && !so2.contains(": created "),
+        );
         if let Some(d) = ds.iter().find(|d| d.properties.contains_key("atime")) {
             let want = &d.properties["atime"];
             let other = if want == "off" { "on" } else { "off" };
@@ -145,7 +180,14 @@ fn stage(cx: &LabCx, zfs: &mut Zfs, hosts: &[&String], out: &mut Vec<Check>) -> 
             let (ok3, _, se3) = output(zfs.cmd("bash").args(["-c", &script]).env("HEARTH_ZFS_ALTROOT", &alt))?;
             let after = zfs.zfs(&["get", "-H", "-o", "value", "atime", &d.name])?.trim().to_string();
             let msg = format!("{}: atime is {other}, the inventory says {want} (not changed)", d.name);
-            check(out, "a property changed by hand is reported, not reverted", h, format!("exit 1, \"{msg}\", atime still {other}"), format!("exit {}, {}, atime {after}", if ok3 { 0 } else { 1 }, first_line(&se3).trim_start_matches(", ")), !ok3 && se3.contains(&msg) && after == other);
+            check(
+                out,
+                "a property changed by hand is reported, not reverted",
+                h,
+                format!("exit 1, \"{msg}\", atime still {other}"),
+                format!("exit {}, {}, atime {after}", if ok3 { 0 } else { 1 }, first_line(&se3).trim_start_matches(", ")),
+                !ok3 && se3.contains(&msg) && after == other,
+            );
             zfs.zfs(&["set", &format!("atime={want}"), &d.name])?;
         }
         all.insert((*h).clone(), ds);
@@ -184,8 +226,7 @@ fn stage(cx: &LabCx, zfs: &mut Zfs, hosts: &[&String], out: &mut Vec<Check>) -> 
         std::fs::copy("/usr/share/sanoid/sanoid.defaults.conf", dir.join("sanoid.defaults.conf")).context("sanoid.defaults.conf (Debian package sanoid)")?;
         confs.push(((*h).clone(), dir));
     }
-    let tiers_of: BTreeMap<String, &super::Tier> =
-        all.values().flatten().filter_map(|d| inv.storage.tiers.get(&d.tier).map(|t| (d.name.clone(), t))).collect();
+    let tiers_of: BTreeMap<String, &super::Tier> = all.values().flatten().filter_map(|d| inv.storage.tiers.get(&d.tier).map(|t| (d.name.clone(), t))).collect();
     let mut repl_runs: Vec<(String, bool, String)> = vec![];
     let mut sanoid_log = String::new();
     let mut last: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
@@ -195,7 +236,8 @@ fn stage(cx: &LabCx, zfs: &mut Zfs, hosts: &[&String], out: &mut Vec<Check>) -> 
         let t_run = now() + offset;
         for (h, dir) in &confs {
             let d = dir.display().to_string();
-            let (ok, so, se) = output(zfs.cmd("sanoid").args([format!("--configdir={d}"), format!("--cache-dir={d}/cache"), format!("--run-dir={d}/run"), "--cron".into(), "--verbose".into()]))?;
+            let (ok, so, se) =
+                output(zfs.cmd("sanoid").args([format!("--configdir={d}"), format!("--cache-dir={d}/cache"), format!("--run-dir={d}/run"), "--cron".into(), "--verbose".into()]))?;
             if !ok {
                 bail!("sanoid on {h} failed at simulated day {}: {}", offset / DAY, se.trim());
             }
@@ -307,7 +349,14 @@ fn stage(cx: &LabCx, zfs: &mut Zfs, hosts: &[&String], out: &mut Vec<Check>) -> 
             );
         }
     }
-    check(out, format!("sanoid over {DAYS} simulated days ({steps} runs): kept == policy after every run"), "lab", "no difference", if mismatch.is_empty() { "no difference".into() } else { mismatch.join("; ") }, mismatch.is_empty());
+    check(
+        out,
+        format!("sanoid over {DAYS} simulated days ({steps} runs): kept == policy after every run"),
+        "lab",
+        "no difference",
+        if mismatch.is_empty() { "no difference".into() } else { mismatch.join("; ") },
+        mismatch.is_empty(),
+    );
     for (ds, snaps) in &last {
         let t = tiers_of[ds];
         let mut parts = vec![];
@@ -331,11 +380,25 @@ fn stage(cx: &LabCx, zfs: &mut Zfs, hosts: &[&String], out: &mut Vec<Check>) -> 
     for (what, ok, log) in &repl_runs {
         let full = log.contains("full");
         let incr = log.contains("incremental");
-        check(out, format!("syncoid {what}"), "lab", "succeeds (full, then incremental)", format!("{}{}{}", if *ok { "ok" } else { "failed" }, if full { ", full" } else { "" }, if incr { ", incremental" } else { "" }), *ok && (full || incr));
+        check(
+            out,
+            format!("syncoid {what}"),
+            "lab",
+            "succeeds (full, then incremental)",
+            format!("{}{}{}", if *ok { "ok" } else { "failed" }, if full { ", full" } else { "" }, if incr { ", incremental" } else { "" }),
+            *ok && (full || incr),
+        );
     }
     if let [(first, ..), .., (last, _, log2)] = repl_runs.as_slice() {
         let incr_only = log2.contains("incremental") && !log2.contains("full");
-        check(out, "second syncoid run is incremental only", "lab", "incremental, no full send", if incr_only { "incremental, no full send" } else { "not incremental only" }, first == last && incr_only);
+        check(
+            out,
+            "second syncoid run is incremental only",
+            "lab",
+            "incremental, no full send",
+            if incr_only { "incremental, no full send" } else { "not incremental only" },
+            first == last && incr_only,
+        );
     }
     for (src, tgt, _) in &repl {
         let (Some(sd), Some(tm)) = (all.values().flatten().find(|d| &d.name == src), zfs.zfs(&["get", "-H", "-o", "value", "mountpoint", tgt]).ok()) else { continue };
@@ -348,7 +411,14 @@ fn stage(cx: &LabCx, zfs: &mut Zfs, hosts: &[&String], out: &mut Vec<Check>) -> 
                 bad.push(q.file_name().unwrap_or_default().to_string_lossy().into_owned());
             }
         }
-        check(out, format!("replica {tgt} has {src}'s files"), "lab", "same checksums", if bad.is_empty() { "same checksums".into() } else { format!("differ: {}", bad.join(", ")) }, bad.is_empty());
+        check(
+            out,
+            format!("replica {tgt} has {src}'s files"),
+            "lab",
+            "same checksums",
+            if bad.is_empty() { "same checksums".into() } else { format!("differ: {}", bad.join(", ")) },
+            bad.is_empty(),
+        );
     }
     phase("retention and replication", &mut tp);
     // 5. Bit-rot on a mirror.
@@ -376,7 +446,8 @@ fn eval_str(cx: &LabCx, host: &str, expr: &str) -> Result<String> {
 fn replication(cx: &LabCx, hosts: &[&String]) -> Result<Vec<(String, String, Vec<String>)>> {
     let mut v = vec![];
     for h in hosts {
-        let j = cx.eval(h, "let c = lib.storage.syncoidCommands host.hearth.storage; in map (r: { inherit (r) targetDataset; cmd = c.${r.name}; }) host.hearth.storage.replication")?;
+        let j =
+            cx.eval(h, "let c = lib.storage.syncoidCommands host.hearth.storage; in map (r: { inherit (r) targetDataset; cmd = c.${r.name}; }) host.hearth.storage.replication")?;
         for r in j.as_array().into_iter().flatten() {
             let src = r["cmd"]["source"].as_str().unwrap_or_default().to_string();
             let tgt = r["targetDataset"].as_str().unwrap_or_default().to_string();
@@ -474,8 +545,22 @@ fn bitrot(zfs: &Zfs, pool: &str, vdevs: &[PathBuf], sums: &BTreeMap<PathBuf, Str
     let cksum: u64 = rot_line.split_whitespace().nth(4).and_then(|c| c.parse().ok()).unwrap_or(0);
     let repaired = rot_line.contains("repaired") || status.lines().any(|l| l.contains("repaired") && !l.contains(" 0 repaired") && !l.contains("repaired 0"));
     let scrub_line = status.lines().find(|l| l.contains("scrub")).unwrap_or("").trim().to_string();
-    check(out, format!("bit-rot: {} bytes of {} overwritten on one side of {pool}", junk.len(), file.file_name().unwrap_or_default().to_string_lossy()), "lab", "the other side holds the block", if mirror_same { "the other side holds the block" } else { "the other side differs" }, mirror_same);
-    check(out, "scrub reports and repairs it", "lab", "CKSUM > 0 on the rotten side, repaired", format!("{rot_line} | {scrub_line}"), cksum > 0 && repaired && status.contains("No known data errors"));
+    check(
+        out,
+        format!("bit-rot: {} bytes of {} overwritten on one side of {pool}", junk.len(), file.file_name().unwrap_or_default().to_string_lossy()),
+        "lab",
+        "the other side holds the block",
+        if mirror_same { "the other side holds the block" } else { "the other side differs" },
+        mirror_same,
+    );
+    check(
+        out,
+        "scrub reports and repairs it",
+        "lab",
+        "CKSUM > 0 on the rotten side, repaired",
+        format!("{rot_line} | {scrub_line}"),
+        cksum > 0 && repaired && status.contains("No known data errors"),
+    );
     let mut back = vec![0u8; 4096];
     {
         let mut f = std::fs::File::open(&vdevs[0])?;
@@ -485,7 +570,14 @@ fn bitrot(zfs: &Zfs, pool: &str, vdevs: &[PathBuf], sums: &BTreeMap<PathBuf, Str
     check(out, "the rotten side holds the original block again", "lab", "repaired on disk", if back == head { "repaired on disk" } else { "still corrupt" }, back == head);
     zfs.reimport(pool)?;
     let bad: Vec<String> = files.iter().filter(|(p, s)| sha(p).ok().as_ref() != Some(*s)).map(|(p, _)| p.display().to_string()).collect();
-    check(out, format!("every file's checksum is unchanged ({} files)", files.len()), "lab", "unchanged", if bad.is_empty() { "unchanged".into() } else { bad.join(", ") }, bad.is_empty());
+    check(
+        out,
+        format!("every file's checksum is unchanged ({} files)", files.len()),
+        "lab",
+        "unchanged",
+        if bad.is_empty() { "unchanged".into() } else { bad.join(", ") },
+        bad.is_empty(),
+    );
     let _ = zfs.zpool(&["clear", pool]);
     Ok(())
 }

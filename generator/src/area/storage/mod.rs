@@ -127,20 +127,12 @@ pub struct Tier {
 }
 
 /// The retention periods, as the inventory and sanoid name them.
-pub const PERIODS: [(&str, &str); 6] =
-    [("frequent", "frequently"), ("hourly", "hourly"), ("daily", "daily"), ("weekly", "weekly"), ("monthly", "monthly"), ("yearly", "yearly")];
+pub const PERIODS: [(&str, &str); 6] = [("frequent", "frequently"), ("hourly", "hourly"), ("daily", "daily"), ("weekly", "weekly"), ("monthly", "monthly"), ("yearly", "yearly")];
 
 impl Tier {
     /// (inventory key, count) for each period.
     pub fn counts(&self) -> [(&'static str, &Count); 6] {
-        [
-            ("frequent", &self.frequent),
-            ("hourly", &self.hourly),
-            ("daily", &self.daily),
-            ("weekly", &self.weekly),
-            ("monthly", &self.monthly),
-            ("yearly", &self.yearly),
-        ]
+        [("frequent", &self.frequent), ("hourly", &self.hourly), ("daily", &self.daily), ("weekly", &self.weekly), ("monthly", &self.monthly), ("yearly", &self.yearly)]
     }
     /// The most snapshots of one dataset this tier keeps.
     pub fn kept_at_most(&self) -> u32 {
@@ -356,7 +348,11 @@ pub fn dataset_name_problem(s: &str) -> Option<String> {
 }
 
 fn path_problem(p: &str) -> Option<String> {
-    let ok = p.starts_with('/') && p.len() > 1 && !p.ends_with('/') && !p.split('/').skip(1).any(|c| c.is_empty() || c == "." || c == "..") && !p.contains(|c: char| c.is_whitespace() || c.is_control() || "\"'\\$`".contains(c));
+    let ok = p.starts_with('/')
+        && p.len() > 1
+        && !p.ends_with('/')
+        && !p.split('/').skip(1).any(|c| c.is_empty() || c == "." || c == "..")
+        && !p.contains(|c: char| c.is_whitespace() || c.is_control() || "\"'\\$`".contains(c));
     (!ok).then(|| format!("mountpoint `{}` is not an absolute path without spaces, `..` or quotes", p.escape_debug()))
 }
 
@@ -392,7 +388,11 @@ impl Area for Storage {
             }
             for (k, c) in t.counts() {
                 if let Err(raw) = &c.0 {
-                    out.err(&["storage", "tiers", tn, k], format!("{k} = {raw} is not a snapshot count"), format!("write a whole number of snapshots to keep, 0 or more, e.g. `{k} = 7`"));
+                    out.err(
+                        &["storage", "tiers", tn, k],
+                        format!("{k} = {raw} is not a snapshot count"),
+                        format!("write a whole number of snapshots to keep, 0 or more, e.g. `{k} = 7`"),
+                    );
                 }
             }
             for (i, r) in t.replicate_to.iter().enumerate() {
@@ -401,7 +401,11 @@ impl Area for Storage {
                 if !inv.hosts.contains_key(r) {
                     out.err(&keys, format!("replicate_to names `{r}`, which is not a host"), "name a host from [hosts] that has ZFS pools in [storage.hosts]");
                 } else if s.hosts.get(r).is_none_or(|h| h.pools.is_empty()) {
-                    out.err(&keys, format!("replicate_to names `{r}`, which has no ZFS pool"), format!("declare a pool for it: [storage.hosts.{r}.pools.NAME], or drop it from replicate_to"));
+                    out.err(
+                        &keys,
+                        format!("replicate_to names `{r}`, which has no ZFS pool"),
+                        format!("declare a pool for it: [storage.hosts.{r}.pools.NAME], or drop it from replicate_to"),
+                    );
                 }
             }
         }
@@ -412,13 +416,23 @@ impl Area for Storage {
                 out.err(&hk, format!("`{hn}` is not a host"), format!("add it first: `hearth host add {hn}`"));
             }
             match &h.host_id {
-                None => out.err(&hk, format!("{hn} has no host_id (ZFS on NixOS needs networking.hostId)"), format!("add `host_id = \"{}\"` (derived from the host name) to [storage.hosts.{hn}]; never change it later", derive_host_id(hn))),
-                Some(id) if id.len() != 8 || !id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) => {
-                    out.err(&[&hk[..], &["host_id"]].concat(), format!("host_id `{}` is not 8 lowercase hex digits", id.escape_debug()), format!("write e.g. `host_id = \"{}\"`", derive_host_id(hn)))
-                }
+                None => out.err(
+                    &hk,
+                    format!("{hn} has no host_id (ZFS on NixOS needs networking.hostId)"),
+                    format!("add `host_id = \"{}\"` (derived from the host name) to [storage.hosts.{hn}]; never change it later", derive_host_id(hn)),
+                ),
+                Some(id) if id.len() != 8 || !id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) => out.err(
+                    &[&hk[..], &["host_id"]].concat(),
+                    format!("host_id `{}` is not 8 lowercase hex digits", id.escape_debug()),
+                    format!("write e.g. `host_id = \"{}\"`", derive_host_id(hn)),
+                ),
                 Some(id) => {
                     if let Some(other) = ids.insert(id, hn) {
-                        out.err(&[&hk[..], &["host_id"]].concat(), format!("host_id `{id}` is also {other}'s"), format!("give each host its own, e.g. `host_id = \"{}\"`", derive_host_id(hn)));
+                        out.err(
+                            &[&hk[..], &["host_id"]].concat(),
+                            format!("host_id `{id}` is also {other}'s"),
+                            format!("give each host its own, e.g. `host_id = \"{}\"`", derive_host_id(hn)),
+                        );
                     }
                 }
             }
@@ -428,7 +442,11 @@ impl Area for Storage {
                     out.err(&pk, m, "rename the pool: a letter, then letters, digits, `_`, `-`, `.`, e.g. `tank`");
                 }
                 if p.disks.len() < p.layout.min_disks() {
-                    out.err(&[&pk[..], &["disks"]].concat(), format!("a {} needs at least {} disks, {} are listed", p.layout, p.layout.min_disks(), p.disks.len()), "list every disk (`/dev/disk/by-id/...`) or choose another layout");
+                    out.err(
+                        &[&pk[..], &["disks"]].concat(),
+                        format!("a {} needs at least {} disks, {} are listed", p.layout, p.layout.min_disks(), p.disks.len()),
+                        "list every disk (`/dev/disk/by-id/...`) or choose another layout",
+                    );
                 }
                 let dup: BTreeSet<&String> = p.disks.iter().filter(|d| p.disks.iter().filter(|x| x == d).count() > 1).collect();
                 for d in &p.disks {
@@ -443,7 +461,11 @@ impl Area for Storage {
             if let Some(k) = &h.syncoid_public_key {
                 let ok = k.starts_with("ssh-ed25519 ") && crate::validate::ssh_key_problem(k).is_none();
                 if !ok {
-                    out.err(&[&hk[..], &["syncoid_public_key"]].concat(), "syncoid_public_key is not an `ssh-ed25519 AAAA...` public key", "paste the .pub of the key stored as syncoid-ssh-key (`ssh-keygen -y -f KEY`)");
+                    out.err(
+                        &[&hk[..], &["syncoid_public_key"]].concat(),
+                        "syncoid_public_key is not an `ssh-ed25519 AAAA...` public key",
+                        "paste the .pub of the key stored as syncoid-ssh-key (`ssh-keygen -y -f KEY`)",
+                    );
                 }
             }
             if let Some(r) = &h.receive_into {
@@ -461,14 +483,26 @@ impl Area for Storage {
                 } else {
                     let pool = dn.split('/').next().unwrap_or("");
                     if !h.pools.contains_key(pool) {
-                        out.err(&dk, format!("dataset `{dn}` is on pool `{pool}`, which {hn} does not declare"), format!("declare [storage.hosts.{hn}.pools.{pool}] or put the dataset on one of: {}", h.pools.keys().cloned().collect::<Vec<_>>().join(", ")));
+                        out.err(
+                            &dk,
+                            format!("dataset `{dn}` is on pool `{pool}`, which {hn} does not declare"),
+                            format!("declare [storage.hosts.{hn}.pools.{pool}] or put the dataset on one of: {}", h.pools.keys().cloned().collect::<Vec<_>>().join(", ")),
+                        );
                     }
                 }
                 match s.tiers.get(&d.tier) {
-                    None => out.err(&[&dk[..], &["tier"]].concat(), format!("tier `{}` does not exist", d.tier.escape_debug()), format!("use one of: {} (or declare [storage.tiers.{}])", known_tiers(), d.tier)),
+                    None => out.err(
+                        &[&dk[..], &["tier"]].concat(),
+                        format!("tier `{}` does not exist", d.tier.escape_debug()),
+                        format!("use one of: {} (or declare [storage.tiers.{}])", known_tiers(), d.tier),
+                    ),
                     Some(t) => {
                         if t.replicate_to.iter().any(|r| r == hn) {
-                            out.err(&[&dk[..], &["tier"]].concat(), format!("tier `{}` replicates to {hn} itself", d.tier), "replicate to another host, or put the dataset in another tier");
+                            out.err(
+                                &[&dk[..], &["tier"]].concat(),
+                                format!("tier `{}` replicates to {hn} itself", d.tier),
+                                "replicate to another host, or put the dataset in another tier",
+                            );
                         }
                         if !t.replicate_to.is_empty() && h.syncoid_public_key.is_none() {
                             out.err(
@@ -530,11 +564,8 @@ impl Area for Storage {
 pub fn host_data(inv: &Inventory, name: &str) -> Option<Value> {
     let s = &inv.storage;
     let h = s.hosts.get(name)?;
-    let pools = h
-        .pools
-        .iter()
-        .map(|(pn, p)| Value::from(Attrs::new().set("name", pn.clone()).set("layout", p.layout.to_string()).set("disks", Value::strs(p.disks.clone()))))
-        .collect();
+    let pools =
+        h.pools.iter().map(|(pn, p)| Value::from(Attrs::new().set("name", pn.clone()).set("layout", p.layout.to_string()).set("disks", Value::strs(p.disks.clone())))).collect();
     // Replicas this host receives: (source host, parent, [(dataset, tier)]).
     let mut receive: Vec<(String, String, Vec<(String, String)>, Option<String>)> = vec![];
     if let Some(parent) = receive_parent(h) {
