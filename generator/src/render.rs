@@ -594,7 +594,7 @@ pub fn check(root: &Path, loaded: &Loaded, ids: Option<&Identities>) -> Result<C
 pub fn render(inventory: &Path, identities: impl FnOnce() -> Result<Identities, secrets::SecretsError>) -> Result<Report, RenderError> {
     let root = crate::fsutil::repo_root(inventory);
     let mut ed = Editor::open(inventory)?;
-    let mut store = SecretStore::open(&root.join("secrets"))?;
+    let mut store = SecretStore::open(root.join("secrets"))?;
     let mut report = Report::default();
     report.removed.extend(ed.swept.iter().map(|p| crate::fsutil::shown(p.strip_prefix(&root).unwrap_or(p))));
 

@@ -95,17 +95,18 @@ pub fn check(loaded: &Loaded) -> Result<(), Problems> {
             (loaded.locate(&keys), p)
         })
         .collect();
-    located.sort_by(|a, b| a.0.cmp(&b.0));
+    located.sort_by_key(|a| a.0);
     Err(Problems { file: loaded.path.display().to_string(), located, mode: Mode::Write })
 }
 
 /// Where validation collects problems; areas add theirs here.
+#[derive(Default)]
 pub struct Sink(Vec<Problem>);
 
 impl Sink {
     /// An empty sink (area tests validate with it).
     pub fn new() -> Self {
-        Sink(Vec::new())
+        Self::default()
     }
     /// The problems collected.
     pub fn into_problems(self) -> Vec<Problem> {
@@ -275,7 +276,7 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
     }
 
     // Names: hosts and peers share one namespace (both are VPN clients or nodes).
-    for (n, _) in &inv.hosts {
+    for n in inv.hosts.keys() {
         if let Some(m) = name_problem("host", n) {
             s.err(&["hosts", n], m, "rename the host, e.g. `monitoring01`");
         }
@@ -283,7 +284,7 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
             s.err(&["hosts", n], format!("`{n}` is reserved (secrets/{n}/ holds hearth's own secrets)"), "choose another host name");
         }
     }
-    for (n, _) in &inv.peers {
+    for n in inv.peers.keys() {
         if let Some(m) = name_problem("peer", n) {
             s.err(&["peers", n], m, "rename the peer, e.g. `phone`");
         }
@@ -291,7 +292,7 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
             s.err(&["peers", n], format!("`{n}` is both a host and a peer"), "give the peer another name, e.g. `{n}-phone`");
         }
     }
-    for (n, _) in &inv.services {
+    for n in inv.services.keys() {
         if let Some(m) = name_problem("service", n) {
             s.err(&["services", n], m, "rename the service, e.g. `grafana`");
         }
@@ -398,14 +399,12 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
             }
         }
     }
-    if !bastions.is_empty() || !inv.users.is_empty() {
-        if bastions.is_empty() {
-            let hint = match gws.first() {
-                Some(g) => format!("give the gateway the role too: `hearth host set {g} --role wireguard-gateway --role bastion`"),
-                None => "give a host the role: `hearth host set HOST --role bastion` (an existing host) or `hearth host add HOST --role bastion --address IP --ssh-key KEY`".into(),
-            };
-            s.err(&["users"], "bastion users are listed but no host has role `bastion`", hint);
-        }
+    if (!bastions.is_empty() || !inv.users.is_empty()) && bastions.is_empty() {
+        let hint = match gws.first() {
+            Some(g) => format!("give the gateway the role too: `hearth host set {g} --role wireguard-gateway --role bastion`"),
+            None => "give a host the role: `hearth host set HOST --role bastion` (an existing host) or `hearth host add HOST --role bastion --address IP --ssh-key KEY`".into(),
+        };
+        s.err(&["users"], "bastion users are listed but no host has role `bastion`", hint);
     }
     if !clients.is_empty() && gws.is_empty() {
         s.err(&["peers"], "VPN clients are listed but no host has role `wireguard-gateway`", "add one: `hearth host add extgw01 --role wireguard-gateway --address 10.x.y.z`");
@@ -535,7 +534,7 @@ pub fn warning_lines(loaded: &Loaded, known: &[Problem]) -> Vec<String> {
             (loaded.locate(&keys), p)
         })
         .collect();
-    w.sort_by(|a, b| a.0.cmp(&b.0));
+    w.sort_by_key(|a| a.0);
     w.into_iter().map(|(pos, p)| format!("{}:{}:{}: warning: {}: {}\n  hint: {}", loaded.path.display(), pos.line, pos.col, p.keys.join("."), p.message, p.hint)).collect()
 }
 

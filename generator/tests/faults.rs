@@ -148,7 +148,7 @@ fn rotate_killed_between_key_and_inventory_is_reported_and_repaired() {
     c.current_dir(t.path()).env("HOME", t.path()).env_remove("HEARTH_IDENTITY").args(["render", "--check"]);
     c.assert().stderr(predicate::str::contains("1 generated value(s) not verified (WireGuard key pairs, preshared keys): no identity"));
 
-    hearth(t.path()).arg("render").assert().success().stdout(predicate::str::contains(format!("set peers.phone.public_key to it")));
+    hearth(t.path()).arg("render").assert().success().stdout(predicate::str::contains("set peers.phone.public_key to it".to_string()));
     assert_eq!(public_key_of(t.path(), "peers", "phone"), kp.public);
     assert_eq!(shown_public(t.path(), &["wireguard-key", "--peer", "phone"]), kp.public);
     assert!(std::fs::read_to_string(t.path().join("hosts/vps/hearth.nix")).unwrap().contains(&kp.public), "the hub's peer entry follows");

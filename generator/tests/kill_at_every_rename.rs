@@ -118,7 +118,9 @@ const ADMIN2: &str = "age1g0eul9ht2ywsp9kva2rcjkalh6e69m7xxz520ddr4ty33cnaesdsv9
 const SSH_ADMIN: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIGt226BmWKXJp3wh4KzD35v3L6SAuS3ddIib2+BfM0p";
 
 /// (what, setup commands, the command killed, its stdin)
-fn cases() -> Vec<(&'static str, Vec<Vec<&'static str>>, Vec<&'static str>, &'static str)> {
+type Case = (&'static str, Vec<Vec<&'static str>>, Vec<&'static str>, &'static str);
+
+fn cases() -> Vec<Case> {
     vec![
         ("peer add", vec![], vec!["peer", "add", "tab", "--group", "mobile"], ""),
         ("peer remove", vec![vec!["peer", "add", "tab", "--group", "mobile"]], vec!["peer", "remove", "tab"], ""),

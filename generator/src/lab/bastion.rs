@@ -334,20 +334,20 @@ fn checks(lab: &Lab, plan: &LabPlan, st: &Started) -> Result<Vec<Check>> {
         checks.push(Check { name: name.into(), from: from.into(), expected: expected.into(), seen, ok: shell == want_shell });
     };
     let [ua, ub, uc] = [&b.users[0], &b.users[1], &b.users[2]];
-    let code = totp_now(&seed_line)?;
+    let code = totp_now(seed_line)?;
     let (n0, ns0) = src(0);
-    let (ok, why) = s.login(ns0, ua, Some((&key, None)), &code, b.addr)?;
+    let (ok, why) = s.login(ns0, ua, Some((key, None)), &code, b.addr)?;
     push("key + current code", n0, "shell", ok, true, why);
-    let (ok, why) = s.login(ns0, ua, Some((&key, None)), &code, b.addr)?;
+    let (ok, why) = s.login(ns0, ua, Some((key, None)), &code, b.addr)?;
     push("the same code again", n0, "denied", ok, false, why);
     let (n1, ns1) = src(1);
-    let (ok, why) = s.login(ns1, ub, Some((&key, None)), &wrong_code(&code), b.addr)?;
+    let (ok, why) = s.login(ns1, ub, Some((key, None)), &wrong_code(&code), b.addr)?;
     push("key + wrong code", n1, "denied", ok, false, why);
-    let (ok, why) = s.login(ns1, ub, None, &totp_now(&seed_line)?, b.addr)?;
+    let (ok, why) = s.login(ns1, ub, None, &totp_now(seed_line)?, b.addr)?;
     push("code without key", n1, "denied", ok, false, why);
     if let Some((ck, ek)) = &certs {
         let (n2, ns2) = src(2);
-        let code = totp_now(&seed_line)?;
+        let code = totp_now(seed_line)?;
         let (ok, why) = s.login(ns2, uc, Some((ck, Some(&ssh.join("cert_ed25519-cert.pub")))), &code, b.addr)?;
         push("CA certificate + code", n2, "shell", ok, true, why);
         let (ok, why) = s.login(ns2, uc, Some((ek, Some(&ssh.join("expired_ed25519-cert.pub")))), &code, b.addr)?;

@@ -93,7 +93,7 @@ pub fn tcp_scan(targets: &[SocketAddrV4], opts: ScanOpts) -> Result<BTreeSet<Soc
     let mut backoff_until: Option<Instant> = None;
     while next < targets.len() || !inflight.is_empty() {
         // Fill the window.
-        while next < targets.len() && inflight.len() < opts.window && backoff_until.map_or(true, |t| Instant::now() >= t) {
+        while next < targets.len() && inflight.len() < opts.window && backoff_until.is_none_or(|t| Instant::now() >= t) {
             backoff_until = None;
             let t = targets[next];
             let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };

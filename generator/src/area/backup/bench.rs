@@ -140,7 +140,7 @@ fn run_in(lab: &Lab, days: u32, tier: &str, prune_opts: &[String], verbose: bool
         variants.push(("repacked", &default_repack));
     }
     let served: Vec<&str> = std::iter::once("all").chain(variants.iter().map(|(n, _)| *n)).collect();
-    for (name, o) in variants.iter().copied() {
+    for (name, o) in variants.iter() {
         let dir = lab.dir.join(format!("bench-{name}"));
         sh(&format!("cp -a {} {}", all.display(), dir.display()))?;
         let mut args = vec!["forget".to_string(), "--prune".into(), "--quiet".into()];

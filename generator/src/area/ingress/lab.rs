@@ -280,7 +280,7 @@ pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
         "table ip hearth-lab-ingress {{\n  chain prerouting {{\n    type nat hook prerouting priority dstnat - 10; policy accept;\n    tcp dport {{ {}, {} }} redirect\n  }}\n}}\n",
         cfg["httpPort"], cfg["httpsPort"]
     );
-    run_input(&mut in_ns(&ns, "nft").args(["-f", "-"]), Some(keep.as_bytes())).map_err(|e| err(format!("nft on {host}: {e}")))?;
+    run_input(in_ns(&ns, "nft").args(["-f", "-"]), Some(keep.as_bytes())).map_err(|e| err(format!("nft on {host}: {e}")))?;
 
     // 6. Backends: each answers the ingress with its own name.
     let mut seen_backends = std::collections::BTreeSet::new();
@@ -297,7 +297,7 @@ pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
         let rules = format!(
             "table ip hearth-lab-ingress-{port} {{\n  chain prerouting {{\n    type nat hook prerouting priority dstnat - 10; policy accept;\n    ip saddr {addr} tcp dport {port} redirect to :{local}\n  }}\n}}\n"
         );
-        run_input(&mut in_ns(&bns, "nft").args(["-f", "-"]), Some(rules.as_bytes())).map_err(|e| err(format!("nft on {}: {e}", node.name)))?;
+        run_input(in_ns(&bns, "nft").args(["-f", "-"]), Some(rules.as_bytes())).map_err(|e| err(format!("nft on {}: {e}", node.name)))?;
         let mut b = in_ns(&bns, "caddy");
         b.args(["respond", "--listen", &format!(":{local}"), "--body", &format!("hearth-lab backend {}:{port}", node.name)]);
         b.env("HOME", dir.join("caddy-home")).env("XDG_DATA_HOME", dir.join("caddy-home")).env("XDG_CONFIG_HOME", dir.join("caddy-home"));

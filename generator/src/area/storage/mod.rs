@@ -374,6 +374,10 @@ pub const SYNCOID_KEY: &str = "syncoid-ssh-key";
 
 pub struct Storage;
 
+/// A replica a host receives: (source host, parent dataset, [(dataset,
+/// tier)], the source's public key).
+type Replica = (String, String, Vec<(String, String)>, Option<String>);
+
 impl Area for Storage {
     fn name(&self) -> &'static str {
         "storage"
@@ -566,8 +570,8 @@ pub fn host_data(inv: &Inventory, name: &str) -> Option<Value> {
     let h = s.hosts.get(name)?;
     let pools =
         h.pools.iter().map(|(pn, p)| Value::from(Attrs::new().set("name", pn.clone()).set("layout", p.layout.to_string()).set("disks", Value::strs(p.disks.clone())))).collect();
-    // Replicas this host receives: (source host, parent, [(dataset, tier)]).
-    let mut receive: Vec<(String, String, Vec<(String, String)>, Option<String>)> = vec![];
+    // Replicas this host receives: (source host, parent, [(dataset, tier)], key).
+    let mut receive: Vec<Replica> = vec![];
     if let Some(parent) = receive_parent(h) {
         for (src, sh) in s.hosts.iter().filter(|(n, _)| *n != name) {
             let got: Vec<(String, String)> = sh
@@ -614,7 +618,7 @@ pub fn host_data(inv: &Inventory, name: &str) -> Option<Value> {
     for (dn, d) in &h.datasets {
         let Some(t) = s.tiers.get(&d.tier) else { continue };
         for r in &t.replicate_to {
-            let Some(parent) = s.hosts.get(r).and_then(|rh| receive_parent(rh)) else { continue };
+            let Some(parent) = s.hosts.get(r).and_then(receive_parent) else { continue };
             let rest = dn.split_once('/').map(|x| x.1).unwrap_or(dn);
             replication.push(Value::from(
                 Attrs::new()
