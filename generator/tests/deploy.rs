@@ -56,10 +56,10 @@ fn committed_deploy_nix_is_what_render_writes() {
 #[test]
 fn host_add_asks_nothing_new_and_the_host_is_deployed_through_the_bastion() {
     let t = example();
-    hearth(t.path()).args(["host", "add", "nas02", "--address", "10.69.13.40"]).assert().success();
+    hearth(t.path()).args(["host", "add", "nas02", "--address", "10.69.13.41"]).assert().success();
     hearth(t.path()).arg("render").assert().success();
     let d = read(t.path(), "hosts/deploy.nix");
-    let want = "    nas02 = {\n      hostname = \"10.69.13.40\";\n      sshUser = \"root\";\n      port = 22;\n      jumpHost = \"extgw01\";\n      magicRollback = false;\n      tags = [ \"lan\" \"via-bastion\" ];\n    };\n";
+    let want = "    nas02 = {\n      hostname = \"10.69.13.41\";\n      sshUser = \"root\";\n      port = 22;\n      jumpHost = \"extgw01\";\n      magicRollback = false;\n      tags = [ \"lan\" \"via-bastion\" ];\n    };\n";
     assert!(d.contains(want), "{d}");
 }
 

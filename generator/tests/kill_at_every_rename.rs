@@ -134,7 +134,7 @@ fn cases() -> Vec<Case> {
         ("admin remove", vec![], vec!["admin", "remove", SSH_ADMIN], ""),
         ("secrets rekey", vec![vec!["admin", "add", ADMIN2]], vec!["secrets", "rekey"], ""),
         ("render", vec![vec!["admin", "add", ADMIN2], vec!["peer", "add", "tab", "--group", "mobile"]], vec!["render"], ""),
-        ("secret set", vec![], vec!["secret", "set", "restic", "--host", "jelly01"], "pw"),
+        ("secret set", vec![], vec!["secret", "set", "api-token", "--host", "extgw01"], "pw"),
         ("service add", vec![], vec!["service", "add", "x", "--host", "jelly01", "--port", "1234", "--allow", "admins"], ""),
     ]
 }

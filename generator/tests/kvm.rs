@@ -231,7 +231,7 @@ fn push_refuses_a_stale_render() {
 #[test]
 fn bad_kvm_input_is_located_and_changes_nothing() {
     let cases = [
-        ("[kvm.hosts.ns2]\nport = 5", "[kvm.hosts.ns2]\nport = 3", "inventory.toml:168:1: kvm.hosts.ns2.port: switch port 3 is also the port of `jelly01`"),
+        ("[kvm.hosts.ns2]\nport = 5", "[kvm.hosts.ns2]\nport = 3", "kvm.hosts.ns2.port: switch port 3 is also the port of `jelly01`"),
         ("[kvm.hosts.ns2]\nport = 5", "[kvm.hosts.ns2]\nport = 9", "kvm.hosts.ns2.port: port 9 is beyond the switch's ports 1-8"),
         ("pikvm = \"10.69.13.30\"", "pikvm = \"192.168.0.30\"", "kvm.pikvm: 192.168.0.30 is not a usable address of the LAN 10.69.13.0/24"),
         ("address = \"10.69.13.31\"", "address = \"10.69.14.31\"", "kvm.switch.address: 10.69.14.31 is not a usable address"),

@@ -197,7 +197,21 @@ impl Zfs {
         let mut problems = vec![];
         for p in self.pools.iter().rev() {
             if self.zpool(&["list", p]).is_ok() {
-                if let Err(e) = self.zpool(&["destroy", "-f", p]) {
+                // zfs-fuse reports a pool just used (a clone unmounted, a
+                // restic that was killed) as busy for a while, longer on a
+                // loaded machine: retry before reporting.
+                let mut last = None;
+                for attempt in 0..15 {
+                    match self.zpool(&["destroy", "-f", p]) {
+                        Ok(_) => {
+                            last = None;
+                            break;
+                        }
+                        Err(e) => last = Some(e),
+                    }
+                    std::thread::sleep(Duration::from_millis(500 + 250 * attempt));
+                }
+                if let Some(e) = last {
                     problems.push(format!("zpool destroy {p}: {e:#}"));
                 }
             }
