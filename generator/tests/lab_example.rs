@@ -15,7 +15,13 @@ fn example_inventory_passes_the_whole_lab() {
     // Every client handshook; every ACL test and bastion check ran.
     let clients = report["clients"].as_array().unwrap();
     assert_eq!(clients.len(), 2);
-    assert!(clients.iter().all(|c| c["handshake"] == true && c["targets"].as_array().unwrap().len() == 8));
+    assert!(clients.iter().all(|c| c["handshake"] == true && c["targets"].as_array().unwrap().len() == 9));
+    // Every area with something to prove ran its stage (and passed: no
+    // problems above).
+    let stages: Vec<&str> = report["areas"].as_array().unwrap().iter().map(|a| a[0].as_str().unwrap()).collect();
+    for area in ["logs", "kvm", "ingress", "storage", "backup"] {
+        assert!(stages.contains(&area), "the {area} stage did not run: {stages:?}");
+    }
     // 17 before, the kvm tests (phone denied kvm-web and kvm-switch, the
     // laptop accepted) and the ingress tests (phone 80+443, admins 80+443
     // and http-proxy:443).
@@ -54,6 +60,6 @@ fn example_inventory_passes_the_whole_lab() {
     );
     // Coverage: every probe SYN reached the gateway's filter.
     assert_eq!(report["timings"]["syn_sent"], report["timings"]["syn_reached_gateway"]);
-    assert_eq!(report["timings"]["syn_sent"], 2 * 8 * 65535);
+    assert_eq!(report["timings"]["syn_sent"], 2 * 9 * 65535);
     assert_eq!(lab_common::leftovers(report["lab"].as_str().unwrap()), Vec::<String>::new(), "a passing run leaves nothing behind");
 }
