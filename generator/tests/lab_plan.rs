@@ -27,7 +27,7 @@ fn example_plan_has_one_namespace_per_host_and_client() {
     assert_eq!(kinds(NodeKind::Gateway), ["extgw01"]);
     assert_eq!(kinds(NodeKind::Client), ["laptop", "phone"]);
     assert_eq!(kinds(NodeKind::NatRouter), ["home-router"]);
-    assert_eq!(kinds(NodeKind::LanHost).len(), 8);
+    assert_eq!(kinds(NodeKind::LanHost).len(), 9, "nine LAN hosts with an address (nas01 included)");
     // The PiKVM and the KVM switch (LAN devices, not hosts): a node at each
     // address, running what stands in for the device.
     assert_eq!(kinds(NodeKind::Device), ["kvm.pikvm", "kvm.switch"]);
@@ -83,7 +83,7 @@ fn expectations_come_from_the_policy_resolver() {
     assert_eq!(laptop.allowed.len(), expect.len() + 3, "sonarr, radarr, nzbget too");
     assert_eq!(p.udp_ports, [53].into());
     assert_eq!(p.acl_checks.len(), 29, "17 before, the kvm tests (phone denied kvm-web and kvm-switch, the laptop accepted) and the ingress tests (phone 80+443, admins 80+443 and http-proxy:443, the LAN-side checks)");
-    assert_eq!(p.probe_count(), 8 * (65535 + 1));
+    assert_eq!(p.probe_count(), 9 * (65535 + 1));
 }
 
 #[test]
