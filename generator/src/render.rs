@@ -568,6 +568,7 @@ pub fn check(root: &Path, loaded: &Loaded, ids: Option<&Identities>) -> Result<C
         }
     }
     let v = verify_values(inv, &store, ids);
+    store.save_verified();
     problems.extend(v.bad.iter().map(|b| b.to_string()));
     notes.extend(unverified_note(&v, ids.is_some()));
     for (path, bytes) in files(root, inv)? {
@@ -629,6 +630,7 @@ pub fn render(inventory: &Path, identities: impl FnOnce() -> Result<Identities, 
     let mut notes = Vec::new();
     {
         let v = verify_values(&inv, &store, ids.as_ref());
+        store.save_verified();
         notes.clone_from(&v.notes);
         report.notes.extend(unverified_note(&v, ids.is_some()));
         let (pairs, others): (Vec<BadValue>, Vec<BadValue>) = v.bad.into_iter().partition(|b| b.accept.is_some());

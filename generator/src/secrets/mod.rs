@@ -55,6 +55,7 @@ mod bytes;
 mod header;
 mod identity;
 mod recipient;
+mod statcache;
 mod store;
 
 use std::fmt;

@@ -155,6 +155,8 @@ pub struct SecretStore {
     root: PathBuf,
     label: PathBuf,
     files: BTreeMap<String, ManifestEntry>,
+    /// Files unchanged since they were last verified (outside the repo).
+    verified: super::statcache::StatCache,
 }
 
 impl SecretStore {
@@ -179,7 +181,8 @@ impl SecretStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => return Err(SecretsError::io(label.join(MANIFEST_FILE), e)),
         };
-        Ok(SecretStore { root, label, files })
+        let verified = super::statcache::StatCache::open(&root);
+        Ok(SecretStore { root, label, files, verified })
     }
 
     /// Sets the prefix used for file names in errors (e.g. `secrets`).
@@ -240,14 +243,45 @@ impl SecretStore {
 
     /// Where `rel` stands against `recipients`. Reads and hashes the file and
     /// parses its age header; never decrypts.
+    ///
+    /// A file unchanged since hearth last verified it (same size, times,
+    /// inode: see `statcache`) is not read again.
     pub fn status(&self, rel: &str, recipients: &[Recipient]) -> Result<Status, SecretsError> {
+        use super::statcache::{FileId, Verified};
         check_rel(rel)?;
         let want = canonical_set(recipients);
-        match read_file(&self.path_of(rel)) {
-            Ok(bytes) => Ok(self.status_of(rel, &bytes, &want)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Status::Missing),
-            Err(e) => Err(SecretsError::io(self.display_path(rel), e)),
+        let path = self.path_of(rel);
+        let id = match fs::metadata(&path) {
+            Ok(m) => FileId::of(&m),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Status::Missing),
+            Err(e) => return Err(SecretsError::io(self.display_path(rel), e)),
+        };
+        if let (Some(entry), Some(v)) = (self.files.get(rel), self.verified.get(rel, &id)) {
+            if v.sha256 == entry.sha256 && v.header_for == entry.recipients {
+                if let Some(recorded) = entry.recipients.iter().map(|s| s.parse().ok()).collect::<Option<Vec<Recipient>>>() {
+                    return Ok(recipients_verdict(&recorded, &want));
+                }
+            }
         }
+        let bytes = match read_file(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Status::Missing),
+            Err(e) => return Err(SecretsError::io(self.display_path(rel), e)),
+        };
+        let st = self.status_of(rel, &bytes, &want);
+        // The header matched the recorded recipients: remember this file.
+        if matches!(st, Status::Current | Status::Stale { reason: StaleReason::RecipientsChanged { .. } }) {
+            if let Some(entry) = self.files.get(rel) {
+                self.verified.put(rel, Verified { id, sha256: entry.sha256.clone(), header_for: entry.recipients.clone() });
+            }
+        }
+        Ok(st)
+    }
+
+    /// Keeps what `status` verified for the next run (outside the repo;
+    /// best effort).
+    pub fn save_verified(&self) {
+        self.verified.save();
     }
 
     fn status_of(&self, rel: &str, bytes: &[u8], want: &[Recipient]) -> Status {
@@ -271,17 +305,7 @@ impl SecretStore {
         if !header_matches(bytes, &recorded) {
             return unknown(UnknownCause::HeaderMismatch);
         }
-        let have: BTreeSet<&Recipient> = recorded.iter().collect();
-        let need: BTreeSet<&Recipient> = want.iter().collect();
-        if have == need {
-            return Status::Current;
-        }
-        Status::Stale {
-            reason: StaleReason::RecipientsChanged {
-                added: need.difference(&have).map(|r| (*r).clone()).collect(),
-                removed: have.difference(&need).map(|r| r.to_string()).collect(),
-            },
-        }
+        recipients_verdict(&recorded, want)
     }
 
     /// Encrypts `secret` to `recipients` (ASCII-armored), replaces the file
@@ -317,8 +341,13 @@ impl SecretStore {
     /// `checked` note when the file is still the ciphertext it was noted for.
     pub fn checked(&self, rel: &str) -> Result<(String, Option<String>), SecretsError> {
         check_rel(rel)?;
-        let bytes = read_file(&self.path_of(rel)).map_err(|e| SecretsError::io(self.display_path(rel), e))?;
-        let sha = sha256_hex(&bytes);
+        let path = self.path_of(rel);
+        // Unchanged since `status` verified it: its hash is known.
+        let known = fs::metadata(&path).ok().and_then(|m| self.verified.get(rel, &super::statcache::FileId::of(&m))).map(|v| v.sha256);
+        let sha = match known {
+            Some(sha) => sha,
+            None => sha256_hex(&read_file(&path).map_err(|e| SecretsError::io(self.display_path(rel), e))?),
+        };
         let note = self.files.get(rel).filter(|e| e.sha256 == sha).and_then(|e| e.checked.clone());
         Ok((sha, note))
     }
@@ -718,7 +747,20 @@ fn canonical_set(recipients: &[Recipient]) -> Vec<Recipient> {
     v
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+/// Current when the recorded recipients are those wanted, else which were
+/// added and removed.
+fn recipients_verdict(recorded: &[Recipient], want: &[Recipient]) -> Status {
+    let have: BTreeSet<&Recipient> = recorded.iter().collect();
+    let need: BTreeSet<&Recipient> = want.iter().collect();
+    if have == need {
+        return Status::Current;
+    }
+    Status::Stale {
+        reason: StaleReason::RecipientsChanged { added: need.difference(&have).map(|r| (*r).clone()).collect(), removed: have.difference(&need).map(|r| r.to_string()).collect() },
+    }
+}
+
+pub(super) fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
