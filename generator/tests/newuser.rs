@@ -89,9 +89,9 @@ fn secret_set_for_a_host_without_ssh_key_is_refused_with_the_fix() {
 #[test]
 fn host_set_changes_key_roles_and_address_of_an_existing_host() {
     let t = example();
-    hearth(t.path()).args(["host", "set", "monitoring01", "--address", "10.69.13.31", "--ssh-key", HOST_KEY]).assert().success();
+    hearth(t.path()).args(["host", "set", "monitoring01", "--address", "10.69.13.32", "--ssh-key", HOST_KEY]).assert().success();
     let inv = inventory(&t);
-    assert!(inv.contains("[hosts.monitoring01]\naddress = \"10.69.13.31\"\nssh_key = "), "{inv}");
+    assert!(inv.contains("[hosts.monitoring01]\naddress = \"10.69.13.32\"\nssh_key = "), "{inv}");
     hearth(t.path()).args(["host", "set", "extgw01", "--role", "wireguard-gateway"]).assert().code(1).stderr(
         predicate::str::contains("bastion users are listed but no host has role `bastion`")
             .and(predicate::str::contains("hearth host set extgw01 --role wireguard-gateway --role bastion")),
@@ -140,7 +140,7 @@ fn check_does_not_say_nothing_was_written_and_edits_say_after_your_change() {
     // A refused edit: positions are in the text the edit would write.
     let err = stderr_of(hearth(t.path()).args(["host", "remove", "jelly01"]), 1);
     assert!(err.contains("inventory.toml (after your change):") && err.contains("services.jellyfin.host: unknown host `jelly01`"), "{err}");
-    assert!(err.contains("the change would leave 2 problem(s) in inventory.toml") && err.contains("nothing was written"), "{err}");
+    assert!(err.contains("the change would leave 3 problem(s) in inventory.toml") && err.contains("nothing was written"), "{err}");
 }
 
 #[test]
@@ -158,7 +158,7 @@ fn peer_remove_names_what_blocks_it_and_cascade_removes_it() {
     assert!(out.contains("removed `mobile` from the allow list of `grafana`") && out.contains("removed [[acl_tests]] entry 0 (src = \"phone\")"), "{out}");
     let inv = inventory(&t);
     assert!(!inv.contains("src = \"phone\"") && !inv.contains("\"mobile\"") && inv.contains("src = \"admins\""), "{inv}");
-    hearth(t.path()).arg("check").assert().success().stdout(predicate::str::contains("1 ACL test(s)"));
+    hearth(t.path()).arg("check").assert().success().stdout(predicate::str::contains("3 ACL test(s)"));
 }
 
 #[test]
@@ -168,14 +168,14 @@ fn acl_test_add_list_remove() {
         .args(["acl-test", "add", "mobile", "--accept", "jellyfin", "--deny", "sonarr"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("added [[acl_tests]] entry 2"));
+        .stdout(predicate::str::contains("added [[acl_tests]] entry 6"));
     hearth(t.path()).args(["acl-test", "add", "mobile", "--accept", "sonarr"]).assert().code(1).stderr(predicate::str::contains("ACL test"));
     hearth(t.path()).args(["acl-test", "add", "nobody", "--accept", "sonarr"]).assert().code(1).stderr(predicate::str::contains("neither a group nor a peer"));
-    hearth(t.path()).args(["acl-test", "list", "--json"]).assert().success().stdout(predicate::str::contains("\"index\": 2"));
-    hearth(t.path()).arg("check").assert().success().stdout(predicate::str::contains("3 ACL test(s)"));
-    hearth(t.path()).args(["acl-test", "remove", "2"]).assert().success();
+    hearth(t.path()).args(["acl-test", "list", "--json"]).assert().success().stdout(predicate::str::contains("\"index\": 6"));
+    hearth(t.path()).arg("check").assert().success().stdout(predicate::str::contains("7 ACL test(s)"));
+    hearth(t.path()).args(["acl-test", "remove", "6"]).assert().success();
     hearth(t.path()).args(["acl-test", "remove", "7"]).assert().code(1).stderr(predicate::str::contains("no [[acl_tests]] entry 7"));
-    hearth(t.path()).arg("check").assert().success().stdout(predicate::str::contains("2 ACL test(s)"));
+    hearth(t.path()).arg("check").assert().success().stdout(predicate::str::contains("6 ACL test(s)"));
 }
 
 #[test]
@@ -266,7 +266,8 @@ fn flake_hosts(dir: &Path) -> Result<String, String> {
           nixosSystem = args: args;
         };
         flake = import (DIR + "/flake.nix");
-        out = flake.outputs { self = flake; nixpkgs = { inherit lib; }; hearth = { nixosModules.default = { }; }; };
+        # Stand-ins for the inputs; only nixosConfigurations is evaluated.
+        out = flake.outputs { self = flake; nixpkgs = { inherit lib; }; hearth = { nixosModules.default = { }; }; deploy-rs = { }; colmena = { }; };
       in builtins.attrNames out.nixosConfigurations
     "#;
     let out = std::process::Command::new("nix-instantiate")
