@@ -47,7 +47,7 @@ fn add_writes_the_dataset_and_a_host_id_once() {
     std::fs::write(
         t.path().join("inventory.toml"),
         std::fs::read_to_string(t.path().join("inventory.toml")).unwrap()
-            + "\n[hosts.nas02]\naddress = \"10.69.13.42\"\n\n[hosts.nas03]\naddress = \"10.69.13.41\"\n\n[storage.hosts.nas02.pools.tank]\nlayout = \"mirror\"\ndisks = [\"/dev/a\", \"/dev/b\"]\n",
+            + "\n[hosts.nas02]\naddress = \"10.69.13.42\"\n\n[hosts.nas03]\naddress = \"10.69.13.41\"\n\n[storage.hosts.nas02.pools.tank]\nlayout = \"mirror\"\ndisks = [\"/dev/a\", \"/dev/b\"]\n\n[backup.hosts.nas02.repositories.local]\nurl = \"/srv/restic\"\n",
     )
     .unwrap();
     // The hand-written host has no host_id yet: check says what to add.
