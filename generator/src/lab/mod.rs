@@ -274,17 +274,17 @@ fn scan_client(
     let missing: Vec<SocketAddrV4> = allowed.iter().filter(|f| f.proto == Proto::Tcp && !seen.contains(f)).map(|f| SocketAddrV4::new(f.addr, f.port)).collect();
     let n_missing = missing.len();
     if !missing.is_empty() {
-        seen.extend(flows_of(&patient_connect(ns, missing)?, Proto::Tcp));
+        seen.extend(flows_of(&patient_connect(ns, missing, 6)?, Proto::Tcp));
     }
     Ok((seen, n_missing, syn))
 }
 
 /// Real TCP connects, retried for up to about 12 seconds.
-fn patient_connect(ns: &str, targets: Vec<SocketAddrV4>) -> Result<BTreeSet<SocketAddrV4>> {
+fn patient_connect(ns: &str, targets: Vec<SocketAddrV4>, rounds: usize) -> Result<BTreeSet<SocketAddrV4>> {
     probe::in_netns(ns, move || {
         let mut open = BTreeSet::new();
         let mut todo = targets;
-        for _ in 0..6 {
+        for _ in 0..rounds {
             let o = probe::tcp_scan(&todo, probe::ScanOpts { window: 256, timeout: Duration::from_secs(2) })?;
             todo.retain(|t| !o.contains(t));
             open.extend(o);
@@ -315,9 +315,17 @@ fn probe_acl_client(lab: &Lab, plan: &LabPlan, c: &plan::ClientExpect) -> Result
             probe::udp_scan(&udp, &expect_udp, (Duration::from_millis(700), 5), probe::UDP_CONFIRM)?,
         ))
     })?;
+    // A port that did not answer is asked again before it counts as closed:
+    // patiently where it should be open, twice more where it should not
+    // (a SYN lost on a loaded machine must not hide an opening either).
+    let tcp_all: Vec<SocketAddrV4> = checks.iter().filter(|a| a.flow.proto == Proto::Tcp).map(|a| SocketAddrV4::new(a.flow.addr, a.flow.port)).collect();
+    let unseen_denied: Vec<SocketAddrV4> = tcp_all.into_iter().filter(|a| !ot.contains(a) && !expect_open.contains(a)).collect();
     let again: Vec<SocketAddrV4> = expect_open.into_iter().filter(|a| !ot.contains(a)).collect();
     if !again.is_empty() && c.connects {
-        ot.extend(patient_connect(&ns, again)?);
+        ot.extend(patient_connect(&ns, again, 6)?);
+    }
+    if !unseen_denied.is_empty() && c.connects {
+        ot.extend(patient_connect(&ns, unseen_denied, 2)?);
     }
     for a in checks {
         let sa = SocketAddrV4::new(a.flow.addr, a.flow.port);
