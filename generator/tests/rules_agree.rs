@@ -2,7 +2,7 @@
 //! and values from the same definitions (modules/lib/util/rules.json), and
 //! what `check` accepts the renderers render.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command as StdCommand;
 
 use assert_cmd::Command;
@@ -10,9 +10,8 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use tempfile::TempDir;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
+mod support;
+use support::{copy_dir, repo_root};
 
 fn nix_instantiate() -> bool {
     StdCommand::new("nix-instantiate").arg("--version").output().is_ok_and(|o| o.status.success())
@@ -79,19 +78,6 @@ fn example() -> TempDir {
         copy_dir(&root.join(d), &t.path().join(d));
     }
     t
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), dst).unwrap();
-        }
-    }
 }
 
 fn hearth(dir: &Path) -> Command {
