@@ -340,10 +340,19 @@ pub fn syn_scan(src: Ipv4Addr, targets: &[SocketAddrV4], opts: SynOpts, reached:
     // probes (it creeps up again slowly, as the machine's load changes).
     let mut rate = f64::from(opts.rate);
     let mut ceiling = f64::from(opts.rate) * 1.5;
+    // The largest chunk: shrinks while chunks keep losing probes at the
+    // lowest rate (a chunk of n probes at a loss rate p arrives whole with
+    // probability (1-p)^n), and grows back as chunks arrive whole.
+    let mut max_len = 50_000usize;
+    // The scan gives up only when no chunk has arrived whole for STALL (a
+    // loaded machine may lose many chunks; that is no reason to stop while
+    // the scan still moves).
+    let mut progress = Instant::now();
+    let mut arrived_since_progress = 0u64;
     let mut pos = 0;
     while pos < targets.len() {
         // About a quarter of a second of probes per chunk.
-        let len = ((rate / 4.0) as usize).clamp(250, 50_000).min(targets.len() - pos);
+        let len = ((rate / 4.0) as usize).max(250).min(max_len).min(targets.len() - pos);
         let chunk = &targets[pos..pos + len];
         let tag = (res.attempts % TAGS) as u8 + 1;
         res.attempts += 1;
@@ -392,26 +401,38 @@ pub fn syn_scan(src: Ipv4Addr, targets: &[SocketAddrV4], opts: SynOpts, reached:
         if std::env::var_os("HEARTH_LAB_DEBUG").is_some() {
             eprintln!("chunk tag {tag} len {len} rate {rate:.0}: {got} arrived, send {:?}, wait {:?}", t0.elapsed(), still.elapsed());
         }
-        res.reached += got.min(len as u64) as usize;
         if got >= len as u64 {
+            res.reached += len;
             pos += len;
+            progress = Instant::now();
+            arrived_since_progress = 0;
             ceiling *= 1.02;
             rate = (rate * 1.05).min(ceiling * 0.95);
-        } else if got == 0 {
-            // Nothing at all: the path is down (a handshake under way), not
-            // congested. Wait and send the chunk again at the same rate.
-            res.resent_chunks += 1;
-            std::thread::sleep(Duration::from_millis(500));
-            if res.resent_chunks > 200 {
-                return Err(anyhow!("no probe reaches the gateway"));
-            }
+            max_len = max_len.saturating_mul(2).min(50_000);
         } else {
             res.resent_chunks += 1;
-            res.reached -= got.min(len as u64) as usize;
-            ceiling = rate;
-            rate = (rate * 0.8).max(500.0);
-            if res.resent_chunks > 200 {
-                return Err(anyhow!("probes keep getting lost on the way to the gateway ({got} of {len} arrived at {rate:.0}/s)"));
+            arrived_since_progress += got;
+            if got == 0 {
+                // Nothing at all: the path is down (a handshake under way),
+                // not congested. Wait and send the chunk again at the same rate.
+                std::thread::sleep(Duration::from_millis(500));
+            } else {
+                ceiling = rate;
+                if rate <= MIN_RATE {
+                    max_len = (len / 2).max(MIN_CHUNK);
+                }
+                rate = (rate * 0.8).max(MIN_RATE);
+            }
+            if progress.elapsed() > STALL {
+                let done = format!("{pos} of {} probes confirmed, {} chunks re-sent", targets.len(), res.resent_chunks);
+                return Err(if arrived_since_progress == 0 {
+                    anyhow!("no probe reaches the gateway: none of this client's probes arrived for {} s ({done})", STALL.as_secs())
+                } else {
+                    anyhow!(
+                        "probes keep getting lost on the way to the gateway: no chunk arrived whole for {} s, the last {got} of {len} at {rate:.0}/s ({done})",
+                        STALL.as_secs()
+                    )
+                });
             }
         }
         res.final_rate = rate as u32;
@@ -444,6 +465,12 @@ pub struct SynResult {
 
 /// DSCP tags the scan cycles through (counters per client and tag).
 pub const TAGS: usize = 8;
+
+/// The scan's floor rate (probes per second) and smallest chunk.
+const MIN_RATE: f64 = 500.0;
+const MIN_CHUNK: usize = 16;
+/// How long a scan may go without a chunk arriving whole before it fails.
+const STALL: Duration = Duration::from_secs(120);
 
 /// UDP probe: one datagram per target, answered (echoed) by the responder.
 /// Returns the targets whose echo came back. Unanswered ones are retried
