@@ -5,6 +5,17 @@ mod cmd;
 
 use clap::{CommandFactory as _, FromArgMatches as _, Parser};
 
+/// The exit status every command keeps (CI scripts rely on it).
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  success
+  1  a check failed: `check` (the inventory does not parse, breaks a rule or
+     fails an ACL test), `render --check` (a generated file or secret is out
+     of date), `secret list` and `secrets rekey` (a damaged or stale secret),
+     `lab run` (the data plane differs from the policy)
+  2  an error: bad arguments, an unreadable file, a missing tool, or an edit,
+     render or secret change that was refused (then nothing was changed)";
+
 /// One inventory of a homelab, rendered into NixOS modules and age secrets.
 ///
 /// Typical session:
@@ -13,7 +24,7 @@ use clap::{CommandFactory as _, FromArgMatches as _, Parser};
 ///   hearth render && git add -A && git commit -m "phone may reach grafana"
 ///   nixos-rebuild switch --flake .#extgw01
 #[derive(Debug, Parser)]
-#[command(name = "hearth", version, verbatim_doc_comment)]
+#[command(name = "hearth", version, verbatim_doc_comment, after_help = EXIT_STATUS)]
 struct Cli {
     #[command(flatten)]
     global: cmd::Global,
@@ -197,7 +208,7 @@ fn main() {
                 std::process::exit(0);
             }
             eprintln!("error: {}", message(&e));
-            std::process::exit(1);
+            std::process::exit(2);
         }
     }
 }
@@ -218,5 +229,11 @@ fn message(e: &anyhow::Error) -> String {
         }
         out.push_str(&text);
     }
-    out.chars().flat_map(|c| if c.is_control() && c != '\n' { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
+    printable(&out)
+}
+
+/// `s` with control characters other than newlines (from a path or a value)
+/// shown escaped, never sent raw to the terminal.
+pub(crate) fn printable(s: &str) -> String {
+    s.chars().flat_map(|c| if c.is_control() && c != '\n' { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
 }

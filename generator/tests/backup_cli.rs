@@ -59,7 +59,7 @@ fn bad_backup_inputs_are_located_errors_and_write_nothing() {
     assert_ne!(bad, inv, "the example changed: update this test");
     std::fs::write(t.path().join("inventory.toml"), &bad).unwrap();
     let before = contents(t.path());
-    let out = hearth(t.path()).arg("render").assert().code(1).get_output().stderr.clone();
+    let out = hearth(t.path()).arg("render").assert().code(2).get_output().stderr.clone();
     let err = String::from_utf8(out).unwrap();
     for want in [
         "backup.retention.attic: the retention of tier `attic` keeps nothing",

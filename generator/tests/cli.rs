@@ -101,7 +101,7 @@ fn invalid_inventory_reports_every_problem_with_position_and_writes_nothing() {
         .replace("allow = [\"admins\"]\nweb = true\n\n[services.radarr]", "allow = [\"admns\"]\nweb = true\n\n[services.radarr]");
     std::fs::write(t.path().join("inventory.toml"), &bad).unwrap();
     let before = snapshot(t.path());
-    let out = hearth(t.path()).arg("render").assert().code(1).get_output().stderr.clone();
+    let out = hearth(t.path()).arg("render").assert().code(2).get_output().stderr.clone();
     let err = String::from_utf8(out).unwrap();
     assert!(err.contains("inventory.toml:") && err.contains("hosts.jelly01.address: 10.69.14.12 is not a usable address of the LAN 10.69.13.0/24"), "{err}");
     assert!(err.contains("services.sonarr.host: unknown host `sonar-jail`") && err.contains("hint: known hosts:"), "{err}");
@@ -119,6 +119,22 @@ fn truncated_inventory_is_a_clear_parse_error() {
     let inv = std::fs::read_to_string(t.path().join("inventory.toml")).unwrap();
     std::fs::write(t.path().join("inventory.toml"), &inv[..inv.find("[hosts.extgw01]").unwrap() + 9]).unwrap();
     hearth(t.path()).arg("check").assert().code(1).stderr(predicate::str::starts_with("error: inventory.toml:").and(predicate::str::contains("panicked").not()));
+}
+
+#[test]
+fn exit_status_tells_a_failed_check_from_an_error() {
+    let t = example();
+    // 1: the check ran and failed (an ACL expectation the policy breaks).
+    let inv = std::fs::read_to_string(t.path().join("inventory.toml")).unwrap();
+    let broken = inv.replacen("[[acl_tests]]\n", "[[acl_tests]]\nsrc = \"phone\"\naccept = [\"10.69.13.40:22\"]\n\n[[acl_tests]]\n", 1);
+    assert_ne!(broken, inv);
+    std::fs::write(t.path().join("inventory.toml"), broken).unwrap();
+    hearth(t.path()).arg("check").assert().code(1);
+    // 2: it could not run (no inventory there).
+    hearth(t.path()).args(["check", "--inventory", "missing.toml"]).assert().code(2).stderr(predicate::str::contains("cannot read missing.toml"));
+    // 2: bad arguments; and --help says which is which.
+    hearth(t.path()).args(["peer", "add"]).assert().code(2);
+    hearth(t.path()).arg("--help").assert().success().stdout(predicate::str::contains("Exit status:").and(predicate::str::contains("2  an error")));
 }
 
 #[test]
@@ -158,7 +174,7 @@ fn removed_peer_address_is_retired_until_reuse_is_asked_for() {
     hearth(t.path())
         .args(["peer", "remove", "phone"])
         .assert()
-        .code(1)
+        .code(2)
         .stderr(predicate::str::contains("peer `phone` is still named in 3 place(s)").and(predicate::str::contains("hearth acl-test remove 0")));
 }
 
@@ -166,7 +182,7 @@ fn removed_peer_address_is_retired_until_reuse_is_asked_for() {
 fn edit_that_breaks_an_acl_test_is_refused_unless_forced() {
     let t = example();
     let before = snapshot(t.path());
-    hearth(t.path()).args(["deny", "jellyfin", "mobile"]).assert().code(1).stderr(
+    hearth(t.path()).args(["deny", "jellyfin", "mobile"]).assert().code(2).stderr(
         predicate::str::contains("makes 1 ACL test(s) fail").and(predicate::str::contains("phone -> jellyfin (10.69.13.12:8096/tcp) should be accepted, but no rule allows it")),
     );
     assert_eq!(before, snapshot(t.path()));
@@ -197,7 +213,7 @@ fn service_add_with_range_and_list_round_trips() {
     hearth(t.path())
         .args(["service", "add", "clash", "--host", "jelly01", "--port", "27020", "--allow", "laptop"])
         .assert()
-        .code(1)
+        .code(2)
         .stderr(predicate::str::contains("tcp port 27015-27030 on `jelly01` is also used by service `clash`"));
 }
 
@@ -220,8 +236,8 @@ fn concurrent_host_adds_both_land() {
 #[test]
 fn host_add_rejects_bad_names_and_duplicates() {
     let t = example();
-    hearth(t.path()).args(["host", "add", "Bad_Name"]).assert().code(1).stderr(predicate::str::contains("not a DNS label"));
-    hearth(t.path()).args(["host", "add", "vps"]).assert().code(1).stderr(predicate::str::contains("already exists"));
+    hearth(t.path()).args(["host", "add", "Bad_Name"]).assert().code(2).stderr(predicate::str::contains("not a DNS label"));
+    hearth(t.path()).args(["host", "add", "vps"]).assert().code(2).stderr(predicate::str::contains("already exists"));
     hearth(t.path()).args(["host", "add", "x", "--role", "hub"]).assert().code(2).stderr(predicate::str::contains("wireguard-hub"));
 }
 
@@ -301,7 +317,7 @@ fn peer_config_without_identity_fails_naming_the_file() {
     let t = example();
     let mut c = Command::cargo_bin("hearth").unwrap();
     c.current_dir(t.path()).env("HOME", t.path()).env_remove("HEARTH_IDENTITY");
-    c.args(["peer", "config", "phone"]).assert().code(1).stderr(predicate::str::contains("id_ed25519"));
+    c.args(["peer", "config", "phone"]).assert().code(2).stderr(predicate::str::contains("id_ed25519"));
 }
 
 #[test]
@@ -313,7 +329,7 @@ fn preview_prints_the_gateway_ruleset_through_nix() {
         .assert()
         .success()
         .stdout(predicate::str::starts_with("table inet hearth {").and(predicate::str::contains("10.69.13.11 . tcp . 3000")));
-    hearth(t.path()).args(["preview", "vps", "nftables"]).assert().code(1).stderr(predicate::str::contains("needs the wireguard-gateway role"));
+    hearth(t.path()).args(["preview", "vps", "nftables"]).assert().code(2).stderr(predicate::str::contains("needs the wireguard-gateway role"));
 }
 
 #[test]
@@ -347,7 +363,7 @@ fn init_creates_a_valid_repository_and_refuses_to_overwrite() {
     // Without a hub, the phone dials the gateway directly.
     let conf = hearth(t.path()).args(["peer", "config", "phone"]).assert().success().get_output().stdout.clone();
     assert!(String::from_utf8(conf).unwrap().contains("Endpoint = home.example.org:51820"));
-    hearth(t.path()).arg("init").assert().code(1).stderr(predicate::str::contains("never overwrites"));
+    hearth(t.path()).arg("init").assert().code(2).stderr(predicate::str::contains("never overwrites"));
 }
 
 #[test]
@@ -402,7 +418,7 @@ fn secret_set_reads_stdin_and_host_declares_it() {
     hearth(t.path()).arg("render").assert().success();
     let nix = std::fs::read_to_string(t.path().join("hosts/jelly01/hearth.nix")).unwrap();
     assert!(nix.contains("restic-password = {") && !nix.contains("correct horse"));
-    hearth(t.path()).args(["secret", "set", "x", "--host", "jelly01"]).write_stdin("").assert().code(1).stderr(predicate::str::contains("empty input"));
+    hearth(t.path()).args(["secret", "set", "x", "--host", "jelly01"]).write_stdin("").assert().code(2).stderr(predicate::str::contains("empty input"));
 }
 
 #[test]

@@ -142,7 +142,7 @@ fn rotate_killed_between_key_and_inventory_is_reported_and_repaired() {
     assert!(stdout.contains(&format!("secrets/peers/phone/wireguard-key.age: holds the private key of public key {}, but peers.phone.public_key is {old}", kp.public)), "{stdout}");
     assert!(stdout.contains("`hearth peer rotate phone`"), "{stdout}");
     hearth(t.path()).args(["secret", "list"]).assert().code(1).stdout(predicate::str::contains("bad value"));
-    hearth(t.path()).args(["peer", "config", "phone"]).assert().code(1).stderr(predicate::str::contains("run `hearth render` to take the new public key"));
+    hearth(t.path()).args(["peer", "config", "phone"]).assert().code(2).stderr(predicate::str::contains("run `hearth render` to take the new public key"));
     // Without an identity, --check says what it could not verify.
     let mut c = Command::cargo_bin("hearth").unwrap();
     c.current_dir(t.path()).env("HOME", t.path()).env_remove("HEARTH_IDENTITY").args(["render", "--check"]);
@@ -183,10 +183,10 @@ fn agenix_edits_of_generated_values_are_caught() {
     hearth(t.path())
         .arg("render")
         .assert()
-        .code(1)
+        .code(2)
         .stderr(predicate::str::contains("secrets/vps/psk-phone.age: is not a preshared key").and(predicate::str::contains("run `hearth peer rotate phone`")));
     assert_eq!(before, files(t.path()), "a refused render writes nothing");
-    hearth(t.path()).args(["peer", "config", "phone"]).assert().code(1).stderr(predicate::str::contains("is not a preshared key"));
+    hearth(t.path()).args(["peer", "config", "phone"]).assert().code(2).stderr(predicate::str::contains("is not a preshared key"));
     hearth(t.path()).args(["peer", "rotate", "phone"]).assert().success();
     hearth(t.path()).arg("render").assert().success();
     hearth(t.path()).args(["render", "--check"]).assert().success();
@@ -199,7 +199,7 @@ fn damaged_and_foreign_secrets_get_one_verdict_and_a_repair_that_works() {
     std::fs::write(t.path().join("secrets/vps/psk-laptop.age"), "").unwrap();
     let line = "secrets/vps/psk-laptop.age: damaged: the file is empty; restore it from git (`git checkout -- secrets/vps/psk-laptop.age`), or replace it with `hearth peer rotate laptop`";
     hearth(t.path()).args(["render", "--check"]).assert().code(1).stdout(predicate::str::contains(line));
-    hearth(t.path()).arg("render").assert().code(1).stderr(predicate::str::contains(line));
+    hearth(t.path()).arg("render").assert().code(2).stderr(predicate::str::contains(line));
     hearth(t.path()).args(["secrets", "rekey"]).assert().code(1).stderr(predicate::str::contains("secrets/vps/psk-laptop.age: damaged"));
     hearth(t.path()).args(["peer", "rotate", "laptop"]).assert().success();
     hearth(t.path()).arg("render").assert().success();
@@ -286,7 +286,7 @@ fn rejected_user_add_with_totp_leaves_nothing() {
     hearth(t.path())
         .args(["user", "add", "x/y", "--totp", "--ssh-key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIGt226BmWKXJp3wh4KzD35v3L6SAuS3ddIib2+BfM0p"])
         .assert()
-        .code(1)
+        .code(2)
         .stderr(predicate::str::contains("user name `x/y` is not a DNS label"));
     assert_eq!(before, files(t.path()), "nothing written, no directory left");
 }
@@ -350,10 +350,10 @@ fn rules_of_the_users_own_in_secrets_nix_are_kept() {
     assert!(names.contains("mine/restic.age") && names.contains("among.age"), "{names} {}", String::from_utf8_lossy(&eval.stderr));
     // A rule of the user's for a file hearth manages is refused, not dropped.
     std::fs::write(&sn, after.replace("}\n", "  \"vps/psk-phone.age\".publicKeys = [ ];\n}\n")).unwrap();
-    hearth(t.path()).arg("render").assert().code(1).stderr(predicate::str::contains("your rule for `vps/psk-phone.age` names a file hearth manages"));
+    hearth(t.path()).arg("render").assert().code(2).stderr(predicate::str::contains("your rule for `vps/psk-phone.age` names a file hearth manages"));
     // A file that does not parse is refused too.
     std::fs::write(&sn, "{ \"a.age\".publicKeys = [ ").unwrap();
-    hearth(t.path()).arg("render").assert().code(1).stderr(predicate::str::contains("secrets/secrets.nix: it does not parse"));
+    hearth(t.path()).arg("render").assert().code(2).stderr(predicate::str::contains("secrets/secrets.nix: it does not parse"));
 }
 
 #[test]
@@ -364,8 +364,8 @@ fn lab_down_accepts_only_lab_prefixes() {
     std::fs::create_dir_all(&victim).unwrap();
     std::fs::write(victim.join("state.json"), r#"{"prefix":"x","owner_pid":1,"nodes":{},"namespaces":[],"processes":[],"sockets":[],"users":[]}"#).unwrap();
     let hostile = format!("../..{}", victim.display());
-    hearth(t.path()).args(["lab", "down", "--all", &hostile]).assert().code(1).stderr(predicate::str::contains("is not a lab prefix"));
-    hearth(t.path()).args(["lab", "exec", "--lab", &hostile, "x", "--", "true"]).assert().code(1).stderr(predicate::str::contains("is not a lab prefix"));
+    hearth(t.path()).args(["lab", "down", "--all", &hostile]).assert().code(2).stderr(predicate::str::contains("is not a lab prefix"));
+    hearth(t.path()).args(["lab", "exec", "--lab", &hostile, "x", "--", "true"]).assert().code(2).stderr(predicate::str::contains("is not a lab prefix"));
     assert!(victim.join("state.json").exists(), "nothing outside the lab's run directory is removed");
 }
 
@@ -390,10 +390,10 @@ fn ssh_config_user_must_be_a_known_user_name() {
     hearth(t.path())
         .args(["ssh-config", "--user", "x\n  ProxyCommand touch /tmp/pwn"])
         .assert()
-        .code(1)
+        .code(2)
         .stdout("")
         .stderr(predicate::str::contains("--user: user name").and(predicate::str::contains("is not a DNS label")));
-    hearth(t.path()).args(["ssh-config", "--user", "mallory"]).assert().code(1).stderr(predicate::str::contains("no bastion user `mallory`; known users: torjus"));
+    hearth(t.path()).args(["ssh-config", "--user", "mallory"]).assert().code(2).stderr(predicate::str::contains("no bastion user `mallory`; known users: torjus"));
     hearth(t.path()).args(["ssh-config", "--user", "torjus"]).assert().success().stdout(predicate::str::contains("  User torjus\n"));
 }
 
@@ -406,7 +406,7 @@ fn user_sign_rejects_a_validity_that_overflows() {
     hearth(t.path())
         .args(["user", "sign", "torjus", "--validity", "18446744073709551615s"])
         .assert()
-        .code(1)
+        .code(2)
         .stdout("")
         .stderr(predicate::str::contains("is not a duration like 30m, 8h or 7d (at most 3660d)"));
 }
@@ -419,7 +419,7 @@ fn control_characters_in_values_are_rejected_with_their_location() {
     hearth(t.path())
         .args(["user", "add", "alice", "--ssh-key", &format!("{} a\u{1b}b", key.trim())])
         .assert()
-        .code(1)
+        .code(2)
         .stderr(predicate::str::contains("users.alice.ssh_keys.0: value").and(predicate::str::contains("holds a control character")));
     assert_eq!(before, files(t.path()));
     // A NUL (argv cannot carry one; a hand edit can) never reaches hearth.nix.
@@ -427,14 +427,14 @@ fn control_characters_in_values_are_rejected_with_their_location() {
     let edited = inv.replacen("# TEST admin (ssh)", "", 1).replacen("BfM0p\",", "BfM0p a\\u0000b\",", 1);
     assert_ne!(inv, edited);
     std::fs::write(t.path().join("inventory.toml"), edited).unwrap();
-    hearth(t.path()).arg("render").assert().code(1).stderr(predicate::str::contains("admin.recipients.1: value").and(predicate::str::contains("a\\0b` holds a control character")));
+    hearth(t.path()).arg("render").assert().code(2).stderr(predicate::str::contains("admin.recipients.1: value").and(predicate::str::contains("a\\0b` holds a control character")));
 }
 
 #[test]
 fn errors_show_paths_escaped_and_the_os_error_once() {
     let t = example();
     let (code, _, err) = out(hearth(t.path()).env("HEARTH_IDENTITY", t.path().join("no\u{1b}[31mkey")).args(["secret", "show", "wireguard-key", "--host", "vps"]));
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(2));
     assert!(!err.contains('\u{1b}') && err.contains("no\\u{1b}[31mkey"), "{err:?}");
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
 }

@@ -60,7 +60,7 @@ fn preview_alloy_and_loki_of_the_example() {
         .success()
         .stdout(predicate::str::contains("\"retention_period\": \"31d\"").and(predicate::str::contains("\"http_listen_port\": 3100")));
     hearth(t.path()).args(["preview", "jelly01", "loki"]).assert().failure().stderr(predicate::str::contains("it needs to be the Loki host"));
-    hearth(t.path()).args(["preview", "vps", "alloy"]).assert().code(1).stderr(predicate::str::contains("needs to ship logs"));
+    hearth(t.path()).args(["preview", "vps", "alloy"]).assert().code(2).stderr(predicate::str::contains("needs to ship logs"));
 }
 
 #[test]

@@ -54,7 +54,7 @@ fn removing_the_last_admin_is_refused_even_with_force() {
         if force {
             c.arg("--force");
         }
-        let err = stderr_of(&mut c, 1);
+        let err = stderr_of(&mut c, 2);
         assert!(err.contains("is the last admin recipient") && err.contains("hearth admin add"), "{err}");
     }
     assert_eq!(before, inventory(&t), "nothing written");
@@ -63,7 +63,7 @@ fn removing_the_last_admin_is_refused_even_with_force() {
 #[test]
 fn secret_set_for_a_host_without_ssh_key_is_refused_with_the_fix() {
     let t = example();
-    let err = stderr_of(hearth(t.path()).args(["secret", "set", "restic-password", "--host", "jelly01"]).write_stdin("pw"), 1);
+    let err = stderr_of(hearth(t.path()).args(["secret", "set", "restic-password", "--host", "jelly01"]).write_stdin("pw"), 2);
     assert!(err.contains("host `jelly01` has no `ssh_key`") && err.contains("hearth host set jelly01 --ssh-key"), "{err}");
     assert!(!t.path().join("secrets/jelly01").exists(), "nothing stored");
     assert!(!inventory(&t).contains("restic-password"));
@@ -78,11 +78,11 @@ fn host_set_changes_key_roles_and_address_of_an_existing_host() {
     hearth(t.path()).args(["host", "set", "monitoring01", "--address", "10.69.13.32", "--ssh-key", HOST_KEY]).assert().success();
     let inv = inventory(&t);
     assert!(inv.contains("[hosts.monitoring01]\naddress = \"10.69.13.32\"\nssh_key = "), "{inv}");
-    hearth(t.path()).args(["host", "set", "extgw01", "--role", "wireguard-gateway"]).assert().code(1).stderr(
+    hearth(t.path()).args(["host", "set", "extgw01", "--role", "wireguard-gateway"]).assert().code(2).stderr(
         predicate::str::contains("bastion users are listed but no host has role `bastion`")
             .and(predicate::str::contains("hearth host set extgw01 --role wireguard-gateway --role bastion")),
     );
-    hearth(t.path()).args(["host", "set", "ghost", "--address", "10.69.13.40"]).assert().code(1).stderr(predicate::str::contains("no host `ghost`"));
+    hearth(t.path()).args(["host", "set", "ghost", "--address", "10.69.13.40"]).assert().code(2).stderr(predicate::str::contains("no host `ghost`"));
     hearth(t.path()).arg("check").assert().success();
 }
 
@@ -102,7 +102,7 @@ fn a_group_nothing_uses_warns_with_did_you_mean() {
 fn empty_resolvers_warn_at_check_and_in_peer_config() {
     let t = example();
     // ns1:53/udp is an accepted target of the example's phone test.
-    hearth(t.path()).args(["resolver", "remove", "10.69.13.5"]).assert().code(1).stderr(predicate::str::contains("ACL test"));
+    hearth(t.path()).args(["resolver", "remove", "10.69.13.5"]).assert().code(2).stderr(predicate::str::contains("ACL test"));
     hearth(t.path()).args(["resolver", "remove", "10.69.13.5", "--force"]).assert().success();
     hearth(t.path()).args(["resolver", "remove", "10.69.13.6", "--force"]).assert().success();
     let err = stderr_of(hearth(t.path()).arg("check"), 1);
@@ -124,7 +124,7 @@ fn check_does_not_say_nothing_was_written_and_edits_say_after_your_change() {
     assert!(err.contains("1 problem(s) in inventory.toml") && !err.contains("nothing was written"), "{err}");
     std::fs::write(t.path().join("inventory.toml"), &inv).unwrap();
     // A refused edit: positions are in the text the edit would write.
-    let err = stderr_of(hearth(t.path()).args(["host", "remove", "jelly01"]), 1);
+    let err = stderr_of(hearth(t.path()).args(["host", "remove", "jelly01"]), 2);
     assert!(err.contains("inventory.toml (after your change):") && err.contains("services.jellyfin.host: unknown host `jelly01`"), "{err}");
     assert!(err.contains("the change would leave 3 problem(s) in inventory.toml") && err.contains("nothing was written"), "{err}");
 }
@@ -133,7 +133,7 @@ fn check_does_not_say_nothing_was_written_and_edits_say_after_your_change() {
 fn peer_remove_names_what_blocks_it_and_cascade_removes_it() {
     let t = example();
     let before = inventory(&t);
-    let err = stderr_of(hearth(t.path()).args(["peer", "remove", "phone"]), 1);
+    let err = stderr_of(hearth(t.path()).args(["peer", "remove", "phone"]), 2);
     assert!(
         err.contains("peer `phone` is still named in") && err.contains("hearth deny grafana mobile") && err.contains("hearth acl-test remove 0") && err.contains("--cascade"),
         "{err}"
@@ -155,12 +155,12 @@ fn acl_test_add_list_remove() {
         .assert()
         .success()
         .stdout(predicate::str::contains("added [[acl_tests]] entry 6"));
-    hearth(t.path()).args(["acl-test", "add", "mobile", "--accept", "sonarr"]).assert().code(1).stderr(predicate::str::contains("ACL test"));
-    hearth(t.path()).args(["acl-test", "add", "nobody", "--accept", "sonarr"]).assert().code(1).stderr(predicate::str::contains("neither a group nor a peer"));
+    hearth(t.path()).args(["acl-test", "add", "mobile", "--accept", "sonarr"]).assert().code(2).stderr(predicate::str::contains("ACL test"));
+    hearth(t.path()).args(["acl-test", "add", "nobody", "--accept", "sonarr"]).assert().code(2).stderr(predicate::str::contains("neither a group nor a peer"));
     hearth(t.path()).args(["acl-test", "list", "--json"]).assert().success().stdout(predicate::str::contains("\"index\": 6"));
     hearth(t.path()).arg("check").assert().success().stdout(predicate::str::contains("7 ACL test(s)"));
     hearth(t.path()).args(["acl-test", "remove", "6"]).assert().success();
-    hearth(t.path()).args(["acl-test", "remove", "7"]).assert().code(1).stderr(predicate::str::contains("no [[acl_tests]] entry 7"));
+    hearth(t.path()).args(["acl-test", "remove", "7"]).assert().code(2).stderr(predicate::str::contains("no [[acl_tests]] entry 7"));
     hearth(t.path()).arg("check").assert().success().stdout(predicate::str::contains("6 ACL test(s)"));
 }
 
@@ -281,7 +281,7 @@ fn init_flake_names_a_real_hearth_and_evaluates_before_the_first_render() {
     let t2 = TempDir::new().unwrap();
     hearth(t2.path()).args(["init", "--hearth", "github:someone/hearth"]).assert().success();
     assert!(std::fs::read_to_string(t2.path().join("flake.nix")).unwrap().contains("hearth.url = \"github:someone/hearth\";"));
-    hearth(t2.path()).args(["init", "x", "--hearth", "a\"b"]).assert().code(1).stderr(predicate::str::contains("not a flake reference"));
+    hearth(t2.path()).args(["init", "x", "--hearth", "a\"b"]).assert().code(2).stderr(predicate::str::contains("not a flake reference"));
     if std::process::Command::new("nix-instantiate").arg("--version").output().is_err() {
         println!("SKIPPED: nix-instantiate missing; the flake evaluation part did not run");
         return;

@@ -127,8 +127,20 @@ pub fn render(args: RenderArgs, global: &Global) -> anyhow::Result<i32> {
 
 pub fn check(global: &Global) -> anyhow::Result<i32> {
     // `check` writes nothing, so its report does not say "nothing was written".
-    let loaded = Loaded::read(&global.inventory)?;
-    validate::check(&loaded).map_err(|p| p.with_mode(validate::Mode::Check))?;
+    // Exit 1: the inventory does not parse, breaks a rule or fails an ACL
+    // test (the check's verdict); exit 2 (an error): it cannot be read.
+    let loaded = match Loaded::read(&global.inventory) {
+        Ok(l) => l,
+        Err(e @ hearth::inventory::LoadError::Parse { .. }) => {
+            eprintln!("error: {}", crate::printable(&e.to_string()));
+            return Ok(1);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Err(p) = validate::check(&loaded) {
+        eprintln!("error: {}", crate::printable(&p.with_mode(validate::Mode::Check).to_string()));
+        return Ok(1);
+    }
     for w in validate::warning_lines(&loaded, &[]) {
         eprintln!("{w}");
     }

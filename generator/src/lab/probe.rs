@@ -428,10 +428,7 @@ pub fn syn_scan(src: Ipv4Addr, targets: &[SocketAddrV4], opts: SynOpts, reached:
                 return Err(if arrived_since_progress == 0 {
                     anyhow!("no probe reaches the gateway: none of this client's probes arrived for {} s ({done})", STALL.as_secs())
                 } else {
-                    anyhow!(
-                        "probes keep getting lost on the way to the gateway: no chunk arrived whole for {} s, the last {got} of {len} at {rate:.0}/s ({done})",
-                        STALL.as_secs()
-                    )
+                    anyhow!("probes keep getting lost on the way to the gateway: no chunk arrived whole for {} s, the last {got} of {len} at {rate:.0}/s ({done})", STALL.as_secs())
                 });
             }
         }
