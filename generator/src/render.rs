@@ -194,13 +194,6 @@ pub fn materialize(ed: &mut Editor, store: &mut SecretStore) -> Result<Vec<Strin
     Ok(changes)
 }
 
-/// Secrets that need a rekey, judged by the files themselves (recipients
-/// changed, not in `recipients.json`, rewritten by another tool): what
-/// `render` rekeys and `render --check` reports, so both give one verdict.
-pub fn stale_secrets(inv: &Inventory, store: &SecretStore) -> Result<Vec<(SecretSpec, Vec<Recipient>, String)>, RenderError> {
-    Ok(statuses(inv, store)?.into_iter().filter(|(_, _, st)| matches!(st, Status::Stale { .. })).map(|(spec, r, st)| (spec, r, st.to_string())).collect())
-}
-
 /// Every secret's status, read from the files (both cores).
 fn statuses(inv: &Inventory, store: &SecretStore) -> Result<Vec<(SecretSpec, Vec<Recipient>, Status)>, RenderError> {
     use rayon::prelude::*;

@@ -3,7 +3,7 @@
 
 mod secrets_support;
 
-use hearth::secrets::{SecretBytes, SecretStore, SecretsError, StaleReason, Status, UnknownCause, WriteOutcome};
+use hearth::secrets::{SecretBytes, SecretStore, SecretsError, StaleReason, Status, UnknownCause};
 use secrets_support::*;
 
 const PLAIN: &[u8] = b"TOTP-SEED-JBSWY3DPEHPK3PXP-plaintext";
@@ -82,25 +82,6 @@ fn edited_manifest_is_caught_by_the_age_header_check() {
         store.status("vps/k.age", &[admin(), admin2(), host("vps")]).unwrap(),
         Status::Stale { reason: StaleReason::UnknownRecipients { cause: UnknownCause::HeaderMismatch } }
     );
-}
-
-#[test]
-fn write_if_changed_leaves_the_file_byte_identical_when_nothing_changed() {
-    let (_t, dir) = scratch();
-    let mut store = SecretStore::open(&dir).unwrap();
-    let rs = [admin(), host("vps")];
-    let admin_ids = ids(&admin_key());
-    store.write("vps/k.age", &SecretBytes::from_slice(PLAIN), &rs).unwrap();
-    let before = snapshot(&dir);
-    let mtime = std::fs::metadata(dir.join("vps/k.age")).unwrap().modified().unwrap();
-    let out = store.write_if_changed("vps/k.age", &SecretBytes::from_slice(PLAIN), &rs, Some(&admin_ids)).unwrap();
-    assert_eq!(out, WriteOutcome::Unchanged);
-    assert_eq!(snapshot(&dir), before);
-    assert_eq!(std::fs::metadata(dir.join("vps/k.age")).unwrap().modified().unwrap(), mtime);
-    // A new value is written.
-    let out = store.write_if_changed("vps/k.age", &SecretBytes::from_slice(b"other"), &rs, Some(&admin_ids)).unwrap();
-    assert_eq!(out, WriteOutcome::Written);
-    assert_eq!(store.decrypt("vps/k.age", &admin_ids).unwrap().expose(), b"other");
 }
 
 #[test]

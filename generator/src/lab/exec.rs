@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -521,13 +521,4 @@ pub fn grow_udp_buffers(pid: u32) {
         }
         libc::close(pidfd);
     }
-}
-
-/// Make sure the lab's directory stays private (0700) even under a lax umask.
-pub fn check_private(dir: &Path) -> Result<()> {
-    let m = fs::metadata(dir)?.permissions().mode() & 0o777;
-    if m != 0o700 {
-        bail!("{} has mode {m:o}, expected 700", dir.display());
-    }
-    Ok(())
 }

@@ -30,8 +30,6 @@
 //!   stanzas) disagree with the manifest. Cheap: no decryption.
 //! - [`SecretStore::write`] encrypts (always ASCII-armored) and replaces the
 //!   file atomically, then the manifest (also atomically).
-//!   [`SecretStore::write_if_changed`] leaves a current file whose plaintext is
-//!   unchanged byte-identical (no churn).
 //! - [`SecretStore::decrypt`]`(rel, &Identities) -> SecretBytes`.
 //! - [`SecretStore::rekey`]`(&[(rel, Vec<Recipient>)], &Identities, progress)
 //!   -> RekeyReport`: decrypts and re-encrypts every stale item on all cores;
@@ -66,7 +64,7 @@ pub use agenix::{agenix_rules, nix_string, read_rules, Rule, USER_RULES_MARKER};
 pub use bytes::SecretBytes;
 pub use identity::{default_identity_paths, load_identities, load_identities_with_home, Identities};
 pub use recipient::{Recipient, RecipientKind};
-pub use store::{ManifestEntry, RekeyReport, SecretStore, StaleReason, Status, UnknownCause, WriteManyReport, WriteOutcome, MANIFEST_FILE};
+pub use store::{ManifestEntry, RekeyReport, SecretStore, StaleReason, Status, UnknownCause, WriteManyReport, MANIFEST_FILE};
 
 /// What a valid recipient looks like; appended to recipient parse errors.
 pub const RECIPIENT_HELP: &str = "a recipient is an age X25519 public key (\"age1...\", \

@@ -107,13 +107,6 @@ impl fmt::Display for Status {
     }
 }
 
-/// What [`SecretStore::write_if_changed`] did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WriteOutcome {
-    Written,
-    Unchanged,
-}
-
 /// The outcome of [`SecretStore::rekey`], each list in the order of the input.
 #[derive(Debug, Default)]
 pub struct RekeyReport {
@@ -162,7 +155,7 @@ pub struct SecretStore {
 impl SecretStore {
     /// Opens `dir` (which need not exist yet) and reads `recipients.json`.
     /// Errors name files with the directory's last component as the label
-    /// (`secrets/vps/x.age`); see [`SecretStore::with_label`].
+    /// (`secrets/vps/x.age`).
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, SecretsError> {
         let root: PathBuf = dir.into();
         let label = root.file_name().map(PathBuf::from).unwrap_or_else(|| root.clone());
@@ -183,12 +176,6 @@ impl SecretStore {
         };
         let verified = super::statcache::StatCache::open(&root);
         Ok(SecretStore { root, label, files, verified })
-    }
-
-    /// Sets the prefix used for file names in errors (e.g. `secrets`).
-    pub fn with_label(mut self, label: impl Into<PathBuf>) -> Self {
-        self.label = label.into();
-        self
     }
 
     pub fn root(&self) -> &Path {
@@ -310,8 +297,7 @@ impl SecretStore {
 
     /// Encrypts `secret` to `recipients` (ASCII-armored), replaces the file
     /// atomically (temp in the same directory, fsync, rename) and records it
-    /// in the manifest (also written atomically). Always writes; see
-    /// [`SecretStore::write_if_changed`] for the no-churn variant.
+    /// in the manifest (also written atomically). Always writes.
     pub fn write(&mut self, rel: &str, secret: &SecretBytes, recipients: &[Recipient]) -> Result<(), SecretsError> {
         check_rel(rel)?;
         let want = canonical_set(recipients);
@@ -320,21 +306,6 @@ impl SecretStore {
         fsutil::write_atomic(&self.path_of(rel), &ct).map_err(|e| SecretsError::io(&shown, e))?;
         self.files.insert(rel.to_string(), entry_for(&ct, &want));
         self.save_manifest()
-    }
-
-    /// Like [`SecretStore::write`], but leaves the file byte-identical when it
-    /// is current for `recipients` and (decrypted with `identities`, if given)
-    /// already holds `secret`. Without identities a current file is rewritten.
-    pub fn write_if_changed(&mut self, rel: &str, secret: &SecretBytes, recipients: &[Recipient], identities: Option<&Identities>) -> Result<WriteOutcome, SecretsError> {
-        if let (Status::Current, Some(ids)) = (self.status(rel, recipients)?, identities) {
-            if let Ok(old) = self.decrypt(rel, ids) {
-                if old.ct_eq(secret) {
-                    return Ok(WriteOutcome::Unchanged);
-                }
-            }
-        }
-        self.write(rel, secret, recipients)?;
-        Ok(WriteOutcome::Written)
     }
 
     /// The SHA-256 of the file `rel` as it is now, and the manifest's
