@@ -127,57 +127,44 @@ pub fn materialize(ed: &mut Editor, store: &mut SecretStore) -> Result<Vec<Strin
     // parallel, one manifest save) before the inventory names its public key.
     let rcpts = Recipients::new(&inv);
     let mut pending: Vec<(String, SecretBytes, Vec<Recipient>)> = Vec::new();
-    let mut public_halves: Vec<(&'static str, String, &'static str, String)> = Vec::new();
+    let mut public_halves: Vec<topology::PublicHalf> = Vec::new();
     for spec in topology::secrets(&inv) {
         let rcpt = rcpts.of(&spec);
         // Whether it exists is all that matters here; recipient changes are
         // the rekey step's business.
         let exists = store.path_of(&spec.rel).is_file();
-        match &spec.kind {
-            SecretKind::WireguardKey { node } => {
-                let (section, has_pub) = match inv.hosts.get(node) {
-                    Some(h) => ("hosts", h.public_key.is_some()),
-                    None => ("peers", inv.peers[node].public_key.is_some()),
-                };
-                if has_pub && exists {
-                    continue;
-                }
-                if has_pub && !exists {
-                    return Err(EditError::Refused(format!(
-                        "secrets/{} is missing but {section}.{node}.public_key is set; restore the file from git, or run `hearth {} rotate {node}` to make a new key",
-                        spec.rel,
-                        if section == "hosts" { "host" } else { "peer" }
-                    ))
-                    .into());
-                }
-                let kp = crate::keys::generate_keypair();
-                pending.push((spec.rel.clone(), SecretBytes::from_slice(kp.private.as_bytes()), rcpt));
-                public_halves.push((section, node.clone(), "public_key", kp.public));
-                changes.push(format!("generated the WireGuard key of `{node}` (secrets/{})", spec.rel));
+        if let SecretKind::WireguardKey { node } = &spec.kind {
+            let (section, has_pub) = match inv.hosts.get(node) {
+                Some(h) => ("hosts", h.public_key.is_some()),
+                None => ("peers", inv.peers[node].public_key.is_some()),
+            };
+            if has_pub && !exists {
+                return Err(EditError::Refused(format!(
+                    "secrets/{} is missing but {section}.{node}.public_key is set; restore the file from git, or run `hearth {} rotate {node}` to make a new key",
+                    spec.rel,
+                    if section == "hosts" { "host" } else { "peer" }
+                ))
+                .into());
             }
-            _ if exists => {}
-            SecretKind::External { host, name } => {
-                return Err(EditError::Refused(format!("secrets/{}: missing; set it with `hearth secret set {name} --host {host}`", spec.rel)).into());
+            // A key file without its public half in the inventory (a crash
+            // between the two) gets a new pair.
+            if has_pub {
+                continue;
             }
-            SecretKind::Psk { listener, peer } => {
-                pending.push((spec.rel.clone(), SecretBytes::from_slice(crate::keys::generate_psk().as_bytes()), rcpt));
-                changes.push(format!("generated the preshared key of `{listener}` and `{peer}` (secrets/{})", spec.rel));
-            }
-            SecretKind::Totp { user } => {
-                pending.push((spec.rel.clone(), crate::bastion::generate_totp_seed(), rcpt));
-                changes.push(format!("generated the TOTP seed of user `{user}` (secrets/{}); show it once with `hearth user add {user} --show-totp`", spec.rel));
-            }
-            SecretKind::Generated { bytes, .. } => {
-                pending.push((spec.rel.clone(), crate::keys::generate_random_text(*bytes), rcpt));
-                changes.push(format!("generated secrets/{}", spec.rel));
-            }
-            SecretKind::SshCa => {
-                let (private, public) = crate::bastion::generate_ca()?;
-                pending.push((spec.rel.clone(), private, rcpt));
-                public_halves.push(("", "bastion".into(), "ca_public_key", public));
-                changes.push(format!("generated the SSH user CA (secrets/{})", spec.rel));
-            }
+        } else if exists {
+            continue;
         }
+        if let SecretKind::External { host, name } = &spec.kind {
+            return Err(EditError::Refused(format!("secrets/{}: missing; set it with `hearth secret set {name} --host {host}`", spec.rel)).into());
+        }
+        let Some(fresh) = spec.kind.fresh(&inv)? else { continue };
+        pending.push((spec.rel.clone(), fresh.value, rcpt));
+        public_halves.extend(fresh.public);
+        let hint = match &spec.kind {
+            SecretKind::Totp { user } => format!("; show it once with `hearth user add {user} --show-totp`"),
+            _ => String::new(),
+        };
+        changes.push(format!("generated {} (secrets/{}){hint}", spec.kind.what(), spec.rel));
     }
     if !pending.is_empty() {
         let report = store.write_many(&pending);
@@ -187,9 +174,8 @@ pub fn materialize(ed: &mut Editor, store: &mut SecretStore) -> Result<Vec<Strin
             return Err(e.into());
         }
     }
-    for (section, name, key, value) in public_halves {
-        let t = if section.is_empty() { ed.section(&name) } else { ed.entry_table(section, &name) };
-        t[key] = toml_edit::value(value);
+    for h in public_halves {
+        h.apply(ed);
     }
     Ok(changes)
 }

@@ -46,6 +46,81 @@ pub enum SecretKind {
     Generated { name: String, bytes: usize },
 }
 
+/// A fresh value for a secret hearth makes, and the public half the
+/// inventory must then name (`hosts.<n>.public_key`, `bastion.ca_public_key`).
+pub struct Fresh {
+    pub value: crate::secrets::SecretBytes,
+    pub public: Option<PublicHalf>,
+}
+
+/// Where a public half goes: `section.entry.key` (`entry` None: `section.key`).
+pub struct PublicHalf {
+    pub section: &'static str,
+    pub entry: Option<String>,
+    pub key: &'static str,
+    pub value: String,
+}
+
+impl PublicHalf {
+    /// Writes it into the inventory being edited.
+    pub fn apply(&self, ed: &mut crate::edit::Editor) {
+        let t = match &self.entry {
+            Some(entry) => ed.entry_table(self.section, entry),
+            None => ed.section(self.section),
+        };
+        t[self.key] = toml_edit::value(self.value.clone());
+    }
+}
+
+impl SecretKind {
+    /// What the secret is, for messages ("the WireGuard key of `phone`").
+    pub fn what(&self) -> String {
+        match self {
+            SecretKind::WireguardKey { node } => format!("the WireGuard key of `{node}`"),
+            SecretKind::Psk { listener, peer } => format!("the preshared key of `{listener}` and `{peer}`"),
+            SecretKind::Totp { user } => format!("the TOTP seed of user `{user}`"),
+            SecretKind::SshCa => "the SSH user CA".into(),
+            SecretKind::External { name, .. } | SecretKind::Generated { name, .. } => format!("`{name}`"),
+        }
+    }
+
+    /// What to do once it has a new value.
+    pub fn after_new(&self) -> String {
+        match self {
+            SecretKind::WireguardKey { .. } => "run `hearth render` and redeploy its peers".into(),
+            SecretKind::Psk { .. } => "redeploy both ends".into(),
+            SecretKind::Totp { user } => format!("show it once with `hearth user add {user} --show-totp` and redeploy the bastion"),
+            SecretKind::SshCa => "certificates it signed before are no longer trusted once the bastion is redeployed".into(),
+            SecretKind::External { .. } | SecretKind::Generated { .. } => "redeploy the hosts that use it".into(),
+        }
+    }
+
+    /// A new value, made here: the one place that knows how each kind is
+    /// generated (`render` for missing secrets, `secret rotate`). `None` for
+    /// a value only the user has (`External`: `hearth secret set`).
+    pub fn fresh(&self, inv: &Inventory) -> Result<Option<Fresh>, crate::secrets::SecretsError> {
+        use crate::secrets::SecretBytes;
+        Ok(Some(match self {
+            SecretKind::WireguardKey { node } => {
+                let kp = crate::keys::generate_keypair();
+                let section = if inv.hosts.contains_key(node) { "hosts" } else { "peers" };
+                Fresh {
+                    value: SecretBytes::from_slice(kp.private.as_bytes()),
+                    public: Some(PublicHalf { section, entry: Some(node.clone()), key: "public_key", value: kp.public }),
+                }
+            }
+            SecretKind::Psk { .. } => Fresh { value: SecretBytes::from_slice(crate::keys::generate_psk().as_bytes()), public: None },
+            SecretKind::Totp { .. } => Fresh { value: crate::bastion::generate_totp_seed(), public: None },
+            SecretKind::SshCa => {
+                let (value, public) = crate::bastion::generate_ca()?;
+                Fresh { value, public: Some(PublicHalf { section: "bastion", entry: None, key: "ca_public_key", value: public }) }
+            }
+            SecretKind::Generated { bytes, .. } => Fresh { value: crate::keys::generate_random_text(*bytes), public: None },
+            SecretKind::External { .. } => return Ok(None),
+        }))
+    }
+}
+
 impl SecretSpec {
     /// The agenix attribute name a host declares it under.
     pub fn age_name(&self, host: &str) -> String {

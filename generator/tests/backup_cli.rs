@@ -3,46 +3,8 @@
 //! nothing; `backup list` and `preview HOST restic` show what the example
 //! backs up.
 
-use std::path::{Path, PathBuf};
-
-use assert_cmd::Command;
-use tempfile::TempDir;
-
 mod support;
-use support::{copy_dir, repo_root};
-
-fn example() -> TempDir {
-    let t = TempDir::new().unwrap();
-    let root = repo_root();
-    std::fs::copy(root.join("inventory.toml"), t.path().join("inventory.toml")).unwrap();
-    for d in ["hosts", "secrets", "modules"] {
-        copy_dir(&root.join(d), &t.path().join(d));
-    }
-    t
-}
-
-fn hearth(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("hearth").unwrap();
-    c.current_dir(dir).env_remove("HEARTH_INVENTORY").env("HEARTH_IDENTITY", repo_root().join("test-keys/admin-TEST-ONLY.agekey")).env("HOME", dir);
-    c
-}
-
-fn contents(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut v = vec![];
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if !p.to_string_lossy().ends_with(".lock") {
-                v.push((p.clone(), std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    v.sort();
-    v
-}
+use support::{example, hearth, repo_files, which};
 
 #[test]
 fn bad_backup_inputs_are_located_errors_and_write_nothing() {
@@ -58,7 +20,7 @@ fn bad_backup_inputs_are_located_errors_and_write_nothing() {
         .replace("url = \"b2:hearth-example-nas01:restic\"", "url = \"ftp://backup.example.net/nas01\"");
     assert_ne!(bad, inv, "the example changed: update this test");
     std::fs::write(t.path().join("inventory.toml"), &bad).unwrap();
-    let before = contents(t.path());
+    let before = repo_files(t.path());
     let out = hearth(t.path()).arg("render").assert().code(2).get_output().stderr.clone();
     let err = String::from_utf8(out).unwrap();
     for want in [
@@ -72,7 +34,7 @@ fn bad_backup_inputs_are_located_errors_and_write_nothing() {
     }
     let line = bad.lines().position(|l| l.contains("ftp://")).unwrap() + 1;
     assert!(err.contains(&format!("inventory.toml:{line}:")), "the URL error points at its line {line}:\n{err}");
-    assert_eq!(before, contents(t.path()), "an invalid inventory must change nothing");
+    assert_eq!(before, repo_files(t.path()), "an invalid inventory must change nothing");
     // `backup list` refuses too.
     hearth(t.path()).args(["backup", "list"]).assert().failure();
 }
@@ -119,8 +81,4 @@ fn preview_restic_shows_the_jobs_with_agenix_paths() {
     );
     assert_eq!(v["b2-check"]["checkOpts"], serde_json::json!(["--read-data-subset=5%"]));
     assert!(v.get("b2-garage").is_none());
-}
-
-fn which(p: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|path| std::env::split_paths(&path).map(|d| d.join(p)).find(|f| f.is_file()))
 }

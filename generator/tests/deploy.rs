@@ -5,27 +5,10 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
 use predicates::prelude::*;
-use tempfile::TempDir;
 
 mod support;
-use support::{copy_dir, repo_root};
-
-fn example() -> TempDir {
-    let t = TempDir::new().unwrap();
-    let root = repo_root();
-    std::fs::copy(root.join("inventory.toml"), t.path().join("inventory.toml")).unwrap();
-    copy_dir(&root.join("hosts"), &t.path().join("hosts"));
-    copy_dir(&root.join("secrets"), &t.path().join("secrets"));
-    t
-}
-
-fn hearth(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("hearth").unwrap();
-    c.current_dir(dir).env_remove("HEARTH_INVENTORY").env("HEARTH_IDENTITY", repo_root().join("test-keys/admin-TEST-ONLY.agekey")).env("HOME", dir);
-    c
-}
+use support::{example, hearth, repo_root};
 
 fn read(dir: &Path, p: &str) -> String {
     std::fs::read_to_string(dir.join(p)).unwrap()

@@ -2,21 +2,13 @@
 //! standard tables, comments and odd spacing, without a panic and with the
 //! user's comments kept.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use assert_cmd::Command;
 use proptest::prelude::*;
 use tempfile::TempDir;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn hearth(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("hearth").unwrap();
-    c.current_dir(dir).env_remove("HEARTH_INVENTORY").env("HEARTH_IDENTITY", repo_root().join("test-keys/admin-TEST-ONLY.agekey")).env("HOME", dir);
-    c
-}
+mod support;
+use support::hearth;
 
 const AGE1: &str = "age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt";
 const SSH2: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIGt226BmWKXJp3wh4KzD35v3L6SAuS3ddIib2+BfM0p";

@@ -10,47 +10,8 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use tempfile::TempDir;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn admin_identity() -> PathBuf {
-    repo_root().join("test-keys/admin-TEST-ONLY.agekey")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), dst).unwrap();
-        }
-    }
-}
-
-/// A temp copy of the example (inventory, hosts/, secrets/) under `dir`.
-fn example_in(dir: &Path) {
-    let root = repo_root();
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::copy(root.join("inventory.toml"), dir.join("inventory.toml")).unwrap();
-    copy_dir(&root.join("hosts"), &dir.join("hosts"));
-    copy_dir(&root.join("secrets"), &dir.join("secrets"));
-}
-
-fn example() -> TempDir {
-    let t = TempDir::new().unwrap();
-    example_in(t.path());
-    t
-}
-
-fn hearth(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("hearth").unwrap();
-    c.current_dir(dir).env_remove("HEARTH_INVENTORY").env("HEARTH_IDENTITY", admin_identity()).env("HOME", dir);
-    c
-}
+mod support;
+use support::{example, example_in, hearth, repo_files, repo_root};
 
 fn out(c: &mut Command) -> (Option<i32>, String, String) {
     let o = c.output().unwrap();
@@ -68,7 +29,7 @@ fn require(tool: &str, package: &str) {
 /// names paths, not megabytes).
 fn files(dir: &Path) -> Vec<(PathBuf, u64)> {
     use std::hash::{Hash, Hasher};
-    files_bytes(dir)
+    repo_files(dir)
         .into_iter()
         .map(|(p, b)| {
             let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -76,24 +37,6 @@ fn files(dir: &Path) -> Vec<(PathBuf, u64)> {
             (p, h.finish())
         })
         .collect()
-}
-
-fn files_bytes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut v = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                v.push((p.clone(), vec![]));
-                stack.push(p);
-            } else if !p.file_name().unwrap().to_string_lossy().ends_with(".lock") {
-                v.push((p.clone(), std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    v.sort();
-    v
 }
 
 fn public_key_of(dir: &Path, section: &str, name: &str) -> String {

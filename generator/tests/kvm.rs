@@ -7,28 +7,11 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as StdCommand, Stdio};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use tempfile::TempDir;
 
 mod support;
-use support::{copy_dir, repo_root};
-
-fn example() -> TempDir {
-    let t = TempDir::new().unwrap();
-    let root = repo_root();
-    std::fs::copy(root.join("inventory.toml"), t.path().join("inventory.toml")).unwrap();
-    for d in ["hosts", "secrets", "modules"] {
-        copy_dir(&root.join(d), &t.path().join(d));
-    }
-    t
-}
-
-fn hearth(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("hearth").unwrap();
-    c.current_dir(dir).env_remove("HEARTH_INVENTORY").env_remove("HEARTH_LIB").env("HEARTH_IDENTITY", repo_root().join("test-keys/admin-TEST-ONLY.agekey")).env("HOME", dir);
-    c
-}
+use support::{example, hearth};
 
 /// `hearth kvm simulate` on a free loopback port; killed when dropped.
 struct Sim {

@@ -2,47 +2,10 @@
 //! HOST alloy|loki` print what the module writes, and bad `[logs]` input is
 //! a located error that writes nothing.
 
-use std::path::{Path, PathBuf};
-
-use assert_cmd::Command;
 use predicates::prelude::*;
-use tempfile::TempDir;
 
 mod support;
-use support::{copy_dir, repo_root};
-
-fn example() -> TempDir {
-    let t = TempDir::new().unwrap();
-    let root = repo_root();
-    std::fs::copy(root.join("inventory.toml"), t.path().join("inventory.toml")).unwrap();
-    copy_dir(&root.join("hosts"), &t.path().join("hosts"));
-    copy_dir(&root.join("secrets"), &t.path().join("secrets"));
-    t
-}
-
-fn hearth(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("hearth").unwrap();
-    c.current_dir(dir).env_remove("HEARTH_INVENTORY").env("HEARTH_IDENTITY", repo_root().join("test-keys/admin-TEST-ONLY.agekey")).env("HOME", dir);
-    c
-}
-
-/// Every file below `dir` with its bytes.
-fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut v = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if !p.to_string_lossy().ends_with(".lock") {
-                v.push((p.clone(), std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    v.sort();
-    v
-}
+use support::{example, hearth, repo_files};
 
 #[test]
 fn preview_alloy_and_loki_of_the_example() {
@@ -74,7 +37,7 @@ fn bad_logs_section_is_located_and_writes_nothing() {
         .replace("labels = { site = \"home\" }", "labels = { \"site-name\" = \"home\" }");
     assert_ne!(bad, text, "the example's [logs] changed; update this test");
     std::fs::write(&inv, &bad).unwrap();
-    let before = files(t.path());
+    let before = repo_files(t.path());
     let out = hearth(t.path()).arg("render").assert().failure().get_output().stderr.clone();
     let err = String::from_utf8_lossy(&out);
     let line = |needle: &str| bad.lines().position(|l| l.contains(needle)).unwrap() + 1;
@@ -82,5 +45,5 @@ fn bad_logs_section_is_located_and_writes_nothing() {
     assert!(err.contains(&format!("inventory.toml:{}:1: logs.retention: `forever` is not a duration", line("forever"))), "{err}");
     assert!(err.contains("logs.labels.site-name: `site-name` is not a Prometheus label name"), "{err}");
     assert!(err.contains("nothing was written"), "{err}");
-    assert_eq!(before, files(t.path()), "a rejected inventory changes no file");
+    assert_eq!(before, repo_files(t.path()), "a rejected inventory changes no file");
 }

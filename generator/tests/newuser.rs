@@ -2,7 +2,7 @@
 //! commands, help text, broken pipes, `hearth init` repositories. CLI runs on
 //! copies of the example, as in tests/cli.rs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 
 use assert_cmd::Command;
@@ -10,26 +10,7 @@ use predicates::prelude::*;
 use tempfile::TempDir;
 
 mod support;
-use support::{copy_dir, repo_root};
-
-fn admin_identity() -> PathBuf {
-    repo_root().join("test-keys/admin-TEST-ONLY.agekey")
-}
-
-fn example() -> TempDir {
-    let t = TempDir::new().unwrap();
-    let root = repo_root();
-    std::fs::copy(root.join("inventory.toml"), t.path().join("inventory.toml")).unwrap();
-    copy_dir(&root.join("hosts"), &t.path().join("hosts"));
-    copy_dir(&root.join("secrets"), &t.path().join("secrets"));
-    t
-}
-
-fn hearth(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("hearth").unwrap();
-    c.current_dir(dir).env_remove("HEARTH_INVENTORY").env("HEARTH_IDENTITY", admin_identity()).env("HOME", dir);
-    c
-}
+use support::{example, hearth, repo_root};
 
 fn inventory(t: &TempDir) -> String {
     std::fs::read_to_string(t.path().join("inventory.toml")).unwrap()

@@ -1,27 +1,10 @@
 //! `hearth storage add|list` and `hearth preview HOST sanoid|zfs` on a copy
 //! of the example inventory.
 
-use std::path::{Path, PathBuf};
-
-use assert_cmd::Command;
 use predicates::prelude::*;
-use tempfile::TempDir;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn example() -> TempDir {
-    let t = TempDir::new().unwrap();
-    std::fs::copy(repo_root().join("inventory.toml"), t.path().join("inventory.toml")).unwrap();
-    t
-}
-
-fn hearth(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("hearth").unwrap();
-    c.current_dir(dir).env_remove("HEARTH_INVENTORY");
-    c
-}
+mod support;
+use support::{example, hearth, repo_root, which};
 
 #[test]
 fn list_shows_tiers_snapshots_backup_and_replicas() {
@@ -119,8 +102,4 @@ fn preview_prints_sanoid_conf_and_the_create_script() {
         .success()
         .stdout(predicate::str::contains("zfs create -p -o mountpoint='/share/shelf' -o atime='off' -o compression='on' 'tank/shelf'"));
     hearth(&root).args(["preview", "vps", "sanoid"]).assert().failure().stderr(predicate::str::contains("has no storage configuration"));
-}
-
-fn which(p: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(p)).find(|f| f.is_file())
 }

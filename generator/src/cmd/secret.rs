@@ -233,41 +233,28 @@ pub fn rotate(global: &Global, rel: &str) -> anyhow::Result<i32> {
     };
     let rcpt = recipients(&inv, &spec);
     let mut st = store(global)?;
-    let said = match &spec.kind {
-        SecretKind::WireguardKey { node } => {
-            let kp = hearth::keys::generate_keypair();
-            st.write(rel, &SecretBytes::from_slice(kp.private.as_bytes()), &rcpt)?;
-            let section = if inv.hosts.contains_key(node) { "hosts" } else { "peers" };
-            ed.entry_table(section, node)["public_key"] = toml_edit::value(kp.public.clone());
-            format!("new WireGuard key for `{node}`: {}; run `hearth render` and redeploy its peers", kp.public)
+    let said = match spec.kind.fresh(&inv)? {
+        Some(fresh) => {
+            st.write(rel, &fresh.value, &rcpt)?;
+            let mut said = format!("new value for {}", spec.kind.what());
+            if let Some(h) = fresh.public {
+                h.apply(&mut ed);
+                if h.key == "public_key" {
+                    said += &format!(": {}", h.value);
+                }
+            }
+            said
         }
-        SecretKind::Psk { listener, peer } => {
-            st.write(rel, &SecretBytes::from_slice(hearth::keys::generate_psk().as_bytes()), &rcpt)?;
-            format!("new preshared key for `{listener}` and `{peer}`; redeploy both ends")
-        }
-        SecretKind::Totp { user } => {
-            st.write(rel, &hearth::bastion::generate_totp_seed(), &rcpt)?;
-            format!("new TOTP seed for `{user}`; show it with `hearth user add {user} --show-totp` and redeploy the bastion")
-        }
-        SecretKind::SshCa => {
-            let (private, public) = hearth::bastion::generate_ca()?;
-            st.write(rel, &private, &rcpt)?;
-            ed.section("bastion")["ca_public_key"] = toml_edit::value(public);
-            "new SSH user CA; every certificate it signed before is no longer trusted after redeploying".into()
-        }
-        SecretKind::Generated { name, bytes } => {
-            st.write(rel, &hearth::keys::generate_random_text(*bytes), &rcpt)?;
-            format!("new value for `{name}`; redeploy the hosts that use it")
-        }
-        SecretKind::External { name, .. } => {
+        None => {
             let value = SecretBytes::read_from(std::io::stdin().lock())?;
             if value.is_empty() {
-                bail!("pipe the new value of `{name}` into this command");
+                bail!("pipe the new value of {} into this command", spec.kind.what());
             }
             st.write(rel, &value, &rcpt)?;
-            format!("stored a new value for `{name}`")
+            format!("stored a new value for {}", spec.kind.what())
         }
     };
+    let said = format!("{said}; {}", spec.kind.after_new());
     ed.commit()?;
     println!("{said}");
     Ok(0)
