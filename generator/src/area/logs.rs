@@ -387,14 +387,14 @@ impl Area for Logs {
         ]
     }
 
-    fn lab(&self, cx: &LabCx) -> Option<Result<Vec<Check>, super::CmdError>> {
+    fn lab(&self, cx: &LabCx) -> Option<Result<Vec<Check>, crate::lab::LabError>> {
         let l = cx.inv.logs.as_ref()?;
         // One shipping host's config stands for all (they differ only in
         // label values); the gateway's if it ships, as it has the drops.
         let alloy_hosts: Vec<&str> = l.shippers(cx.inv).into_iter().filter(|h| l.agent_of(h) == Agent::Alloy).collect();
         let gw = cx.inv.gateway().map(|(n, _)| n).filter(|g| alloy_hosts.contains(g));
         let host = gw.or(alloy_hosts.first().copied())?.to_string();
-        Some(lab_stage(cx, &host))
+        Some(lab_stage(cx, &host).map_err(|e| crate::lab::LabError::area(self.name(), e)))
     }
 }
 

@@ -36,7 +36,7 @@ fn hearth_in(cx: &LabCx, ns: &str, args: &[&str]) -> Result<(bool, String), CmdE
 /// The active port, asked from inside the switch's own namespace.
 fn active_in(ns: &str, sw: &tesmart::Switch) -> Result<u8, CmdError> {
     let sw = sw.clone();
-    Ok(crate::lab::probe::in_netns(ns, move || sw.active().map_err(|e| anyhow::anyhow!(e)))?)
+    Ok(crate::lab::probe::in_netns(ns, move || sw.active().map_err(|e| crate::lab::LabError::area("kvm", e)))?)
 }
 
 fn check(name: &str, from: &str, expected: &str, seen: String, ok: bool) -> Check {

@@ -360,11 +360,11 @@ impl Area for Kvm {
         run(cli, cx)
     }
 
-    fn lab(&self, cx: &LabCx) -> Option<Result<Vec<crate::lab::bastion::Check>, CmdError>> {
+    fn lab(&self, cx: &LabCx) -> Option<Result<Vec<crate::lab::bastion::Check>, crate::lab::LabError>> {
         if !cx.inv.kvm.is_used() {
             return None;
         }
-        Some(lab::stage(cx))
+        Some(lab::stage(cx).map_err(|e| crate::lab::LabError::area(self.name(), e)))
     }
 }
 
