@@ -108,6 +108,11 @@ pub enum LabError {
     )]
     ProbesLost { secs: u64, got: u64, len: usize, rate: f64, confirmed: usize, total: usize, resent: usize },
 
+    /// A renderer's output (evaluated with nix-instantiate) is not what
+    /// the lab uses: `expected` is e.g. `text` or `an IPv4 address`.
+    #[error("{expr} gave {value}, not {expected}")]
+    Rendered { expr: String, value: String, expected: &'static str },
+
     #[error("the plan has no bastion")]
     NoBastion,
 
@@ -228,9 +233,9 @@ impl LabError {
         LabError::Io { what: what.into(), source: io::Error::last_os_error() }
     }
 
-    /// An area's stage error.
-    pub fn area(area: &'static str, source: impl Into<AreaSource>) -> LabError {
-        LabError::Area { area, source: source.into() }
+    /// An area's stage error (the area's own `thiserror` enum).
+    pub fn area(area: &'static str, source: impl StdError + Send + Sync + 'static) -> LabError {
+        LabError::Area { area, source: Box::new(source) }
     }
 }
 

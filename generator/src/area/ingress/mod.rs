@@ -654,7 +654,7 @@ impl Area for Ingress {
         if !web_services(cx.inv).any(|_| true) {
             return None;
         }
-        Some(lab::run_stage(cx, host).map_err(|e| crate::lab::LabError::area(self.name(), e)))
+        Some(lab::run_stage(cx, host))
     }
 
     fn previews(&self) -> &'static [Preview] {

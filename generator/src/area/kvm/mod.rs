@@ -364,7 +364,7 @@ impl Area for Kvm {
         if !cx.inv.kvm.is_used() {
             return None;
         }
-        Some(lab::stage(cx).map_err(|e| crate::lab::LabError::area(self.name(), e)))
+        Some(lab::stage(cx))
     }
 }
 

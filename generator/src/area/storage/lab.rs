@@ -51,8 +51,6 @@ pub enum StorageLabError {
     PoolNameTwice { pool: String, first: String, second: String },
     #[error("sanoid on {host} failed at simulated day {day}: {stderr}")]
     Sanoid { host: String, day: i64, stderr: String },
-    #[error("{expr} is not a string")]
-    NotAString { expr: String },
     #[error("this zfs-fuse runs on the real clock (use Zfs::start_faked)")]
     RealClock,
     #[error("libfaketimeMT.so.1 not found (Debian: apt-get install faketime)")]

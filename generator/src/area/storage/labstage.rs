@@ -447,7 +447,10 @@ fn first_line(s: &str) -> String {
 }
 
 fn eval_str(cx: &LabCx, host: &str, expr: &str) -> Result<String> {
-    cx.eval(host, expr)?.as_str().map(String::from).ok_or_else(|| StorageLabError::NotAString { expr: expr.into() }.into())
+    match cx.eval(host, expr)? {
+        serde_json::Value::String(s) => Ok(s),
+        v => Err(LabError::Rendered { expr: expr.into(), value: v.to_string(), expected: "text" }),
+    }
 }
 
 /// (source, local target, syncoid args) for each rendered syncoid command.
