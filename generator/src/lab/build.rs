@@ -571,8 +571,18 @@ mod tests {
         let m = BTreeMap::from([("vps.example.net:51821".to_string(), "198.18.0.1:51821".to_string())]);
         let t = "[Peer]\nPublicKey = x\nEndpoint = vps.example.net:51821\n";
         assert_eq!(map_endpoints(t, &m).unwrap(), "[Peer]\nPublicKey = x\nEndpoint = 198.18.0.1:51821\n");
-        let err = map_endpoints("Endpoint = evil.example.com:1\n", &m).unwrap_err().to_string();
-        assert!(err.contains("evil.example.com"), "{err}");
+        let err = map_endpoints("Endpoint = evil.example.com:1\n", &m).unwrap_err();
+        assert!(matches!(&err, LabError::Plan(PlanError::UnknownEndpoint { endpoint }) if endpoint == "evil.example.com:1"), "{err:?}");
+        assert!(err.to_string().contains("the lab only dials its own namespaces"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_client_config_is_a_located_plan_error() {
+        let err = wg_quick_interface("[Interface]\nMTU = big\n").unwrap_err();
+        assert!(matches!(&err, LabError::Plan(PlanError::Mtu { value, .. }) if value == "big"), "{err:?}");
+        assert_eq!(err.to_string(), "MTU `big` is not a number: invalid digit found in string");
+        let err = wg_quick_interface("[Interface]\nAddress = 10.1.2.300/32\n").unwrap_err();
+        assert!(matches!(&err, LabError::Plan(PlanError::NotIpv4 { value }) if value == "10.1.2.300/32"), "{err:?}");
     }
 
     #[test]

@@ -531,3 +531,41 @@ pub fn grow_udp_buffers(pid: u32) {
         libc::close(pidfd);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_command_is_reported_with_its_status_and_stderr() {
+        let err = run(Command::new("sh").args(["-c", "echo out; echo boom >&2; exit 4"])).unwrap_err();
+        match &err {
+            LabError::Command { program, args, status, stderr } => {
+                assert_eq!((program.as_str(), args.len(), status.code(), stderr.as_str()), ("sh", 2, Some(4), "boom"));
+            }
+            e => panic!("not a Command error: {e:?}"),
+        }
+        assert!(run(Command::new("sh").args(["-c", "exit 0"])).is_ok());
+    }
+
+    #[test]
+    fn a_program_that_cannot_start_is_named() {
+        let err = run_input(&mut Command::new("/nonexistent/hearth-lab-test"), Some(b"x")).unwrap_err();
+        assert!(
+            matches!(&err, LabError::Io { what, source } if what == "cannot start \"/nonexistent/hearth-lab-test\"" && source.kind() == std::io::ErrorKind::NotFound),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn open_refuses_what_is_not_a_lab() {
+        assert!(matches!(Lab::open("../etc"), Err(LabError::NotAPrefix { prefix }) if prefix == "../etc"));
+        // hl and 4 hex digits that no run made (new_prefix never reuses one that exists).
+        let p = new_prefix();
+        match Lab::open(&p) {
+            Err(LabError::NoLab { prefix, state, .. }) => assert_eq!((prefix.as_str(), state), (p.as_str(), Path::new(RUN_DIR).join(&p).join("state.json"))),
+            Err(e) => panic!("{e:?}"),
+            Ok(_) => panic!("lab {p} exists"),
+        }
+    }
+}
