@@ -27,9 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::error::{Context, LabError};
-
-type Result<T, E = LabError> = std::result::Result<T, E>;
+use super::error::{Context, LabError, Result};
 use serde::Serialize;
 use zeroize::Zeroizing;
 

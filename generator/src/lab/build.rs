@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use super::error::{Context, LabError, PlanError};
+use super::error::{Context, PlanError, Result};
 use ipnet::Ipv4Net;
 use serde::Deserialize;
 use zeroize::Zeroizing;
@@ -18,8 +18,6 @@ use zeroize::Zeroizing;
 use super::plan::*;
 use crate::inventory::{Inventory, Loaded};
 use crate::secrets::{Identities, SecretStore};
-
-type Result<T, E = LabError> = std::result::Result<T, E>;
 
 /// Inputs the lab needs besides the repository.
 pub struct BuildOpts<'a> {
@@ -565,6 +563,7 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lab::LabError;
 
     #[test]
     fn endpoints_are_mapped_and_unknown_ones_refused() {

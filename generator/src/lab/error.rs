@@ -22,6 +22,9 @@ use ipnet::Ipv4Net;
 use crate::preview::PreviewError;
 use crate::secrets::SecretsError;
 
+/// `Result` with [`LabError`] as its default error.
+pub type Result<T, E = LabError> = std::result::Result<T, E>;
+
 /// An error of an area's own lab stage, wrapped by [`LabError::Area`].
 pub type AreaSource = Box<dyn StdError + Send + Sync>;
 

@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::error::{Cause, Context, LabError};
+use super::error::{Cause, Context, LabError, Result};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -94,8 +94,6 @@ fn proc_start(pid: u32) -> Option<u64> {
     let rest = &s[s.rfind(')')? + 2..];
     rest.split_whitespace().nth(19)?.parse().ok()
 }
-
-type Result<T, E = LabError> = std::result::Result<T, E>;
 
 /// Runs a command, failing with its stderr.
 pub fn run(cmd: &mut Command) -> Result<String> {

@@ -23,12 +23,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use error::Context;
-pub use error::{LabError, PlanError};
-
-type Result<T, E = LabError> = std::result::Result<T, E>;
 use zeroize::Zeroizing;
 
+use error::{Context, Result};
+pub use error::{LabError, PlanError};
 use exec::Lab;
 use plan::{Flow, LabPlan, NodeKind, Proto, Secret};
 use report::{AclResult, ClientReport, Report, TargetReport, Timings};

@@ -12,9 +12,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use super::error::{Context, LabError};
-
-type Result<T, E = LabError> = std::result::Result<T, E>;
+use super::error::{Context, LabError, Result};
 
 /// Moves the calling thread into a named network namespace (`/run/netns/NAME`).
 pub fn enter_netns(ns: &str) -> io::Result<()> {

@@ -15,10 +15,8 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use super::lab::{BackupLabError, Link, RATE_BITS};
-use crate::lab::error::{Context, LabError};
+use crate::lab::error::{Context, LabError, Result};
 use crate::lab::exec::{new_prefix, Lab};
-
-type Result<T, E = LabError> = std::result::Result<T, E>;
 
 /// One repository's figures.
 #[derive(Debug, serde::Serialize)]

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::lab::error::{Context, LabError};
+use crate::lab::error::{Context, LabError, Result};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
@@ -44,8 +44,6 @@ pub const DELAY: &str = "20ms";
 const HOME_ADDR: &str = "10.203.0.1";
 const OFF_ADDR: &str = "10.203.0.2";
 const PORT: u16 = 8000;
-
-type Result<T, E = LabError> = std::result::Result<T, E>;
 
 /// What the backup stage itself finds wrong (besides the lab's own errors);
 /// it reaches the report as a [`LabError::Area`] of `backup`.

@@ -38,10 +38,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::lab::error::{Context, LabError};
+use crate::lab::error::{Context, LabError, Result};
 use crate::lab::exec::{run, Lab};
-
-type Result<T, E = LabError> = std::result::Result<T, E>;
 
 /// What the storage stage itself finds wrong (besides the lab's own
 /// errors); it reaches the report as a [`LabError::Area`] of `storage`.

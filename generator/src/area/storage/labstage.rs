@@ -25,14 +25,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::lab::error::{Context, LabError};
+use crate::lab::error::{Context, LabError, Result};
 use sha2::{Digest, Sha256};
 
 use super::lab::{StorageLabError, Zfs};
 use crate::area::LabCx;
 use crate::lab::bastion::Check;
-
-type Result<T, E = LabError> = std::result::Result<T, E>;
 
 const DAY: i64 = 86_400;
 /// Simulated days and the step between sanoid runs (73 h: 20 runs; no
