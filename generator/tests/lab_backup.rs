@@ -39,7 +39,7 @@ fn backup_stage_proves_restore_kill_and_stale_and_cleans_up() {
     let lab = Lab::create(&prefix).expect("lab dir");
     let ids = hearth::secrets::load_identities(Some(&lab_common::identity())).expect("identity");
     let store = hearth::secrets::SecretStore::open(root.join("secrets")).expect("store");
-    let decrypt = move |s: &Secret| -> anyhow::Result<zeroize::Zeroizing<String>> {
+    let decrypt = move |s: &Secret| -> Result<zeroize::Zeroizing<String>, hearth::lab::LabError> {
         match s {
             Secret::Inline(v) => Ok(v.clone()),
             Secret::AgeFile(rel) => {

@@ -41,7 +41,9 @@ fn storage_stage_on_the_example_passes_and_leaves_nothing() {
         bastion: None,
         notes: vec![],
     };
-    let decrypt = |_: &hearth::lab::plan::Secret| -> anyhow::Result<zeroize::Zeroizing<String>> { anyhow::bail!("the storage stage decrypts nothing") };
+    // The storage stage decrypts nothing: any call fails.
+    let decrypt =
+        |_: &hearth::lab::plan::Secret| -> Result<zeroize::Zeroizing<String>, hearth::lab::LabError> { Err(hearth::secrets::SecretsError::NoIdentity { tried: vec![] }.into()) };
     let cx = LabCx { root: &root, inv, lab: &lab, plan: &plan, decrypt: &decrypt, verbose: true };
     let t0 = std::time::Instant::now();
     let res = Storage.lab(&cx).expect("the example has storage hosts");

@@ -394,8 +394,8 @@ pub enum BackupError {
     NoTier(String),
     #[error(transparent)]
     Preview(#[from] crate::preview::PreviewError),
-    #[error("benchmark: {0:#}")]
-    Bench(anyhow::Error),
+    #[error("benchmark")]
+    Bench(#[source] crate::lab::LabError),
 }
 
 pub struct Backup;
@@ -439,7 +439,7 @@ impl Area for Backup {
         Ok(run(cli, cx)?)
     }
 
-    fn lab(&self, cx: &LabCx) -> Option<Result<Vec<crate::lab::bastion::Check>, CmdError>> {
+    fn lab(&self, cx: &LabCx) -> Option<Result<Vec<crate::lab::bastion::Check>, crate::lab::LabError>> {
         lab::stage(cx)
     }
 }

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::{Area, HostCx, LabCx, Preview};
 use crate::inventory::Inventory;
 use crate::lab::bastion::Check;
+use crate::lab::error::{Context, LabError};
 use crate::nix::{Attrs, Value};
 use crate::validate::{name_problem, Sink};
 
@@ -387,7 +388,7 @@ impl Area for Logs {
         ]
     }
 
-    fn lab(&self, cx: &LabCx) -> Option<Result<Vec<Check>, super::CmdError>> {
+    fn lab(&self, cx: &LabCx) -> Option<Result<Vec<Check>, crate::lab::LabError>> {
         let l = cx.inv.logs.as_ref()?;
         // One shipping host's config stands for all (they differ only in
         // label values); the gateway's if it ships, as it has the drops.
@@ -401,12 +402,13 @@ impl Area for Logs {
 /// The lab stage: the rendered Alloy config, checked by `alloy fmt` and
 /// `alloy validate` where Alloy is installed. No Debian package has it, so
 /// on most machines this is one check marked skipped (not passed).
-fn lab_stage(cx: &LabCx, host: &str) -> Result<Vec<Check>, super::CmdError> {
+fn lab_stage(cx: &LabCx, host: &str) -> Result<Vec<Check>, LabError> {
     let alloy = crate::lab::which("alloy");
-    let render = || -> Result<String, super::CmdError> {
-        match cx.eval(host, "lib.logs.alloyConfig host.hearth.logs")? {
+    let render = || -> Result<String, LabError> {
+        let expr = "lib.logs.alloyConfig host.hearth.logs";
+        match cx.eval(host, expr)? {
             serde_json::Value::String(s) => Ok(s),
-            v => Err(format!("the alloy renderer returned {v}, not text").into()),
+            v => Err(LabError::Rendered { expr: expr.into(), value: v.to_string(), expected: "text" }),
         }
     };
     alloy_checks(alloy.as_deref(), host, render, &cx.lab.dir.join("logs"))
@@ -415,23 +417,20 @@ fn lab_stage(cx: &LabCx, host: &str) -> Result<Vec<Check>, super::CmdError> {
 /// `alloy fmt FILE` and `alloy validate FILE` on the text `render` makes,
 /// written under `dir` (removed afterwards); one skipped check without
 /// `alloy`.
-fn alloy_checks(
-    alloy: Option<&std::path::Path>,
-    host: &str,
-    render: impl FnOnce() -> Result<String, super::CmdError>,
-    dir: &std::path::Path,
-) -> Result<Vec<Check>, super::CmdError> {
+fn alloy_checks(alloy: Option<&std::path::Path>, host: &str, render: impl FnOnce() -> Result<String, LabError>, dir: &std::path::Path) -> Result<Vec<Check>, LabError> {
     let Some(alloy) = alloy else {
         return Ok(vec![Check::skipped("alloy fmt + alloy validate", host, "alloy not installed")]);
     };
     let text = render()?;
-    std::fs::create_dir_all(dir)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let file = dir.join("config.alloy");
-    let res = (|| -> Result<Vec<Check>, super::CmdError> {
-        std::fs::write(&file, &text)?;
+    let res = (|| -> Result<Vec<Check>, LabError> {
+        std::fs::write(&file, &text).with_context(|| format!("writing {}", file.display()))?;
         let mut checks = vec![];
         for sub in ["fmt", "validate"] {
-            let out = std::process::Command::new(alloy).arg(sub).arg(&file).output()?;
+            let mut c = std::process::Command::new(alloy);
+            c.arg(sub).arg(&file);
+            let out = c.output().map_err(|e| LabError::spawn(&c, e))?;
             let seen = if out.status.success() {
                 "accepted".to_string()
             } else {

@@ -189,7 +189,7 @@ pub trait Area: Sync {
 
     /// This area's lab stage, run after the core checks with the lab up.
     /// `None`: this area has nothing to prove in this inventory's lab.
-    fn lab(&self, _cx: &LabCx) -> Option<Result<Vec<crate::lab::bastion::Check>, CmdError>> {
+    fn lab(&self, _cx: &LabCx) -> Option<Result<Vec<crate::lab::bastion::Check>, crate::lab::LabError>> {
         None
     }
 }
@@ -214,18 +214,18 @@ pub struct LabCx<'a> {
     pub inv: &'a Inventory,
     pub lab: &'a crate::lab::exec::Lab,
     pub plan: &'a crate::lab::plan::LabPlan,
-    pub decrypt: &'a dyn Fn(&crate::lab::plan::Secret) -> anyhow::Result<zeroize::Zeroizing<String>>,
+    pub decrypt: &'a dyn Fn(&crate::lab::plan::Secret) -> Result<zeroize::Zeroizing<String>, crate::lab::LabError>,
     pub verbose: bool,
 }
 
 impl LabCx<'_> {
     /// Fails naming the Debian packages when any of `tools` (program,
     /// package) is not on PATH. A stage calls this first.
-    pub fn require(&self, tools: &[(&str, &str)]) -> Result<(), CmdError> {
-        let absent: Vec<(&str, &str)> = tools.iter().filter(|(t, _)| crate::lab::which(t).is_none()).copied().collect();
-        match crate::lab::tools_message(&absent) {
-            Some(m) => Err(format!("missing {m}").into()),
-            None => Ok(()),
+    pub fn require(&self, tools: &[(&str, &str)]) -> Result<(), crate::lab::LabError> {
+        let absent: Vec<(String, String)> = tools.iter().filter(|(t, _)| crate::lab::which(t).is_none()).map(|(t, p)| (t.to_string(), p.to_string())).collect();
+        match absent.is_empty() {
+            true => Ok(()),
+            false => Err(crate::lab::LabError::MissingTools { absent }),
         }
     }
 

@@ -156,7 +156,7 @@ pub fn run(cmd: LabCommand, global: &Global) -> anyhow::Result<i32> {
             if plan.bastion.is_some() {
                 match lab::bastion::start(&l, &plan, &*decrypt) {
                     Ok(b) => println!("{}", b.how_to_login()),
-                    Err(e) => println!("the bastion's sshd did not start: {e:#}"),
+                    Err(e) => println!("the bastion's sshd did not start: {}", lab::error::chain(&e)),
                 }
             }
             println!("run commands in it with `hearth lab exec NODE -- CMD`, remove it with `hearth lab down {}`", l.prefix);
@@ -178,7 +178,7 @@ pub fn run(cmd: LabCommand, global: &Global) -> anyhow::Result<i32> {
             }
             Ok(code)
         }
-        LabCommand::Exec { lab: l, node, cmd } => lab::exec_in(l.as_deref(), &node, &cmd),
+        LabCommand::Exec { lab: l, node, cmd } => Ok(lab::exec_in(l.as_deref(), &node, &cmd)?),
         LabCommand::List => {
             let labs = lab::exec::Lab::list();
             if labs.is_empty() {

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{anyhow, bail, Context, Result};
+use super::error::{Context, LabError, Result};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -63,7 +63,7 @@ impl Check {
 }
 
 pub fn remove_user(u: &str) -> Result<()> {
-    let exists = Command::new("id").arg("-u").arg(u).stdout(Stdio::null()).stderr(Stdio::null()).status()?.success();
+    let exists = Command::new("id").arg("-u").arg(u).stdout(Stdio::null()).stderr(Stdio::null()).status().context("cannot run id")?.success();
     if exists {
         run(Command::new("userdel").arg(u))?;
     }
@@ -72,13 +72,13 @@ pub fn remove_user(u: &str) -> Result<()> {
 
 fn mkdir(p: &Path, mode: u32) -> Result<()> {
     fs::DirBuilder::new().mode(mode).create(p).with_context(|| format!("creating {}", p.display()))?;
-    fs::set_permissions(p, fs::Permissions::from_mode(mode))?;
+    fs::set_permissions(p, fs::Permissions::from_mode(mode)).with_context(|| format!("chmod {mode:o} {}", p.display()))?;
     Ok(())
 }
 
 fn write_file(p: &Path, data: &[u8], mode: u32) -> Result<()> {
     let mut f = fs::OpenOptions::new().create_new(true).write(true).mode(mode).open(p).with_context(|| format!("creating {}", p.display()))?;
-    f.write_all(data)?;
+    f.write_all(data).with_context(|| format!("writing {}", p.display()))?;
     Ok(())
 }
 
@@ -88,7 +88,7 @@ pub fn totp_now(seed: &str) -> Result<String> {
     let out = run_input(Command::new("oathtool").args(["--totp", "-b", "-"]), Some(format!("{seed}\n").as_bytes()))?;
     let code = out.trim().to_string();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        bail!("oathtool gave no code");
+        return Err(LabError::Unreadable { what: "a TOTP code (oathtool --totp)", output: out });
     }
     Ok(code)
 }
@@ -105,14 +105,18 @@ fn now() -> u64 {
 fn sign_cert(ca: &str, user_pub: &Path, user: &str, after: u64, before: u64) -> Result<String> {
     use ssh_key::certificate::{Builder, CertType};
     let ca = ssh_key::PrivateKey::from_openssh(ca.trim()).context("the SSH user CA secret is not an OpenSSH private key")?;
-    let pk = ssh_key::PublicKey::from_openssh(fs::read_to_string(user_pub)?.trim())?;
-    let mut b = Builder::new_with_random_nonce(&mut rand::rngs::OsRng, pk.key_data().clone(), after, before)?;
-    b.serial(1)?;
-    b.key_id(format!("hearth-lab-{user}"))?;
-    b.cert_type(CertType::User)?;
-    b.valid_principal(user)?;
-    let cert = b.sign(&ca)?;
-    Ok(cert.to_openssh()?)
+    let text = fs::read_to_string(user_pub).with_context(|| format!("reading {}", user_pub.display()))?;
+    let pk = ssh_key::PublicKey::from_openssh(text.trim()).with_context(|| format!("{} is not an OpenSSH public key", user_pub.display()))?;
+    let cert = (|| {
+        let mut b = Builder::new_with_random_nonce(&mut rand::rngs::OsRng, pk.key_data().clone(), after, before)?;
+        b.serial(1)?;
+        b.key_id(format!("hearth-lab-{user}"))?;
+        b.cert_type(CertType::User)?;
+        b.valid_principal(user)?;
+        b.sign(&ca)?.to_openssh()
+    })()
+    .with_context(|| format!("signing the lab certificate of {user}"))?;
+    Ok(cert)
 }
 
 struct Ssh<'a> {
@@ -158,9 +162,10 @@ impl Ssh<'_> {
             });
         }
         let mut child = c.spawn().context("cannot run ssh (apt install openssh-client)")?;
+        let waiting = || format!("waiting for ssh {user}@{target} from {ns}");
         let t0 = Instant::now();
         loop {
-            if child.try_wait()?.is_some() {
+            if child.try_wait().with_context(waiting)?.is_some() {
                 break;
             }
             if t0.elapsed() > Duration::from_secs(20) {
@@ -169,7 +174,7 @@ impl Ssh<'_> {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let out = child.wait_with_output()?;
+        let out = child.wait_with_output().with_context(waiting)?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         let shell = out.status.success() && stdout.contains(SHELL_OK);
@@ -215,10 +220,10 @@ pub fn run_checks(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result
 /// Starts the bastion's sshd in the lab (lab users, keys, TOTP files, the
 /// rendered sshd settings and PAM stack). `hearth lab up` leaves it running.
 pub fn start(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result<Zeroizing<String>>) -> Result<Started> {
-    let b = plan.bastion.as_ref().ok_or_else(|| anyhow!("no bastion"))?;
+    let b = plan.bastion.as_ref().ok_or(LabError::NoBastion)?;
     let gw_ns = lab.ns(&plan.nodes[b.node].name)?;
     // Users need to traverse the lab dir to read their authorized keys.
-    fs::set_permissions(&lab.dir, fs::Permissions::from_mode(0o711))?;
+    fs::set_permissions(&lab.dir, fs::Permissions::from_mode(0o711)).with_context(|| format!("chmod 711 {}", lab.dir.display()))?;
     let ssh = lab.dir.join("ssh");
     mkdir(&ssh, 0o755)?;
     mkdir(&ssh.join("authorized_keys"), 0o755)?;
@@ -234,7 +239,7 @@ pub fn start(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result<Zero
     keygen(&ssh.join("host_ed25519"), "hearth-lab-host")?;
     let key = ssh.join("user_ed25519");
     keygen(&key, "hearth-lab-user")?;
-    let pubkey = fs::read_to_string(key.with_extension("pub"))?;
+    let pubkey = fs::read_to_string(key.with_extension("pub")).with_context(|| format!("reading {}", key.with_extension("pub").display()))?;
     for u in &b.users {
         write_file(&ssh.join("authorized_keys").join(u), pubkey.as_bytes(), 0o644)?;
     }
@@ -258,7 +263,7 @@ pub fn start(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result<Zero
     let mut certs = None;
     if let Some(ca_pub) = &b.user_ca {
         write_file(&ssh.join("user-ca.pub"), format!("{}\n", ca_pub.trim()).as_bytes(), 0o644)?;
-        let ca = decrypt(b.ca_key.as_ref().ok_or_else(|| anyhow!("the bastion trusts a user CA but its secret is not in the inventory's secrets"))?)?;
+        let ca = decrypt(b.ca_key.as_ref().ok_or(LabError::NoCaSecret)?).context("the SSH user CA")?;
         let ck = ssh.join("cert_ed25519");
         let ek = ssh.join("expired_ed25519");
         keygen(&ck, "hearth-lab-cert")?;
@@ -304,7 +309,7 @@ pub fn start(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result<Zero
             break;
         }
         if !Lab::alive(pid) || t0.elapsed() > Duration::from_secs(10) {
-            bail!("sshd did not start; see {}", lab.dir.join("sshd.log").display());
+            return Err(LabError::DidNotStart { daemon: "sshd".into(), log: lab.dir.join("sshd.log") });
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -313,7 +318,7 @@ pub fn start(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result<Zero
 
 /// Every bastion check against a started sshd.
 fn checks(lab: &Lab, plan: &LabPlan, st: &Started) -> Result<Vec<Check>> {
-    let b = plan.bastion.as_ref().ok_or_else(|| anyhow!("no bastion"))?;
+    let b = plan.bastion.as_ref().ok_or(LabError::NoBastion)?;
     let (ssh, key, seed_line, certs) = (&st.ssh, &st.key, &st.seed_line, &st.certs);
     // Sources: VPN clients first, a LAN host when there is only one client
     // (the ruleset rate-limits new SSH connections per source).
@@ -325,7 +330,7 @@ fn checks(lab: &Lab, plan: &LabPlan, st: &Started) -> Result<Vec<Check>> {
         sources.push((t.name.clone(), lab.ns(&t.name)?));
     }
     if sources.is_empty() {
-        bail!("no client or LAN host to log in from");
+        return Err(LabError::NoLoginSource);
     }
     let src = |i: usize| &sources[i % sources.len()];
     let s = Ssh { lab, b, ssh: ssh.clone() };

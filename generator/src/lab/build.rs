@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use super::error::{Context, PlanError, Result};
 use ipnet::Ipv4Net;
 use serde::Deserialize;
 use zeroize::Zeroizing;
@@ -161,7 +161,7 @@ fn eval_hosts(root: &Path, hosts: &[String], overrides: serde_json::Value) -> Re
 }
 
 fn net(s: &str) -> Result<Ipv4Net> {
-    s.parse::<Ipv4Net>().or_else(|_| s.parse::<Ipv4Addr>().map(|a| Ipv4Net::new(a, 32).unwrap())).map_err(|_| anyhow!("`{s}` is not an IPv4 address or network"))
+    s.parse::<Ipv4Net>().or_else(|_| s.parse::<Ipv4Addr>().map(|a| Ipv4Net::new(a, 32).unwrap())).map_err(|_| PlanError::NotIpv4 { value: s.into() }.into())
 }
 
 /// Replaces every `Endpoint = HOST:PORT` with the lab address standing in
@@ -174,7 +174,7 @@ pub fn map_endpoints(text: &str, map: &BTreeMap<String, String>) -> Result<Strin
         if let Some((k, v)) = t.split_once('=') {
             if k.trim().eq_ignore_ascii_case("endpoint") {
                 let v = v.trim();
-                let lab = map.get(v).ok_or_else(|| anyhow!("endpoint `{v}` is not a host of the inventory; the lab only dials its own namespaces"))?;
+                let lab = map.get(v).ok_or_else(|| PlanError::UnknownEndpoint { endpoint: v.into() })?;
                 out.push_str(&format!("Endpoint = {lab}\n"));
                 continue;
             }
@@ -200,7 +200,7 @@ pub fn wg_quick_interface(text: &str) -> Result<(Vec<Ipv4Net>, Option<u16>, Vec<
         let list = || v.split(',').map(str::trim).filter(|x| !x.is_empty() && !x.contains(':'));
         match (section.as_str(), k.as_str()) {
             ("[interface]", "address") => addrs.extend(list().map(net).collect::<Result<Vec<_>>>()?),
-            ("[interface]", "mtu") => mtu = Some(v.parse().context("MTU")?),
+            ("[interface]", "mtu") => mtu = Some(v.parse().map_err(|source| PlanError::Mtu { value: v.into(), source })?),
             ("[peer]", "allowedips") => routes.extend(list().map(net).collect::<Result<Vec<_>>>()?),
             _ => {}
         }
@@ -208,11 +208,16 @@ pub fn wg_quick_interface(text: &str) -> Result<(Vec<Ipv4Net>, Option<u16>, Vec<
     Ok((addrs, mtu, routes))
 }
 
+/// The lab's address of a LAN host: `addr` in a network of the LAN's prefix length.
+fn lan_net(addr: Ipv4Addr, len: u8) -> Result<Ipv4Net> {
+    Ipv4Net::new(addr, len).map_err(|_| PlanError::PrefixLen { addr, len }.into())
+}
+
 fn rel_secret(root: &Path, file: &str) -> Result<String> {
-    let secrets = root.canonicalize()?.join("secrets");
+    let secrets = root.canonicalize().with_context(|| format!("repository {}", root.display()))?.join("secrets");
     let p = Path::new(file);
     let p = p.canonicalize().with_context(|| format!("secret {file}"))?;
-    Ok(p.strip_prefix(&secrets).map_err(|_| anyhow!("{file} is not below {}", secrets.display()))?.to_string_lossy().into_owned())
+    Ok(p.strip_prefix(&secrets).map_err(|_| PlanError::SecretOutside { file: file.into(), dir: secrets.clone() })?.to_string_lossy().into_owned())
 }
 
 /// An extra client that the inventory no longer has (a removed peer), with
@@ -232,12 +237,12 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
     let uplink: Ipv4Net = HOME_UPLINK.parse().unwrap();
     for n in [internet, uplink] {
         if n.contains(&inv.network.lan.network()) || inv.network.lan.contains(&n.network()) || n.contains(&inv.network.vpn.network()) || inv.network.vpn.contains(&n.network()) {
-            bail!("the inventory's networks overlap the lab's own segment {n}");
+            return Err(PlanError::Overlap { segment: n }.into());
         }
     }
     let hub = inv.hub().map(|(n, _)| n.to_string());
-    let (gw_name, gw) = inv.gateway().ok_or_else(|| anyhow!("the inventory has no wireguard-gateway host: nothing to bring up"))?;
-    let gw_addr = gw.address.ok_or_else(|| anyhow!("gateway `{gw_name}` has no LAN address"))?;
+    let (gw_name, gw) = inv.gateway().ok_or(PlanError::NoGateway)?;
+    let gw_addr = gw.address.ok_or_else(|| PlanError::NoAddress { role: "gateway", host: gw_name.into() })?;
     let bastion_host = inv.bastion().map(|(n, _)| n.to_string());
 
     // Evaluate every host that has something to render.
@@ -245,10 +250,10 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
     for h in &wg_hosts {
         let p = root.join("hosts").join(h).join("hearth.nix");
         if !p.exists() {
-            bail!("{} is missing: run `hearth render` first", p.display());
+            return Err(PlanError::NotRendered { path: p }.into());
         }
     }
-    let pam = pam_dir().ok_or_else(|| anyhow!("no PAM modules found (apt install libpam-modules libpam-google-authenticator)"))?;
+    let pam = pam_dir().ok_or(PlanError::NoPam)?;
     let pm = |m: &str| pam.join(m).to_string_lossy().into_owned();
     let users = lab_users(opts.prefix);
     let overrides = serde_json::json!({
@@ -307,7 +312,7 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
         let a = inet_addr(1);
         add_link(&mut plan, i, "up0", Some(a), sw_inet, &format!("p{i}"), None);
         if let Some(ep) = &inv.hosts[h].endpoint {
-            let port = ep.rsplit_once(':').map(|(_, p)| p).ok_or_else(|| anyhow!("hub endpoint `{ep}` has no port"))?;
+            let port = ep.rsplit_once(':').map(|(_, p)| p).ok_or_else(|| PlanError::EndpointPort { role: "hub", endpoint: ep.clone() })?;
             endpoints.insert(ep.clone(), format!("{}:{port}", a.addr()));
         }
         Some(i)
@@ -319,16 +324,12 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
     let gwi = plan.nodes.len();
     plan.nodes.push(Node::new(gw_name, NodeKind::Gateway));
     add_link(&mut plan, gwi, "up0", Some(up_addr(2)), nat, "lan0", Some(up_addr(1)));
-    add_link(&mut plan, gwi, "lan0", Some(Ipv4Net::new(gw_addr, lan_len)?), sw_lan, &format!("p{gwi}"), None);
+    add_link(&mut plan, gwi, "lan0", Some(lan_net(gw_addr, lan_len)?), sw_lan, &format!("p{gwi}"), None);
     plan.nodes[gwi].routes.push(Route { dest: internet, via: up_addr(1).addr() });
     if let Some(ep) = &gw.endpoint {
         if hub.is_none() {
-            let (_, port) = ep.rsplit_once(':').ok_or_else(|| anyhow!("gateway endpoint `{ep}` has no port"))?;
-            let listen = evals
-                .get(gw_name)
-                .and_then(|e| e.wg.as_ref())
-                .and_then(|w| w.raw.listen_port)
-                .ok_or_else(|| anyhow!("gateway `{gw_name}` is the listener but has no listenPort"))?;
+            let (_, port) = ep.rsplit_once(':').ok_or_else(|| PlanError::EndpointPort { role: "gateway", endpoint: ep.clone() })?;
+            let listen = evals.get(gw_name).and_then(|e| e.wg.as_ref()).and_then(|w| w.raw.listen_port).ok_or_else(|| PlanError::NoListenPort { host: gw_name.into() })?;
             nat_rules.push_str(&format!(
                 "  chain prerouting {{\n    type nat hook prerouting priority dstnat; policy accept;\n    iifname \"wan0\" udp dport {port} dnat to {}:{listen}\n  }}\n",
                 up_addr(2).addr()
@@ -343,10 +344,10 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
     let masquerading = evals.get(gw_name).and_then(|e| e.wg.as_ref()).is_some_and(|w| !w.nat.trim().is_empty());
     for (name, idx) in [(hub.clone(), hub_idx), (Some(gw_name.to_string()), Some(gwi))] {
         let (Some(name), Some(idx)) = (name, idx) else { continue };
-        let ev = evals.get(&name).ok_or_else(|| anyhow!("no evaluation for {name}"))?;
-        let w = ev.wg.as_ref().ok_or_else(|| anyhow!("hosts/{name}/hearth.nix has no enabled hearth.wireguard"))?;
+        let ev = evals.get(&name).ok_or_else(|| PlanError::NoEvaluation { host: name.clone() })?;
+        let w = ev.wg.as_ref().ok_or_else(|| PlanError::NoWireguard { host: name.clone() })?;
         let secret = |n: &str| -> Result<Secret> {
-            let f = ev.secrets.get(n).ok_or_else(|| anyhow!("hosts/{name}/hearth.nix: no age.secrets.{n}"))?;
+            let f = ev.secrets.get(n).ok_or_else(|| PlanError::NoAgeSecret { host: name.clone(), name: n.into() })?;
             Ok(Secret::AgeFile(PathBuf::from(rel_secret(&root, f)?)))
         };
         let psks =
@@ -390,7 +391,7 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
             n.routes.push(Route { dest: inv.network.vpn, via: gw_addr });
         }
         plan.nodes.push(n);
-        add_link(&mut plan, i, "lan0", Some(Ipv4Net::new(addr, lan_len)?), sw_lan, &format!("p{i}"), None);
+        add_link(&mut plan, i, "lan0", Some(lan_net(addr, lan_len)?), sw_lan, &format!("p{i}"), None);
         plan.targets.push(Target { name: name.clone(), addr });
     }
 
@@ -400,7 +401,7 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
         for d in area.lab_devices(inv) {
             let (name, addr) = (d.name, d.address);
             if plan.node(&name).is_some() {
-                bail!("lab node `{name}` of area {} exists already", area.name());
+                return Err(PlanError::DuplicateNode { node: name, area: area.name() }.into());
             }
             let i = plan.nodes.len();
             let mut n = Node::new(&name, NodeKind::Device);
@@ -411,7 +412,7 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
                 n.routes.push(Route { dest: inv.network.vpn, via: gw_addr });
             }
             plan.nodes.push(n);
-            add_link(&mut plan, i, "lan0", Some(Ipv4Net::new(addr, lan_len)?), sw_lan, &format!("p{i}"), None);
+            add_link(&mut plan, i, "lan0", Some(lan_net(addr, lan_len)?), sw_lan, &format!("p{i}"), None);
         }
     }
 
@@ -430,14 +431,14 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
         let i = plan.nodes.len();
         let config = Zeroizing::new(map_endpoints(&config, &endpoints)?);
         let (addresses, mtu, routes) = wg_quick_interface(&config)?;
-        let address = addr_hint.or_else(|| addresses.first().map(|a| a.addr())).ok_or_else(|| anyhow!("client {name}: no Address"))?;
+        let address = addr_hint.or_else(|| addresses.first().map(|a| a.addr())).ok_or_else(|| PlanError::NoClientAddress { client: name.into() })?;
         let mut n = Node::new(name, NodeKind::Client);
         n.wg = Some(WgPlan { name: format!("{}w{i}", opts.prefix), addresses, mtu, source: WgSource::WgQuick { config }, routes });
         plan.nodes.push(n);
         let a = inet_addr(inet_host);
         inet_host += 1;
         if inet_host >= 250 {
-            bail!("too many clients for the lab's internet segment");
+            return Err(PlanError::TooManyClients.into());
         }
         add_link(plan, i, "up0", Some(a), sw_inet, &format!("p{i}"), None);
         let allowed = if connects { expected_flows(&al, address, &plan.targets, &plan.udp_ports) } else { BTreeSet::new() };
@@ -458,11 +459,13 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
             .iter()
             .find(|s| matches!(&s.kind, crate::topology::SecretKind::WireguardKey { node } if node == c.name))
             .map(|s| s.rel.clone())
-            .ok_or_else(|| anyhow!("no key secret for {}", c.name))?;
+            .ok_or_else(|| PlanError::NoKeySecret { client: c.name.into() })?;
         let psk_rel = specs.iter().find(|s| matches!(&s.kind, crate::topology::SecretKind::Psk { peer, .. } if peer == c.name)).map(|s| s.rel.clone());
         let key = decrypt_rel(&key_rel)?;
         let psk = psk_rel.as_deref().map(decrypt_rel).transpose()?;
-        let config = Zeroizing::new(crate::topology::client_config(inv, c.name, &key, psk.as_deref().map(|s| s.as_str())).map_err(|e| anyhow!(e))?);
+        let config = Zeroizing::new(
+            crate::topology::client_config(inv, c.name, &key, psk.as_deref().map(|s| s.as_str())).map_err(|reason| PlanError::ClientConfig { client: c.name.into(), reason })?,
+        );
         add_client(&mut plan, c.name, config, true, Some(addr))?;
     }
     for r in revoked {
@@ -504,7 +507,7 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
             }
             for (targets, accept) in [(&t.accept, true), (&t.deny, false)] {
                 for target in targets {
-                    let tg = crate::policy::parse_target(inv, target).map_err(|e| anyhow!("acl_tests[{ti}]: {e}"))?;
+                    let tg = crate::policy::parse_target(inv, target).map_err(|reason| PlanError::AclTarget { test: ti, reason })?;
                     for (addr, proto, port) in tg.probes {
                         let proto = if proto == "udp" { Proto::Udp } else { Proto::Tcp };
                         plan.acl_checks.push(AclCheck { test: ti, src: t.src.clone(), client: m.clone(), target: target.clone(), flow: Flow { addr, proto, port }, accept });
@@ -521,14 +524,14 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
     if let Some(b) = &bastion_host {
         let ev = evals.get(b).and_then(|e| e.bastion.as_ref().map(|x| (e, x)));
         if let Some((hev, bev)) = ev {
-            let node = plan.node(b).ok_or_else(|| anyhow!("bastion {b} is not the gateway; only a gateway bastion is supported in the lab"))?;
-            let addr = inv.hosts[b].address.ok_or_else(|| anyhow!("bastion {b} has no LAN address"))?;
+            let node = plan.node(b).ok_or_else(|| PlanError::BastionNotGateway { host: b.clone() })?;
+            let addr = inv.hosts[b].address.ok_or_else(|| PlanError::NoAddress { role: "bastion", host: b.clone() })?;
             let totp_seed = match &bev.totp_secret {
                 Some(n) => {
-                    let f = hev.secrets.get(n).ok_or_else(|| anyhow!("hosts/{b}/hearth.nix: no age.secrets.{n}"))?;
+                    let f = hev.secrets.get(n).ok_or_else(|| PlanError::NoAgeSecret { host: b.clone(), name: n.clone() })?;
                     Secret::AgeFile(PathBuf::from(rel_secret(&root, f)?))
                 }
-                None => bail!("the bastion has no TOTP user; the lab's 2FA checks need one"),
+                None => return Err(PlanError::NoTotpUser.into()),
             };
             let ca_key = if bev.user_ca.is_some() {
                 specs.iter().find(|s| matches!(s.kind, crate::topology::SecretKind::SshCa)).map(|s| Secret::AgeFile(PathBuf::from(&s.rel)))
@@ -560,14 +563,25 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lab::LabError;
 
     #[test]
     fn endpoints_are_mapped_and_unknown_ones_refused() {
         let m = BTreeMap::from([("vps.example.net:51821".to_string(), "198.18.0.1:51821".to_string())]);
         let t = "[Peer]\nPublicKey = x\nEndpoint = vps.example.net:51821\n";
         assert_eq!(map_endpoints(t, &m).unwrap(), "[Peer]\nPublicKey = x\nEndpoint = 198.18.0.1:51821\n");
-        let err = map_endpoints("Endpoint = evil.example.com:1\n", &m).unwrap_err().to_string();
-        assert!(err.contains("evil.example.com"), "{err}");
+        let err = map_endpoints("Endpoint = evil.example.com:1\n", &m).unwrap_err();
+        assert!(matches!(&err, LabError::Plan(PlanError::UnknownEndpoint { endpoint }) if endpoint == "evil.example.com:1"), "{err:?}");
+        assert!(err.to_string().contains("the lab only dials its own namespaces"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_client_config_is_a_located_plan_error() {
+        let err = wg_quick_interface("[Interface]\nMTU = big\n").unwrap_err();
+        assert!(matches!(&err, LabError::Plan(PlanError::Mtu { value, .. }) if value == "big"), "{err:?}");
+        assert_eq!(err.to_string(), "MTU `big` is not a number: invalid digit found in string");
+        let err = wg_quick_interface("[Interface]\nAddress = 10.1.2.300/32\n").unwrap_err();
+        assert!(matches!(&err, LabError::Plan(PlanError::NotIpv4 { value }) if value == "10.1.2.300/32"), "{err:?}");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use super::error::{Cause, Context, LabError, Result};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -102,16 +102,16 @@ pub fn run(cmd: &mut Command) -> Result<String> {
 
 /// Runs a command with `input` on stdin (secrets go this way, never to disk).
 pub fn run_input(cmd: &mut Command, input: Option<&[u8]>) -> Result<String> {
-    let desc = format!("{cmd:?}");
     cmd.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().with_context(|| format!("cannot start {desc}"))?;
+    let mut child = cmd.spawn().map_err(|e| LabError::spawn(cmd, e))?;
     if let Some(input) = input {
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(input).with_context(|| format!("writing to {desc}"))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(input).with_context(|| format!("writing to {cmd:?}"))?;
+        }
     }
-    let out = child.wait_with_output()?;
+    let out = child.wait_with_output().with_context(|| format!("waiting for {cmd:?}"))?;
     if !out.status.success() {
-        bail!("{desc} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim());
+        return Err(LabError::command(cmd, out.status, &out.stderr));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -133,16 +133,16 @@ impl Lab {
     /// Creates the lab's private directory (0700) and state file.
     pub fn create(prefix: &str) -> Result<Lab> {
         if !is_prefix(prefix) {
-            bail!("`{}` is not a lab prefix", prefix.escape_debug());
+            return Err(LabError::NotAPrefix { prefix: prefix.into() });
         }
-        fs::DirBuilder::new().recursive(true).mode(0o755).create(RUN_DIR)?;
+        fs::DirBuilder::new().recursive(true).mode(0o755).create(RUN_DIR).with_context(|| format!("creating {RUN_DIR}"))?;
         let dir = Path::new(RUN_DIR).join(prefix);
         fs::DirBuilder::new().mode(0o700).create(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let lab = Lab {
             prefix: prefix.into(),
             dir,
             state: Arc::new(Mutex::new(State { prefix: prefix.into(), owner_pid: std::process::id(), ..Default::default() })),
-            exe: std::env::current_exe()?,
+            exe: std::env::current_exe().context("finding the hearth binary (it runs the lab's responders)")?,
         };
         lab.save()?;
         Ok(lab)
@@ -151,12 +151,13 @@ impl Lab {
     /// Opens the state of an existing lab (for `down` and `exec`).
     pub fn open(prefix: &str) -> Result<Lab> {
         if !is_prefix(prefix) {
-            bail!("`{}` is not a lab prefix (hl and 4 hex digits, e.g. hl1a2b; `hearth lab list` shows them)", prefix.escape_debug());
+            return Err(LabError::NotAPrefix { prefix: prefix.into() });
         }
         let dir = Path::new(RUN_DIR).join(prefix);
-        let text = fs::read_to_string(dir.join("state.json")).with_context(|| format!("no lab `{prefix}` (no {}/state.json)", dir.display()))?;
-        let state: State = serde_json::from_str(&text)?;
-        Ok(Lab { prefix: prefix.into(), dir, state: Arc::new(Mutex::new(state)), exe: std::env::current_exe()? })
+        let state_file = dir.join("state.json");
+        let text = fs::read_to_string(&state_file).map_err(|source| LabError::NoLab { prefix: prefix.into(), state: state_file.clone(), source })?;
+        let state: State = serde_json::from_str(&text).with_context(|| format!("{} is not a lab state file", state_file.display()))?;
+        Ok(Lab { prefix: prefix.into(), dir, state: Arc::new(Mutex::new(state)), exe: std::env::current_exe().context("finding the hearth binary")? })
     }
 
     /// Every lab with a state file.
@@ -178,8 +179,9 @@ impl Lab {
     }
 
     fn save(&self) -> Result<()> {
-        let text = serde_json::to_string_pretty(&*self.state.lock().unwrap())?;
-        crate::fsutil::write_atomic(&self.dir.join("state.json"), text.as_bytes())?;
+        let text = serde_json::to_string_pretty(&*self.state.lock().unwrap()).context("serializing the lab state")?;
+        let file = self.dir.join("state.json");
+        crate::fsutil::write_atomic(&file, text.as_bytes()).with_context(|| format!("writing {}", file.display()))?;
         Ok(())
     }
 
@@ -190,21 +192,23 @@ impl Lab {
 
     /// The namespace of a node.
     pub fn ns(&self, node: &str) -> Result<String> {
-        self.state.lock().unwrap().nodes.get(node).cloned().ok_or_else(|| anyhow!("no node `{node}` in lab {}", self.prefix))
+        let st = self.state.lock().unwrap();
+        st.nodes.get(node).cloned().ok_or_else(|| LabError::NoNode { node: node.into(), prefix: self.prefix.clone(), nodes: st.nodes.keys().cloned().collect() })
     }
 
     /// Starts a long-running process (in its own session, output to a log in
     /// the lab directory) and records it.
     pub fn spawn(&self, what: &str, mut cmd: Command) -> Result<u32> {
-        let log = fs::OpenOptions::new().create(true).append(true).mode(0o600).open(self.dir.join(format!("{what}.log")))?;
-        cmd.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
+        let log_path = self.dir.join(format!("{what}.log"));
+        let log = fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+        cmd.stdin(Stdio::null()).stdout(log.try_clone().with_context(|| format!("duplicating {}", log_path.display()))?).stderr(log);
         unsafe {
             cmd.pre_exec(|| {
                 libc::setsid();
                 Ok(())
             });
         }
-        let child = cmd.spawn().with_context(|| format!("cannot start {what}: {cmd:?}"))?;
+        let child = cmd.spawn().map_err(|e| LabError::spawn(&cmd, e).within(format!("starting {what}")))?;
         let pid = child.id();
         // The child is reaped by teardown (waitpid) or, after `lab up`, by init.
         std::mem::forget(child);
@@ -331,7 +335,7 @@ impl Lab {
                     break;
                 }
                 if t0.elapsed() > Duration::from_secs(30) {
-                    bail!("{} is not listening on {addr}:{port} 30 s after it was started (see {}/)", n.name, self.dir.display());
+                    return Err(LabError::NotListening { node: n.name.clone(), addr: std::net::SocketAddrV4::new(addr, port), secs: 30, dir: self.dir.clone() });
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -353,7 +357,7 @@ impl Lab {
         let t0 = Instant::now();
         while !sock.exists() {
             if !Self::alive(pid) || t0.elapsed() > Duration::from_secs(5) {
-                bail!("wireguard-go {uniq} did not start (see {}/wireguard-go-{}.log)", self.dir.display(), plan.nodes[i].name);
+                return Err(LabError::DidNotStart { daemon: format!("wireguard-go {uniq}"), log: self.dir.join(format!("wireguard-go-{}.log", plan.nodes[i].name)) });
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -403,9 +407,10 @@ impl Lab {
     /// ever exists in memory and in the pipe.
     fn wg_quick_strip(&self, name: &str, config: &Zeroizing<String>) -> Result<Zeroizing<String>> {
         let fifo = self.dir.join(format!("{name}.conf"));
-        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes())?;
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes())
+            .map_err(|e| LabError::Io { what: format!("mkfifo {}", fifo.display()), source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e) })?;
         if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
-            bail!("mkfifo {}: {}", fifo.display(), std::io::Error::last_os_error());
+            return Err(LabError::os(format!("mkfifo {}", fifo.display())));
         }
         let data = Zeroizing::new(config.as_bytes().to_vec());
         let f2 = fifo.clone();
@@ -413,7 +418,9 @@ impl Lab {
             let mut f = fs::OpenOptions::new().write(true).open(&f2)?;
             f.write_all(&data)
         });
-        let out = Command::new("wg-quick").arg("strip").arg(&fifo).stdin(Stdio::null()).stderr(Stdio::piped()).stdout(Stdio::piped()).output();
+        let mut strip = Command::new("wg-quick");
+        strip.arg("strip").arg(&fifo).stdin(Stdio::null()).stderr(Stdio::piped()).stdout(Stdio::piped());
+        let out = strip.output();
         if !writer.is_finished() {
             // wg-quick never opened it: unblock the writer.
             let _ = fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&fifo).map(|mut f| {
@@ -424,9 +431,9 @@ impl Lab {
         }
         let _ = writer.join();
         let _ = fs::remove_file(&fifo);
-        let out = out.context("cannot run wg-quick")?;
+        let out = out.map_err(|e| LabError::spawn(&strip, e))?;
         if !out.status.success() {
-            bail!("wg-quick strip rejected the client config: {}", String::from_utf8_lossy(&out.stderr).trim());
+            return Err(LabError::command(&strip, out.status, &out.stderr).within("wg-quick strip rejected the client config".into()));
         }
         let text = Zeroizing::new(String::from_utf8_lossy(&out.stdout).into_owned());
         let mut stdout = out.stdout;
@@ -455,13 +462,13 @@ impl Lab {
         }
         for u in &st.users {
             if let Err(e) = super::bastion::remove_user(u) {
-                problems.push(format!("user {u}: {e:#}"));
+                problems.push(format!("user {u}: {}", super::error::chain(&e)));
             }
         }
         for ns in st.namespaces.iter().rev() {
             if Path::new("/run/netns").join(ns).exists() {
                 if let Err(e) = run(Command::new("ip").args(["netns", "del", ns])) {
-                    problems.push(format!("{e:#}"));
+                    problems.push(super::error::chain(&e));
                 }
             }
         }
@@ -520,5 +527,43 @@ pub fn grow_udp_buffers(pid: u32) {
             libc::close(fd);
         }
         libc::close(pidfd);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_command_is_reported_with_its_status_and_stderr() {
+        let err = run(Command::new("sh").args(["-c", "echo out; echo boom >&2; exit 4"])).unwrap_err();
+        match &err {
+            LabError::Command { program, args, status, stderr } => {
+                assert_eq!((program.as_str(), args.len(), status.code(), stderr.as_str()), ("sh", 2, Some(4), "boom"));
+            }
+            e => panic!("not a Command error: {e:?}"),
+        }
+        assert!(run(Command::new("sh").args(["-c", "exit 0"])).is_ok());
+    }
+
+    #[test]
+    fn a_program_that_cannot_start_is_named() {
+        let err = run_input(&mut Command::new("/nonexistent/hearth-lab-test"), Some(b"x")).unwrap_err();
+        assert!(
+            matches!(&err, LabError::Io { what, source } if what == "cannot start \"/nonexistent/hearth-lab-test\"" && source.kind() == std::io::ErrorKind::NotFound),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn open_refuses_what_is_not_a_lab() {
+        assert!(matches!(Lab::open("../etc"), Err(LabError::NotAPrefix { prefix }) if prefix == "../etc"));
+        // hl and 4 hex digits that no run made (new_prefix never reuses one that exists).
+        let p = new_prefix();
+        match Lab::open(&p) {
+            Err(LabError::NoLab { prefix, state, .. }) => assert_eq!((prefix.as_str(), state), (p.as_str(), Path::new(RUN_DIR).join(&p).join("state.json"))),
+            Err(e) => panic!("{e:?}"),
+            Ok(_) => panic!("lab {p} exists"),
+        }
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod bastion;
 pub mod build;
+pub mod error;
 pub mod exec;
 pub mod plan;
 pub mod probe;
@@ -22,9 +23,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
 use zeroize::Zeroizing;
 
+use error::{Context, Result};
+pub use error::{LabError, PlanError};
 use exec::Lab;
 use plan::{Flow, LabPlan, NodeKind, Proto, Secret};
 use report::{AclResult, ClientReport, Report, TargetReport, Timings};
@@ -99,7 +101,7 @@ fn decryptor(root: PathBuf, ids: crate::secrets::Identities) -> impl Fn(&Secret)
     move |s: &Secret| match s {
         Secret::Inline(v) => Ok(v.clone()),
         Secret::AgeFile(rel) => {
-            let store = crate::secrets::SecretStore::open(root.join("secrets"))?;
+            let store = crate::secrets::SecretStore::open(root.join("secrets")).context("opening secrets/")?;
             let b = store.decrypt(&rel.to_string_lossy(), &ids).with_context(|| format!("decrypting secrets/{}", rel.display()))?;
             Ok(Zeroizing::new(String::from_utf8_lossy(b.expose()).into_owned()))
         }
@@ -124,7 +126,7 @@ fn wait_if_signalled() {
 /// Tears the lab down on SIGINT/SIGTERM/SIGHUP, then exits 130.
 fn install_signal_teardown(lab: &Lab) -> Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).context("installing the lab's signal handler")?;
     let lab = lab.clone();
     std::thread::spawn(move || {
         if let Some(sig) = signals.forever().next() {
@@ -147,7 +149,7 @@ pub type Decrypt = Box<dyn Fn(&Secret) -> Result<Zeroizing<String>>>;
 pub fn bring_up(opts: &RunOpts) -> Result<(Lab, LabPlan, Decrypt)> {
     let missing = preflight();
     if !missing.is_empty() {
-        bail!("hearth lab cannot run here; missing:\n  {}", missing.join("\n  "));
+        return Err(LabError::Preflight { missing });
     }
     let ids = crate::secrets::load_identities(opts.identity.as_deref()).context("loading the identity that decrypts the lab's secrets (--identity)")?;
     let prefix = exec::new_prefix();
@@ -170,12 +172,8 @@ pub fn bring_up(opts: &RunOpts) -> Result<(Lab, LabPlan, Decrypt)> {
         eprintln!("hearth lab {prefix}: {} namespaces, {} clients, {} LAN hosts", plan.nodes.len(), plan.clients.len(), plan.targets.len());
     }
     if let Err(e) = lab.up(&plan, &*decrypt) {
-        let problems = lab.teardown();
-        let mut msg = format!("{e:#}");
-        for p in problems {
-            msg.push_str(&format!("\nteardown: {p}"));
-        }
-        return Err(anyhow!(msg));
+        let teardown = lab.teardown();
+        return Err(if teardown.is_empty() { e } else { LabError::BringUp { source: Box::new(e), teardown } });
     }
     Ok((lab, plan, decrypt))
 }
@@ -184,7 +182,7 @@ pub fn bring_up(opts: &RunOpts) -> Result<(Lab, LabPlan, Decrypt)> {
 /// table with no verdicts, see build.rs).
 fn syn_counter(ns: &str, name: &str) -> Result<u64> {
     let out = exec::run(exec::in_ns(ns, "nft").args(["list", "counter", "inet", "hearth-lab-count", name]))?;
-    out.split_whitespace().skip_while(|w| *w != "packets").nth(1).and_then(|n| n.parse().ok()).ok_or_else(|| anyhow!("cannot read the lab's SYN counter: {out}"))
+    out.split_whitespace().skip_while(|w| *w != "packets").nth(1).and_then(|n| n.parse().ok()).ok_or(LabError::Unreadable { what: "the lab's SYN counter", output: out })
 }
 
 /// The latest handshake (unix seconds, 0 = never) of every peer of a client.
@@ -206,7 +204,7 @@ fn warm_up(lab: &Lab, plan: &LabPlan) -> Result<Vec<bool>> {
             if !done[i] {
                 if let Some(t) = first {
                     let _ = probe::in_netns(&ns, move || {
-                        let s = std::net::UdpSocket::bind("0.0.0.0:0")?;
+                        let s = std::net::UdpSocket::bind("0.0.0.0:0").context("binding a UDP socket for the warm-up")?;
                         let _ = s.send_to(b"hearth-lab warm-up", t);
                         Ok(())
                     });
@@ -351,7 +349,7 @@ fn probe_acl_client(lab: &Lab, plan: &LabPlan, c: &plan::ClientExpect) -> Result
 fn probe_acl(lab: &Lab, plan: &LabPlan) -> Result<Vec<AclResult>> {
     let per_client: Vec<Result<Vec<AclResult>>> = std::thread::scope(|sc| {
         let hs: Vec<_> = plan.clients.iter().map(|c| sc.spawn(move || probe_acl_client(lab, plan, c))).collect();
-        hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("ACL probe thread panicked")))).collect()
+        hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(LabError::Panicked { what: "ACL probe" }))).collect()
     });
     let mut out = vec![];
     for r in per_client {
@@ -388,7 +386,7 @@ pub fn check(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result<Zero
                 sc.spawn(move || scan_client(&ns?, c.address, plan, &c.allowed, opts.scan, counter))
             })
             .collect();
-        hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("scan thread panicked")))).collect()
+        hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(LabError::Panicked { what: "scan" }))).collect()
     });
     for ((ci, c), res) in plan.clients.iter().enumerate().zip(results) {
         let (seen, retried, syn) = res?;
@@ -436,7 +434,8 @@ pub fn check(lab: &Lab, plan: &LabPlan, decrypt: &dyn Fn(&Secret) -> Result<Zero
         if opts.verbose {
             eprintln!("hearth lab: {} stage", area.name());
         }
-        let checks = res.unwrap_or_else(|e| vec![bastion::Check { name: "stage".into(), from: "-".into(), expected: "runs".into(), seen: format!("error: {e}"), ok: false }]);
+        let checks = res
+            .unwrap_or_else(|e| vec![bastion::Check { name: "stage".into(), from: "-".into(), expected: "runs".into(), seen: format!("error: {}", error::chain(&e)), ok: false }]);
         report.add_area(area.name(), checks);
     }
     Ok(report)
@@ -493,12 +492,12 @@ pub fn exec_in(prefix: Option<&str>, node: &str, cmd: &[String]) -> Result<i32> 
     let p = match prefix {
         Some(p) => p.to_string(),
         None if labs.len() == 1 => labs[0].clone(),
-        None if labs.is_empty() => bail!("no lab is up; start one with `hearth lab up`"),
-        None => bail!("several labs are up ({}); pick one with --lab", labs.join(", ")),
+        None if labs.is_empty() => return Err(LabError::NoLabUp),
+        None => return Err(LabError::SeveralLabs { labs }),
     };
     let lab = Lab::open(&p)?;
-    let ns = lab.ns(node).map_err(|_| anyhow!("no node `{node}` in lab {p}; nodes: {}", lab.state().nodes.keys().cloned().collect::<Vec<_>>().join(", ")))?;
-    let (prog, args) = cmd.split_first().ok_or_else(|| anyhow!("no command given"))?;
+    let ns = lab.ns(node)?;
+    let (prog, args) = cmd.split_first().ok_or(LabError::NoCommand)?;
     // wireguard-go's control sockets all live in /var/run/wireguard, which
     // every namespace sees: `wg show` would list every node's interface. The
     // command gets its own view of that directory instead (inside the mount
@@ -523,7 +522,8 @@ pub fn exec_in(prefix: Option<&str>, node: &str, cmd: &[String]) -> Result<i32> 
         .arg(&view)
         .arg(prog)
         .args(args)
-        .status()?;
+        .status()
+        .with_context(|| format!("cannot run ip netns exec {ns} {prog}"))?;
     Ok(st.code().unwrap_or(1))
 }
 

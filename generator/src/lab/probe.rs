@@ -12,7 +12,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Result};
+use super::error::{Context, LabError, Result};
 
 /// Moves the calling thread into a named network namespace (`/run/netns/NAME`).
 pub fn enter_netns(ns: &str) -> io::Result<()> {
@@ -27,11 +27,11 @@ pub fn enter_netns(ns: &str) -> io::Result<()> {
 pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     let ns = ns.to_string();
     std::thread::spawn(move || {
-        enter_netns(&ns).map_err(|e| anyhow!("setns into {ns}: {e}"))?;
+        enter_netns(&ns).with_context(|| format!("setns into {ns}"))?;
         f()
     })
     .join()
-    .map_err(|_| anyhow!("probe thread panicked"))?
+    .map_err(|_| LabError::Panicked { what: "probe" })?
 }
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit (at least `want` if allowed).
@@ -82,7 +82,7 @@ fn close_rst(fd: i32) {
 pub fn tcp_scan(targets: &[SocketAddrV4], opts: ScanOpts) -> Result<BTreeSet<SocketAddrV4>> {
     let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
     if ep < 0 {
-        return Err(io::Error::last_os_error().into());
+        return Err(LabError::os("epoll_create1 for the TCP scan"));
     }
     let mut open = BTreeSet::new();
     // fd -> target index; deadlines in FIFO order (one timeout for all).
@@ -103,7 +103,7 @@ pub fn tcp_scan(targets: &[SocketAddrV4], opts: ScanOpts) -> Result<BTreeSet<Soc
                     backoff_until = Some(Instant::now() + Duration::from_millis(5));
                     break;
                 }
-                return Err(e.into());
+                return Err(e).context("a TCP socket for the scan");
             }
             let sa = sockaddr(t);
             let r = unsafe { libc::connect(fd, &sa as *const _ as *const libc::sockaddr, std::mem::size_of::<libc::sockaddr_in>() as u32) };
@@ -145,7 +145,7 @@ pub fn tcp_scan(targets: &[SocketAddrV4], opts: ScanOpts) -> Result<BTreeSet<Soc
             let e = io::Error::last_os_error();
             if e.kind() != io::ErrorKind::Interrupted {
                 unsafe { libc::close(ep) };
-                return Err(e.into());
+                return Err(e).context("epoll_wait in the TCP scan");
             }
         }
         for ev in &events[..n.max(0) as usize] {
@@ -271,17 +271,17 @@ pub fn syn_packet(src: SocketAddrV4, dst: SocketAddrV4, seq: u32, dscp: u8) -> [
 /// dropped its probe. Without a counter (`None`), each chunk is sent once.
 pub fn syn_scan(src: Ipv4Addr, targets: &[SocketAddrV4], opts: SynOpts, reached: Option<&dyn Fn(u8) -> Result<u64>>) -> Result<SynResult> {
     // Reserve a source port so the kernel never hands it to a real socket.
-    let reserve = std::net::TcpListener::bind((src, 0)).or_else(|_| std::net::TcpListener::bind(("0.0.0.0", 0)))?;
-    let sport = reserve.local_addr()?.port();
+    let reserve = std::net::TcpListener::bind((src, 0)).or_else(|_| std::net::TcpListener::bind(("0.0.0.0", 0))).context("reserving a source port for the SYN scan")?;
+    let sport = reserve.local_addr().context("the SYN scan's source port")?.port();
     let srca = SocketAddrV4::new(src, sport);
     let tx = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::IPPROTO_RAW) };
     if tx < 0 {
-        return Err(anyhow!("raw socket: {}", io::Error::last_os_error()));
+        return Err(LabError::os("raw socket"));
     }
     let rx = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, libc::IPPROTO_TCP) };
     if rx < 0 {
         unsafe { libc::close(tx) };
-        return Err(anyhow!("raw socket: {}", io::Error::last_os_error()));
+        return Err(LabError::os("raw socket"));
     }
     struct Close(i32, i32);
     impl Drop for Close {
@@ -332,7 +332,7 @@ pub fn syn_scan(src: Ipv4Addr, targets: &[SocketAddrV4], opts: SynOpts, reached:
             let e = io::Error::last_os_error();
             match e.raw_os_error() {
                 Some(libc::ENOBUFS) | Some(libc::EAGAIN) | Some(libc::EINTR) => std::thread::sleep(Duration::from_micros(200)),
-                _ => return Err(anyhow!("sending a probe to {dst}: {e}")),
+                _ => return Err(e).with_context(|| format!("sending a probe to {dst}")),
             }
         }
     };
@@ -424,11 +424,11 @@ pub fn syn_scan(src: Ipv4Addr, targets: &[SocketAddrV4], opts: SynOpts, reached:
                 rate = (rate * 0.8).max(MIN_RATE);
             }
             if progress.elapsed() > STALL {
-                let done = format!("{pos} of {} probes confirmed, {} chunks re-sent", targets.len(), res.resent_chunks);
+                let (secs, confirmed, total, resent) = (STALL.as_secs(), pos, targets.len(), res.resent_chunks);
                 return Err(if arrived_since_progress == 0 {
-                    anyhow!("no probe reaches the gateway: none of this client's probes arrived for {} s ({done})", STALL.as_secs())
+                    LabError::NoProbeArrives { secs, confirmed, total, resent }
                 } else {
-                    anyhow!("probes keep getting lost on the way to the gateway: no chunk arrived whole for {} s, the last {got} of {len} at {rate:.0}/s ({done})", STALL.as_secs())
+                    LabError::ProbesLost { secs, got, len, rate, confirmed, total, resent }
                 });
             }
         }
@@ -481,8 +481,8 @@ pub fn udp_probe(targets: &[SocketAddrV4], timeout: Duration, tries: usize) -> R
         }
         let mut socks = vec![];
         for (i, t) in todo.iter().enumerate() {
-            let s = std::net::UdpSocket::bind("0.0.0.0:0")?;
-            s.set_nonblocking(true)?;
+            let s = std::net::UdpSocket::bind("0.0.0.0:0").context("binding a UDP socket for the scan")?;
+            s.set_nonblocking(true).context("a non-blocking UDP socket for the scan")?;
             if s.connect(t).is_err() {
                 continue;
             }
@@ -532,20 +532,20 @@ pub fn responder(port: u16) -> Result<()> {
     let tcp = {
         let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
         if fd < 0 {
-            return Err(io::Error::last_os_error().into());
+            return Err(LabError::os("the responder's TCP socket"));
         }
         let one: i32 = 1;
         unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, &one as *const _ as *const libc::c_void, 4) };
         let sa = sockaddr(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
         if unsafe { libc::bind(fd, &sa as *const _ as *const libc::sockaddr, std::mem::size_of::<libc::sockaddr_in>() as u32) } != 0 {
-            return Err(anyhow!("bind tcp {port}: {}", io::Error::last_os_error()));
+            return Err(LabError::os(format!("bind tcp {port}")));
         }
         if unsafe { libc::listen(fd, 65535) } != 0 {
-            return Err(io::Error::last_os_error().into());
+            return Err(LabError::os(format!("listen tcp {port}")));
         }
         fd
     };
-    let udp = std::net::UdpSocket::bind(("0.0.0.0", port))?;
+    let udp = std::net::UdpSocket::bind(("0.0.0.0", port)).with_context(|| format!("bind udp {port}"))?;
     std::thread::spawn(move || {
         let mut buf = [0u8; 2048];
         loop {

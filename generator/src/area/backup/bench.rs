@@ -14,9 +14,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use anyhow::{anyhow, bail, Context, Result};
-
-use super::lab::{Link, RATE_BITS};
+use super::lab::{BackupLabError, Link, RATE_BITS};
+use crate::lab::error::{Context, LabError, Result};
 use crate::lab::exec::{new_prefix, Lab};
 
 /// One repository's figures.
@@ -49,17 +48,21 @@ fn restic(env: &[(&str, String)], ns: Option<&str>, args: &[&str]) -> Result<Str
     for (k, v) in env {
         c.env(k, v);
     }
-    let out = c.output().context("running restic")?;
+    // The error names the program and arguments, never the environment
+    // (which holds the repository password).
+    let out = c.output().map_err(|e| LabError::spawn(&c, e))?;
     if !out.status.success() {
-        bail!("restic {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        return Err(LabError::command(&c, out.status, &out.stderr));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn sh(script: &str) -> Result<()> {
-    let st = Command::new("sh").args(["-c", script]).status()?;
-    if !st.success() {
-        bail!("sh -c {script:?} failed ({st})");
+    let mut c = Command::new("sh");
+    c.args(["-c", script]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    let out = c.output().map_err(|e| LabError::spawn(&c, e))?;
+    if !out.status.success() {
+        return Err(LabError::command(&c, out.status, &out.stderr));
     }
     Ok(())
 }
@@ -152,10 +155,10 @@ fn run_in(lab: &Lab, days: u32, tier: &str, prune_opts: &[String], verbose: bool
     // Serve both behind the shaped link and measure, each from an empty cache.
     let mut link = Link::create(&lab.prefix)?;
     let root = lab.dir.join("bench-served");
-    std::fs::create_dir_all(&root)?;
-    std::fs::rename(&all, root.join("all"))?;
+    std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+    std::fs::rename(&all, root.join("all")).with_context(|| format!("renaming {}", all.display()))?;
     for n in served.iter().skip(1) {
-        std::fs::rename(lab.dir.join(format!("bench-{n}")), root.join(n))?;
+        std::fs::rename(lab.dir.join(format!("bench-{n}")), root.join(n)).with_context(|| format!("renaming {}", lab.dir.join(format!("bench-{n}")).display()))?;
     }
     let _srv = link.serve(lab, "bench-rclone", &root)?;
     let mut out = vec![];
@@ -170,7 +173,8 @@ fn run_in(lab: &Lab, days: u32, tier: &str, prune_opts: &[String], verbose: bool
         let t = Instant::now();
         let list = restic(&env, Some(&link.home), &["snapshots", "--json", "--no-cache"])?;
         let s = t.elapsed().as_secs_f64();
-        let n: usize = serde_json::from_str::<serde_json::Value>(&list)?.as_array().map(|a| a.len()).ok_or_else(|| anyhow!("snapshots: not a list"))?;
+        let not_a_list = || BackupLabError::NotAList { args: "snapshots --json".into(), output: list.clone() };
+        let n: usize = serde_json::from_str::<serde_json::Value>(&list).map_err(|_| not_a_list())?.as_array().map(|a| a.len()).ok_or_else(not_a_list)?;
         listed.push((n, s));
     }
     // Restores alternate between the two repositories, ROUNDS times, so

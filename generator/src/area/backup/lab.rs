@@ -24,13 +24,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use crate::lab::error::{Context, LabError, Result};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use super::{jobs, Job};
 use crate::area::storage::lab::Zfs;
-use crate::area::{CmdError, LabCx};
+use crate::area::LabCx;
 use crate::lab::bastion::Check;
 use crate::lab::exec::{in_ns, run, Lab};
 use crate::lab::plan::Secret;
@@ -45,11 +45,34 @@ const HOME_ADDR: &str = "10.203.0.1";
 const OFF_ADDR: &str = "10.203.0.2";
 const PORT: u16 = 8000;
 
-pub fn stage(cx: &LabCx) -> Option<Result<Vec<Check>, CmdError>> {
+/// What the backup stage itself finds wrong (besides the lab's own errors);
+/// it reaches the report as a [`LabError::Area`] of `backup`.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupLabError {
+    #[error("the delay proxy thread in {ns} died before it listened")]
+    ProxyDied { ns: String },
+    /// The renderer's job lacks a field the nixpkgs module runs.
+    #[error("the renderer's job {job} has no {field}")]
+    NoCommand { job: String, field: &'static str },
+    #[error("the renderer made no job {job}")]
+    NoJob { job: String },
+    #[error("job {job} has no dataset to back up")]
+    NoDataset { job: String },
+    #[error("restic {args} gave no list of snapshots: {output:?}")]
+    NotAList { args: String, output: String },
+}
+
+impl From<BackupLabError> for LabError {
+    fn from(e: BackupLabError) -> LabError {
+        LabError::area("backup", e)
+    }
+}
+
+pub fn stage(cx: &LabCx) -> Option<Result<Vec<Check>>> {
     let all = jobs(cx.inv);
     let host = all.first()?.host.clone();
     let jobs: Vec<Job> = all.into_iter().filter(|j| j.host == host).collect();
-    Some(run_stage(cx, &host, &jobs).map_err(|e| format!("{e:#}").into()))
+    Some(run_stage(cx, &host, &jobs))
 }
 
 /// The two namespaces of the offsite link; deleted on drop.
@@ -81,7 +104,7 @@ impl Link {
             if netem {
                 match run(in_ns(ns, "tc").args(["qdisc", "add", "dev", dev, "root", "netem", "delay", DELAY, "rate", RATE, "limit", "10000"])) {
                     Ok(_) => continue,
-                    Err(e) if format!("{e:#}").contains("unknown") && dev == "bk0" => netem = false,
+                    Err(LabError::Command { stderr, .. }) if stderr.contains("unknown") && dev == "bk0" => netem = false,
                     Err(e) => return Err(e),
                 }
             }
@@ -111,7 +134,7 @@ impl Link {
     /// `rclone serve restic` on the offsite side, serving `dir`; waits
     /// until it answers.
     pub fn serve(&mut self, lab: &Lab, what: &str, dir: &Path) -> Result<u32> {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut cmd = in_ns(&self.off, "rclone");
         cmd.args(["serve", "restic", "--addr", &format!("{OFF_ADDR}:{PORT}")]).arg(dir).env("RCLONE_CONFIG", "/dev/null");
         let pid = lab.spawn(what, cmd)?;
@@ -122,7 +145,7 @@ impl Link {
                 break;
             }
             if !Lab::alive(pid) || t0.elapsed() > Duration::from_secs(15) {
-                bail!("rclone serve restic did not start (see {}/{what}.log)", lab.dir.display());
+                return Err(LabError::DidNotStart { daemon: "rclone serve restic".into(), log: lab.dir.join(format!("{what}.log")) });
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -139,7 +162,7 @@ impl Drop for Link {
         for ns in [&self.home, &self.off] {
             if Path::new("/run/netns").join(ns).exists() {
                 if let Err(e) = run(Command::new("ip").args(["netns", "del", ns])) {
-                    eprintln!("hearth lab: backup cleanup: {e:#}");
+                    eprintln!("hearth lab: backup cleanup: {}", crate::lab::error::chain(&e));
                 }
             }
         }
@@ -162,7 +185,7 @@ fn enter_netns(ns: &str) -> Result<()> {
     use std::os::fd::AsRawFd;
     let f = std::fs::File::open(Path::new("/run/netns").join(ns)).with_context(|| format!("namespace {ns}"))?;
     if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        bail!("setns {ns}: {}", std::io::Error::last_os_error());
+        return Err(LabError::os(format!("setns {ns}")));
     }
     Ok(())
 }
@@ -209,7 +232,7 @@ impl DelayProxy {
         let down = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let (ns2, to, stop2, down2) = (ns.to_string(), to.to_string(), stop.clone(), down.clone());
         std::thread::spawn(move || {
-            let listener = enter_netns(&ns2).and_then(|_| Ok(std::net::TcpListener::bind("127.0.0.1:0")?));
+            let listener = enter_netns(&ns2).and_then(|_| std::net::TcpListener::bind("127.0.0.1:0").with_context(|| format!("the delay proxy's socket in {ns2}")));
             let listener = match listener {
                 Ok(l) => l,
                 Err(e) => {
@@ -235,7 +258,7 @@ impl DelayProxy {
                 std::thread::spawn(move || pump(up2, c2, delay, Some(d)));
             }
         });
-        let port = ready_rx.recv().map_err(|_| anyhow!("delay proxy thread died"))??;
+        let port = ready_rx.recv().map_err(|_| BackupLabError::ProxyDied { ns: ns.into() })??;
         Ok(DelayProxy { port, down, stop, ns: ns.to_string() })
     }
 }
@@ -323,7 +346,9 @@ impl Host<'_> {
     }
     /// `sh -c script`, exit status and output.
     fn sh_status(&self, script: &str) -> Result<(i32, String)> {
-        let out = self.cmd("sh").args(["-c", script]).stdin(Stdio::null()).output()?;
+        let mut c = self.cmd("sh");
+        c.args(["-c", script]).stdin(Stdio::null());
+        let out = c.output().map_err(|e| LabError::spawn(&c, e))?;
         Ok((out.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))))
     }
 }
@@ -331,10 +356,9 @@ impl Host<'_> {
 /// Runs a command; an error names the program and its arguments, never its
 /// environment (which holds the repository password).
 fn quiet_run(cmd: &mut Command) -> Result<String> {
-    let desc = format!("{} {}", cmd.get_program().to_string_lossy(), cmd.get_args().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "));
-    let out = cmd.stdin(Stdio::null()).output().with_context(|| format!("cannot start {desc}"))?;
+    let out = cmd.stdin(Stdio::null()).output().map_err(|e| LabError::spawn(cmd, e))?;
     if !out.status.success() {
-        bail!("{desc} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim());
+        return Err(LabError::command(cmd, out.status, &out.stderr));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -349,9 +373,9 @@ fn split(args: &[String]) -> Vec<String> {
 /// `cat config || init`), ExecStart (backup), postStop (cleanup, also after
 /// a failure), and hearth's ExecStartPost (the stamp). `between` runs after
 /// the backup, before the cleanup (the lab's checksum of the snapshot).
-fn run_job(h: &Host, r: &Rendered, stamp: &str, between: impl FnOnce() -> Result<()>) -> Result<()> {
-    let prepare = r.backup_prepare_command.as_deref().ok_or_else(|| anyhow!("no backupPrepareCommand"))?;
-    let cleanup = r.backup_cleanup_command.as_deref().ok_or_else(|| anyhow!("no backupCleanupCommand"))?;
+fn run_job(h: &Host, job: &str, r: &Rendered, stamp: &str, between: impl FnOnce() -> Result<()>) -> Result<()> {
+    let prepare = r.backup_prepare_command.as_deref().ok_or_else(|| BackupLabError::NoCommand { job: job.into(), field: "backupPrepareCommand" })?;
+    let cleanup = r.backup_cleanup_command.as_deref().ok_or_else(|| BackupLabError::NoCommand { job: job.into(), field: "backupCleanupCommand" })?;
     let res = (|| {
         h.sh(prepare).context("backupPrepareCommand")?;
         h.sh("restic cat config >/dev/null || restic init").context("initialize")?;
@@ -400,8 +424,7 @@ fn manifest(h: &Host, dir: &str) -> Result<BTreeMap<String, String>> {
 }
 
 fn run_stage(cx: &LabCx, host: &str, jobs: &[Job]) -> Result<Vec<Check>> {
-    cx.require(&[("restic", "restic"), ("rclone", "rclone"), ("tc", "iproute2"), ("zfs-fuse", "zfs-fuse"), ("nsenter", "util-linux"), ("sha256sum", "coreutils")])
-        .map_err(|e| anyhow!("{e}"))?;
+    cx.require(&[("restic", "restic"), ("rclone", "rclone"), ("tc", "iproute2"), ("zfs-fuse", "zfs-fuse"), ("nsenter", "util-linux"), ("sha256sum", "coreutils")])?;
     let lab = cx.lab;
     let mut out = vec![];
 
@@ -441,7 +464,7 @@ fn run_stage(cx: &LabCx, host: &str, jobs: &[Job]) -> Result<Vec<Check>> {
            stamps = builtins.listToAttrs (map (j: {{ name = j.name; value = lib.backup.stampFile cfg j; }}) cfg.jobs); }}",
         state = state.display()
     );
-    let mut ev: Eval = serde_json::from_value(cx.eval(host, &expr)?)?;
+    let mut ev: Eval = serde_json::from_value(cx.eval(host, &expr)?).context("the rendered backup settings")?;
     // The clones mount below the pool's altroot.
     for r in ev.backups.values_mut() {
         for p in r.paths.iter_mut() {
@@ -451,7 +474,7 @@ fn run_stage(cx: &LabCx, host: &str, jobs: &[Job]) -> Result<Vec<Check>> {
 
     // restic's environment: the lab's repository, the generated password.
     let repo_name = &jobs[0].repository;
-    let pw = (cx.decrypt)(&Secret::AgeFile(PathBuf::from(format!("{host}/restic-{repo_name}.age"))))?;
+    let pw = (cx.decrypt)(&Secret::AgeFile(PathBuf::from(format!("{host}/restic-{repo_name}.age")))).with_context(|| format!("the password of repository {repo_name}"))?;
     let env = vec![
         ("RESTIC_REPOSITORY".to_string(), Zeroizing::new(link.url())),
         ("RESTIC_PASSWORD".to_string(), pw),
@@ -478,10 +501,10 @@ fn run_stage(cx: &LabCx, host: &str, jobs: &[Job]) -> Result<Vec<Check>> {
     // job -> path -> file -> sha256
     let mut manifests: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>> = BTreeMap::new();
     for j in &jobs {
-        let r = ev.backups.get(&j.name).ok_or_else(|| anyhow!("renderer made no job {}", j.name))?;
+        let r = ev.backups.get(&j.name).ok_or_else(|| BackupLabError::NoJob { job: j.name.clone() })?;
         let mut m = BTreeMap::new();
         let t0 = Instant::now();
-        let res = run_job(&h, r, &ev.stamps[&j.name], || {
+        let res = run_job(&h, &j.name, r, &ev.stamps[&j.name], || {
             for p in &r.paths {
                 m.insert(p.clone(), manifest(&h, p)?);
             }
@@ -492,7 +515,7 @@ fn run_stage(cx: &LabCx, host: &str, jobs: &[Job]) -> Result<Vec<Check>> {
             "succeeds",
             match &res {
                 Ok(()) => format!("ok in {:.1} s ({} files)", t0.elapsed().as_secs_f64(), m.values().map(|x| x.len()).sum::<usize>()),
-                Err(e) => format!("{e:#}"),
+                Err(e) => crate::lab::error::chain(e),
             },
             res.is_ok(),
         ));
@@ -569,24 +592,26 @@ fn run_stage(cx: &LabCx, host: &str, jobs: &[Job]) -> Result<Vec<Check>> {
     // 5. SIGKILL during a backup, then check and the next run.
     let j = jobs[0];
     let r = &ev.backups[&j.name];
-    let first = ds_all.iter().find(|d| d.backup && d.tier == j.tier).ok_or_else(|| anyhow!("job {} has no dataset", j.name))?;
+    let first = ds_all.iter().find(|d| d.backup && d.tier == j.tier).ok_or_else(|| BackupLabError::NoDataset { job: j.name.clone() })?;
     h.sh(&format!("head -c 40000000 /dev/urandom > '{alt}{}/big'", first.mountpoint))?;
     h.sh(r.backup_prepare_command.as_deref().unwrap_or_default())?;
     let mut args = vec!["backup".to_string(), "--quiet".into()];
     args.extend(split(&r.extra_backup_args));
     args.extend(r.paths.iter().cloned());
     use std::os::unix::process::CommandExt;
-    let mut child = h.cmd("restic").args(&args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).process_group(0).spawn()?;
+    let mut restic = h.cmd("restic");
+    restic.args(&args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).process_group(0);
+    let mut child = restic.spawn().map_err(|e| LabError::spawn(&restic, e))?;
     // Kill once data is on its way (the repository grows), at most 20 s.
     let size0 = dir_size(&repo_dir);
     let t0 = Instant::now();
     while dir_size(&repo_dir) < size0 + 2_000_000 && t0.elapsed() < Duration::from_secs(20) {
-        if child.try_wait()?.is_some() {
+        if child.try_wait().context("waiting for restic backup")?.is_some() {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let killed = child.try_wait()?.is_none();
+    let killed = child.try_wait().context("waiting for restic backup")?.is_none();
     // SIGKILL to the whole group: nsenter and restic.
     unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
     let _ = child.wait();
@@ -598,24 +623,24 @@ fn run_stage(cx: &LabCx, host: &str, jobs: &[Job]) -> Result<Vec<Check>> {
         if killed { format!("killed after {:.1} s", t0.elapsed().as_secs_f64()) } else { "finished before the kill".into() },
         killed,
     ));
-    let check_job = ev.backups.get(&format!("{}-check", j.repository)).ok_or_else(|| anyhow!("renderer made no check job"))?;
+    let check_job = ev.backups.get(&format!("{}-check", j.repository)).ok_or_else(|| BackupLabError::NoJob { job: format!("{}-check", j.repository) })?;
     let chk = run_maintenance(&h, check_job).and_then(|_| h.restic(&["check"]));
     out.push(check(
         "check job, then a full restic check, after the kill",
         "both pass (stale lock removed)",
         match &chk {
             Ok(_) => "no errors".into(),
-            Err(e) => format!("{e:#}"),
+            Err(e) => crate::lab::error::chain(e),
         },
         chk.is_ok(),
     ));
-    let next = run_job(&h, r, &ev.stamps[&j.name], || Ok(()));
+    let next = run_job(&h, &j.name, r, &ev.stamps[&j.name], || Ok(()));
     out.push(check(
         "next scheduled run after the kill",
         "succeeds",
         match &next {
             Ok(()) => "ok".into(),
-            Err(e) => format!("{e:#}"),
+            Err(e) => crate::lab::error::chain(e),
         },
         next.is_ok(),
     ));
@@ -631,7 +656,7 @@ fn run_stage(cx: &LabCx, host: &str, jobs: &[Job]) -> Result<Vec<Check>> {
             "succeeds",
             match &res {
                 Ok(_) => "ok".into(),
-                Err(e) => format!("{e:#}"),
+                Err(e) => crate::lab::error::chain(e),
             },
             res.is_ok(),
         ));

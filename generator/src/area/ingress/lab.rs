@@ -29,6 +29,7 @@ use serde_json::Value as Json;
 
 use crate::area::LabCx;
 use crate::lab::bastion::Check;
+use crate::lab::error::{Context, LabError};
 use crate::lab::exec::{in_ns, run, run_input};
 use crate::lab::plan::{NodeKind, Secret};
 
@@ -44,11 +45,7 @@ const BACKEND_PORT: u16 = 18080;
 pub(super) const TOOLS: &[(&str, &str)] =
     &[("caddy", "caddy"), ("pebble", "pebble"), ("pebble-challtestsrv", "pebble"), ("lego", "lego"), ("curl", "curl"), ("openssl", "openssl")];
 
-type Res<T> = Result<T, crate::area::CmdError>;
-
-fn err(m: impl Into<String>) -> crate::area::CmdError {
-    m.into().into()
-}
+type Res<T> = Result<T, LabError>;
 
 fn check(name: impl Into<String>, from: impl Into<String>, expected: impl Into<String>, seen: impl Into<String>) -> Check {
     let (expected, seen) = (expected.into(), seen.into());
@@ -74,8 +71,8 @@ fn tcp_up(ns: &str, port: u16) -> bool {
 fn write_private(p: &Path, data: &[u8]) -> Res<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(p).map_err(|e| err(format!("{}: {e}", p.display())))?;
-    f.write_all(data).map_err(|e| err(format!("{}: {e}", p.display())))?;
+    let mut f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(p).with_context(|| format!("creating {}", p.display()))?;
+    f.write_all(data).with_context(|| format!("writing {}", p.display()))?;
     Ok(())
 }
 
@@ -111,18 +108,22 @@ fn curl(ns: &str, url: &str, name: &str, port: u16, ip: Ipv4Addr, ca: &Path, use
 
 pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
     cx.require(TOOLS)?;
-    let cfg = cx.eval(host, "host.hearth.ingress").map_err(|e| err(e.to_string()))?;
+    let cfg = cx.eval(host, "host.hearth.ingress")?;
     if s(&cfg, "backend") != "caddy" {
         return Ok(vec![check("backend", host, "caddy (Traefik has no Debian package: renderer tests and checks/vm/ingress.nix)", format!("SKIPPED: {}", s(&cfg, "backend")))]);
     }
-    let ns = cx.lab.ns(host).map_err(|e| err(e.to_string()))?;
+    let ns = cx.lab.ns(host)?;
     let dir = cx.lab.dir.join("ingress");
-    std::fs::create_dir_all(dir.join("secrets")).map_err(|e| err(e.to_string()))?;
+    std::fs::create_dir_all(dir.join("secrets")).with_context(|| format!("creating {}", dir.join("secrets").display()))?;
     for d in ["certs", "lego", "caddy-home"] {
-        std::fs::create_dir_all(dir.join(d)).map_err(|e| err(e.to_string()))?;
+        std::fs::create_dir_all(dir.join(d)).with_context(|| format!("creating {}", dir.join(d).display()))?;
     }
     let mut checks = vec![];
-    let addr: Ipv4Addr = s(&cfg, "address").parse().map_err(|_| err("hearth.ingress.address is not an address"))?;
+    let addr: Ipv4Addr = s(&cfg, "address").parse().map_err(|_| LabError::Rendered {
+        expr: "host.hearth.ingress.address".into(),
+        value: cfg["address"].to_string(),
+        expected: "an IPv4 address",
+    })?;
 
     // 1. The CA's own TLS certificate (pebble serves ACME over HTTPS only).
     let (ca_cert, ca_key) = (dir.join("pebble-tls.pem"), dir.join("pebble-tls.key"));
@@ -146,14 +147,14 @@ pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
         .arg(&ca_key)
         .arg("-out")
         .arg(&ca_cert))
-    .map_err(|e| err(format!("openssl: {e}")))?;
+    .context("the test CA's own TLS certificate (openssl)")?;
     let pebble_cfg = serde_json::json!({ "pebble": {
         "listenAddress": format!("127.0.0.1:{ACME_PORT}"),
         "managementListenAddress": format!("127.0.0.1:{ACME_MGMT_PORT}"),
         "certificate": ca_cert, "privateKey": ca_key,
         "httpPort": 5002, "tlsPort": 5001, "ocspResponderURL": "", "externalAccountBindingRequired": false
     }});
-    std::fs::write(dir.join("pebble.json"), pebble_cfg.to_string()).map_err(|e| err(e.to_string()))?;
+    std::fs::write(dir.join("pebble.json"), pebble_cfg.to_string()).with_context(|| format!("writing {}", dir.join("pebble.json").display()))?;
 
     // 2. challtestsrv (DNS + its management API) and pebble, on loopback.
     let mut dns = in_ns(&ns, "pebble-challtestsrv");
@@ -171,11 +172,11 @@ pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
         "-defaultIPv4",
         &addr.to_string(),
     ]);
-    cx.lab.spawn("ingress-challtestsrv", dns).map_err(|e| err(e.to_string()))?;
+    cx.lab.spawn("ingress-challtestsrv", dns)?;
     let mut ca = in_ns(&ns, "pebble");
     ca.args(["-config"]).arg(dir.join("pebble.json")).args(["-dnsserver", &format!("127.0.0.1:{DNS_PORT}")]);
     ca.env("PEBBLE_VA_NOSLEEP", "1").env("PEBBLE_WFE_NONCEREJECT", "0");
-    cx.lab.spawn("ingress-pebble", ca).map_err(|e| err(e.to_string()))?;
+    cx.lab.spawn("ingress-pebble", ca)?;
     let up = wait(20, || tcp_up(&ns, ACME_PORT) && tcp_up(&ns, DNS_MGMT_PORT));
     checks.push(check("pebble and challtestsrv listen", host, "up", if up { "up" } else { "down" }));
     if !up {
@@ -187,14 +188,12 @@ pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
     let script = format!(
         "#!/bin/sh\n# lego exec provider: present|cleanup FQDN VALUE -> pebble-challtestsrv\ncase \"$1\" in\n  present) curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\",\\\"value\\\":\\\"$3\\\"}}\" http://127.0.0.1:{DNS_MGMT_PORT}/set-txt ;;\n  cleanup) curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\"}}\" http://127.0.0.1:{DNS_MGMT_PORT}/clear-txt ;;\nesac\n"
     );
-    std::fs::write(&hook, script).map_err(|e| err(e.to_string()))?;
-    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o700)).map_err(|e| err(e.to_string()))?;
+    std::fs::write(&hook, script).with_context(|| format!("writing {}", hook.display()))?;
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o700)).with_context(|| format!("chmod 700 {}", hook.display()))?;
     let certs: Vec<Json> = cfg.get("certificates").and_then(Json::as_array).cloned().unwrap_or_default();
     for c in &certs {
         let name = s(c, "name");
-        let args = cx
-            .eval(host, &format!("lib.ingress.legoArgs host.hearth.ingress {}", crate::nix::print(&crate::nix::Value::str(name.clone())).trim()))
-            .map_err(|e| err(e.to_string()))?;
+        let args = cx.eval(host, &format!("lib.ingress.legoArgs host.hearth.ingress {}", crate::nix::print(&crate::nix::Value::str(name.clone())).trim()))?;
         let mut args: Vec<String> = args.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
         // The lab's differences, all in the option values NixOS exposes:
         // server (security.acme.certs.<n>.server), provider and its
@@ -217,7 +216,7 @@ pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
         args.splice(run_at..run_at, ["--dns.disable-cp".to_string(), "--dns.resolvers".into(), format!("127.0.0.1:{DNS_PORT}")]);
         let mut lego = in_ns(&ns, "lego");
         lego.args(&args).env("LEGO_CA_CERTIFICATES", &ca_cert).env("EXEC_PATH", &hook).env("EXEC_POLLING_INTERVAL", "1").env("EXEC_PROPAGATION_TIMEOUT", "10");
-        let out = lego.output().map_err(|e| err(format!("lego: {e}")))?;
+        let out = lego.output().map_err(|e| LabError::spawn(&lego, e))?;
         let keyname = s(c, "domain").replace('*', "_");
         let crt = dir.join("lego").join(&name).join("certificates").join(format!("{keyname}.crt"));
         let key = dir.join("lego").join(&name).join("certificates").join(format!("{keyname}.key"));
@@ -236,9 +235,9 @@ pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
         }
         // As the acme module installs them: cert.pem (full chain) and key.pem.
         let cd = dir.join("certs").join(&name);
-        std::fs::create_dir_all(&cd).map_err(|e| err(e.to_string()))?;
-        std::fs::copy(&crt, cd.join("cert.pem")).map_err(|e| err(e.to_string()))?;
-        std::fs::copy(&key, cd.join("key.pem")).map_err(|e| err(e.to_string()))?;
+        std::fs::create_dir_all(&cd).with_context(|| format!("creating {}", cd.display()))?;
+        std::fs::copy(&crt, cd.join("cert.pem")).with_context(|| format!("copying {}", crt.display()))?;
+        std::fs::copy(&key, cd.join("key.pem")).with_context(|| format!("copying {}", key.display()))?;
     }
     // pebble's issuing root: what clients verify against.
     let root_pem = dir.join("pebble-root.pem");
@@ -264,14 +263,14 @@ pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
             if p.exists() {
                 continue;
             }
-            let v = (cx.decrypt)(&Secret::AgeFile(Path::new(host).join(format!("{name}.age")))).map_err(|e| err(format!("secret {name}: {e}")))?;
+            let v = (cx.decrypt)(&Secret::AgeFile(Path::new(host).join(format!("{name}.age")))).with_context(|| format!("secret {name}"))?;
             write_private(&p, v.as_bytes())?;
         }
     }
 
     // 5. The route back the module adds (no masquerade towards the ingress).
     if let Some(rb) = cfg.get("routeBack").filter(|v| !v.is_null()) {
-        run(in_ns(&ns, "ip").args(["route", "replace", &s(rb, "destination"), "via", &s(rb, "via")])).map_err(|e| err(format!("route back: {e}")))?;
+        run(in_ns(&ns, "ip").args(["route", "replace", &s(rb, "destination"), "via", &s(rb, "via")])).context("route back")?;
     }
     // The lab's LAN hosts send every incoming TCP port to the core
     // responder; an earlier NAT chain keeps 80/443 for Caddy (a NAT binding
@@ -280,7 +279,7 @@ pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
         "table ip hearth-lab-ingress {{\n  chain prerouting {{\n    type nat hook prerouting priority dstnat - 10; policy accept;\n    tcp dport {{ {}, {} }} redirect\n  }}\n}}\n",
         cfg["httpPort"], cfg["httpsPort"]
     );
-    run_input(in_ns(&ns, "nft").args(["-f", "-"]), Some(keep.as_bytes())).map_err(|e| err(format!("nft on {host}: {e}")))?;
+    run_input(in_ns(&ns, "nft").args(["-f", "-"]), Some(keep.as_bytes())).with_context(|| format!("nft on {host}"))?;
 
     // 6. Backends: each answers the ingress with its own name.
     let mut seen_backends = std::collections::BTreeSet::new();
@@ -291,17 +290,17 @@ pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
             continue;
         }
         let Some(node) = cx.plan.nodes.iter().find(|n| n.lan_address.map(|a| a.to_string()) == Some(bhost.to_string())) else { continue };
-        let bns = cx.lab.ns(&node.name).map_err(|e| err(e.to_string()))?;
+        let bns = cx.lab.ns(&node.name)?;
         let port: u16 = bport.parse().unwrap_or(0);
         let local = BACKEND_PORT + (seen_backends.len() as u16);
         let rules = format!(
             "table ip hearth-lab-ingress-{port} {{\n  chain prerouting {{\n    type nat hook prerouting priority dstnat - 10; policy accept;\n    ip saddr {addr} tcp dport {port} redirect to :{local}\n  }}\n}}\n"
         );
-        run_input(in_ns(&bns, "nft").args(["-f", "-"]), Some(rules.as_bytes())).map_err(|e| err(format!("nft on {}: {e}", node.name)))?;
+        run_input(in_ns(&bns, "nft").args(["-f", "-"]), Some(rules.as_bytes())).with_context(|| format!("nft on {}", node.name))?;
         let mut b = in_ns(&bns, "caddy");
         b.args(["respond", "--listen", &format!(":{local}"), "--body", &format!("hearth-lab backend {}:{port}", node.name)]);
         b.env("HOME", dir.join("caddy-home")).env("XDG_DATA_HOME", dir.join("caddy-home")).env("XDG_CONFIG_HOME", dir.join("caddy-home"));
-        cx.lab.spawn(&format!("ingress-backend-{}-{port}", node.name), b).map_err(|e| err(e.to_string()))?;
+        cx.lab.spawn(&format!("ingress-backend-{}-{port}", node.name), b)?;
         if !wait(10, || tcp_up(&bns, local)) {
             checks.push(check("backend stand-in listens", &node.name, "up", "down"));
             return Ok(checks);
@@ -310,15 +309,13 @@ pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
 
     // 7. Caddy with the rendered Caddyfile.
     let d = dir.to_string_lossy();
-    let caddyfile = cx
-        .eval(host, &format!("lib.ingress.caddyfile {{ cfg = host.hearth.ingress; secretPath = n: \"{d}/secrets/\" + n; certDir = n: \"{d}/certs/\" + n; }}"))
-        .map_err(|e| err(e.to_string()))?;
-    let caddyfile = caddyfile.as_str().ok_or_else(|| err("the Caddyfile is not text"))?;
-    std::fs::write(dir.join("Caddyfile"), caddyfile).map_err(|e| err(e.to_string()))?;
+    let caddyfile = cx.eval(host, &format!("lib.ingress.caddyfile {{ cfg = host.hearth.ingress; secretPath = n: \"{d}/secrets/\" + n; certDir = n: \"{d}/certs/\" + n; }}"))?;
+    let caddyfile = caddyfile.as_str().ok_or_else(|| LabError::Rendered { expr: "lib.ingress.caddyfile".into(), value: caddyfile.to_string(), expected: "text" })?;
+    std::fs::write(dir.join("Caddyfile"), caddyfile).with_context(|| format!("writing {}", dir.join("Caddyfile").display()))?;
     let mut caddy = in_ns(&ns, "caddy");
     caddy.args(["run", "--adapter", "caddyfile", "--config"]).arg(dir.join("Caddyfile"));
     caddy.env("HOME", dir.join("caddy-home")).env("XDG_DATA_HOME", dir.join("caddy-home")).env("XDG_CONFIG_HOME", dir.join("caddy-home"));
-    cx.lab.spawn("ingress-caddy", caddy).map_err(|e| err(e.to_string()))?;
+    cx.lab.spawn("ingress-caddy", caddy)?;
     let up = wait(20, || tcp_up(&ns, 443) && tcp_up(&ns, 80));
     checks.push(check("caddy runs the rendered Caddyfile", host, "listening on 80 and 443", if up { "listening on 80 and 443" } else { "not listening (see caddy log)" }));
     if !up {
@@ -333,7 +330,7 @@ pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
         if !c.connects {
             continue;
         }
-        let cns = cx.lab.ns(&c.name).map_err(|e| err(e.to_string()))?;
+        let cns = cx.lab.ns(&c.name)?;
         for site in &vpn_sites {
             let svc = s(site, "name");
             let Some(def) = cx.inv.services.get(&svc) else { continue };
@@ -409,7 +406,7 @@ pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
     }
     // LAN hosts: the .lan. names are open to the LAN; the VPN names are not.
     if let Some(lan) = cx.plan.nodes.iter().find(|n| n.kind == NodeKind::LanHost && n.name != host && n.lan_address.is_some()) {
-        let lns = cx.lab.ns(&lan.name).map_err(|e| err(e.to_string()))?;
+        let lns = cx.lab.ns(&lan.name)?;
         let lan_open = cx.inv.ingress.lan_open;
         for site in sites.iter().filter(|x| s(x, "name").ends_with("_lan")).take(2) {
             let name = s(site, "host");

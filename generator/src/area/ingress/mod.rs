@@ -23,7 +23,7 @@ use std::net::Ipv4Addr;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Area, CmdError, HostCx, LabCx, Preview};
+use super::{Area, HostCx, LabCx, Preview};
 use crate::inventory::{Inventory, PortSpec, Proto, Role, Service};
 use crate::nix::{Attrs, Value};
 use crate::validate::{is_dns_label, Sink};
@@ -649,7 +649,7 @@ impl Area for Ingress {
         )
     }
 
-    fn lab(&self, cx: &LabCx) -> Option<Result<Vec<crate::lab::bastion::Check>, CmdError>> {
+    fn lab(&self, cx: &LabCx) -> Option<Result<Vec<crate::lab::bastion::Check>, crate::lab::LabError>> {
         let (host, _) = ingress_host(cx.inv)?;
         if !web_services(cx.inv).any(|_| true) {
             return None;

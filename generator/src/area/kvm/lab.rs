@@ -22,21 +22,44 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::{tesmart, CmdError, LabCx, Setup, LAB_SWITCH_NODE};
+use super::{tesmart, KvmError, LabCx, Setup, LAB_SWITCH_NODE};
 use crate::lab::bastion::Check;
+use crate::lab::error::{chain, Context, LabError};
 use crate::lab::exec::in_ns;
 
+/// What the kvm stage itself finds wrong (besides the lab's own errors);
+/// it reaches the report as a [`LabError::Area`] of `kvm`.
+#[derive(Debug, thiserror::Error)]
+pub enum KvmLabError {
+    #[error(transparent)]
+    Setup(#[from] KvmError),
+    #[error("the switch's address {addr} is not IPv4; the lab is IPv4 only")]
+    NotIpv4 { addr: SocketAddr },
+    #[error("no host is cabled to the KVM switch ([kvm.hosts]): nothing to switch to")]
+    NoHost,
+    #[error("the switch at {addr}")]
+    Switch { addr: SocketAddr, source: tesmart::Error },
+}
+
+impl From<KvmLabError> for LabError {
+    fn from(e: KvmLabError) -> LabError {
+        LabError::area("kvm", e)
+    }
+}
+
 /// Runs `hearth ARGS` in a namespace: (success, stdout + stderr).
-fn hearth_in(cx: &LabCx, ns: &str, args: &[&str]) -> Result<(bool, String), CmdError> {
-    let out = in_ns(ns, &cx.lab.exe.to_string_lossy()).args(args).env_remove("HEARTH_INVENTORY").output()?;
+fn hearth_in(cx: &LabCx, ns: &str, args: &[&str]) -> Result<(bool, String), LabError> {
+    let mut c = in_ns(ns, &cx.lab.exe.to_string_lossy());
+    c.args(args).env_remove("HEARTH_INVENTORY");
+    let out = c.output().map_err(|e| LabError::spawn(&c, e))?;
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     Ok((out.status.success(), text.trim().to_string()))
 }
 
 /// The active port, asked from inside the switch's own namespace.
-fn active_in(ns: &str, sw: &tesmart::Switch) -> Result<u8, CmdError> {
+fn active_in(ns: &str, sw: &tesmart::Switch) -> Result<u8, LabError> {
     let sw = sw.clone();
-    Ok(crate::lab::probe::in_netns(ns, move || sw.active().map_err(|e| anyhow::anyhow!(e)))?)
+    crate::lab::probe::in_netns(ns, move || sw.active().map_err(|source| KvmLabError::Switch { addr: sw.addr, source }.into()))
 }
 
 fn check(name: &str, from: &str, expected: &str, seen: String, ok: bool) -> Check {
@@ -58,21 +81,21 @@ pub fn start_port(inv: &crate::inventory::Inventory) -> u8 {
     }
 }
 
-pub fn stage(cx: &LabCx) -> Result<Vec<Check>, CmdError> {
+pub fn stage(cx: &LabCx) -> Result<Vec<Check>, LabError> {
     let inv = cx.inv;
-    let setup = Setup::from_inventory(inv)?;
+    let setup = Setup::from_inventory(inv).map_err(KvmLabError::from)?;
     let sw = setup.switch.clone();
-    let SocketAddr::V4(addr) = sw.addr else { return Err("the switch has no IPv4 address".into()) };
+    let SocketAddr::V4(addr) = sw.addr else { return Err(KvmLabError::NotIpv4 { addr: sw.addr }.into()) };
     let ns_sw = cx.lab.ns(LAB_SWITCH_NODE)?;
-    let inventory = cx.root.canonicalize()?.join("inventory.toml");
+    let inventory = cx.root.canonicalize().with_context(|| format!("repository {}", cx.root.display()))?.join("inventory.toml");
     let inv_arg = inventory.to_string_lossy().into_owned();
     let n = setup.hosts.len();
     if n == 0 {
-        return Err("no host is cabled to the KVM switch ([kvm.hosts]): nothing to switch to".into());
+        return Err(KvmLabError::NoHost.into());
     }
     // The laptop switches to `a`, the bastion to `b`, the phone tries `c`
     // (three different ports when three hosts are cabled).
-    let Some((a_host, a_port)) = laptop_target(&setup) else { return Err("no cabled host".into()) };
+    let Some((a_host, a_port)) = laptop_target(&setup) else { return Err(KvmLabError::NoHost.into()) };
     let (b_host, b_port) = setup.hosts[1.min(n - 1)].clone();
     let start = start_port(inv);
     let mut out = vec![];
@@ -87,6 +110,7 @@ pub fn stage(cx: &LabCx) -> Result<Vec<Check>, CmdError> {
             Err(_) => std::thread::sleep(Duration::from_millis(50)),
         }
     };
+    let first = first.map_err(|e| chain(&e));
     let up = first.as_ref().map(|p| *p == start).unwrap_or(false);
     out.push(check("simulator answers at the switch's address", LAB_SWITCH_NODE, &format!("port {start} active"), format!("{first:?}"), up));
     if !up {
@@ -112,7 +136,7 @@ pub fn stage(cx: &LabCx) -> Result<Vec<Check>, CmdError> {
                 break;
             }
         }
-        let now = active_in(&ns_sw, &sw).map_err(|e| e.to_string());
+        let now = active_in(&ns_sw, &sw).map_err(|e| chain(&e));
         let ok = last.0 && now == Ok(a_port);
         out.push(check(
             &format!("hearth kvm switch {a_host}"),
@@ -132,12 +156,12 @@ pub fn stage(cx: &LabCx) -> Result<Vec<Check>, CmdError> {
     if let Some((bastion, _)) = inv.bastion() {
         let map = cx.eval(bastion, "lib.kvm.switchMap host.hearth.kvm")?;
         let file = cx.lab.dir.join("kvm.json");
-        crate::fsutil::write_atomic(&file, map.to_string().as_bytes())?;
+        crate::fsutil::write_atomic(&file, map.to_string().as_bytes()).with_context(|| format!("writing {}", file.display()))?;
         let ns = cx.lab.ns(bastion)?;
         let t = Instant::now();
         let (ok, text) = hearth_in(cx, &ns, &["kvm", "--map", &file.to_string_lossy(), "switch", &b_host])?;
         let took = t.elapsed();
-        let now = active_in(&ns_sw, &sw).map_err(|e| e.to_string());
+        let now = active_in(&ns_sw, &sw).map_err(|e| chain(&e));
         out.push(check(
             &format!("hearth-kvm switch {b_host} (lib.kvm.switchMap)"),
             bastion,
@@ -150,7 +174,7 @@ pub fn stage(cx: &LabCx) -> Result<Vec<Check>, CmdError> {
     // A client the policy does not allow: the firewall drops it, every time.
     if let Some(c) = denied {
         let ns = cx.lab.ns(&c.name)?;
-        let before = active_in(&ns_sw, &sw).map_err(|e| e.to_string());
+        let before = active_in(&ns_sw, &sw).map_err(|e| chain(&e));
         // A host that is not on screen now, so that a switch would show.
         let now = before.as_ref().ok().copied();
         let target = setup.hosts.iter().find(|(_, p)| Some(*p) != now).map(|(h, _)| h.clone()).unwrap_or_else(|| a_host.clone());
@@ -162,7 +186,7 @@ pub fn stage(cx: &LabCx) -> Result<Vec<Check>, CmdError> {
             all_dropped &= dropped;
             seen.push(if dropped { "timed out".to_string() } else { text });
         }
-        let after = active_in(&ns_sw, &sw).map_err(|e| e.to_string());
+        let after = active_in(&ns_sw, &sw).map_err(|e| chain(&e));
         let ok = all_dropped && before.is_ok() && before == after;
         out.push(check(
             &format!("hearth kvm switch {target}"),

@@ -360,7 +360,7 @@ impl Area for Kvm {
         run(cli, cx)
     }
 
-    fn lab(&self, cx: &LabCx) -> Option<Result<Vec<crate::lab::bastion::Check>, CmdError>> {
+    fn lab(&self, cx: &LabCx) -> Option<Result<Vec<crate::lab::bastion::Check>, crate::lab::LabError>> {
         if !cx.inv.kvm.is_used() {
             return None;
         }

@@ -38,9 +38,28 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
-
+use crate::lab::error::{Context, LabError, Result};
 use crate::lab::exec::{run, Lab};
+
+/// What the storage stage itself finds wrong (besides the lab's own
+/// errors); it reaches the report as a [`LabError::Area`] of `storage`.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageLabError {
+    #[error("pool `{pool}` is on {first} and {second}: the lab runs every storage host's pools in one zfs-fuse, so pool names must differ")]
+    PoolNameTwice { pool: String, first: String, second: String },
+    #[error("sanoid on {host} failed at simulated day {day}: {stderr}")]
+    Sanoid { host: String, day: i64, stderr: String },
+    #[error("this zfs-fuse runs on the real clock (use Zfs::start_faked)")]
+    RealClock,
+    #[error("libfaketimeMT.so.1 not found (Debian: apt-get install faketime)")]
+    NoFaketime,
+}
+
+impl From<StorageLabError> for LabError {
+    fn from(e: StorageLabError) -> LabError {
+        LabError::area("storage", e)
+    }
+}
 
 /// A zfs-fuse daemon in a private mount namespace.
 pub struct Zfs {
@@ -68,7 +87,7 @@ impl Zfs {
 
     fn start_inner(lab: &Lab, what: &str, faked: bool) -> Result<Zfs> {
         let root = lab.dir.join(what);
-        std::fs::create_dir_all(root.join("alt"))?;
+        std::fs::create_dir_all(root.join("alt")).with_context(|| format!("creating {}", root.join("alt").display()))?;
         // The mount points of the private tmpfs mounts must exist on the
         // machine; creating an empty directory changes nothing for others.
         // zfs-fuse also takes a global lock, /var/lock/zfs/zfs_lock (/var/lock is /run/lock).
@@ -79,13 +98,13 @@ impl Zfs {
         cmd.args(["-m", "--propagation", "private", "sh", "-c"]).arg(
             "mount -t tmpfs hearth-zfs /run/zfs && mount -t tmpfs hearth-zfs /etc/zfs && mount -t tmpfs hearth-zfs /run/lock/zfs && exec zfs-fuse --no-daemon --no-kstat-mount",
         );
-        std::fs::create_dir_all(root.join("bin"))?;
+        std::fs::create_dir_all(root.join("bin")).with_context(|| format!("creating {}", root.join("bin").display()))?;
         let shim = root.join("bin/zfs");
-        std::fs::write(&shim, ZFS_SHIM)?;
-        std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+        std::fs::write(&shim, ZFS_SHIM).with_context(|| format!("writing {}", shim.display()))?;
+        std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).with_context(|| format!("chmod 755 {}", shim.display()))?;
         let clock = if faked {
             let c = root.join("clock");
-            std::fs::write(&c, "+0s\n")?;
+            std::fs::write(&c, "+0s\n").with_context(|| format!("writing {}", c.display()))?;
             Some(c)
         } else {
             None
@@ -102,7 +121,7 @@ impl Zfs {
             }
             if !Lab::alive(pid) || t0.elapsed() > Duration::from_secs(20) {
                 z.stopped = true;
-                bail!("zfs-fuse did not start (see {}/{what}.log)", lab.dir.display());
+                return Err(LabError::DidNotStart { daemon: "zfs-fuse".into(), log: lab.dir.join(format!("{what}.log")) });
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -129,8 +148,8 @@ impl Zfs {
 
     /// Moves the simulated clock to real time + `secs` (daemon and commands).
     pub fn set_offset(&self, secs: i64) -> Result<()> {
-        let Some(c) = &self.clock else { bail!("this zfs-fuse runs on the real clock (use Zfs::start_faked)") };
-        std::fs::write(c, format!("{secs:+}s\n"))?;
+        let Some(c) = &self.clock else { return Err(StorageLabError::RealClock.into()) };
+        std::fs::write(c, format!("{secs:+}s\n")).with_context(|| format!("moving the simulated clock ({})", c.display()))?;
         Ok(())
     }
 
@@ -153,8 +172,8 @@ impl Zfs {
     pub fn create_pool(&mut self, pool: &str, layout: Option<&str>, disks: usize, size_mb: u64) -> Result<Vec<PathBuf>> {
         let files: Vec<PathBuf> = (0..disks).map(|i| self.root.join(format!("{pool}-{i}.img"))).collect();
         for f in &files {
-            let file = std::fs::File::create(f)?;
-            file.set_len(size_mb << 20)?;
+            let file = std::fs::File::create(f).with_context(|| format!("creating {}", f.display()))?;
+            file.set_len(size_mb << 20).with_context(|| format!("sizing {} to {size_mb} MB", f.display()))?;
         }
         let alt = self.root.join("alt");
         // -m: zfs-fuse mounts a pool's root at the altroot itself otherwise,
@@ -212,7 +231,7 @@ impl Zfs {
                     std::thread::sleep(Duration::from_millis(500 + 250 * attempt));
                 }
                 if let Some(e) = last {
-                    problems.push(format!("zpool destroy {p}: {e:#}"));
+                    problems.push(format!("zpool destroy {p}: {}", crate::lab::error::chain(&e)));
                 }
             }
         }
@@ -238,7 +257,7 @@ pub const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.
 /// keep working.
 fn faketime_env(cmd: &mut Command, clock: &Path) -> Result<()> {
     let lib = [LIBFAKETIME, "/usr/lib/faketime/libfaketimeMT.so.1"].into_iter().find(|l| Path::new(l).is_file());
-    let Some(lib) = lib else { bail!("libfaketimeMT.so.1 not found (Debian: apt-get install faketime)") };
+    let Some(lib) = lib else { return Err(StorageLabError::NoFaketime.into()) };
     cmd.env("LD_PRELOAD", lib)
         .env("FAKETIME_TIMESTAMP_FILE", clock)
         .env("FAKETIME_NO_CACHE", "1")
@@ -280,9 +299,9 @@ impl Drop for Zfs {
 }
 
 /// The storage stage: see the module docs. `None` when no host has pools.
-pub fn stage(cx: &crate::area::LabCx) -> Option<Result<Vec<crate::lab::bastion::Check>, crate::area::CmdError>> {
+pub fn stage(cx: &crate::area::LabCx) -> Option<Result<Vec<crate::lab::bastion::Check>, LabError>> {
     if cx.inv.storage.hosts.values().all(|h| h.pools.is_empty()) {
         return None;
     }
-    Some(super::labstage::run(cx).map_err(|e| format!("{e:#}").into()))
+    Some(super::labstage::run(cx))
 }

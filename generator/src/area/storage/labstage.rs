@@ -25,10 +25,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{anyhow, bail, Context, Result};
+use crate::lab::error::{Context, LabError, Result};
 use sha2::{Digest, Sha256};
 
-use super::lab::Zfs;
+use super::lab::{StorageLabError, Zfs};
 use crate::area::LabCx;
 use crate::lab::bastion::Check;
 
@@ -46,7 +46,7 @@ fn check(out: &mut Vec<Check>, name: impl Into<String>, from: &str, expected: im
 
 /// Runs a command, returning (success, stdout, stderr).
 fn output(cmd: &mut Command) -> Result<(bool, String, String)> {
-    let o = cmd.output().with_context(|| format!("cannot run {cmd:?}"))?;
+    let o = cmd.output().map_err(|e| LabError::spawn(cmd, e))?;
     Ok((o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned()))
 }
 
@@ -69,15 +69,14 @@ struct Ds {
 }
 
 pub fn run(cx: &LabCx) -> Result<Vec<Check>> {
-    cx.require(&[("zfs-fuse", "zfs-fuse"), ("sanoid", "sanoid"), ("syncoid", "sanoid"), ("faketime", "faketime"), ("nsenter", "util-linux"), ("unshare", "util-linux")])
-        .map_err(|e| anyhow!("{e}"))?;
+    cx.require(&[("zfs-fuse", "zfs-fuse"), ("sanoid", "sanoid"), ("syncoid", "sanoid"), ("faketime", "faketime"), ("nsenter", "util-linux"), ("unshare", "util-linux")])?;
     let inv = cx.inv;
     let hosts: Vec<&String> = inv.storage.hosts.iter().filter(|(_, h)| !h.pools.is_empty()).map(|(n, _)| n).collect();
     let mut seen_pools = BTreeMap::new();
     for h in &hosts {
         for p in inv.storage.hosts[*h].pools.keys() {
             if let Some(other) = seen_pools.insert(p.clone(), (*h).clone()) {
-                bail!("pool `{p}` is on {other} and {h}: the lab runs every storage host's pools in one zfs-fuse, so pool names must differ");
+                return Err(StorageLabError::PoolNameTwice { pool: p.clone(), first: other, second: (*h).clone() }.into());
             }
         }
     }
@@ -135,7 +134,7 @@ fn stage(cx: &LabCx, zfs: &mut Zfs, hosts: &[&String], out: &mut Vec<Check>) -> 
     let mut all: BTreeMap<String, Vec<Ds>> = BTreeMap::new();
     for h in hosts {
         let script = eval_str(cx, h, "lib.storage.createScript host.hearth.storage")?;
-        let ds: Vec<Ds> = serde_json::from_value(cx.eval(h, "host.hearth.storage.datasets")?)?;
+        let ds: Vec<Ds> = serde_json::from_value(cx.eval(h, "host.hearth.storage.datasets")?).context("host.hearth.storage.datasets")?;
         let (ok, so, se) = output(zfs.cmd("bash").args(["-c", &script]).env("HEARTH_ZFS_ALTROOT", &alt))?;
         let created = so.lines().filter(|l| l.contains(": created ")).count();
         let expected = ds.len() + receive_count(cx, h)?;
@@ -220,9 +219,10 @@ fn stage(cx: &LabCx, zfs: &mut Zfs, hosts: &[&String], out: &mut Vec<Check>) -> 
         }
         let dir = zfs.root.join(format!("sanoid-{h}"));
         for sub in ["", "cache", "run"] {
-            std::fs::create_dir_all(dir.join(sub))?;
+            std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("creating {}", dir.join(sub).display()))?;
         }
-        std::fs::write(dir.join("sanoid.conf"), eval_str(cx, h, "lib.storage.sanoidConf host.hearth.storage")?)?;
+        std::fs::write(dir.join("sanoid.conf"), eval_str(cx, h, "lib.storage.sanoidConf host.hearth.storage")?)
+            .with_context(|| format!("writing {}", dir.join("sanoid.conf").display()))?;
         std::fs::copy("/usr/share/sanoid/sanoid.defaults.conf", dir.join("sanoid.defaults.conf")).context("sanoid.defaults.conf (Debian package sanoid)")?;
         confs.push(((*h).clone(), dir));
     }
@@ -239,12 +239,14 @@ fn stage(cx: &LabCx, zfs: &mut Zfs, hosts: &[&String], out: &mut Vec<Check>) -> 
             let (ok, so, se) =
                 output(zfs.cmd("sanoid").args([format!("--configdir={d}"), format!("--cache-dir={d}/cache"), format!("--run-dir={d}/run"), "--cron".into(), "--verbose".into()]))?;
             if !ok {
-                bail!("sanoid on {h} failed at simulated day {}: {}", offset / DAY, se.trim());
+                return Err(StorageLabError::Sanoid { host: h.clone(), day: offset / DAY, stderr: se.trim().into() }.into());
             }
             sanoid_log = format!("{so}{se}");
         }
         // What exists now, with creation times.
-        let list = zfs.cmd("zfs").args(["get", "-Hrp", "-t", "snapshot", "creation"]).output()?;
+        let mut get = zfs.cmd("zfs");
+        get.args(["get", "-Hrp", "-t", "snapshot", "creation"]);
+        let list = get.output().map_err(|e| LabError::spawn(&get, e))?;
         let mut now_set: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
         for l in String::from_utf8_lossy(&list.stdout).lines() {
             let f: Vec<&str> = l.split('\t').collect();
@@ -296,7 +298,7 @@ fn stage(cx: &LabCx, zfs: &mut Zfs, hosts: &[&String], out: &mut Vec<Check>) -> 
                 for ds in all.values().flatten().filter(|d| repl.iter().any(|r| r.0 == d.name)) {
                     let p = zfs.host_path(&alt.join(ds.mountpoint.trim_start_matches('/'))).join("later.bin");
                     let data: Vec<u8> = (0..64 * 1024).map(|_| rand::random::<u8>()).collect();
-                    std::fs::write(&p, &data)?;
+                    std::fs::write(&p, &data).with_context(|| format!("writing {}", p.display()))?;
                     sums.insert(p, Sha256::digest(&data).iter().map(|x| format!("{x:02x}")).collect());
                 }
             }
@@ -304,7 +306,8 @@ fn stage(cx: &LabCx, zfs: &mut Zfs, hosts: &[&String], out: &mut Vec<Check>) -> 
     }
     // The target's sanoid: replicas are pruned by their tier, never snapshotted.
     for h in hosts {
-        let recv: Vec<(String, String)> = serde_json::from_value::<Vec<serde_json::Value>>(cx.eval(h, "builtins.concatMap (r: r.datasets) host.hearth.storage.receive")?)?
+        let recv: Vec<(String, String)> = serde_json::from_value::<Vec<serde_json::Value>>(cx.eval(h, "builtins.concatMap (r: r.datasets) host.hearth.storage.receive")?)
+            .context("the received datasets")?
             .iter()
             .filter_map(|d| Some((d["name"].as_str()?.to_string(), d["tier"].as_str()?.to_string())))
             .collect();
@@ -313,12 +316,15 @@ fn stage(cx: &LabCx, zfs: &mut Zfs, hosts: &[&String], out: &mut Vec<Check>) -> 
         }
         let dir = zfs.root.join(format!("sanoid-{h}"));
         for sub in ["", "cache", "run"] {
-            std::fs::create_dir_all(dir.join(sub))?;
+            std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("creating {}", dir.join(sub).display()))?;
         }
-        std::fs::write(dir.join("sanoid.conf"), eval_str(cx, h, "lib.storage.sanoidConf host.hearth.storage")?)?;
-        std::fs::copy("/usr/share/sanoid/sanoid.defaults.conf", dir.join("sanoid.defaults.conf"))?;
+        std::fs::write(dir.join("sanoid.conf"), eval_str(cx, h, "lib.storage.sanoidConf host.hearth.storage")?)
+            .with_context(|| format!("writing {}", dir.join("sanoid.conf").display()))?;
+        std::fs::copy("/usr/share/sanoid/sanoid.defaults.conf", dir.join("sanoid.defaults.conf")).context("copying /usr/share/sanoid/sanoid.defaults.conf")?;
         let snaps_of = |ds: &str| -> Result<BTreeMap<String, i64>> {
-            let o = zfs.cmd("zfs").args(["get", "-Hrp", "-t", "snapshot", "creation", ds]).output()?;
+            let mut get = zfs.cmd("zfs");
+            get.args(["get", "-Hrp", "-t", "snapshot", "creation", ds]);
+            let o = get.output().map_err(|e| LabError::spawn(&get, e))?;
             Ok(String::from_utf8_lossy(&o.stdout)
                 .lines()
                 .filter_map(|l| {
@@ -439,7 +445,10 @@ fn first_line(s: &str) -> String {
 }
 
 fn eval_str(cx: &LabCx, host: &str, expr: &str) -> Result<String> {
-    cx.eval(host, expr)?.as_str().map(String::from).ok_or_else(|| anyhow!("{expr} is not a string"))
+    match cx.eval(host, expr)? {
+        serde_json::Value::String(s) => Ok(s),
+        v => Err(LabError::Rendered { expr: expr.into(), value: v.to_string(), expected: "text" }),
+    }
 }
 
 /// (source, local target, syncoid args) for each rendered syncoid command.
@@ -493,7 +502,7 @@ fn prune(snaps: &mut BTreeMap<String, i64>, t: &super::Tier, now: i64) {
 
 /// Finds `needle` in the file at `p`; returns its offset.
 fn find_in(p: &Path, needle: &[u8]) -> Result<Option<u64>> {
-    let hay = std::fs::read(p)?;
+    let hay = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
     Ok(hay.windows(needle.len()).position(|w| w == needle).map(|o| o as u64))
 }
 
@@ -507,7 +516,7 @@ fn bitrot(zfs: &Zfs, pool: &str, vdevs: &[PathBuf], sums: &BTreeMap<PathBuf, Str
     let mut target = None;
     for (p, _) in &files {
         let mut head = vec![0u8; 4096];
-        std::fs::File::open(p)?.read_exact(&mut head)?;
+        std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?.read_exact(&mut head).with_context(|| format!("reading {}", p.display()))?;
         if let Some(off) = find_in(&vdevs[0], &head)? {
             target = Some((p.to_path_buf(), off, head));
             break;
@@ -519,18 +528,20 @@ fn bitrot(zfs: &Zfs, pool: &str, vdevs: &[PathBuf], sums: &BTreeMap<PathBuf, Str
     };
     let mirror_same = {
         let mut b = vec![0u8; 4096];
-        let mut f = std::fs::File::open(&vdevs[1])?;
-        f.seek(SeekFrom::Start(off))?;
-        f.read_exact(&mut b)?;
+        let mut f = std::fs::File::open(&vdevs[1]).with_context(|| format!("opening {}", vdevs[1].display()))?;
+        f.seek(SeekFrom::Start(off)).and_then(|_| f.read_exact(&mut b)).with_context(|| format!("reading {} at {off}", vdevs[1].display()))?;
         b == head
     };
     // Rot: 64 KiB of that block's region on side 0 only.
     let junk: Vec<u8> = (0..64 * 1024).map(|_| rand::random::<u8>()).collect();
     {
-        let mut f = std::fs::OpenOptions::new().write(true).open(&vdevs[0])?;
-        f.seek(SeekFrom::Start(off))?;
-        f.write_all(&junk)?;
-        f.sync_all()?;
+        let rot = || -> std::io::Result<()> {
+            let mut f = std::fs::OpenOptions::new().write(true).open(&vdevs[0])?;
+            f.seek(SeekFrom::Start(off))?;
+            f.write_all(&junk)?;
+            f.sync_all()
+        };
+        rot().with_context(|| format!("overwriting {} at {off}", vdevs[0].display()))?;
     }
     zfs.zpool(&["scrub", pool])?;
     let t0 = Instant::now();
@@ -563,9 +574,8 @@ fn bitrot(zfs: &Zfs, pool: &str, vdevs: &[PathBuf], sums: &BTreeMap<PathBuf, Str
     );
     let mut back = vec![0u8; 4096];
     {
-        let mut f = std::fs::File::open(&vdevs[0])?;
-        f.seek(SeekFrom::Start(off))?;
-        f.read_exact(&mut back)?;
+        let mut f = std::fs::File::open(&vdevs[0]).with_context(|| format!("opening {}", vdevs[0].display()))?;
+        f.seek(SeekFrom::Start(off)).and_then(|_| f.read_exact(&mut back)).with_context(|| format!("reading {} at {off}", vdevs[0].display()))?;
     }
     check(out, "the rotten side holds the original block again", "lab", "repaired on disk", if back == head { "repaired on disk" } else { "still corrupt" }, back == head);
     zfs.reimport(pool)?;

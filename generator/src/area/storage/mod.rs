@@ -559,7 +559,7 @@ impl Area for Storage {
         cli::run(m, cx)
     }
 
-    fn lab(&self, cx: &LabCx) -> Option<Result<Vec<crate::lab::bastion::Check>, CmdError>> {
+    fn lab(&self, cx: &LabCx) -> Option<Result<Vec<crate::lab::bastion::Check>, crate::lab::LabError>> {
         lab::stage(cx)
     }
 }
