@@ -186,14 +186,21 @@ impl fmt::Display for AclFailure {
 pub fn evaluate_tests(inv: &Inventory, al: &Allowlist) -> Vec<AclFailure> {
     let groups = inv.groups();
     let clients = inv.clients();
+    let address: std::collections::HashMap<&str, Option<std::net::Ipv4Addr>> = clients.iter().map(|c| (c.name, c.address)).collect();
     let mut out = Vec::new();
     for (i, t) in inv.acl_tests.iter().enumerate() {
+        // Each target parsed once for all members (validation reports those
+        // that do not parse).
+        let targets: Vec<(&String, Target, bool)> = [(&t.accept, true), (&t.deny, false)]
+            .into_iter()
+            .flat_map(|(list, expect)| list.iter().filter_map(move |text| Some((text, parse_target(inv, text).ok()?, expect))))
+            .collect();
         let members: Vec<&str> = match groups.get(t.src.as_str()) {
             Some(m) => m.clone(),
             None => vec![t.src.as_str()],
         };
         for m in members {
-            let Some(src) = clients.iter().find(|c| c.name == m).and_then(|c| c.address) else {
+            let Some(src) = address.get(m).copied().flatten() else {
                 out.push(AclFailure {
                     test: i,
                     src: t.src.clone(),
@@ -205,25 +212,22 @@ pub fn evaluate_tests(inv: &Inventory, al: &Allowlist) -> Vec<AclFailure> {
                 });
                 continue;
             };
-            for (list, expect) in [(&t.accept, true), (&t.deny, false)] {
-                for text in list {
-                    let Ok(target) = parse_target(inv, text) else { continue }; // validation reports it
-                    for (addr, proto, port) in &target.probes {
-                        let rule = decide(al, src, *addr, proto, *port);
-                        if rule.is_some() != expect {
-                            out.push(AclFailure {
-                                test: i,
-                                src: t.src.clone(),
-                                client: m.into(),
-                                target: text.clone(),
-                                probe: format!("{addr}:{port}/{proto}"),
-                                expected: if expect { "accepted" } else { "denied" },
-                                decided_by: match rule {
-                                    Some(r) => format!("rule `{}` (from {}) accepts it", r.name, r.from.join(", ")),
-                                    None => "no rule allows it (dropped by the default policy)".into(),
-                                },
-                            });
-                        }
+            for (text, target, expect) in &targets {
+                for (addr, proto, port) in &target.probes {
+                    let rule = decide(al, src, *addr, proto, *port);
+                    if rule.is_some() != *expect {
+                        out.push(AclFailure {
+                            test: i,
+                            src: t.src.clone(),
+                            client: m.into(),
+                            target: (*text).clone(),
+                            probe: format!("{addr}:{port}/{proto}"),
+                            expected: if *expect { "accepted" } else { "denied" },
+                            decided_by: match rule {
+                                Some(r) => format!("rule `{}` (from {}) accepts it", r.name, r.from.join(", ")),
+                                None => "no rule allows it (dropped by the default policy)".into(),
+                            },
+                        });
                     }
                 }
             }

@@ -132,7 +132,7 @@ pub fn materialize(ed: &mut Editor, store: &mut SecretStore) -> Result<Vec<Strin
         let rcpt = rcpts.of(&spec);
         // Whether it exists is all that matters here; recipient changes are
         // the rekey step's business.
-        let exists = store.path_of(&spec.rel).is_file();
+        let exists = store.exists(&spec.rel);
         if let SecretKind::WireguardKey { node } = &spec.kind {
             let (section, has_pub) = match inv.hosts.get(node) {
                 Some(h) => ("hosts", h.public_key.is_some()),
@@ -292,18 +292,25 @@ pub fn files(root: &Path, inv: &Inventory) -> Result<BTreeMap<String, Vec<u8>>, 
 pub fn secrets_nix(root: &Path, inv: &Inventory, specs: &[SecretSpec]) -> Result<String, RenderError> {
     let rcpts = Recipients::new(inv);
     let entries: Vec<(String, Vec<Recipient>)> = specs.iter().map(|s| (s.rel.clone(), rcpts.of(s))).collect();
-    let kept = kept_rules(root, specs)?;
-    Ok(secrets::agenix_rules(entries.iter().map(|(f, r)| (f.as_str(), r.as_slice())), &kept))
-}
-
-fn kept_rules(root: &Path, specs: &[SecretSpec]) -> Result<Vec<secrets::Rule>, RenderError> {
+    let rules = |kept: &[secrets::Rule]| secrets::agenix_rules(entries.iter().map(|(f, r)| (f.as_str(), r.as_slice())), kept);
     let path = root.join("secrets/secrets.nix");
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(rules(&[])),
         Err(source) => return Err(RenderError::Write { path, source }),
     };
-    let rules = secrets::read_rules(&text).map_err(|why| {
+    // The file is exactly hearth's own rules: nothing of the user's to keep,
+    // and no need to parse it (1.6 MB for 5,000 peers).
+    let own = rules(&[]);
+    if text == own {
+        return Ok(own);
+    }
+    let kept = kept_rules(root, &text, specs)?;
+    Ok(rules(&kept))
+}
+
+fn kept_rules(root: &Path, text: &str, specs: &[SecretSpec]) -> Result<Vec<secrets::Rule>, RenderError> {
+    let rules = secrets::read_rules(text).map_err(|why| {
         RenderError::Rules(format!(
             "secrets/secrets.nix: {why}; hearth keeps the rules of your own in it, so it must stay an attribute set of `\"FILE\".publicKeys = [ ... ];` rules: fix it (or move your rules aside and delete it); values hearth should manage go in with `hearth secret set NAME --host HOST`"
         ))
@@ -335,8 +342,12 @@ fn kept_rules(root: &Path, specs: &[SecretSpec]) -> Result<Vec<secrets::Rule>, R
 /// right after never leaves a new recipient out. Returns whether it wrote.
 pub fn write_rules(root: &Path, inv: &Inventory) -> Result<bool, RenderError> {
     let text = secrets_nix(root, inv, &topology::secrets(inv))?;
-    parse_check("secrets/secrets.nix", text.as_bytes())?;
     let path = root.join("secrets/secrets.nix");
+    // What is already there was checked when it was written.
+    if std::fs::read(&path).is_ok_and(|old| old == text.as_bytes()) {
+        return Ok(false);
+    }
+    parse_check("secrets/secrets.nix", text.as_bytes())?;
     crate::fsutil::write_if_changed(&path, text.as_bytes()).map_err(|source| RenderError::Write { path, source })
 }
 
@@ -407,7 +418,7 @@ pub fn verify_values(inv: &Inventory, store: &SecretStore, ids: Option<&Identiti
         .par_iter()
         .map(|spec| {
             let file = format!("secrets/{}", spec.rel);
-            if !store.path_of(&spec.rel).is_file() {
+            if !store.exists(&spec.rel) {
                 return One::Good(None); // missing: reported (and made) elsewhere
             }
             let bad = |problem: String, fix: String| One::Bad(BadValue { file: file.clone(), problem, fix, accept: None });

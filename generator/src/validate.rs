@@ -218,6 +218,29 @@ fn control_chars(v: &serde_json::Value, path: &mut Vec<String>, s: &mut Sink) {
     }
 }
 
+/// Whether JSON text (as serde_json writes it) holds a control character:
+/// an escape other than `\\`, `\"` and `\/`, or a raw one (DEL, C1).
+fn json_has_control(j: &str) -> bool {
+    let mut chars = j.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('\\' | '"' | '/') => {}
+                Some('u') => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    if u32::from_str_radix(&hex, 16).map_or(true, |n| char::from_u32(n).is_none_or(char::is_control)) {
+                        return true;
+                    }
+                }
+                _ => return true,
+            },
+            c if c.is_control() => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Every problem in the inventory, unlocated.
 pub fn problems(inv: &Inventory) -> Vec<Problem> {
     let mut s = Sink(Vec::new());
@@ -226,8 +249,13 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
     // Every value is a single line: a control character (a NUL cuts a Nix
     // string short, a newline adds a line to an ssh or WireGuard config) is
     // rejected wherever it is, in any section, an area's included.
-    if let Ok(v) = serde_json::to_value(inv) {
-        control_chars(&v, &mut Vec::new(), &mut s);
+    // The JSON text first (one pass, no tree): serde_json writes every
+    // character below U+0020 as an escape, the others raw; only when one
+    // shows is the tree walked to locate it.
+    if serde_json::to_string(inv).map_or(true, |j| json_has_control(&j)) {
+        if let Ok(v) = serde_json::to_value(inv) {
+            control_chars(&v, &mut Vec::new(), &mut s);
+        }
     }
 
     // Network.
@@ -596,6 +624,23 @@ pub fn canonical_recipient(r: &str) -> String {
 fn short(s: &str) -> String {
     let s: String = s.chars().take(40).collect();
     s.escape_debug().to_string()
+}
+
+#[cfg(test)]
+mod json_control_tests {
+    use super::json_has_control;
+
+    #[test]
+    fn json_text_shows_every_control_character_and_nothing_else() {
+        for c in (0u32..0x110000).filter_map(char::from_u32).filter(|c| c.is_control()) {
+            let j = serde_json::to_string(&format!("a{c}b")).unwrap();
+            assert!(json_has_control(&j), "{c:?} -> {j}");
+        }
+        for t in ["plain", "back\\slash", "quote\"", "slash/", "ünïcode ✓", "\u{1F600}"] {
+            let j = serde_json::to_string(t).unwrap();
+            assert!(!json_has_control(&j), "{t:?} -> {j}");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -31,10 +31,11 @@ enum Inner {
 /// An age X25519 or ssh-ed25519 public key. Equality, ordering and hashing use
 /// the canonical form ([`Recipient::as_str`]): `age1...` in lower case, or
 /// `ssh-ed25519 <base64>` without the comment.
+/// Shared, so a clone (one per secret and command) is two counter bumps.
 #[derive(Clone)]
 pub struct Recipient {
-    inner: Inner,
-    canonical: String,
+    inner: std::sync::Arc<Inner>,
+    canonical: std::sync::Arc<str>,
 }
 
 impl Recipient {
@@ -44,7 +45,7 @@ impl Recipient {
     }
 
     pub fn kind(&self) -> RecipientKind {
-        match self.inner {
+        match *self.inner {
             Inner::X25519(_) => RecipientKind::X25519,
             Inner::SshEd25519(_) => RecipientKind::SshEd25519,
         }
@@ -54,7 +55,7 @@ impl Recipient {
     /// (base64 of the first 4 bytes of SHA-256 of the SSH wire-format key);
     /// `None` for X25519, whose stanzas are anonymous.
     pub(crate) fn ssh_stanza_tag(&self) -> Option<String> {
-        match self.inner {
+        match *self.inner {
             Inner::X25519(_) => None,
             Inner::SshEd25519(_) => {
                 let b64 = self.canonical.split(' ').nth(1)?;
@@ -65,7 +66,7 @@ impl Recipient {
     }
 
     pub(crate) fn as_age(&self) -> &dyn age::Recipient {
-        match &self.inner {
+        match &*self.inner {
             Inner::X25519(r) => r,
             Inner::SshEd25519(r) => r,
         }
@@ -73,13 +74,13 @@ impl Recipient {
 
     pub(crate) fn from_ssh(r: &age::ssh::Recipient) -> Option<Recipient> {
         match r {
-            age::ssh::Recipient::SshEd25519(..) => Some(Recipient { canonical: r.to_string(), inner: Inner::SshEd25519(r.clone()) }),
+            age::ssh::Recipient::SshEd25519(..) => Some(Recipient { canonical: r.to_string().into(), inner: Inner::SshEd25519(r.clone()).into() }),
             age::ssh::Recipient::SshRsa(..) => None,
         }
     }
 
     pub(crate) fn from_x25519(r: age::x25519::Recipient) -> Recipient {
-        Recipient { canonical: r.to_string(), inner: Inner::X25519(r) }
+        Recipient { canonical: r.to_string().into(), inner: Inner::X25519(r).into() }
     }
 }
 
@@ -126,7 +127,7 @@ impl FromStr for Recipient {
                 let canonical = format!("ssh-ed25519 {}", STANDARD.encode(&blob));
                 let r: age::ssh::Recipient = canonical.parse().map_err(|_| invalid(&shown, "the base64 part is not an ed25519 public key"))?;
                 match r {
-                    age::ssh::Recipient::SshEd25519(..) if r.to_string() == canonical => Ok(Recipient { inner: Inner::SshEd25519(r), canonical }),
+                    age::ssh::Recipient::SshEd25519(..) if r.to_string() == canonical => Ok(Recipient { inner: Inner::SshEd25519(r).into(), canonical: canonical.into() }),
                     _ => Err(invalid(&shown, "the base64 part is not an ed25519 public key")),
                 }
             }

@@ -54,8 +54,9 @@ pub struct Verified {
     pub id: FileId,
     /// The SHA-256 of its bytes.
     pub sha256: String,
-    /// The recorded recipients its age header matched.
-    pub header_for: Vec<String>,
+    /// The recorded recipients its age header matched, as a digest
+    /// ([`recipients_digest`]: the cache stays small to read).
+    pub header_for: String,
 }
 
 /// The cache of one secrets directory.
@@ -73,7 +74,7 @@ impl StatCache {
         let path = cache_dir().map(|d| {
             let abs = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
             let key = super::store::sha256_hex(abs.as_os_str().as_encoded_bytes());
-            d.join(format!("secrets-{}.json", &key[..16]))
+            d.join(format!("secrets-v2-{}.json", &key[..16]))
         });
         let entries = path.as_ref().and_then(|p| std::fs::read(p).ok()).and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
         StatCache { path, entries: Mutex::new(entries), dirty: Default::default() }
@@ -110,6 +111,20 @@ impl StatCache {
         }
         let _ = crate::fsutil::write_atomic(path, &text);
     }
+}
+
+/// A short digest of recorded recipient strings (64-bit FNV-1a, hex): it
+/// only tells whether `recipients.json` changed for this file since it was
+/// verified (the file itself is bound by its identity and SHA-256).
+pub fn recipients_digest(recipients: &[String]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for r in recipients {
+        for b in r.bytes().chain(std::iter::once(b'\n')) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
 }
 
 fn cache_dir() -> Option<PathBuf> {

@@ -150,6 +150,10 @@ pub struct SecretStore {
     files: BTreeMap<String, ManifestEntry>,
     /// Files unchanged since they were last verified (outside the repo).
     verified: super::statcache::StatCache,
+    /// What `status` found on disk in this run (`None`: no such file), so
+    /// `checked` and `exists` need not stat the file again; every change
+    /// through the store forgets it.
+    seen: std::sync::Mutex<std::collections::HashMap<String, Option<super::statcache::FileId>>>,
 }
 
 impl SecretStore {
@@ -175,7 +179,7 @@ impl SecretStore {
             Err(e) => return Err(SecretsError::io(label.join(MANIFEST_FILE), e)),
         };
         let verified = super::statcache::StatCache::open(&root);
-        Ok(SecretStore { root, label, files, verified })
+        Ok(SecretStore { root, label, files, verified, seen: Default::default() })
     }
 
     pub fn root(&self) -> &Path {
@@ -240,12 +244,16 @@ impl SecretStore {
         let path = self.path_of(rel);
         let id = match fs::metadata(&path) {
             Ok(m) => FileId::of(&m),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Status::Missing),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.remember(rel, None);
+                return Ok(Status::Missing);
+            }
             Err(e) => return Err(SecretsError::io(self.display_path(rel), e)),
         };
+        self.remember(rel, Some(id));
         if let (Some(entry), Some(v)) = (self.files.get(rel), self.verified.get(rel, &id)) {
-            if v.sha256 == entry.sha256 && v.header_for == entry.recipients {
-                if let Some(recorded) = entry.recipients.iter().map(|s| s.parse().ok()).collect::<Option<Vec<Recipient>>>() {
+            if v.sha256 == entry.sha256 && v.header_for == super::statcache::recipients_digest(&entry.recipients) {
+                if let Some(recorded) = recorded_recipients(entry, &want) {
                     return Ok(recipients_verdict(&recorded, &want));
                 }
             }
@@ -259,10 +267,29 @@ impl SecretStore {
         // The header matched the recorded recipients: remember this file.
         if matches!(st, Status::Current | Status::Stale { reason: StaleReason::RecipientsChanged { .. } }) {
             if let Some(entry) = self.files.get(rel) {
-                self.verified.put(rel, Verified { id, sha256: entry.sha256.clone(), header_for: entry.recipients.clone() });
+                self.verified.put(rel, Verified { id, sha256: entry.sha256.clone(), header_for: super::statcache::recipients_digest(&entry.recipients) });
             }
         }
         Ok(st)
+    }
+
+    /// Whether the file `rel` exists (what `status` saw, if it looked).
+    pub fn exists(&self, rel: &str) -> bool {
+        match self.seen(rel) {
+            Some(id) => id.is_some(),
+            None => self.path_of(rel).is_file(),
+        }
+    }
+
+    fn remember(&self, rel: &str, id: Option<super::statcache::FileId>) {
+        if let Ok(mut m) = self.seen.lock() {
+            m.insert(rel.to_string(), id);
+        }
+    }
+
+    /// `Some(what status saw)`, or `None` when it did not look.
+    fn seen(&self, rel: &str) -> Option<Option<super::statcache::FileId>> {
+        self.seen.lock().ok().and_then(|m| m.get(rel).copied())
     }
 
     /// Keeps what `status` verified for the next run (outside the repo;
@@ -285,8 +312,7 @@ impl SecretStore {
         if entry.sha256 != sha256_hex(bytes) {
             return unknown(UnknownCause::CiphertextChanged);
         }
-        let recorded: Option<Vec<Recipient>> = entry.recipients.iter().map(|s| s.parse().ok()).collect();
-        let Some(recorded) = recorded else {
+        let Some(recorded) = recorded_recipients(entry, want) else {
             return unknown(UnknownCause::HeaderMismatch);
         };
         if !header_matches(bytes, &recorded) {
@@ -299,6 +325,9 @@ impl SecretStore {
     /// atomically (temp in the same directory, fsync, rename) and records it
     /// in the manifest (also written atomically). Always writes.
     pub fn write(&mut self, rel: &str, secret: &SecretBytes, recipients: &[Recipient]) -> Result<(), SecretsError> {
+        if let Ok(m) = self.seen.get_mut() {
+            m.clear();
+        }
         check_rel(rel)?;
         let want = canonical_set(recipients);
         let shown = self.display_path(rel);
@@ -314,7 +343,11 @@ impl SecretStore {
         check_rel(rel)?;
         let path = self.path_of(rel);
         // Unchanged since `status` verified it: its hash is known.
-        let known = fs::metadata(&path).ok().and_then(|m| self.verified.get(rel, &super::statcache::FileId::of(&m))).map(|v| v.sha256);
+        let id = match self.seen(rel) {
+            Some(id) => id,
+            None => fs::metadata(&path).ok().map(|m| super::statcache::FileId::of(&m)),
+        };
+        let known = id.and_then(|id| self.verified.get(rel, &id)).map(|v| v.sha256);
         let sha = match known {
             Some(sha) => sha,
             None => sha256_hex(&read_file(&path).map_err(|e| SecretsError::io(self.display_path(rel), e))?),
@@ -350,6 +383,9 @@ impl SecretStore {
 
     /// Deletes `rel` and its manifest entry. Returns whether the file existed.
     pub fn remove(&mut self, rel: &str) -> Result<bool, SecretsError> {
+        if let Ok(m) = self.seen.get_mut() {
+            m.clear();
+        }
         check_rel(rel)?;
         let existed = match fs::remove_file(self.path_of(rel)) {
             Ok(()) => true,
@@ -394,6 +430,9 @@ impl SecretStore {
     /// A progress bar is drawn on stderr when `progress` is set, stderr is a
     /// terminal and the run takes longer than a second.
     pub fn rekey(&mut self, items: &[(String, Vec<Recipient>)], identities: &Identities, progress: bool) -> RekeyReport {
+        if let Ok(m) = self.seen.get_mut() {
+            m.clear();
+        }
         let start = Instant::now();
         let pb = ProgressBar::with_draw_target(Some(items.len() as u64), ProgressDrawTarget::hidden());
         pb.set_style(ProgressStyle::with_template("rekey {bar:40} {pos}/{len} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_bar()));
@@ -448,6 +487,9 @@ impl SecretStore {
     /// in parallel, each file replaced atomically, one manifest save. Same
     /// durability scheme as [`SecretStore::rekey`]. Always writes.
     pub fn write_many(&mut self, items: &[(String, SecretBytes, Vec<Recipient>)]) -> WriteManyReport {
+        if let Ok(m) = self.seen.get_mut() {
+            m.clear();
+        }
         let mut seen = HashSet::new();
         let dup: Vec<bool> = items.iter().map(|(rel, _, _)| !seen.insert(rel.as_str())).collect();
         let (tx, rx) = mpsc::channel::<Staged>();
@@ -711,11 +753,26 @@ fn check_rel(rel: &str) -> Result<(), SecretsError> {
     Ok(())
 }
 
-fn canonical_set(recipients: &[Recipient]) -> Vec<Recipient> {
+fn canonical_set(recipients: &[Recipient]) -> std::borrow::Cow<'_, [Recipient]> {
+    // Usually sorted and unique already (render::Recipients::of).
+    if recipients.windows(2).all(|w| w[0] < w[1]) {
+        return std::borrow::Cow::Borrowed(recipients);
+    }
     let mut v = recipients.to_vec();
     v.sort();
     v.dedup();
-    v
+    std::borrow::Cow::Owned(v)
+}
+
+/// The recipients `entry` records, parsed; `want` itself when the manifest
+/// holds exactly its canonical strings (the usual case, and no parse: an
+/// ssh-ed25519 recipient's parse converts its point to X25519, which for
+/// 10,000 files was a tenth of a no-change render). `None`: unparsable.
+fn recorded_recipients<'a>(entry: &ManifestEntry, want: &'a [Recipient]) -> Option<std::borrow::Cow<'a, [Recipient]>> {
+    if entry.recipients.len() == want.len() && entry.recipients.iter().zip(want).all(|(s, r)| s == r.as_str()) {
+        return Some(std::borrow::Cow::Borrowed(want));
+    }
+    entry.recipients.iter().map(|s| s.parse().ok()).collect::<Option<Vec<Recipient>>>().map(std::borrow::Cow::Owned)
 }
 
 /// Current when the recorded recipients are those wanted, else which were
