@@ -139,44 +139,10 @@ pub fn interface_problem(s: &str) -> Option<String> {
     crate::rules::rule("interface").problem(s).map(|m| format!("interface name {m}"))
 }
 
-/// Checks an age recipient (`age1...` or `ssh-ed25519 AAAA...`): the
-/// secrets library's own parser decides, so validation and encryption agree.
-pub fn recipient_problem(s: &str) -> Option<String> {
-    if let Some(m) = single_line_problem(s) {
-        return Some(m);
-    }
-    s.parse::<crate::secrets::Recipient>().err().map(|e| e.to_string())
-}
-
-/// Checks a host's SSH host key: a recipient that is `ssh-ed25519`.
+/// Checks a host's SSH host key (for keys outside the typed inventory
+/// fields, e.g. an area's): what [`crate::types::SshHostKey`] rejects.
 pub fn ssh_key_problem(s: &str) -> Option<String> {
-    if s.trim_start().starts_with("age1") {
-        return Some("is an age recipient; a host key is the host's `ssh-ed25519 AAAA...` key".into());
-    }
-    recipient_problem(s)
-}
-
-/// Checks `HOST:PORT` (the shared `endpoint` rule, then the port's range
-/// and the host's labels).
-pub fn endpoint_problem(s: &str) -> Option<String> {
-    if let Some(m) = crate::rules::rule("endpoint").problem(s) {
-        return Some(format!("endpoint {m}, e.g. vps.example.net:51820"));
-    }
-    let (host, port) = s.rsplit_once(':')?;
-    if port.parse::<u16>().is_err() {
-        return Some(format!("endpoint `{}` has no valid port (1-65535)", s.escape_debug()));
-    }
-    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return v6.parse::<std::net::Ipv6Addr>().is_err().then(|| format!("endpoint host `{}` is not an IPv6 address", v6.escape_debug()));
-    }
-    let hostname_ok = host.len() <= 253 && host.split('.').all(|l| !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-'));
-    (!hostname_ok).then(|| format!("endpoint host `{}` is not a hostname or IP address", host.escape_debug()))
-}
-
-/// Checks a single-line value: no control characters (a newline or NUL
-/// would end a config line or a Nix string early).
-pub fn single_line_problem(s: &str) -> Option<String> {
-    s.chars().any(char::is_control).then(|| format!("`{}` contains a control character (newline, tab, NUL...)", s.escape_debug()))
+    s.parse::<crate::types::SshHostKey>().err().map(|e| e.message())
 }
 
 fn usable(net: &Ipv4Net, a: Ipv4Addr) -> bool {
@@ -264,13 +230,8 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
         }
     }
 
-    // Admins.
-    for (i, r) in inv.admin.recipients.iter().enumerate() {
-        if let Some(m) = recipient_problem(r) {
-            s.err(&["admin", "recipients", &i.to_string()], m, "generate one with `age-keygen` or use your `~/.ssh/id_ed25519.pub`");
-        }
-    }
-    let dup_admins = duplicates(inv.admin.recipients.iter().map(|r| canonical_recipient(r)));
+    // Admins (each parsed on load: `types::AgeRecipient`).
+    let dup_admins = duplicates(inv.admin.recipients.iter().map(|r| r.recipient().to_string()));
     for d in dup_admins {
         s.err(&["admin", "recipients"], format!("recipient `{}` is listed twice", short(&d)), "remove one of them");
     }
@@ -354,11 +315,6 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
         } else if h.has(Role::WIREGUARD_GATEWAY) || h.has(Role::BASTION) {
             s.err(&["hosts", n], "the gateway and the bastion need a LAN `address`", "add address = \"10.x.y.z\" inside network.lan");
         }
-        if let Some(e) = &h.endpoint {
-            if let Some(m) = endpoint_problem(e) {
-                s.err(&["hosts", n, "endpoint"], m, "e.g. endpoint = \"vps.example.net:51820\"");
-            }
-        }
         if h.has(Role::WIREGUARD_HUB) && h.endpoint.is_none() {
             s.err(&["hosts", n], "the hub needs a public `endpoint` for clients and the gateway to dial", "add endpoint = \"vps.example.net:51820\"");
         }
@@ -369,11 +325,7 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
                 "add endpoint = \"home.example.net:51820\", or add a host with role wireguard-hub",
             );
         }
-        if let Some(k) = &h.ssh_key {
-            if let Some(m) = ssh_key_problem(k) {
-                s.err(&["hosts", n, "ssh_key"], m, "get it with `ssh-keyscan -t ed25519 HOST` or from /etc/ssh/ssh_host_ed25519_key.pub");
-            }
-        } else if h.roles.iter().any(|r| r.is_wireguard() || *r == Role::BASTION) {
+        if h.ssh_key.is_none() && h.roles.iter().any(|r| r.is_wireguard() || *r == Role::BASTION) {
             s.err(
                 &["hosts", n],
                 "this host gets secrets, which are encrypted to its SSH host key, but `ssh_key` is missing",
@@ -393,11 +345,6 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
                 s.err(&["hosts", n, "secrets", &i.to_string()], format!("`{sec}` is a name hearth uses for its own secrets"), "choose another name");
             }
         }
-        if let Some(k) = &h.public_key {
-            if let Err(e) = crate::keys::check_key(k) {
-                s.err(&["hosts", n, "public_key"], format!("not a WireGuard key: {e}"), "remove it and run `hearth render` to generate a new keypair");
-            }
-        }
     }
     if (!bastions.is_empty() || !inv.users.is_empty()) && bastions.is_empty() {
         let hint = match gws.first() {
@@ -414,11 +361,6 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
     for (n, p) in &inv.peers {
         if let Some(a) = p.address {
             vpn_address(&mut s, inv, &["peers", n, "address"], a, n, &mut vpn_seen);
-        }
-        if let Some(k) = &p.public_key {
-            if let Err(e) = crate::keys::check_key(k) {
-                s.err(&["peers", n, "public_key"], format!("not a WireGuard key: {e}"), format!("run `hearth peer rotate {n}`"));
-            }
         }
     }
 
@@ -589,10 +531,6 @@ fn duplicates<I: IntoIterator<Item = String>>(items: I) -> Vec<String> {
 
 /// A recipient in canonical form (no comment), so that the same key with
 /// two comments counts once; unparsable input is returned trimmed.
-pub fn canonical_recipient(r: &str) -> String {
-    r.parse::<crate::secrets::Recipient>().map(|r| r.to_string()).unwrap_or_else(|_| r.trim().to_owned())
-}
-
 fn short(s: &str) -> String {
     let s: String = s.chars().take(40).collect();
     s.escape_debug().to_string()
