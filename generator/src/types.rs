@@ -362,10 +362,32 @@ impl FromStr for SshHostKey {
 
 string_type!(SshHostKey, "An SSH host public key, `ssh-ed25519 AAAA...` (from `ssh-keyscan -t ed25519 HOST`).", None);
 
-/// A clap `value_parser` for `T` that ignores surrounding whitespace (a key
-/// pasted with `"$(cat key.pub)"` or with a trailing space).
-pub fn trimmed<T: FromStr<Err = ParseError>>(s: &str) -> Result<T, ParseError> {
-    s.trim().parse()
+/// The clap value parser of a type here (`#[arg(value_parser =
+/// types::arg::<Endpoint>())]`): surrounding whitespace is ignored (a key
+/// pasted as `"$(cat key.pub)"`), and the error is [`ParseError`]'s, which
+/// shows the value escaped. (clap's own error for a `FromStr` type would
+/// print the value raw, an escape sequence included.)
+pub fn arg<T>() -> Arg<T> {
+    Arg(std::marker::PhantomData)
+}
+
+/// See [`arg`].
+pub struct Arg<T>(std::marker::PhantomData<fn() -> T>);
+
+impl<T> Clone for Arg<T> {
+    fn clone(&self) -> Self {
+        Arg(std::marker::PhantomData)
+    }
+}
+
+impl<T: FromStr<Err = ParseError> + Clone + Send + Sync + 'static> clap::builder::TypedValueParser for Arg<T> {
+    type Value = T;
+    fn parse_ref(&self, cmd: &clap::Command, arg: Option<&clap::Arg>, value: &std::ffi::OsStr) -> Result<T, clap::Error> {
+        let name = arg.map_or_else(|| "a value".to_owned(), |a| format!("'{a}'"));
+        let err = |m: String| clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("invalid value for {name}: {m}\n")).with_cmd(cmd);
+        let s = value.to_str().ok_or_else(|| err("it is not UTF-8 text".into()))?;
+        s.trim().parse().map_err(|e: ParseError| err(e.to_string()))
+    }
 }
 
 #[cfg(test)]
@@ -450,6 +472,17 @@ mod tests {
         let err = toml::from_str::<T>(&format!("e = \"h.example\"\nk = \"{WG}\"\n")).err().unwrap();
         assert!(err.message().contains("is not an endpoint") && err.message().contains("hint:"), "{err}");
         assert_eq!(err.span().map(|s| s.start), Some(4));
+    }
+
+    #[test]
+    fn clap_errors_show_the_value_escaped_with_the_hint() {
+        let cmd = clap::Command::new("t").arg(clap::Arg::new("key").long("ssh-key").value_parser(arg::<SshPublicKey>()));
+        let ok = cmd.clone().try_get_matches_from(["t", "--ssh-key", &format!("  {SSH} me\n")]).unwrap();
+        assert_eq!(ok.get_one::<SshPublicKey>("key").unwrap().as_str(), format!("{SSH} me"));
+        let e = cmd.try_get_matches_from(["t", "--ssh-key", &format!("{SSH} a\u{1b}b")]).unwrap_err();
+        let text = e.render().to_string();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(!text.contains('\u{1b}') && text.contains("a\\u{1b}b` holds a control character") && text.contains("hint: paste"), "{text}");
     }
 
     #[test]

@@ -612,15 +612,29 @@ ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02
         assert!(has(&ps, "acl_tests.0.deny.0"), "{ps:?}");
     }
 
+    /// The load error of `BASE` plus `extra` (a typed value `crate::types`
+    /// rejects stops the load, located at the value).
+    fn load_error_of(extra: &str) -> String {
+        match Loaded::parse(Path::new("inventory.toml"), format!("{BASE}{extra}")) {
+            Ok(_) => panic!("{extra:?} loaded"),
+            Err(e) => e.to_string(),
+        }
+    }
+
     #[test]
     fn malformed_keys_and_endpoints_are_rejected() {
-        let ps = problems_of(
-            "[hosts.hub]\nroles = [\"wireguard-hub\"]\nendpoint = \"vps.example.net\"\nssh_key = \"ssh-rsa AAAA\"\npublic_key = \"short\"\n[admin]\nrecipients = [\"age1nope\"]\n",
-        );
-        assert!(has(&ps, "hosts.hub.endpoint: endpoint `vps.example.net` is not an endpoint HOST:PORT"), "{ps:?}");
-        assert!(has(&ps, "hosts.hub.ssh_key"), "{ps:?}");
-        assert!(has(&ps, "hosts.hub.public_key: not a WireGuard key"), "{ps:?}");
-        assert!(has(&ps, "admin.recipients.0"), "{ps:?}");
+        // Line of the first line of `extra`.
+        let l = BASE.lines().count() + 1;
+        let hub = "[hosts.hub]\nroles = [\"wireguard-hub\"]\n";
+        for (extra, line, col, says) in [
+            (format!("{hub}endpoint = \"vps.example.net\"\n"), l + 2, 12, "hosts.hub.endpoint: `vps.example.net` is not an endpoint HOST:PORT"),
+            (format!("{hub}ssh_key = \"ssh-rsa AAAA\"\n"), l + 2, 11, "hosts.hub.ssh_key: \"ssh-rsa AAAA\" is not a valid recipient"),
+            (format!("{hub}public_key = \"short\"\n"), l + 2, 14, "hosts.hub.public_key: not a WireGuard key"),
+            ("[admin]\nrecipients = [\n  \"age1nope\",\n]\n".into(), l + 2, 3, "admin.recipients.0: \"age1nope\" is not a valid recipient"),
+        ] {
+            let e = load_error_of(&extra);
+            assert!(e.starts_with(&format!("inventory.toml:{line}:{col}: {says}")) && e.contains("\n  hint: "), "{extra:?}: {e}");
+        }
     }
 
     #[test]
@@ -645,13 +659,14 @@ ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02
     #[test]
     fn control_characters_are_rejected_in_every_value() {
         // issue 19: a NUL in a key comment reached hearth.nix raw.
-        let ps = problems_of("\n[users.torjus]\nssh_keys = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv a\\u0000b\"]\n");
-        assert!(
-            has(&ps, "users.torjus.ssh_keys.0: value `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv a\\0b` holds a control character"),
-            "{ps:?}"
-        );
-        let ps = problems_of("\n[admin]\nrecipients = [\"age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt\\n\"]\n");
-        assert!(has(&ps, "admin.recipients.0: value"), "{ps:?}");
+        // In a typed value (`crate::types`) the load stops at it.
+        let e = load_error_of("\n[users.torjus]\nssh_keys = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv a\\u0000b\"]\n");
+        assert!(e.contains("users.torjus.ssh_keys.0: value `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv a\\0b` holds a control character"), "{e}");
+        let e = load_error_of("\n[admin]\nrecipients = [\"age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt\\n\"]\n");
+        assert!(e.contains("admin.recipients.0: value"), "{e}");
+        // Anywhere else validation finds it.
+        let ps = problems_of("\n[hosts.gw2]\ndescription = \"a\\tb\"\n");
+        assert!(has(&ps, "hosts.gw2.description: value `a\\tb` holds a control character"), "{ps:?}");
         let ps = problems_of("\n[peers.\"a\\u001bb\"]\nkind = \"phone\"\n");
         assert!(has(&ps, "name `a\\u{1b}b` holds a control character"), "{ps:?}");
     }

@@ -194,7 +194,7 @@ pub struct InitArgs {
     #[arg(long, default_value = "10.100.0.0/24")]
     pub vpn: String,
     /// An admin recipient (age1... or ssh-ed25519 ...); repeatable.
-    #[arg(long = "admin", value_name = "RECIPIENT", value_parser = hearth::types::trimmed::<hearth::types::AgeRecipient>)]
+    #[arg(long = "admin", value_name = "RECIPIENT", value_parser = hearth::types::arg::<hearth::types::AgeRecipient>())]
     pub admins: Vec<hearth::types::AgeRecipient>,
     /// The flake reference of hearth for flake.nix's `inputs.hearth.url`
     /// (e.g. github:you/hearth); default: the checkout this binary was built from.

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use anyhow::bail;
 use hearth::edit::{array_add, array_remove, str_array};
 use hearth::inventory::{PeerKind, Proto, Role};
-use hearth::types::{trimmed, AgeRecipient, Endpoint, SshHostKey};
+use hearth::types::{arg, AgeRecipient, Endpoint, SshHostKey};
 use serde::Serialize;
 
 use super::core::{edit, load_valid, EditOpts};
@@ -33,10 +33,10 @@ pub enum HostCommand {
         #[arg(long)]
         address: Option<Ipv4Addr>,
         /// Public HOST:PORT (the hub; the gateway when there is no hub).
-        #[arg(long, value_name = "HOST:PORT")]
+        #[arg(long, value_name = "HOST:PORT", value_parser = arg::<Endpoint>())]
         endpoint: Option<Endpoint>,
         /// SSH host public key (`ssh-keyscan -t ed25519 HOST`); its secrets are encrypted to it.
-        #[arg(long, value_name = "KEY", value_parser = trimmed::<SshHostKey>)]
+        #[arg(long, value_name = "KEY", value_parser = arg::<SshHostKey>())]
         ssh_key: Option<SshHostKey>,
         #[command(flatten)]
         opts: EditOpts,
@@ -62,10 +62,10 @@ pub enum HostCommand {
         #[arg(long)]
         address: Option<Ipv4Addr>,
         /// New public HOST:PORT.
-        #[arg(long, value_name = "HOST:PORT")]
+        #[arg(long, value_name = "HOST:PORT", value_parser = arg::<Endpoint>())]
         endpoint: Option<Endpoint>,
         /// New SSH host public key; run `hearth secrets rekey` after, so the host can read its secrets.
-        #[arg(long, value_name = "KEY", value_parser = trimmed::<SshHostKey>)]
+        #[arg(long, value_name = "KEY", value_parser = arg::<SshHostKey>())]
         ssh_key: Option<SshHostKey>,
         #[command(flatten)]
         opts: EditOpts,
@@ -610,7 +610,7 @@ pub enum AdminCommand {
     ///   hearth admin add "$(cat ~/.ssh/id_ed25519.pub)" && hearth secrets rekey
     #[command(verbatim_doc_comment)]
     Add {
-        #[arg(value_parser = trimmed::<AgeRecipient>)]
+        #[arg(value_parser = arg::<AgeRecipient>())]
         recipient: AgeRecipient,
         #[command(flatten)]
         opts: EditOpts,
@@ -622,7 +622,7 @@ pub enum AdminCommand {
     ///   hearth admin remove "ssh-ed25519 AAAA... lost-laptop" && hearth secrets rekey
     #[command(verbatim_doc_comment)]
     Remove {
-        #[arg(value_parser = trimmed::<AgeRecipient>)]
+        #[arg(value_parser = arg::<AgeRecipient>())]
         recipient: AgeRecipient,
         #[command(flatten)]
         opts: EditOpts,

@@ -29,7 +29,7 @@ pub enum UserCommand {
     Add {
         name: String,
         /// SSH public key; repeatable.
-        #[arg(long = "ssh-key", value_name = "KEY", value_parser = hearth::types::trimmed::<hearth::types::SshPublicKey>)]
+        #[arg(long = "ssh-key", value_name = "KEY", value_parser = hearth::types::arg::<hearth::types::SshPublicKey>())]
         ssh_keys: Vec<hearth::types::SshPublicKey>,
         /// Require a TOTP code after the key.
         #[arg(long)]
