@@ -661,7 +661,10 @@ ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02
         // issue 19: a NUL in a key comment reached hearth.nix raw.
         // In a typed value (`crate::types`) the load stops at it.
         let e = load_error_of("\n[users.torjus]\nssh_keys = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv a\\u0000b\"]\n");
-        assert!(e.contains("users.torjus.ssh_keys.0: value `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv a\\0b` holds a control character"), "{e}");
+        assert!(
+            e.contains("users.torjus.ssh_keys.0: value `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv a\\0b` holds a control character"),
+            "{e}"
+        );
         let e = load_error_of("\n[admin]\nrecipients = [\"age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt\\n\"]\n");
         assert!(e.contains("admin.recipients.0: value"), "{e}");
         // Anywhere else validation finds it.

@@ -52,7 +52,11 @@ impl Area for Bastion {
         if let Some(k) = &inv.bastion.ca_public_key {
             // Parsed on load (`types::SshPublicKey`); hearth's CA is ed25519.
             if k.key().algorithm() != ssh_key::Algorithm::Ed25519 {
-                s.err(&["bastion", "ca_public_key"], format!("is a {} key; hearth's user CA is ssh-ed25519", k.key().algorithm()), "remove it and run `hearth render` to generate a new CA");
+                s.err(
+                    &["bastion", "ca_public_key"],
+                    format!("is a {} key; hearth's user CA is ssh-ed25519", k.key().algorithm()),
+                    "remove it and run `hearth render` to generate a new CA",
+                );
             }
         }
         if let Some(srcs) = &inv.bastion.allowed_sources {

@@ -176,7 +176,13 @@ pub fn host(cmd: HostCommand, global: &Global) -> anyhow::Result<i32> {
             let rows: Vec<Row> = inv
                 .hosts
                 .iter()
-                .map(|(n, h)| Row { name: n, roles: h.roles.iter().map(|r| r.as_str()).collect(), address: h.address, vpn_address: h.vpn_address, endpoint: h.endpoint.as_ref().map(|e| e.as_str()) })
+                .map(|(n, h)| Row {
+                    name: n,
+                    roles: h.roles.iter().map(|r| r.as_str()).collect(),
+                    address: h.address,
+                    vpn_address: h.vpn_address,
+                    endpoint: h.endpoint.as_ref().map(|e| e.as_str()),
+                })
                 .collect();
             list_output(json, &rows, &["HOST", "ROLES", "LAN", "VPN", "ENDPOINT"], |r| {
                 vec![r.name.into(), r.roles.join(","), opt(r.address), opt(r.vpn_address), r.endpoint.unwrap_or("-").into()]
@@ -376,7 +382,14 @@ pub fn peer(cmd: PeerCommand, global: &Global) -> anyhow::Result<i32> {
             let rows: Vec<Row> = inv
                 .peers
                 .iter()
-                .map(|(n, p)| Row { name: n, kind: p.kind.to_string(), groups: &p.groups, address: p.address, full_tunnel: p.full_tunnel, public_key: p.public_key.as_ref().map(|k| k.as_str()) })
+                .map(|(n, p)| Row {
+                    name: n,
+                    kind: p.kind.to_string(),
+                    groups: &p.groups,
+                    address: p.address,
+                    full_tunnel: p.full_tunnel,
+                    public_key: p.public_key.as_ref().map(|k| k.as_str()),
+                })
                 .collect();
             list_output(json, &rows, &["PEER", "KIND", "GROUPS", "ADDRESS", "TUNNEL", "PUBLIC KEY"], |r| {
                 vec![r.name.into(), r.kind.clone(), r.groups.join(","), opt(r.address), if r.full_tunnel { "full" } else { "split" }.into(), r.public_key.unwrap_or("-").into()]
