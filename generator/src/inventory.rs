@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::types::{AgeRecipient, Endpoint, SshHostKey, SshPublicKey, WgKey};
 
+/// Port specs are validated types too; re-exported where they always were.
+pub use crate::types::{PortItem, PortRange, PortSpec};
+
 /// The whole inventory.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -379,108 +382,6 @@ impl fmt::Display for Proto {
     }
 }
 
-/// A port (`3000`), a range (`"8000-8100"`), or a list of either.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(untagged)]
-pub enum PortSpec {
-    One(u16),
-    Range(String),
-    List(Vec<PortItem>),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(untagged)]
-pub enum PortItem {
-    One(u16),
-    Range(String),
-}
-
-/// An inclusive port range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PortRange {
-    pub start: u16,
-    pub end: u16,
-}
-
-impl PortRange {
-    pub fn contains(&self, p: u16) -> bool {
-        self.start <= p && p <= self.end
-    }
-    pub fn overlaps(&self, o: &PortRange) -> bool {
-        self.start <= o.end && o.start <= self.end
-    }
-}
-
-impl Serialize for PortRange {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl fmt::Display for PortRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.start == self.end {
-            write!(f, "{}", self.start)
-        } else {
-            write!(f, "{}-{}", self.start, self.end)
-        }
-    }
-}
-
-impl FromStr for PortRange {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a port (1-65535) or a range like `8000-8100`");
-        let (a, b) = match s.split_once('-') {
-            Some((a, b)) => (a.trim(), b.trim()),
-            None => (s.trim(), s.trim()),
-        };
-        let start: u16 = a.parse().map_err(|_| bad())?;
-        let end: u16 = b.parse().map_err(|_| bad())?;
-        if start == 0 || end < start {
-            return Err(bad());
-        }
-        Ok(PortRange { start, end })
-    }
-}
-
-impl PortSpec {
-    /// The ranges this spec names, or the first malformed item.
-    pub fn ranges(&self) -> Result<Vec<PortRange>, String> {
-        fn one(p: u16) -> Result<PortRange, String> {
-            if p == 0 {
-                Err("port 0 is not a port; use 1-65535".into())
-            } else {
-                Ok(PortRange { start: p, end: p })
-            }
-        }
-        let items: Vec<PortItem> = match self {
-            PortSpec::One(p) => vec![PortItem::One(*p)],
-            PortSpec::Range(r) => vec![PortItem::Range(r.clone())],
-            PortSpec::List(l) => l.clone(),
-        };
-        if items.is_empty() {
-            return Err("an empty port list names no port".into());
-        }
-        items
-            .into_iter()
-            .map(|i| match i {
-                PortItem::One(p) => one(p),
-                PortItem::Range(r) => r.parse(),
-            })
-            .collect()
-    }
-}
-
-impl fmt::Display for PortSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.ranges() {
-            Ok(r) => f.write_str(&r.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(",")),
-            Err(_) => f.write_str("?"),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
@@ -820,14 +721,5 @@ accept = ["gw:22"]
         assert_eq!(l.locate(&["acl_tests", "0", "src"]), Pos { line: 12, col: 1 });
         // Missing keys fall back to the nearest ancestor.
         assert_eq!(l.locate(&["hosts", "gw", "nope"]).line, 7);
-    }
-
-    #[test]
-    fn port_specs_expand_to_ranges() {
-        assert_eq!(PortSpec::One(80).ranges().unwrap(), vec![PortRange { start: 80, end: 80 }]);
-        assert_eq!(PortSpec::Range("8000-8100".into()).ranges().unwrap(), vec![PortRange { start: 8000, end: 8100 }]);
-        assert!(PortSpec::Range("9-1".into()).ranges().is_err());
-        assert!(PortSpec::One(0).ranges().is_err());
-        assert!(PortSpec::List(vec![]).ranges().is_err());
     }
 }

@@ -42,6 +42,12 @@ pub enum Invalid {
     Recipient(#[source] SecretsError),
     #[error("is an age recipient; a host key is the host's `ssh-ed25519 AAAA...` key")]
     NotSshEd25519,
+    #[error("port {0} is not a port (1-65535)")]
+    PortNumber(i64),
+    #[error("`{0}` is not a port (1-65535) or a range like `8000-8100`")]
+    PortRange(String),
+    #[error("an empty port list names no port")]
+    NoPorts,
 }
 
 /// A value that failed to parse: what is wrong, and what to do about it.
@@ -362,6 +368,197 @@ impl FromStr for SshHostKey {
 
 string_type!(SshHostKey, "An SSH host public key, `ssh-ed25519 AAAA...` (from `ssh-keyscan -t ed25519 HOST`).", None);
 
+/// An inclusive port range, 1-65535, `start <= end` (`"8000-8100"`; `"80"`
+/// is the range of one port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PortRange {
+    pub start: u16,
+    pub end: u16,
+}
+
+const PORT_HINT: &str = "e.g. port = 3000, port = \"8000-8100\" or port = [80, 443] (on the command line: --port 80,443,8000-8100)";
+
+impl PortRange {
+    pub fn contains(&self, p: u16) -> bool {
+        self.start <= p && p <= self.end
+    }
+    pub fn overlaps(&self, o: &PortRange) -> bool {
+        self.start <= o.end && o.start <= self.end
+    }
+    /// The one port `p` (1-65535).
+    pub fn one(p: i64) -> Result<Self, ParseError> {
+        match u16::try_from(p) {
+            Ok(p) if p != 0 => Ok(PortRange { start: p, end: p }),
+            _ => Err(ParseError::new(Invalid::PortNumber(p), PORT_HINT)),
+        }
+    }
+}
+
+impl Serialize for PortRange {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.start == self.end {
+            write!(f, "{}", self.start)
+        } else {
+            write!(f, "{}-{}", self.start, self.end)
+        }
+    }
+}
+
+impl FromStr for PortRange {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        let bad = || ParseError::new(Invalid::PortRange(shown(s)), PORT_HINT);
+        let (a, b) = match s.split_once('-') {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => (s.trim(), s.trim()),
+        };
+        let start: u16 = a.parse().map_err(|_| bad())?;
+        let end: u16 = b.parse().map_err(|_| bad())?;
+        if start == 0 || end < start {
+            return Err(bad());
+        }
+        Ok(PortRange { start, end })
+    }
+}
+
+impl JsonSchema for PortRange {
+    fn schema_name() -> String {
+        "PortRange".into()
+    }
+    fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> Schema {
+        string_schema("A port range `START-END` (1-65535, START <= END), or one port as a string.", None)
+    }
+}
+
+/// A service's ports: a port (`3000`), a range (`"8000-8100"`), or a
+/// non-empty list of either.
+// Every port is 1-65535 and every range runs upwards once parsed (the
+// `Deserialize` and `FromStr` below), so `ranges` cannot fail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum PortSpec {
+    One(#[schemars(range(min = 1))] u16),
+    Range(PortRange),
+    List(#[schemars(length(min = 1))] Vec<PortItem>),
+}
+
+/// One item of a port list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum PortItem {
+    One(#[schemars(range(min = 1))] u16),
+    Range(PortRange),
+}
+
+impl PortItem {
+    fn range(&self) -> PortRange {
+        match self {
+            PortItem::One(p) => PortRange { start: *p, end: *p },
+            PortItem::Range(r) => *r,
+        }
+    }
+}
+
+impl PortSpec {
+    /// The ranges this spec names, in the order written.
+    pub fn ranges(&self) -> Vec<PortRange> {
+        match self {
+            PortSpec::One(p) => vec![PortRange { start: *p, end: *p }],
+            PortSpec::Range(r) => vec![*r],
+            PortSpec::List(l) => l.iter().map(PortItem::range).collect(),
+        }
+    }
+}
+
+impl fmt::Display for PortSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.ranges().iter().map(|r| r.to_string()).collect::<Vec<_>>().join(","))
+    }
+}
+
+/// The command line's form: `3000`, `8000-8100` or `80,443,8000-8100`.
+impl FromStr for PortSpec {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        let items = s
+            .split(',')
+            .map(|i| {
+                let r: PortRange = i.parse()?;
+                Ok(if r.start == r.end { PortItem::One(r.start) } else { PortItem::Range(r) })
+            })
+            .collect::<Result<Vec<_>, ParseError>>()?;
+        Ok(match <[PortItem; 1]>::try_from(items) {
+            Ok([PortItem::One(p)]) => PortSpec::One(p),
+            Ok([PortItem::Range(r)]) => PortSpec::Range(r),
+            Err(items) => PortSpec::List(items),
+        })
+    }
+}
+
+/// Deserializes an integer or a string as a [`PortItem`] (a visitor, so a
+/// bad item is located at itself, see [`string_type`]).
+struct ItemVisitor;
+
+impl serde::de::Visitor<'_> for ItemVisitor {
+    type Value = PortItem;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a port (3000) or a range (\"8000-8100\")")
+    }
+    fn visit_i64<E: serde::de::Error>(self, p: i64) -> Result<PortItem, E> {
+        PortRange::one(p).map(|r| PortItem::One(r.start)).map_err(E::custom)
+    }
+    fn visit_u64<E: serde::de::Error>(self, p: u64) -> Result<PortItem, E> {
+        self.visit_i64(i64::try_from(p).unwrap_or(i64::MAX))
+    }
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<PortItem, E> {
+        s.parse::<PortRange>().map(PortItem::Range).map_err(E::custom)
+    }
+}
+
+impl<'de> Deserialize<'de> for PortItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ItemVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for PortSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = PortSpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a port (3000), a range (\"8000-8100\") or a list of them")
+            }
+            fn visit_i64<E: serde::de::Error>(self, p: i64) -> Result<PortSpec, E> {
+                PortRange::one(p).map(|r| PortSpec::One(r.start)).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, p: u64) -> Result<PortSpec, E> {
+                self.visit_i64(i64::try_from(p).unwrap_or(i64::MAX))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<PortSpec, E> {
+                s.parse::<PortRange>().map(PortSpec::Range).map_err(E::custom)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<PortSpec, A::Error> {
+                let mut items = Vec::new();
+                while let Some(i) = seq.next_element::<PortItem>()? {
+                    items.push(i);
+                }
+                if items.is_empty() {
+                    return Err(serde::de::Error::custom(ParseError::new(Invalid::NoPorts, PORT_HINT)));
+                }
+                Ok(PortSpec::List(items))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// The clap value parser of a type here (`#[arg(value_parser =
 /// types::arg::<Endpoint>())]`): surrounding whitespace is ignored (a key
 /// pasted as `"$(cat key.pub)"`), and the error is [`ParseError`]'s, which
@@ -472,6 +669,35 @@ mod tests {
         let err = toml::from_str::<T>(&format!("e = \"h.example\"\nk = \"{WG}\"\n")).err().unwrap();
         assert!(err.message().contains("is not an endpoint") && err.message().contains("hint:"), "{err}");
         assert_eq!(err.span().map(|s| s.start), Some(4));
+    }
+
+    #[test]
+    fn port_specs_parse_once_and_expand_to_ranges() {
+        #[derive(Deserialize, Serialize)]
+        struct T {
+            port: PortSpec,
+        }
+        let r = |start, end| PortRange { start, end };
+        for (text, want) in [("80", vec![r(80, 80)]), ("\"8000-8100\"", vec![r(8000, 8100)]), ("[80, \"443\", \"1-2\"]", vec![r(80, 80), r(443, 443), r(1, 2)])] {
+            let t: T = toml::from_str(&format!("port = {text}")).unwrap();
+            assert_eq!(t.port.ranges(), want, "{text}");
+            assert_eq!(toml::to_string(&t).unwrap(), format!("port = {text}\n").replace("\"443\"", "\"443\""), "{text}");
+        }
+        for (text, says, at) in [
+            ("0", "port 0 is not a port", 7),
+            ("65536", "port 65536 is not a port", 7),
+            ("\"9-1\"", "`9-1` is not a port (1-65535) or a range", 7),
+            ("[80, \"x\"]", "`x` is not a port", 12),
+            ("[]", "an empty port list", 7),
+        ] {
+            let e = toml::from_str::<T>(&format!("port = {text}")).err().unwrap();
+            assert!(e.message().contains(says) && e.message().contains("hint: e.g. port = 3000"), "{text}: {e}");
+            assert_eq!(e.span().map(|s| s.start), Some(at), "{text}: {e}");
+        }
+        assert_eq!("80".parse::<PortSpec>().unwrap(), PortSpec::One(80));
+        assert_eq!("80-81".parse::<PortSpec>().unwrap(), PortSpec::Range(r(80, 81)));
+        assert_eq!("80,90-91".parse::<PortSpec>().unwrap().to_string(), "80,90-91");
+        assert!("80,".parse::<PortSpec>().is_err() && "0".parse::<PortSpec>().is_err());
     }
 
     #[test]

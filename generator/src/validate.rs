@@ -372,23 +372,20 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
             Some(h) if h.address.is_none() => s.err(&["services", n, "host"], format!("host `{}` has no LAN address", svc.host), format!("add `address` to [hosts.{}]", svc.host)),
             _ => {}
         }
-        match svc.port.ranges() {
-            Err(m) => s.err(&["services", n, "port"], m, "e.g. port = 3000, port = \"8000-8100\" or port = [80, 443]"),
-            Ok(ranges) => {
-                for proto in svc.proto.expand() {
-                    let seen = ports_seen.entry((svc.host.as_str(), proto)).or_default();
-                    for r in &ranges {
-                        if let Some((_, other)) = seen.iter().find(|(o, _)| o.overlaps(r)) {
-                            s.err(
-                                &["services", n, "port"],
-                                format!("{proto} port {r} on `{}` is also used by service `{other}`", svc.host),
-                                "a port serves one service; merge them or fix the port",
-                            );
-                        }
-                    }
-                    seen.extend(ranges.iter().map(|r| (*r, n.as_str())));
+        // The port spec itself was parsed on load (`types::PortSpec`).
+        let ranges = svc.port.ranges();
+        for proto in svc.proto.expand() {
+            let seen = ports_seen.entry((svc.host.as_str(), proto)).or_default();
+            for r in &ranges {
+                if let Some((_, other)) = seen.iter().find(|(o, _)| o.overlaps(r)) {
+                    s.err(
+                        &["services", n, "port"],
+                        format!("{proto} port {r} on `{}` is also used by service `{other}`", svc.host),
+                        "a port serves one service; merge them or fix the port",
+                    );
                 }
             }
+            seen.extend(ranges.iter().map(|r| (*r, n.as_str())));
         }
         for (i, a) in svc.allow.iter().enumerate() {
             if !groups.contains_key(a.as_str()) && !clients.contains(a.as_str()) {

@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 
 use anyhow::bail;
 use hearth::edit::{array_add, array_remove, str_array};
-use hearth::inventory::{PeerKind, Proto, Role};
+use hearth::inventory::{PeerKind, PortItem, PortSpec, Proto, Role};
 use hearth::types::{arg, AgeRecipient, Endpoint, SshHostKey};
 use serde::Serialize;
 
@@ -450,8 +450,8 @@ pub enum ServiceCommand {
         #[arg(long)]
         host: String,
         /// A port, a range like 8000-8100, or a comma-separated list.
-        #[arg(long)]
-        port: String,
+        #[arg(long, value_name = "PORTS", value_parser = arg::<PortSpec>())]
+        port: PortSpec,
         #[arg(long, value_enum, default_value_t = Proto::Tcp)]
         proto: Proto,
         /// A group or peer that may reach it; repeatable.
@@ -492,9 +492,19 @@ pub enum ServiceCommand {
     },
 }
 
-fn port_item(s: &str) -> anyhow::Result<toml_edit::Value> {
-    let r: hearth::inventory::PortRange = s.trim().parse().map_err(anyhow::Error::msg)?;
-    Ok(if r.start == r.end { toml_edit::Value::from(i64::from(r.start)) } else { toml_edit::Value::from(r.to_string()) })
+/// A port spec as the inventory writes it: `3000`, `"8000-8100"`, `[80, "8000-8100"]`.
+fn port_value(p: &PortSpec) -> toml_edit::Value {
+    fn item(i: &PortItem) -> toml_edit::Value {
+        match i {
+            PortItem::One(p) => i64::from(*p).into(),
+            PortItem::Range(r) => r.to_string().into(),
+        }
+    }
+    match p {
+        PortSpec::One(p) => item(&PortItem::One(*p)),
+        PortSpec::Range(r) => item(&PortItem::Range(*r)),
+        PortSpec::List(l) => toml_edit::Value::Array(l.iter().map(item).collect()),
+    }
 }
 
 pub fn service(cmd: ServiceCommand, global: &Global) -> anyhow::Result<i32> {
@@ -503,19 +513,9 @@ pub fn service(cmd: ServiceCommand, global: &Global) -> anyhow::Result<i32> {
             if ed.before.inv.services.contains_key(&name) {
                 bail!("service `{name}` already exists; use `hearth allow {name} GROUP` to widen it");
             }
-            let items: Vec<&str> = port.split(',').collect();
-            let port_value = if items.len() == 1 {
-                port_item(items[0])?
-            } else {
-                let mut a = toml_edit::Array::new();
-                for i in items {
-                    a.push(port_item(i)?);
-                }
-                toml_edit::Value::Array(a)
-            };
             let t = ed.entry_table("services", &name);
             t["host"] = toml_edit::value(host.clone());
-            t["port"] = toml_edit::Item::Value(port_value);
+            t["port"] = toml_edit::Item::Value(port_value(&port));
             if proto != Proto::Tcp {
                 t["proto"] = toml_edit::value(proto.to_string());
             }
