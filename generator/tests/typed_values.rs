@@ -132,6 +132,17 @@ fn an_age_key_as_host_key_and_a_broken_user_key_are_located() {
 }
 
 #[test]
+fn a_bad_port_in_a_list_is_located_at_the_item() {
+    let t = example();
+    let p = t.path().join("inventory.toml");
+    let s = std::fs::read_to_string(&p).unwrap();
+    let at = s.find("port = 3000\n").expect("the example has grafana on port 3000");
+    std::fs::write(&p, s.replacen("port = 3000\n", "port = [3000, \"9-1\"]\n", 1)).unwrap();
+    let line = s[..at].matches('\n').count() + 1;
+    refused_at(t.path(), line, 15, "services.grafana.port.1", "`9-1` is not a port (1-65535) or a range like `8000-8100`", "e.g. port = 3000");
+}
+
+#[test]
 fn a_bad_argument_is_a_usage_error_with_the_hint_and_changes_nothing() {
     let t = example();
     let before = files(t.path());
@@ -145,6 +156,9 @@ fn a_bad_argument_is_a_usage_error_with_the_hint_and_changes_nothing() {
     let (code, err) = run(hearth(t.path()).args(["host", "add", "nas02", "--address", "10.69.13.40", "--ssh-key", "ssh-ed25519 AAAA\u{1b}[31m"]));
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("\\u{1b}[31m` holds a control character") && !err.contains('\u{1b}'), "{err:?}");
+    let (code, err) = run(hearth(t.path()).args(["service", "add", "x", "--host", "nas01", "--port", "80,0"]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("invalid value for '--port <PORTS>': `0` is not a port") && err.contains("\n  hint: e.g. port = 3000"), "{err}");
     unchanged(&before, t.path());
 }
 
