@@ -1,14 +1,15 @@
 //! Validated value types (in the style of innernet's `Endpoint` and
-//! `Hostname`): WireGuard keys, endpoints, SSH public keys and age
-//! recipients are parsed once, where they enter hearth (the inventory file
-//! through serde, a command line through clap's `value_parser`), and the rest
-//! of hearth holds the parsed value instead of re-parsing a `String`.
+//! `Hostname`): WireGuard keys, endpoints, SSH public keys, age recipients
+//! and port specs are parsed once, where they enter hearth (the inventory
+//! file through serde, a command line through [`arg`]), and the rest of
+//! hearth holds the parsed value instead of re-parsing a `String`.
 //!
 //! Each type keeps the exact text it was parsed from: `Display` and serde give
 //! it back unchanged, so a render writes byte for byte what it wrote when
 //! these fields were strings. Where `modules/lib/util/rules.json` has a rule
-//! (`wireguardKey`, `endpoint`), the type checks it through [`crate::rules`]
-//! and its JSON schema carries the same pattern: one definition per rule.
+//! the JSON schema carries its pattern; `Endpoint` checks the `endpoint` rule
+//! through [`crate::rules`], and `WgKey`'s strict decoder is the
+//! `wireguardKey` rule (a property test below proves they agree).
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
