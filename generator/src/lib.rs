@@ -19,6 +19,7 @@ pub mod render;
 pub mod rules;
 pub mod secrets;
 pub mod topology;
+pub mod types;
 pub mod validate;
 
 /// The inventory's JSON Schema (`hearth schema`, `inventory.schema.json`).

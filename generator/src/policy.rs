@@ -80,7 +80,7 @@ pub fn allowlist(inv: &Inventory) -> Allowlist {
     }
     for (name, svc) in services(inv).iter() {
         let Some(to) = service_address(inv, svc) else { continue };
-        let Ok(ports) = svc.port.ranges() else { continue };
+        let ports = svc.port.ranges();
         let mut from = Vec::new();
         for a in &svc.allow {
             let key = if let Some(members) = groups.get(a.as_str()) {
@@ -122,7 +122,7 @@ pub struct Target {
 pub fn parse_target(inv: &Inventory, t: &str) -> Result<Target, String> {
     if let Some(svc) = services(inv).get(t) {
         let addr = service_address(inv, svc).ok_or_else(|| format!("service `{t}` is on a host without a LAN address"))?;
-        let ranges = svc.port.ranges()?;
+        let ranges = svc.port.ranges();
         let mut probes = Vec::new();
         for proto in svc.proto.expand() {
             for r in &ranges {

@@ -56,8 +56,8 @@ pub fn recipients(inv: &Inventory, spec: &SecretSpec) -> Vec<Recipient> {
     Recipients::new(inv).of(spec)
 }
 
-/// Parsed recipients of every host and admin, so that thousands of secrets
-/// do not parse the same keys thousands of times.
+/// The recipients of every host and admin, gathered once for thousands of
+/// secrets (the inventory holds them parsed: nothing is dropped here).
 pub struct Recipients {
     admins: Vec<Recipient>,
     hosts: std::collections::HashMap<String, Recipient>,
@@ -66,8 +66,8 @@ pub struct Recipients {
 impl Recipients {
     pub fn new(inv: &Inventory) -> Self {
         Self {
-            admins: inv.admin.recipients.iter().filter_map(|r| r.parse().ok()).collect(),
-            hosts: inv.hosts.iter().filter_map(|(n, h)| Some((n.clone(), h.ssh_key.as_deref()?.parse().ok()?))).collect(),
+            admins: inv.admin.recipients.iter().map(|r| r.recipient().clone()).collect(),
+            hosts: inv.hosts.iter().filter_map(|(n, h)| Some((n.clone(), h.ssh_key.as_ref()?.recipient().clone()))).collect(),
         }
     }
 
@@ -452,8 +452,8 @@ pub fn verify_values(inv: &Inventory, store: &SecretStore, ids: Option<&Identiti
             let SecretKind::WireguardKey { node } = &spec.kind else { return One::Good(note) };
             let public = verdict;
             let (section, have) = match inv.hosts.get(node) {
-                Some(h) => ("hosts", h.public_key.as_deref()),
-                None => ("peers", inv.peers.get(node).and_then(|p| p.public_key.as_deref())),
+                Some(h) => ("hosts", h.public_key.as_ref().map(|k| k.as_str())),
+                None => ("peers", inv.peers.get(node).and_then(|p| p.public_key.as_ref()).map(|k| k.as_str())),
             };
             match have {
                 Some(h) if h != public => One::Bad(BadValue {

@@ -11,6 +11,7 @@ use std::net::Ipv4Addr;
 use serde::Serialize;
 
 use crate::inventory::{Inventory, PeerKind, Role};
+use crate::types::{Endpoint, WgKey};
 
 /// The node every client dials: the hub, or the gateway when there is none.
 pub fn listener(inv: &Inventory) -> Option<&str> {
@@ -212,9 +213,9 @@ pub fn dialers(inv: &Inventory) -> Vec<String> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WgPeer {
     pub name: String,
-    pub public_key: String,
+    pub public_key: WgKey,
     pub allowed_ips: Vec<String>,
-    pub endpoint: Option<String>,
+    pub endpoint: Option<Endpoint>,
     pub persistent_keepalive: Option<u16>,
     /// agenix name of the preshared key.
     pub psk_secret: Option<String>,
@@ -273,7 +274,7 @@ pub fn host(inv: &Inventory, name: &str) -> Option<WgHost> {
             let (psk_secret, psk_rel) = psk_for(inv, lis, c.name, name);
             peers.push(WgPeer {
                 name: c.name.into(),
-                public_key: pk.into(),
+                public_key: pk.clone(),
                 allowed_ips: vec![format!("{a}/32")],
                 endpoint: None,
                 persistent_keepalive: None,
@@ -362,8 +363,8 @@ pub fn client_config(inv: &Inventory, peer: &str, private_key: &str, psk: Option
     let addr = p.address.ok_or_else(|| format!("peer `{peer}` has no address yet; run `hearth render`"))?;
     let lis = listener(inv).ok_or("the inventory has neither a hub nor a gateway to dial")?;
     let lh = &inv.hosts[lis];
-    let lpk = lh.public_key.as_deref().ok_or_else(|| format!("`{lis}` has no WireGuard key yet; run `hearth render`"))?;
-    let endpoint = lh.endpoint.as_deref().ok_or_else(|| format!("`{lis}` has no endpoint"))?;
+    let lpk = lh.public_key.as_ref().ok_or_else(|| format!("`{lis}` has no WireGuard key yet; run `hearth render`"))?;
+    let endpoint = lh.endpoint.as_ref().ok_or_else(|| format!("`{lis}` has no endpoint"))?;
     let mut s = String::new();
     s.push_str(&format!("# hearth: WireGuard config for peer `{peer}` ({}). Keep it private: it holds the private key.\n", p.kind));
     s.push_str("[Interface]\n");

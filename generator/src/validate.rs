@@ -139,44 +139,10 @@ pub fn interface_problem(s: &str) -> Option<String> {
     crate::rules::rule("interface").problem(s).map(|m| format!("interface name {m}"))
 }
 
-/// Checks an age recipient (`age1...` or `ssh-ed25519 AAAA...`): the
-/// secrets library's own parser decides, so validation and encryption agree.
-pub fn recipient_problem(s: &str) -> Option<String> {
-    if let Some(m) = single_line_problem(s) {
-        return Some(m);
-    }
-    s.parse::<crate::secrets::Recipient>().err().map(|e| e.to_string())
-}
-
-/// Checks a host's SSH host key: a recipient that is `ssh-ed25519`.
+/// Checks a host's SSH host key (for keys outside the typed inventory
+/// fields, e.g. an area's): what [`crate::types::SshHostKey`] rejects.
 pub fn ssh_key_problem(s: &str) -> Option<String> {
-    if s.trim_start().starts_with("age1") {
-        return Some("is an age recipient; a host key is the host's `ssh-ed25519 AAAA...` key".into());
-    }
-    recipient_problem(s)
-}
-
-/// Checks `HOST:PORT` (the shared `endpoint` rule, then the port's range
-/// and the host's labels).
-pub fn endpoint_problem(s: &str) -> Option<String> {
-    if let Some(m) = crate::rules::rule("endpoint").problem(s) {
-        return Some(format!("endpoint {m}, e.g. vps.example.net:51820"));
-    }
-    let (host, port) = s.rsplit_once(':')?;
-    if port.parse::<u16>().is_err() {
-        return Some(format!("endpoint `{}` has no valid port (1-65535)", s.escape_debug()));
-    }
-    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return v6.parse::<std::net::Ipv6Addr>().is_err().then(|| format!("endpoint host `{}` is not an IPv6 address", v6.escape_debug()));
-    }
-    let hostname_ok = host.len() <= 253 && host.split('.').all(|l| !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-'));
-    (!hostname_ok).then(|| format!("endpoint host `{}` is not a hostname or IP address", host.escape_debug()))
-}
-
-/// Checks a single-line value: no control characters (a newline or NUL
-/// would end a config line or a Nix string early).
-pub fn single_line_problem(s: &str) -> Option<String> {
-    s.chars().any(char::is_control).then(|| format!("`{}` contains a control character (newline, tab, NUL...)", s.escape_debug()))
+    s.parse::<crate::types::SshHostKey>().err().map(|e| e.message())
 }
 
 fn usable(net: &Ipv4Net, a: Ipv4Addr) -> bool {
@@ -292,13 +258,8 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
         }
     }
 
-    // Admins.
-    for (i, r) in inv.admin.recipients.iter().enumerate() {
-        if let Some(m) = recipient_problem(r) {
-            s.err(&["admin", "recipients", &i.to_string()], m, "generate one with `age-keygen` or use your `~/.ssh/id_ed25519.pub`");
-        }
-    }
-    let dup_admins = duplicates(inv.admin.recipients.iter().map(|r| canonical_recipient(r)));
+    // Admins (each parsed on load: `types::AgeRecipient`).
+    let dup_admins = duplicates(inv.admin.recipients.iter().map(|r| r.recipient().to_string()));
     for d in dup_admins {
         s.err(&["admin", "recipients"], format!("recipient `{}` is listed twice", short(&d)), "remove one of them");
     }
@@ -382,11 +343,6 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
         } else if h.has(Role::WIREGUARD_GATEWAY) || h.has(Role::BASTION) {
             s.err(&["hosts", n], "the gateway and the bastion need a LAN `address`", "add address = \"10.x.y.z\" inside network.lan");
         }
-        if let Some(e) = &h.endpoint {
-            if let Some(m) = endpoint_problem(e) {
-                s.err(&["hosts", n, "endpoint"], m, "e.g. endpoint = \"vps.example.net:51820\"");
-            }
-        }
         if h.has(Role::WIREGUARD_HUB) && h.endpoint.is_none() {
             s.err(&["hosts", n], "the hub needs a public `endpoint` for clients and the gateway to dial", "add endpoint = \"vps.example.net:51820\"");
         }
@@ -397,11 +353,7 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
                 "add endpoint = \"home.example.net:51820\", or add a host with role wireguard-hub",
             );
         }
-        if let Some(k) = &h.ssh_key {
-            if let Some(m) = ssh_key_problem(k) {
-                s.err(&["hosts", n, "ssh_key"], m, "get it with `ssh-keyscan -t ed25519 HOST` or from /etc/ssh/ssh_host_ed25519_key.pub");
-            }
-        } else if h.roles.iter().any(|r| r.is_wireguard() || *r == Role::BASTION) {
+        if h.ssh_key.is_none() && h.roles.iter().any(|r| r.is_wireguard() || *r == Role::BASTION) {
             s.err(
                 &["hosts", n],
                 "this host gets secrets, which are encrypted to its SSH host key, but `ssh_key` is missing",
@@ -421,11 +373,6 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
                 s.err(&["hosts", n, "secrets", &i.to_string()], format!("`{sec}` is a name hearth uses for its own secrets"), "choose another name");
             }
         }
-        if let Some(k) = &h.public_key {
-            if let Err(e) = crate::keys::check_key(k) {
-                s.err(&["hosts", n, "public_key"], format!("not a WireGuard key: {e}"), "remove it and run `hearth render` to generate a new keypair");
-            }
-        }
     }
     if (!bastions.is_empty() || !inv.users.is_empty()) && bastions.is_empty() {
         let hint = match gws.first() {
@@ -443,11 +390,6 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
         if let Some(a) = p.address {
             vpn_address(&mut s, inv, &["peers", n, "address"], a, n, &mut vpn_seen);
         }
-        if let Some(k) = &p.public_key {
-            if let Err(e) = crate::keys::check_key(k) {
-                s.err(&["peers", n, "public_key"], format!("not a WireGuard key: {e}"), format!("run `hearth peer rotate {n}`"));
-            }
-        }
     }
 
     // Services.
@@ -458,23 +400,20 @@ pub fn problems(inv: &Inventory) -> Vec<Problem> {
             Some(h) if h.address.is_none() => s.err(&["services", n, "host"], format!("host `{}` has no LAN address", svc.host), format!("add `address` to [hosts.{}]", svc.host)),
             _ => {}
         }
-        match svc.port.ranges() {
-            Err(m) => s.err(&["services", n, "port"], m, "e.g. port = 3000, port = \"8000-8100\" or port = [80, 443]"),
-            Ok(ranges) => {
-                for proto in svc.proto.expand() {
-                    let seen = ports_seen.entry((svc.host.as_str(), proto)).or_default();
-                    for r in &ranges {
-                        if let Some((_, other)) = seen.iter().find(|(o, _)| o.overlaps(r)) {
-                            s.err(
-                                &["services", n, "port"],
-                                format!("{proto} port {r} on `{}` is also used by service `{other}`", svc.host),
-                                "a port serves one service; merge them or fix the port",
-                            );
-                        }
-                    }
-                    seen.extend(ranges.iter().map(|r| (*r, n.as_str())));
+        // The port spec itself was parsed on load (`types::PortSpec`).
+        let ranges = svc.port.ranges();
+        for proto in svc.proto.expand() {
+            let seen = ports_seen.entry((svc.host.as_str(), proto)).or_default();
+            for r in &ranges {
+                if let Some((_, other)) = seen.iter().find(|(o, _)| o.overlaps(r)) {
+                    s.err(
+                        &["services", n, "port"],
+                        format!("{proto} port {r} on `{}` is also used by service `{other}`", svc.host),
+                        "a port serves one service; merge them or fix the port",
+                    );
                 }
             }
+            seen.extend(ranges.iter().map(|r| (*r, n.as_str())));
         }
         for (i, a) in svc.allow.iter().enumerate() {
             if !groups.contains_key(a.as_str()) && !clients.contains(a.as_str()) {
@@ -617,10 +556,6 @@ fn duplicates<I: IntoIterator<Item = String>>(items: I) -> Vec<String> {
 
 /// A recipient in canonical form (no comment), so that the same key with
 /// two comments counts once; unparsable input is returned trimmed.
-pub fn canonical_recipient(r: &str) -> String {
-    r.parse::<crate::secrets::Recipient>().map(|r| r.to_string()).unwrap_or_else(|_| r.trim().to_owned())
-}
-
 fn short(s: &str) -> String {
     let s: String = s.chars().take(40).collect();
     s.escape_debug().to_string()
@@ -719,15 +654,29 @@ ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02
         assert!(has(&ps, "acl_tests.0.deny.0"), "{ps:?}");
     }
 
+    /// The load error of `BASE` plus `extra` (a typed value `crate::types`
+    /// rejects stops the load, located at the value).
+    fn load_error_of(extra: &str) -> String {
+        match Loaded::parse(Path::new("inventory.toml"), format!("{BASE}{extra}")) {
+            Ok(_) => panic!("{extra:?} loaded"),
+            Err(e) => e.to_string(),
+        }
+    }
+
     #[test]
     fn malformed_keys_and_endpoints_are_rejected() {
-        let ps = problems_of(
-            "[hosts.hub]\nroles = [\"wireguard-hub\"]\nendpoint = \"vps.example.net\"\nssh_key = \"ssh-rsa AAAA\"\npublic_key = \"short\"\n[admin]\nrecipients = [\"age1nope\"]\n",
-        );
-        assert!(has(&ps, "hosts.hub.endpoint: endpoint `vps.example.net` is not an endpoint HOST:PORT"), "{ps:?}");
-        assert!(has(&ps, "hosts.hub.ssh_key"), "{ps:?}");
-        assert!(has(&ps, "hosts.hub.public_key: not a WireGuard key"), "{ps:?}");
-        assert!(has(&ps, "admin.recipients.0"), "{ps:?}");
+        // Line of the first line of `extra`.
+        let l = BASE.lines().count() + 1;
+        let hub = "[hosts.hub]\nroles = [\"wireguard-hub\"]\n";
+        for (extra, line, col, says) in [
+            (format!("{hub}endpoint = \"vps.example.net\"\n"), l + 2, 12, "hosts.hub.endpoint: `vps.example.net` is not an endpoint HOST:PORT"),
+            (format!("{hub}ssh_key = \"ssh-rsa AAAA\"\n"), l + 2, 11, "hosts.hub.ssh_key: \"ssh-rsa AAAA\" is not a valid recipient"),
+            (format!("{hub}public_key = \"short\"\n"), l + 2, 14, "hosts.hub.public_key: not a WireGuard key"),
+            ("[admin]\nrecipients = [\n  \"age1nope\",\n]\n".into(), l + 2, 3, "admin.recipients.0: \"age1nope\" is not a valid recipient"),
+        ] {
+            let e = load_error_of(&extra);
+            assert!(e.starts_with(&format!("inventory.toml:{line}:{col}: {says}")) && e.contains("\n  hint: "), "{extra:?}: {e}");
+        }
     }
 
     #[test]
@@ -752,13 +701,17 @@ ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02
     #[test]
     fn control_characters_are_rejected_in_every_value() {
         // issue 19: a NUL in a key comment reached hearth.nix raw.
-        let ps = problems_of("\n[users.torjus]\nssh_keys = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv a\\u0000b\"]\n");
+        // In a typed value (`crate::types`) the load stops at it.
+        let e = load_error_of("\n[users.torjus]\nssh_keys = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv a\\u0000b\"]\n");
         assert!(
-            has(&ps, "users.torjus.ssh_keys.0: value `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv a\\0b` holds a control character"),
-            "{ps:?}"
+            e.contains("users.torjus.ssh_keys.0: value `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEdrWyzvJzqpGgCbsfzjYr04vNe5dgJ02pzYYjH9MvMv a\\0b` holds a control character"),
+            "{e}"
         );
-        let ps = problems_of("\n[admin]\nrecipients = [\"age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt\\n\"]\n");
-        assert!(has(&ps, "admin.recipients.0: value"), "{ps:?}");
+        let e = load_error_of("\n[admin]\nrecipients = [\"age13qdpee72d29aty74f9drjpy4qj3q39ysr7z6uckxp0c4ckjhxpmslq63mt\\n\"]\n");
+        assert!(e.contains("admin.recipients.0: value"), "{e}");
+        // Anywhere else validation finds it.
+        let ps = problems_of("\n[hosts.gw2]\ndescription = \"a\\tb\"\n");
+        assert!(has(&ps, "hosts.gw2.description: value `a\\tb` holds a control character"), "{ps:?}");
         let ps = problems_of("\n[peers.\"a\\u001bb\"]\nkind = \"phone\"\n");
         assert!(has(&ps, "name `a\\u{1b}b` holds a control character"), "{ps:?}");
     }

@@ -6,7 +6,7 @@ use super::{Area, HostCx, Preview};
 use crate::inventory::{Inventory, Role};
 use crate::nix::{Attrs, Value};
 use crate::topology::{self, SecretKind, SecretSpec};
-use crate::validate::{self, Sink};
+use crate::validate::Sink;
 
 pub struct Bastion;
 
@@ -48,17 +48,15 @@ impl Area for Bastion {
                     format!("hearth user add {n} --ssh-key \"ssh-ed25519 AAAA...\""),
                 );
             }
-            for (i, k) in u.ssh_keys.iter().enumerate() {
-                if let Some(m) = validate::single_line_problem(k) {
-                    s.err(&["users", n, "ssh_keys", &i.to_string()], m, "one key per list entry, on one line");
-                } else if k.parse::<ssh_key::PublicKey>().is_err() {
-                    s.err(&["users", n, "ssh_keys", &i.to_string()], "is not an OpenSSH public key", "paste the line from ~/.ssh/id_ed25519.pub");
-                }
-            }
         }
         if let Some(k) = &inv.bastion.ca_public_key {
-            if let Some(m) = validate::ssh_key_problem(k) {
-                s.err(&["bastion", "ca_public_key"], m, "remove it and run `hearth render` to generate a new CA");
+            // Parsed on load (`types::SshPublicKey`); hearth's CA is ed25519.
+            if k.key().algorithm() != ssh_key::Algorithm::Ed25519 {
+                s.err(
+                    &["bastion", "ca_public_key"],
+                    format!("is a {} key; hearth's user CA is ssh-ed25519", k.key().algorithm()),
+                    "remove it and run `hearth render` to generate a new CA",
+                );
             }
         }
         if let Some(srcs) = &inv.bastion.allowed_sources {
@@ -85,7 +83,7 @@ impl Area for Bastion {
                 Value::from(
                     Attrs::new()
                         .set("name", u.clone())
-                        .set("sshKeys", Value::strs(user.ssh_keys.clone()))
+                        .set("sshKeys", Value::strs(user.ssh_keys.iter().map(|k| k.to_string()).collect::<Vec<String>>()))
                         .set("totp", user.totp)
                         .set("deploy", user.deploy)
                         .set("totpSecret", Value::opt_str(totp.map(|t| t.age_name(name)))),
@@ -93,7 +91,7 @@ impl Area for Bastion {
             })
             .collect();
         let ca = match (&inv.bastion.ca, &inv.bastion.ca_public_key) {
-            (true, Some(k)) => Attrs::new().set("publicKey", k.clone()).into(),
+            (true, Some(k)) => Attrs::new().set("publicKey", k.to_string()).into(),
             _ => Value::Null,
         };
         let sources: Vec<String> = inv.bastion_sources().iter().map(|n| n.to_string()).collect();

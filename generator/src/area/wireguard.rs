@@ -54,9 +54,9 @@ impl Area for Wireguard {
                 Value::from(
                     Attrs::new()
                         .set("name", p.name.clone())
-                        .set("publicKey", p.public_key.clone())
+                        .set("publicKey", p.public_key.to_string())
                         .set("allowedIPs", Value::strs(p.allowed_ips.clone()))
-                        .set("endpoint", Value::opt_str(p.endpoint.clone()))
+                        .set("endpoint", Value::opt_str(p.endpoint.as_ref().map(|e| e.to_string())))
                         .set("persistentKeepalive", p.persistent_keepalive)
                         .set("presharedKeySecret", Value::opt_str(p.psk_secret.clone())),
                 )

@@ -206,8 +206,8 @@ pub struct InitArgs {
     #[arg(long, default_value = "10.100.0.0/24")]
     pub vpn: String,
     /// An admin recipient (age1... or ssh-ed25519 ...); repeatable.
-    #[arg(long = "admin", value_name = "RECIPIENT")]
-    pub admins: Vec<String>,
+    #[arg(long = "admin", value_name = "RECIPIENT", value_parser = hearth::types::arg::<hearth::types::AgeRecipient>())]
+    pub admins: Vec<hearth::types::AgeRecipient>,
     /// The flake reference of hearth for flake.nix's `inputs.hearth.url`
     /// (e.g. github:you/hearth); default: the checkout this binary was built from.
     #[arg(long = "hearth", value_name = "FLAKE-REF")]
@@ -236,7 +236,7 @@ pub fn init(args: InitArgs, _global: &Global) -> anyhow::Result<i32> {
     }
     let mut admins = String::new();
     for a in &args.admins {
-        admins.push_str(&format!("  {},\n", toml_str(a)));
+        admins.push_str(&format!("  {},\n", toml_str(a.as_str())));
     }
     let text = format!(
         "#:schema ./inventory.schema.json\n# hearth inventory: edit with `hearth host add`, `hearth peer add`, `hearth service add`, or by hand.\n\n[network]\ndomain = {}\nlan = {}\nvpn = {}\nresolvers = []\n\n[admin]\nrecipients = [\n{admins}]\n",

@@ -5,7 +5,8 @@ use std::net::Ipv4Addr;
 
 use anyhow::bail;
 use hearth::edit::{array_add, array_remove, str_array};
-use hearth::inventory::{PeerKind, Proto, Role};
+use hearth::inventory::{PeerKind, PortItem, PortSpec, Proto, Role};
+use hearth::types::{arg, AgeRecipient, Endpoint, SshHostKey};
 use serde::Serialize;
 
 use super::core::{edit, load_valid, EditOpts};
@@ -32,11 +33,11 @@ pub enum HostCommand {
         #[arg(long)]
         address: Option<Ipv4Addr>,
         /// Public HOST:PORT (the hub; the gateway when there is no hub).
-        #[arg(long)]
-        endpoint: Option<String>,
+        #[arg(long, value_name = "HOST:PORT", value_parser = arg::<Endpoint>())]
+        endpoint: Option<Endpoint>,
         /// SSH host public key (`ssh-keyscan -t ed25519 HOST`); its secrets are encrypted to it.
-        #[arg(long, value_name = "KEY")]
-        ssh_key: Option<String>,
+        #[arg(long, value_name = "KEY", value_parser = arg::<SshHostKey>())]
+        ssh_key: Option<SshHostKey>,
         #[command(flatten)]
         opts: EditOpts,
     },
@@ -61,11 +62,11 @@ pub enum HostCommand {
         #[arg(long)]
         address: Option<Ipv4Addr>,
         /// New public HOST:PORT.
-        #[arg(long)]
-        endpoint: Option<String>,
+        #[arg(long, value_name = "HOST:PORT", value_parser = arg::<Endpoint>())]
+        endpoint: Option<Endpoint>,
         /// New SSH host public key; run `hearth secrets rekey` after, so the host can read its secrets.
-        #[arg(long, value_name = "KEY")]
-        ssh_key: Option<String>,
+        #[arg(long, value_name = "KEY", value_parser = arg::<SshHostKey>())]
+        ssh_key: Option<SshHostKey>,
         #[command(flatten)]
         opts: EditOpts,
     },
@@ -104,10 +105,10 @@ pub fn host(cmd: HostCommand, global: &Global) -> anyhow::Result<i32> {
                 t["address"] = toml_edit::value(a.to_string());
             }
             if let Some(e) = endpoint {
-                t["endpoint"] = toml_edit::value(e);
+                t["endpoint"] = toml_edit::value(e.as_str());
             }
             if let Some(k) = ssh_key {
-                t["ssh_key"] = toml_edit::value(k.trim());
+                t["ssh_key"] = toml_edit::value(k.as_str());
             }
             Ok(vec![format!("added host `{name}`")])
         }),
@@ -134,10 +135,10 @@ pub fn host(cmd: HostCommand, global: &Global) -> anyhow::Result<i32> {
             }
             if let Some(e) = endpoint {
                 said.push(format!("host `{name}`: endpoint {e}"));
-                t["endpoint"] = toml_edit::value(e);
+                t["endpoint"] = toml_edit::value(e.as_str());
             }
             if let Some(k) = ssh_key {
-                t["ssh_key"] = toml_edit::value(k.trim());
+                t["ssh_key"] = toml_edit::value(k.as_str());
                 said.push(format!("host `{name}`: new SSH host key"));
                 if old_key.is_some() {
                     said.push("next: `hearth secrets rekey` so the host's secrets are encrypted to its new key".into());
@@ -175,7 +176,13 @@ pub fn host(cmd: HostCommand, global: &Global) -> anyhow::Result<i32> {
             let rows: Vec<Row> = inv
                 .hosts
                 .iter()
-                .map(|(n, h)| Row { name: n, roles: h.roles.iter().map(|r| r.as_str()).collect(), address: h.address, vpn_address: h.vpn_address, endpoint: h.endpoint.as_deref() })
+                .map(|(n, h)| Row {
+                    name: n,
+                    roles: h.roles.iter().map(|r| r.as_str()).collect(),
+                    address: h.address,
+                    vpn_address: h.vpn_address,
+                    endpoint: h.endpoint.as_ref().map(|e| e.as_str()),
+                })
                 .collect();
             list_output(json, &rows, &["HOST", "ROLES", "LAN", "VPN", "ENDPOINT"], |r| {
                 vec![r.name.into(), r.roles.join(","), opt(r.address), opt(r.vpn_address), r.endpoint.unwrap_or("-").into()]
@@ -375,7 +382,14 @@ pub fn peer(cmd: PeerCommand, global: &Global) -> anyhow::Result<i32> {
             let rows: Vec<Row> = inv
                 .peers
                 .iter()
-                .map(|(n, p)| Row { name: n, kind: p.kind.to_string(), groups: &p.groups, address: p.address, full_tunnel: p.full_tunnel, public_key: p.public_key.as_deref() })
+                .map(|(n, p)| Row {
+                    name: n,
+                    kind: p.kind.to_string(),
+                    groups: &p.groups,
+                    address: p.address,
+                    full_tunnel: p.full_tunnel,
+                    public_key: p.public_key.as_ref().map(|k| k.as_str()),
+                })
                 .collect();
             list_output(json, &rows, &["PEER", "KIND", "GROUPS", "ADDRESS", "TUNNEL", "PUBLIC KEY"], |r| {
                 vec![r.name.into(), r.kind.clone(), r.groups.join(","), opt(r.address), if r.full_tunnel { "full" } else { "split" }.into(), r.public_key.unwrap_or("-").into()]
@@ -436,8 +450,8 @@ pub enum ServiceCommand {
         #[arg(long)]
         host: String,
         /// A port, a range like 8000-8100, or a comma-separated list.
-        #[arg(long)]
-        port: String,
+        #[arg(long, value_name = "PORTS", value_parser = arg::<PortSpec>())]
+        port: PortSpec,
         #[arg(long, value_enum, default_value_t = Proto::Tcp)]
         proto: Proto,
         /// A group or peer that may reach it; repeatable.
@@ -478,9 +492,19 @@ pub enum ServiceCommand {
     },
 }
 
-fn port_item(s: &str) -> anyhow::Result<toml_edit::Value> {
-    let r: hearth::inventory::PortRange = s.trim().parse().map_err(anyhow::Error::msg)?;
-    Ok(if r.start == r.end { toml_edit::Value::from(i64::from(r.start)) } else { toml_edit::Value::from(r.to_string()) })
+/// A port spec as the inventory writes it: `3000`, `"8000-8100"`, `[80, "8000-8100"]`.
+fn port_value(p: &PortSpec) -> toml_edit::Value {
+    fn item(i: &PortItem) -> toml_edit::Value {
+        match i {
+            PortItem::One(p) => i64::from(*p).into(),
+            PortItem::Range(r) => r.to_string().into(),
+        }
+    }
+    match p {
+        PortSpec::One(p) => item(&PortItem::One(*p)),
+        PortSpec::Range(r) => item(&PortItem::Range(*r)),
+        PortSpec::List(l) => toml_edit::Value::Array(l.iter().map(item).collect()),
+    }
 }
 
 pub fn service(cmd: ServiceCommand, global: &Global) -> anyhow::Result<i32> {
@@ -489,19 +513,9 @@ pub fn service(cmd: ServiceCommand, global: &Global) -> anyhow::Result<i32> {
             if ed.before.inv.services.contains_key(&name) {
                 bail!("service `{name}` already exists; use `hearth allow {name} GROUP` to widen it");
             }
-            let items: Vec<&str> = port.split(',').collect();
-            let port_value = if items.len() == 1 {
-                port_item(items[0])?
-            } else {
-                let mut a = toml_edit::Array::new();
-                for i in items {
-                    a.push(port_item(i)?);
-                }
-                toml_edit::Value::Array(a)
-            };
             let t = ed.entry_table("services", &name);
             t["host"] = toml_edit::value(host.clone());
-            t["port"] = toml_edit::Item::Value(port_value);
+            t["port"] = toml_edit::Item::Value(port_value(&port));
             if proto != Proto::Tcp {
                 t["proto"] = toml_edit::value(proto.to_string());
             }
@@ -609,7 +623,8 @@ pub enum AdminCommand {
     ///   hearth admin add "$(cat ~/.ssh/id_ed25519.pub)" && hearth secrets rekey
     #[command(verbatim_doc_comment)]
     Add {
-        recipient: String,
+        #[arg(value_parser = arg::<AgeRecipient>())]
+        recipient: AgeRecipient,
         #[command(flatten)]
         opts: EditOpts,
     },
@@ -620,7 +635,8 @@ pub enum AdminCommand {
     ///   hearth admin remove "ssh-ed25519 AAAA... lost-laptop" && hearth secrets rekey
     #[command(verbatim_doc_comment)]
     Remove {
-        recipient: String,
+        #[arg(value_parser = arg::<AgeRecipient>())]
+        recipient: AgeRecipient,
         #[command(flatten)]
         opts: EditOpts,
     },
@@ -629,27 +645,24 @@ pub enum AdminCommand {
 pub fn admin(cmd: AdminCommand, global: &Global) -> anyhow::Result<i32> {
     match cmd {
         AdminCommand::Add { recipient, opts } => edit(global, &opts, |ed| {
-            let r = recipient.trim();
-            if let Some(m) = hearth::validate::recipient_problem(r) {
-                bail!("{m}");
-            }
+            let r = recipient.as_str();
             if !array_add(ed.section("admin"), "recipients", r) {
                 bail!("`{r}` is already an admin recipient");
             }
             Ok(vec![format!("added admin recipient `{r}`"), "next: `hearth secrets rekey` so the new admin can read every secret".into()])
         }),
         AdminCommand::Remove { recipient, opts } => edit(global, &opts, |ed| {
-            let want = hearth::validate::canonical_recipient(recipient.trim());
-            let current: Vec<String> = ed.before.inv.admin.recipients.clone();
-            let Some(exact) = current.iter().find(|r| hearth::validate::canonical_recipient(r) == want) else {
-                bail!("`{}` is not an admin recipient", recipient.trim());
+            let want = recipient.recipient();
+            let current: Vec<AgeRecipient> = ed.before.inv.admin.recipients.clone();
+            let Some(exact) = current.iter().find(|r| r.recipient() == want) else {
+                bail!("`{recipient}` is not an admin recipient");
             };
             // Not even --force: with no admin left, `secrets rekey` encrypts
             // every secret to host keys only and nobody can edit them again.
             if current.len() == 1 {
                 bail!("`{want}` is the last admin recipient: without one nobody could ever decrypt or edit the secrets again, so this is refused (also with --force)\nhint: add the new admin first (`hearth admin add RECIPIENT`), then remove this one");
             }
-            array_remove(ed.section("admin"), "recipients", exact);
+            array_remove(ed.section("admin"), "recipients", exact.as_str());
             Ok(vec![
                 format!("removed admin recipient `{want}`"),
                 "next: `hearth secrets rekey` so that no current file is readable with the removed key; its holder can still read old ciphertexts in git history, so rotate the secrets (`hearth secret rotate`)".into(),

@@ -338,7 +338,7 @@ pub fn peer_config(args: PeerConfigArgs, global: &Global) -> anyhow::Result<i32>
     let key = zeroize::Zeroizing::new(key);
     // A config that cannot connect is worse than none: the key must be the
     // one whose public half the peers know.
-    let want = inv.peers[&args.name].public_key.clone().unwrap_or_default();
+    let want = inv.peers[&args.name].public_key.as_ref().map(|k| k.to_string()).unwrap_or_default();
     match hearth::keys::public_from_private(&key) {
         Ok(p) if p == want => {}
         Ok(p) => bail!("secrets/peers/{}/wireguard-key.age holds the private key of {p}, but the inventory (and every peer) knows {want}: run `hearth render` to take the new public key (then redeploy), or `hearth peer rotate {}` for a new pair", args.name, args.name),

@@ -29,8 +29,8 @@ pub enum UserCommand {
     Add {
         name: String,
         /// SSH public key; repeatable.
-        #[arg(long = "ssh-key", value_name = "KEY")]
-        ssh_keys: Vec<String>,
+        #[arg(long = "ssh-key", value_name = "KEY", value_parser = hearth::types::arg::<hearth::types::SshPublicKey>())]
+        ssh_keys: Vec<hearth::types::SshPublicKey>,
         /// Require a TOTP code after the key.
         #[arg(long)]
         totp: bool,
@@ -129,7 +129,7 @@ pub fn user(cmd: UserCommand, global: &Global) -> anyhow::Result<i32> {
             }
             let res = edit(global, &opts, |ed| {
                 let t = ed.entry_table("users", &name);
-                t["ssh_keys"] = str_array(ssh_keys.iter().map(|k| k.trim()));
+                t["ssh_keys"] = str_array(ssh_keys.iter().map(|k| k.as_str()));
                 t["totp"] = toml_edit::value(totp);
                 if deploy {
                     t["deploy"] = toml_edit::value(true);
@@ -186,7 +186,7 @@ pub fn user(cmd: UserCommand, global: &Global) -> anyhow::Result<i32> {
             }
             let pubkey = match &key {
                 Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", hearth::fsutil::shown(p)))?,
-                None => u.ssh_keys.first().cloned().with_context(|| format!("user `{name}` has no key in the inventory; pass --key FILE"))?,
+                None => u.ssh_keys.first().map(|k| k.to_string()).with_context(|| format!("user `{name}` has no key in the inventory; pass --key FILE"))?,
             };
             let secs = hearth::bastion::parse_validity(&validity)?;
             let st = SecretStore::open(global.root().join("secrets"))?;

@@ -312,8 +312,7 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
         let a = inet_addr(1);
         add_link(&mut plan, i, "up0", Some(a), sw_inet, &format!("p{i}"), None);
         if let Some(ep) = &inv.hosts[h].endpoint {
-            let port = ep.rsplit_once(':').map(|(_, p)| p).ok_or_else(|| PlanError::EndpointPort { role: "hub", endpoint: ep.clone() })?;
-            endpoints.insert(ep.clone(), format!("{}:{port}", a.addr()));
+            endpoints.insert(ep.to_string(), format!("{}:{}", a.addr(), ep.port()));
         }
         Some(i)
     } else {
@@ -328,13 +327,13 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
     plan.nodes[gwi].routes.push(Route { dest: internet, via: up_addr(1).addr() });
     if let Some(ep) = &gw.endpoint {
         if hub.is_none() {
-            let (_, port) = ep.rsplit_once(':').ok_or_else(|| PlanError::EndpointPort { role: "gateway", endpoint: ep.clone() })?;
+            let port = ep.port();
             let listen = evals.get(gw_name).and_then(|e| e.wg.as_ref()).and_then(|w| w.raw.listen_port).ok_or_else(|| PlanError::NoListenPort { host: gw_name.into() })?;
             nat_rules.push_str(&format!(
                 "  chain prerouting {{\n    type nat hook prerouting priority dstnat; policy accept;\n    iifname \"wan0\" udp dport {port} dnat to {}:{listen}\n  }}\n",
                 up_addr(2).addr()
             ));
-            endpoints.insert(ep.clone(), format!("{}:{port}", wan.addr()));
+            endpoints.insert(ep.to_string(), format!("{}:{port}", wan.addr()));
         }
     }
     nat_rules.push_str("}\n");

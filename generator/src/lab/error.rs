@@ -153,10 +153,6 @@ pub enum PlanError {
     #[error("no PAM modules found (apt install libpam-modules libpam-google-authenticator)")]
     NoPam,
 
-    /// `role` is `hub` or `gateway`.
-    #[error("{role} endpoint `{endpoint}` has no port")]
-    EndpointPort { role: &'static str, endpoint: String },
-
     #[error("gateway `{host}` is the listener but has no listenPort")]
     NoListenPort { host: String },
 

@@ -121,7 +121,7 @@ pub fn build(inv: &Inventory) -> Graph {
     let gateway = inv.gateway().map(|(n, _)| n);
     if let Some((hn, h)) = inv.hub() {
         let mut label = vec![hn.to_owned(), "WireGuard hub".into()];
-        label.extend(h.endpoint.clone());
+        label.extend(h.endpoint.as_ref().map(|e| e.to_string()));
         g.hub = Some(Node { id: host_id(hn), label, kind: Kind::Hub });
     }
     for (n, h) in &inv.hosts {

@@ -101,13 +101,6 @@ pub struct Node {
     pub tags: Vec<String>,
 }
 
-/// The host part of an endpoint `HOST:PORT` (`[v6]:port` too).
-fn endpoint_host(e: &str) -> Option<&str> {
-    let (h, _) = e.rsplit_once(':')?;
-    let h = h.trim_start_matches('[').trim_end_matches(']');
-    (!h.is_empty()).then_some(h)
-}
-
 /// Where deploy tools reach host `name` by default: its LAN address, else
 /// its endpoint's host, else its VPN address, else its name (colmena's own
 /// default; resolved by DNS or your ssh config, through the bastion when
@@ -116,8 +109,8 @@ fn default_target(name: &str, h: &Host) -> (String, bool) {
     if let Some(a) = h.address {
         return (a.to_string(), true);
     }
-    if let Some(e) = h.endpoint.as_deref().and_then(endpoint_host) {
-        return (e.to_owned(), false);
+    if let Some(e) = &h.endpoint {
+        return (e.host().to_string(), false);
     }
     match h.vpn_address {
         Some(a) => (a.to_string(), false),

@@ -302,8 +302,8 @@ fn web_services(inv: &Inventory) -> impl Iterator<Item = (&String, &Service)> {
 
 /// The one port of a web service (validation rejects any other shape).
 fn web_port(svc: &Service) -> Option<u16> {
-    match svc.port.ranges() {
-        Ok(r) if r.len() == 1 && r[0].start == r[0].end => Some(r[0].start),
+    match svc.port.ranges()[..] {
+        [r] if r.start == r.end => Some(r.start),
         _ => None,
     }
 }
@@ -484,7 +484,7 @@ impl Area for Ingress {
             if !matches!(svc.proto, Proto::Tcp | Proto::Both) {
                 s.err(&["services", n, "proto"], format!("web service `{n}` is UDP only; the ingress speaks HTTP over TCP"), "remove web = true, or set proto = \"tcp\"");
             }
-            if svc.port.ranges().is_ok() && web_port(svc).is_none() {
+            if web_port(svc).is_none() {
                 s.err(
                     &["services", n, "port"],
                     format!("web service `{n}` has several ports ({}); the ingress proxies to one", svc.port),
