@@ -5,13 +5,11 @@
 use std::path::Path;
 use std::process::Command as StdCommand;
 
-use assert_cmd::Command;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use tempfile::TempDir;
 
 mod support;
-use support::{copy_dir, repo_root};
+use support::{example, hearth, repo_root};
 
 fn nix_instantiate() -> bool {
     StdCommand::new("nix-instantiate").arg("--version").output().is_ok_and(|o| o.status.success())
@@ -68,22 +66,6 @@ fn rust_and_nix_decide_every_rule_alike_on_random_strings() {
         }
         assert!(disagreements.is_empty(), "rule {} ({}): {}", rule.name, rule.pattern, disagreements.join("; "));
     }
-}
-
-fn example() -> TempDir {
-    let t = TempDir::new().unwrap();
-    let root = repo_root();
-    std::fs::copy(root.join("inventory.toml"), t.path().join("inventory.toml")).unwrap();
-    for d in ["hosts", "secrets"] {
-        copy_dir(&root.join(d), &t.path().join(d));
-    }
-    t
-}
-
-fn hearth(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("hearth").unwrap();
-    c.current_dir(dir).env_remove("HEARTH_INVENTORY").env("HEARTH_IDENTITY", repo_root().join("test-keys/admin-TEST-ONLY.agekey")).env("HOME", dir);
-    c
 }
 
 /// Replaces `from` with `to` in the copy's inventory (the edit must apply).

@@ -8,26 +8,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use assert_cmd::Command;
-use tempfile::TempDir;
 
 mod support;
-use support::{copy_dir, repo_root};
-
-fn example() -> TempDir {
-    let t = TempDir::new().unwrap();
-    let root = repo_root();
-    std::fs::copy(root.join("inventory.toml"), t.path().join("inventory.toml")).unwrap();
-    for d in ["hosts", "secrets"] {
-        copy_dir(&root.join(d), &t.path().join(d));
-    }
-    t
-}
-
-fn hearth(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("hearth").unwrap();
-    c.current_dir(dir).env_remove("HEARTH_INVENTORY").env("HEARTH_IDENTITY", repo_root().join("test-keys/admin-TEST-ONLY.agekey")).env("HOME", dir);
-    c
-}
+use support::{example, hearth};
 
 fn run(c: &mut Command) -> (Option<i32>, String) {
     let o = c.output().unwrap();
