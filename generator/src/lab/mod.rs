@@ -282,8 +282,11 @@ fn patient_connect(ns: &str, targets: Vec<SocketAddrV4>, rounds: usize) -> Resul
     probe::in_netns(ns, move || {
         let mut open = BTreeSet::new();
         let mut todo = targets;
-        for _ in 0..rounds {
-            let o = probe::tcp_scan(&todo, probe::ScanOpts { window: 256, timeout: Duration::from_secs(2) })?;
+        for round in 0..rounds {
+            // 2, 4, 8, then 10 s: a loaded machine may take seconds to
+            // finish a WireGuard handshake before the SYN can get through.
+            let timeout = Duration::from_secs((2u64 << round.min(3)).min(10));
+            let o = probe::tcp_scan(&todo, probe::ScanOpts { window: 256, timeout })?;
             todo.retain(|t| !o.contains(t));
             open.extend(o);
             if todo.is_empty() {

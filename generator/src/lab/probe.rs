@@ -413,9 +413,13 @@ pub fn syn_scan(src: Ipv4Addr, targets: &[SocketAddrV4], opts: SynOpts, reached:
             res.resent_chunks += 1;
             arrived_since_progress += got;
             if got == 0 {
-                // Nothing at all: the path is down (a handshake under way),
-                // not congested. Wait and send the chunk again at the same rate.
-                std::thread::sleep(Duration::from_millis(500));
+                // Nothing at all: the path is down. That is a handshake under
+                // way, which cannot finish while every client keeps the
+                // tunnels full (a rekey's packets queue behind the probes in
+                // the same UDP socket): halve the rate and go quiet for a
+                // second, so the handshake gets through.
+                rate = (rate * 0.5).max(MIN_RATE);
+                std::thread::sleep(Duration::from_millis(1000));
             } else {
                 ceiling = rate;
                 if rate <= MIN_RATE {
