@@ -87,6 +87,17 @@ fn zfs_helper_is_private_and_cleans_up_when_dropped() {
         let outside = std::process::Command::new("zpool").args(["list", "-H", "-o", "name"]).output().unwrap();
         assert!(!String::from_utf8_lossy(&outside.stdout).contains(&pool));
         assert!(!std::fs::read_to_string("/proc/self/mounts").unwrap().contains(&pool));
+        // sanoid and syncoid find a dataset's `zfs send`/`receive` in `ps`:
+        // inside, `ps` lists the namespace's own processes only (PID 1, its
+        // zfs-fuse, the ps), not this test nor another lab's syncoid.
+        let ps = z.cmd("ps").args(["-Ao", "pid=,args="]).output().unwrap();
+        let ps = String::from_utf8_lossy(&ps.stdout).into_owned();
+        assert!(ps.lines().any(|l| l.trim_start().starts_with("1 ")), "no PID 1 in the namespace's ps:\n{ps}");
+        assert!(ps.contains("zfs-fuse"), "{ps}");
+        let me = std::env::current_exe().unwrap();
+        let me = me.file_name().unwrap().to_string_lossy();
+        assert!(!ps.contains(me.as_ref()), "the namespace's ps sees the machine's processes:\n{ps}");
+        assert!(ps.lines().count() <= 4, "{ps}");
         // Dropped here without stop(), as on an error path.
     }
     assert!(!Lab::alive(pid), "zfs-fuse {pid} still running");

@@ -331,8 +331,8 @@ struct Host<'a> {
 
 impl Host<'_> {
     fn cmd(&self, prog: &str) -> Command {
-        let mut c = Command::new("nsenter");
-        c.args(["-t", &self.zfs.pid().to_string(), "-m", &format!("--net=/run/netns/{}", self.net), "--"]).arg(prog);
+        let mut c = self.zfs.nsenter();
+        c.args([&format!("--net=/run/netns/{}", self.net), "--"]).arg(prog);
         for (k, v) in &self.env {
             c.env(k, v.as_str());
         }
@@ -612,8 +612,13 @@ fn run_stage(cx: &LabCx, host: &str, jobs: &[Job]) -> Result<Vec<Check>> {
         std::thread::sleep(Duration::from_millis(100));
     }
     let killed = child.try_wait().context("waiting for restic backup")?.is_none();
-    // SIGKILL to the whole group: nsenter and restic.
-    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    // SIGKILL to restic alone: nsenter, its parent outside the namespace,
+    // reaps it and exits. (Killed together, restic would be left a zombie
+    // of the machine's init, its PID alive, its lock never stale.)
+    match crate::area::storage::lab::child_of(child.id()) {
+        Some(restic_pid) => unsafe { libc::kill(restic_pid as i32, libc::SIGKILL) },
+        None => unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) },
+    };
     let _ = child.wait();
     // As systemd would: postStop after the killed ExecStart.
     let _ = h.sh(r.backup_cleanup_command.as_deref().unwrap_or_default());

@@ -2,10 +2,14 @@
 //!
 //! zfs-fuse is one daemon per machine by default: its socket
 //! (`/var/run/zfs/zfs_socket`) and pool cache (`/etc/zfs/zpool.cache`) are
-//! global. [`Zfs::start`] runs it in a private mount namespace (`unshare -m`)
-//! with tmpfs on `/run/zfs` and `/etc/zfs`, so any number of labs (and a
-//! machine's own zfs-fuse) coexist; every `zpool`/`zfs`/`sanoid` call enters
-//! that namespace with `nsenter -t PID -m`. Pools are created with an
+//! global. [`Zfs::start`] runs it in a private mount and PID namespace
+//! (`unshare -m -p`) with tmpfs on `/run/zfs` and `/etc/zfs`, so any number
+//! of labs (and a machine's own zfs-fuse) coexist; every `zpool`/`zfs`/
+//! `sanoid` call enters both with `nsenter -t PID -m -p`. The PID namespace
+//! matters because sanoid and syncoid look for a `zfs send`/`zfs receive`
+//! of a dataset in `ps`: two labs both have `tank/shelf`, and each deferred
+//! its pruning and refused its replication while the other one's syncoid
+//! ran. Pools are created with an
 //! altroot below the lab's directory, so datasets mount at
 //! `<root>/alt/<mountpoint>`, visible only inside the namespace (and from
 //! outside through `/proc/PID/root`, [`Zfs::host_path`]). The daemon is
@@ -63,7 +67,11 @@ impl From<StorageLabError> for LabError {
 
 /// A zfs-fuse daemon in a private mount namespace.
 pub struct Zfs {
+    /// PID 1 of the daemon's namespaces (a shell, zfs-fuse's parent), as
+    /// the machine sees it.
     pid: u32,
+    /// `unshare`, its parent, recorded with the lab (killing it kills zfs-fuse).
+    unshare: u32,
     /// libfaketime's clock file, when the daemon runs on a simulated clock.
     clock: Option<PathBuf>,
     /// Directory for vdev files and the altroot (`<root>/alt`).
@@ -95,8 +103,15 @@ impl Zfs {
             std::fs::create_dir_all(d).with_context(|| format!("creating {d}"))?;
         }
         let mut cmd = Command::new("unshare");
-        cmd.args(["-m", "--propagation", "private", "sh", "-c"]).arg(
-            "mount -t tmpfs hearth-zfs /run/zfs && mount -t tmpfs hearth-zfs /etc/zfs && mount -t tmpfs hearth-zfs /run/lock/zfs && exec zfs-fuse --no-daemon --no-kstat-mount",
+        // --kill-child: zfs-fuse dies with unshare (the lab's teardown
+        // kills the pid it recorded, unshare's).
+        cmd.args(["-m", "-p", "--kill-child", "--mount-proc", "--propagation", "private", "sh", "-c"]).arg(
+            // PID 1 of the namespace is this shell, not zfs-fuse: it reaps
+            // the orphans (a restic killed with its nsenter would otherwise
+            // stay a zombie, and its lock would never look stale), and its
+            // trap passes SIGTERM on.
+            "mount -t tmpfs hearth-zfs /run/zfs && mount -t tmpfs hearth-zfs /etc/zfs && mount -t tmpfs hearth-zfs /run/lock/zfs && \
+             { zfs-fuse --no-daemon --no-kstat-mount & z=$!; trap 'kill $z' TERM; while kill -0 $z 2>/dev/null; do wait; done; }",
         );
         std::fs::create_dir_all(root.join("bin")).with_context(|| format!("creating {}", root.join("bin").display()))?;
         let shim = root.join("bin/zfs");
@@ -112,14 +127,17 @@ impl Zfs {
         if let Some(c) = &clock {
             faketime_env(&mut cmd, c)?;
         }
-        let pid = lab.spawn(what, cmd)?;
-        let mut z = Zfs { pid, clock, root, pools: vec![], stopped: false };
+        let unshare = lab.spawn(what, cmd)?;
+        let mut z = Zfs { pid: 0, unshare, clock, root, pools: vec![], stopped: false };
         let t0 = Instant::now();
         loop {
-            if z.zpool(&["list"]).is_ok() {
+            if z.pid == 0 {
+                z.pid = child_of(unshare).unwrap_or(0);
+            }
+            if z.pid != 0 && z.zpool(&["list"]).is_ok() {
                 return Ok(z);
             }
-            if !Lab::alive(pid) || t0.elapsed() > Duration::from_secs(20) {
+            if !Lab::alive(unshare) || t0.elapsed() > Duration::from_secs(20) {
                 z.stopped = true;
                 return Err(LabError::DidNotStart { daemon: "zfs-fuse".into(), log: lab.dir.join(format!("{what}.log")) });
             }
@@ -127,16 +145,25 @@ impl Zfs {
         }
     }
 
-    /// The daemon's pid (its mount namespace is `/proc/PID/ns/mnt`).
+    /// PID 1 of the daemon's namespaces (its mount namespace is
+    /// `/proc/PID/ns/mnt`, its files `/proc/PID/root`).
     pub fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// `nsenter` into the daemon's mount and PID namespaces; append more
+    /// namespaces (`--net=...`), then `--` and the program.
+    pub fn nsenter(&self) -> Command {
+        let mut c = Command::new("nsenter");
+        c.args(["-t", &self.pid.to_string(), "-m", "-p"]);
+        c
     }
 
     /// `prog` run inside the daemon's mount namespace (on its clock, with
     /// the `zfs` shim first on PATH).
     pub fn cmd(&self, prog: &str) -> Command {
-        let mut c = Command::new("nsenter");
-        c.args(["-t", &self.pid.to_string(), "-m", "--"]).arg(prog);
+        let mut c = self.nsenter();
+        c.arg("--").arg(prog);
         let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
         c.env("PATH", format!("{}:/usr/sbin:/sbin:{path}", self.root.join("bin").display())).env("TZ", "UTC");
         if let Some(clock) = &self.clock {
@@ -235,18 +262,38 @@ impl Zfs {
                 }
             }
         }
-        unsafe { libc::kill(self.pid as i32, libc::SIGTERM) };
+        // SIGTERM to PID 1 of the namespace (its trap passes it on to
+        // zfs-fuse); unshare ignores it while its child lives, and exits
+        // with it.
+        if self.pid != 0 {
+            unsafe { libc::kill(self.pid as i32, libc::SIGTERM) };
+        }
         let t0 = Instant::now();
-        while Lab::alive(self.pid) && t0.elapsed() < Duration::from_secs(5) {
+        while Lab::alive(self.unshare) && t0.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(20));
         }
-        if Lab::alive(self.pid) {
-            unsafe { libc::kill(self.pid as i32, libc::SIGKILL) };
-            unsafe { libc::waitpid(self.pid as i32, std::ptr::null_mut(), 0) };
+        if Lab::alive(self.unshare) {
+            if self.pid != 0 {
+                unsafe { libc::kill(self.pid as i32, libc::SIGKILL) };
+            }
+            unsafe { libc::kill(self.unshare as i32, libc::SIGKILL) };
+            unsafe { libc::waitpid(self.unshare as i32, std::ptr::null_mut(), 0) };
         }
         let _ = std::fs::remove_dir_all(&self.root);
         problems
     }
+}
+
+/// The first child of `parent` (the kernel here has no
+/// `/proc/PID/task/PID/children`: scan `/proc/*/stat`).
+pub(crate) fn child_of(parent: u32) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+        // pid (comm) state ppid ...: comm may hold spaces and parentheses.
+        let ppid: u32 = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+        (ppid == parent).then_some(pid)
+    })
 }
 
 /// libfaketime's multithreaded library (Debian's `faketime` package).

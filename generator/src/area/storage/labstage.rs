@@ -280,7 +280,11 @@ fn stage(cx: &LabCx, zfs: &mut Zfs, hosts: &[&String], out: &mut Vec<Check>) -> 
             if have != want && mismatch.len() < 3 {
                 let extra: Vec<&&String> = have.difference(&want).collect();
                 let missing: Vec<&&String> = want.difference(&have).collect();
-                let about: Vec<&str> = sanoid_log.lines().filter(|l| l.contains("defer") || l.contains("lock") || extra.iter().any(|e| l.contains(e.as_str()))).take(4).collect();
+                let about: Vec<&str> = sanoid_log
+                    .lines()
+                    .filter(|l| l.contains("defer") || l.contains("lock") || l.contains("could not") || l.contains("cannot") || extra.iter().any(|e| l.contains(e.as_str())))
+                    .take(4)
+                    .collect();
                 mismatch.push(format!("day {}: {ds} kept extra {extra:?}, pruned {missing:?} (sanoid: {})", offset / DAY, about.join(" / ")));
             }
         }
@@ -391,7 +395,13 @@ fn stage(cx: &LabCx, zfs: &mut Zfs, hosts: &[&String], out: &mut Vec<Check>) -> 
             format!("syncoid {what}"),
             "lab",
             "succeeds (full, then incremental)",
-            format!("{}{}{}", if *ok { "ok" } else { "failed" }, if full { ", full" } else { "" }, if incr { ", incremental" } else { "" }),
+            format!(
+                "{}{}{}{}",
+                if *ok { "ok" } else { "failed" },
+                if full { ", full" } else { "" },
+                if incr { ", incremental" } else { "" },
+                if *ok { String::new() } else { last_lines(log, 3) }
+            ),
             *ok && (full || incr),
         );
     }
@@ -438,6 +448,12 @@ fn stage(cx: &LabCx, zfs: &mut Zfs, hosts: &[&String], out: &mut Vec<Check>) -> 
 
 fn receive_count(cx: &LabCx, h: &str) -> Result<usize> {
     Ok(cx.eval(h, "builtins.length host.hearth.storage.receive")?.as_u64().unwrap_or(0) as usize)
+}
+
+/// The last `n` non-empty lines of a command's output, for a failed check.
+fn last_lines(s: &str, n: usize) -> String {
+    let v: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    format!(": {}", v[v.len().saturating_sub(n)..].join(" / "))
 }
 
 fn first_line(s: &str) -> String {
