@@ -5,7 +5,9 @@
 # generated files: the generated example (hosts/*/hearth.nix) goes through
 # every renderer in generator/tests/example_previews.rs and through the
 # modules in checks/eval (which reads hosts/ itself). `minimalGateway` is the
-# gateway of docs/design.md.
+# gateway of docs/design.md. fixtures-shape.nix holds each fixture to the
+# shape the generator writes (the same field names at every depth as the
+# example's hosts/extgw01), so a fixture cannot drift from the generator.
 {
   minimalGateway = {
     wireguard = {
@@ -21,6 +23,7 @@
         enable = true;
         sources = [ "10.69.222.0/24" ];
         destinations = [ "10.69.13.0/24" ];
+        except = [ ];
       };
       peers = [
         {
