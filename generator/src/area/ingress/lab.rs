@@ -1,5 +1,9 @@
 //! The ingress's lab stage: Debian's real programs in the lab's namespaces.
 //!
+//! With `[ingress] resolver = "gateway"`, first the gateway's resolver
+//! ([`resolver_checks`]): unbound on the rendered config, behind the
+//! rendered firewall input rule, asked by every client through the tunnel.
+//!
 //! In the ingress host's namespace, on its loopback: pebble-challtestsrv
 //! (the DNS the CA asks) and pebble (the ACME CA). lego obtains one wildcard
 //! certificate per name space by DNS-01, with the arguments
