@@ -270,6 +270,15 @@ fn resolver_checks(cx: &LabCx) -> Res<Vec<Check>> {
         let got = dig(&lns, listen, name, false, 3);
         checks.push(check(format!("dig @{listen} {name} from the LAN (access-control)"), &lan.name, "REFUSED (no A record)", got.show()));
     }
+    // The rendered input rule is what lets the clients in: without it (the
+    // firewall's drop alone) the same query gets nothing.
+    if let (Some(c), Some(name)) = (cx.plan.clients.iter().find(|c| c.connects), per_zone.first()) {
+        let rule = format!("iifname \"{iface}\" counter drop");
+        run(in_ns(&gns, "nft").args(["flush", "chain", "inet", "hearth-lab-firewall", "nixos_fw"])).context("removing the input rule")?;
+        run(in_ns(&gns, "nft").args(["add", "rule", "inet", "hearth-lab-firewall", "nixos_fw"]).args(rule.split(' '))).context("removing the input rule")?;
+        let got = dig(&cx.lab.ns(&c.name)?, listen, name, false, 1);
+        checks.push(check(format!("dig @{listen} {name} without the input rule"), &c.name, "TIMEOUT (no A record)", got.show()));
+    }
     Ok(checks)
 }
 
