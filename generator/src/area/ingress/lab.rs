@@ -263,7 +263,8 @@ fn resolver_checks(cx: &LabCx) -> Res<Vec<Check>> {
     // A LAN host (not the gateway, not the ingress) is refused: the
     // resolver is for the VPN only. The route to the gateway's VPN address
     // goes with the namespace.
-    let lan = cx.plan.nodes.iter().find(|n| n.kind == NodeKind::LanHost && n.name != gw && n.lan_address.is_some() && n.lan_address.map(|a| a.to_string()) != Some(ingress.clone()));
+    let lan =
+        cx.plan.nodes.iter().find(|n| n.kind == NodeKind::LanHost && n.name != gw && n.lan_address.is_some() && n.lan_address.map(|a| a.to_string()) != Some(ingress.clone()));
     if let (Some(lan), Some(gaddr), Some(name)) = (lan, gh.address, per_zone.first()) {
         let lns = cx.lab.ns(&lan.name)?;
         run(in_ns(&lns, "ip").args(["route", "replace", &format!("{listen}/32"), "via", &gaddr.to_string()])).with_context(|| format!("route to {listen} on {}", lan.name))?;

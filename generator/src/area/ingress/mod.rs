@@ -155,7 +155,16 @@ pub struct Section {
 
 impl Default for Section {
     fn default() -> Self {
-        Section { vpn_domain: None, lan_domain: None, lan_open: true, tls: Tls::default(), acme: Acme::default(), forward_auth: None, hosts: BTreeMap::new(), resolver: Resolver::None }
+        Section {
+            vpn_domain: None,
+            lan_domain: None,
+            lan_open: true,
+            tls: Tls::default(),
+            acme: Acme::default(),
+            forward_auth: None,
+            hosts: BTreeMap::new(),
+            resolver: Resolver::None,
+        }
     }
 }
 
@@ -515,10 +524,18 @@ impl Area for Ingress {
         if ing.resolver == Resolver::Gateway {
             let k = &["ingress", "resolver"];
             if inv.gateway().is_none() {
-                s.err(k, "`resolver = \"gateway\"` but no host has the role `wireguard-gateway`", "add roles = [\"wireguard-gateway\"] to the LAN host that forwards the VPN, or remove `resolver`");
+                s.err(
+                    k,
+                    "`resolver = \"gateway\"` but no host has the role `wireguard-gateway`",
+                    "add roles = [\"wireguard-gateway\"] to the LAN host that forwards the VPN, or remove `resolver`",
+                );
             }
             match ingress_host(inv) {
-                None => s.err(k, "`resolver = \"gateway\"` but no host has the role `ingress`: there are no names to serve", "add roles = [\"ingress\"] to the host that runs the proxy, or remove `resolver`"),
+                None => s.err(
+                    k,
+                    "`resolver = \"gateway\"` but no host has the role `ingress`: there are no names to serve",
+                    "add roles = [\"ingress\"] to the host that runs the proxy, or remove `resolver`",
+                ),
                 Some((n, h)) if h.address.is_none() => s.err(
                     k,
                     format!("the name spaces have no address: the ingress `{n}` has no LAN address for the resolver to answer with"),
@@ -961,10 +978,9 @@ dns_provider = "cloudflare"
         assert!(e.contains("inventory.toml:") && e.contains("resolver") && e.contains("gateway"), "{e}");
         // The gateway's VPN address is the clients' DNS server; off: the LAN resolvers.
         let with = |extra: &str| {
-            let text = format!("{BASE}{GRAFANA}{extra}").replace("[network]\n", "[network]\nresolvers = [\"10.0.0.5\"]\n").replace(
-                "address = \"10.0.0.2\"\n",
-                "address = \"10.0.0.2\"\nvpn_address = \"10.1.0.1\"\npublic_key = \"ks93gx5R7PjphephFK9VS2h5eukPQmMxQ/uIiX33AEc=\"\n",
-            );
+            let text = format!("{BASE}{GRAFANA}{extra}")
+                .replace("[network]\n", "[network]\nresolvers = [\"10.0.0.5\"]\n")
+                .replace("address = \"10.0.0.2\"\n", "address = \"10.0.0.2\"\nvpn_address = \"10.1.0.1\"\npublic_key = \"ks93gx5R7PjphephFK9VS2h5eukPQmMxQ/uIiX33AEc=\"\n");
             let mut inv = Loaded::parse(Path::new("inventory.toml"), text).unwrap().inv;
             inv.peers.get_mut("phone").unwrap().address = Some(Ipv4Addr::new(10, 1, 0, 9));
             inv.peers.get_mut("laptop").unwrap().address = Some(Ipv4Addr::new(10, 1, 0, 10));
