@@ -353,6 +353,8 @@ in
     expected = ''
       server:
         access-control: 10.69.222.0/24 allow
+        domain-insecure: "home.example.net."
+        domain-insecure: "lan.home.example.net."
         hide-identity: yes
         hide-version: yes
         interface: 10.69.222.3

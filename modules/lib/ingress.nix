@@ -490,7 +490,12 @@ let
           local-data = map (x: "\"${x.name}. 300 IN A ${x.address}\"") v.records;
           hide-identity = true;
           hide-version = true;
-        };
+        }
+        # Forwarded names of a name space come from the LAN resolvers' own
+        # (unsigned) copy of it: NixOS's unbound validates DNSSEC
+        # (auto-trust-anchor-file), which would call a signed public
+        # parent's delegation bogus. A split-horizon zone is insecure.
+        // (if only then { } else { domain-insecure = map (z: "\"${z}.\"") v.zones; });
       }
       // (
         if only then
