@@ -569,6 +569,14 @@ impl Area for Ingress {
                     format!("subdomain `{}` is not a DNS label", sub.escape_debug()),
                     "lowercase letters, digits and inner hyphens, e.g. subdomain = \"grafana\"",
                 );
+            } else if let Some(long) = [&vd, &ld].into_iter().map(|d| format!("{sub}.{d}")).find(|h| is_hostname(&vd) && is_hostname(&ld) && !is_hostname(h)) {
+                // The renderers (Caddyfile, Traefik, the resolver's
+                // local-data) take the whole name: at most 253 characters.
+                s.err(
+                    &["services", n, if svc.subdomain.is_some() { "subdomain" } else { "web" }],
+                    format!("`{long}` is longer than a DNS name may be (253 characters)"),
+                    "use a shorter subdomain or name space",
+                );
             } else if let Some(other) = subs.insert(sub, n) {
                 s.err(&["services", n], format!("`{sub}.{vd}` is already the name of web service `{other}`"), "give one of them another subdomain");
             }
@@ -973,6 +981,11 @@ dns_provider = "cloudflare"
         assert!(has(&ps, "ingress.resolver: `resolver = \"gateway\"` but no host has the role `ingress`") && has(&ps, "no service has `web = true`"), "{ps:?}");
         let ps = problems_in(&format!("{}{GRAFANA}{on}", BASE.replace("address = \"10.0.0.10\"\n", "")));
         assert!(has(&ps, "ingress.resolver: the name spaces have no address") && has(&ps, "add `address` to [hosts.proxy]"), "{ps:?}");
+        // A name the renderers would refuse (longer than 253) is refused first.
+        let vd = format!("{}example", format!("{}.", "a".repeat(60)).repeat(4));
+        assert!(is_hostname(&vd) && !is_hostname(&format!("grafana.{vd}")));
+        let ps = problems_of(&format!("{GRAFANA}\n[ingress]\nvpn_domain = \"{vd}\"\nlan_domain = \"lan.example.net\"\n"));
+        assert!(has(&ps, "services.grafana.web: `grafana.aaaa") && has(&ps, "longer than a DNS name may be"), "{ps:?}");
         // Bad input changes nothing: `resolver` takes two words.
         let e = Loaded::parse(Path::new("inventory.toml"), format!("{BASE}{GRAFANA}\n[ingress]\nresolver = \"lan\"\n")).unwrap_err().to_string();
         assert!(e.contains("inventory.toml:") && e.contains("resolver") && e.contains("gateway"), "{e}");
