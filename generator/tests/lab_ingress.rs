@@ -62,4 +62,7 @@ fn web_services_by_name_with_the_allow_lists_and_acme_certificates() {
     assert_eq!(seen(&|c| c.name.contains("(access-control)") && c.seen == "REFUSED (no A record)"), 1, "{names:?}");
     assert_eq!(seen(&|c| c.name.starts_with("dig @") && c.seen == "no A record"), 2, "{names:?}");
     assert_eq!(seen(&|c| c.name.ends_with("without the input rule") && c.seen.starts_with("TIMEOUT")), 1, "{names:?}");
+    // The names-only variant (no network.resolvers): NXDOMAIN inside a name space, REFUSED outside.
+    assert_eq!(seen(&|c| c.name.ends_with("(names only)") && c.ok), 3, "{names:?}");
+    assert!(seen(&|c| c.name.ends_with("(names only)") && c.seen == "REFUSED (no A record)") == 1);
 }

@@ -139,11 +139,22 @@ impl Answer {
 
 /// `dig @server name A` from a namespace. A lost UDP packet is a TIMEOUT:
 /// asked again (three times in all) before it is reported.
-fn dig(ns: &str, server: Ipv4Addr, name: &str, tcp: bool, secs: u32) -> Answer {
+fn dig(ns: &str, server: Ipv4Addr, port: u16, name: &str, tcp: bool, secs: u32) -> Answer {
     let mut last = Answer { status: "TIMEOUT".into(), a: vec![] };
     for _ in 0..3 {
         let mut c = in_ns(ns, "dig");
-        c.args([format!("@{server}"), name.to_string(), "A".into(), format!("+time={secs}"), "+tries=1".into(), "+noall".into(), "+comments".into(), "+answer".into()]);
+        c.args([
+            format!("@{server}"),
+            "-p".into(),
+            port.to_string(),
+            name.to_string(),
+            "A".into(),
+            format!("+time={secs}"),
+            "+tries=1".into(),
+            "+noall".into(),
+            "+comments".into(),
+            "+answer".into(),
+        ]);
         if tcp {
             c.arg("+tcp");
         }
@@ -193,15 +204,19 @@ fn resolver_checks(cx: &LabCx) -> Res<Vec<Check>> {
     // The keys nixpkgs' unbound module sets besides ours (username, chroot,
     // pidfile "" and do-daemonize no: it runs in the foreground), with the
     // lab's directory and log instead of /var/lib/unbound and syslog.
-    let conf = cx.eval(
-        gw,
-        &format!(
-            "let s = lib.ingress.unbound host.hearth.ingress.resolver; in lib.ingress.unboundConf (s // {{ server = s.server // {{ directory = \"\\\"{d}\\\"\"; username = \"\\\"\\\"\"; chroot = \"\\\"\\\"\"; pidfile = \"\\\"\\\"\"; do-daemonize = false; use-syslog = false; logfile = \"\\\"{d}/unbound.log\\\"\"; ip-freebind = true; }}; }})"
-        ),
-    )?;
-    let conf = conf.as_str().ok_or_else(|| LabError::Rendered { expr: "lib.ingress.unboundConf".into(), value: conf.to_string(), expected: "text" })?;
-    let conf_path = dir.join("unbound.conf");
-    std::fs::write(&conf_path, conf).with_context(|| format!("writing {}", conf_path.display()))?;
+    let write_conf = |res_expr: &str, file: &str| -> Res<std::path::PathBuf> {
+        let conf = cx.eval(
+            gw,
+            &format!(
+                "let s = lib.ingress.unbound ({res_expr}); in lib.ingress.unboundConf (s // {{ server = s.server // {{ directory = \"\\\"{d}\\\"\"; username = \"\\\"\\\"\"; chroot = \"\\\"\\\"\"; pidfile = \"\\\"\\\"\"; do-daemonize = false; use-syslog = false; logfile = \"\\\"{d}/{file}.log\\\"\"; ip-freebind = true; }}; }})"
+            ),
+        )?;
+        let conf = conf.as_str().ok_or_else(|| LabError::Rendered { expr: "lib.ingress.unboundConf".into(), value: conf.to_string(), expected: "text" })?;
+        let path = dir.join(format!("{file}.conf"));
+        std::fs::write(&path, conf).with_context(|| format!("writing {}", path.display()))?;
+        Ok(path)
+    };
+    let conf_path = write_conf("host.hearth.ingress.resolver", "unbound")?;
     let ok = Command::new("unbound-checkconf").arg(&conf_path).output().map(|o| o.status.success()).unwrap_or(false);
     checks.push(check("unbound-checkconf accepts the rendered unbound.conf", gw, "ok", if ok { "ok" } else { "rejected" }));
     if !ok {
@@ -243,18 +258,18 @@ fn resolver_checks(cx: &LabCx) -> Res<Vec<Check>> {
     for (i, c) in cx.plan.clients.iter().filter(|c| c.connects).enumerate() {
         let cns = cx.lab.ns(&c.name)?;
         for name in &per_zone {
-            checks.push(check(format!("dig @{listen} {name}"), &c.name, format!("NOERROR {ingress}"), dig(&cns, listen, name, false, 3).show()));
+            checks.push(check(format!("dig @{listen} {name}"), &c.name, format!("NOERROR {ingress}"), dig(&cns, listen, port, name, false, 3).show()));
         }
         if i == 0 {
             if let Some(name) = per_zone.first() {
-                checks.push(check(format!("dig +tcp @{listen} {name}"), &c.name, format!("NOERROR {ingress}"), dig(&cns, listen, name, true, 3).show()));
+                checks.push(check(format!("dig +tcp @{listen} {name}"), &c.name, format!("NOERROR {ingress}"), dig(&cns, listen, port, name, true, 3).show()));
             }
             // Not answered with an address: outside every name space, and a
             // name of a space that no site serves (a host record the
             // LAN resolvers hold is not shadowed by the ingress's address).
             let unserved = zones.first().map(|z| format!("hearth-lab-unserved.{z}"));
             for name in [Some(outside.to_string()), unserved].into_iter().flatten() {
-                let got = dig(&cns, listen, &name, false, 6);
+                let got = dig(&cns, listen, port, &name, false, 6);
                 let seen = if got.a.is_empty() && ["REFUSED", "NXDOMAIN", "SERVFAIL"].contains(&got.status.as_str()) { "no A record".to_string() } else { got.show() };
                 checks.push(check(format!("dig @{listen} {name}"), &c.name, "no A record", seen));
             }
@@ -268,7 +283,7 @@ fn resolver_checks(cx: &LabCx) -> Res<Vec<Check>> {
     if let (Some(lan), Some(gaddr), Some(name)) = (lan, gh.address, per_zone.first()) {
         let lns = cx.lab.ns(&lan.name)?;
         run(in_ns(&lns, "ip").args(["route", "replace", &format!("{listen}/32"), "via", &gaddr.to_string()])).with_context(|| format!("route to {listen} on {}", lan.name))?;
-        let got = dig(&lns, listen, name, false, 3);
+        let got = dig(&lns, listen, port, name, false, 3);
         checks.push(check(format!("dig @{listen} {name} from the LAN (access-control)"), &lan.name, "REFUSED (no A record)", got.show()));
     }
     // The rendered input rule is what lets the clients in: without it (the
@@ -277,8 +292,30 @@ fn resolver_checks(cx: &LabCx) -> Res<Vec<Check>> {
         let rule = format!("iifname \"{iface}\" counter drop");
         run(in_ns(&gns, "nft").args(["flush", "chain", "inet", "hearth-lab-firewall", "nixos_fw"])).context("removing the input rule")?;
         run(in_ns(&gns, "nft").args(["add", "rule", "inet", "hearth-lab-firewall", "nixos_fw"]).args(rule.split(' '))).context("removing the input rule")?;
-        let got = dig(&cx.lab.ns(&c.name)?, listen, name, false, 1);
+        let got = dig(&cx.lab.ns(&c.name)?, listen, port, name, false, 1);
         checks.push(check(format!("dig @{listen} {name} without the input rule"), &c.name, "TIMEOUT (no A record)", got.show()));
+    }
+    // The names-only variant (what an inventory without network.resolvers
+    // renders), on a second port past the firewall stand-in: an unserved
+    // name of a name space is NXDOMAIN, any other name REFUSED.
+    if let (Some(c), Some(name), Some(zone)) = (cx.plan.clients.iter().find(|c| c.connects), per_zone.first(), zones.first()) {
+        const ONLY_PORT: u16 = 5353;
+        let only = write_conf(&format!("host.hearth.ingress.resolver // {{ forward = [ ]; port = {ONLY_PORT}; }}"), "unbound-names-only")?;
+        let mut u = in_ns(&gns, "unbound");
+        u.args(["-d", "-c"]).arg(&only);
+        cx.lab.spawn("ingress-unbound-names-only", u)?;
+        let up = wait(20, || tcp_up(&gns, ONLY_PORT));
+        checks.push(check(format!("unbound (names only) listens on {listen}:{ONLY_PORT}"), gw, "up", if up { "up" } else { "down (see ingress-unbound-names-only.log)" }));
+        if up {
+            let cns = cx.lab.ns(&c.name)?;
+            for (q, expected) in [
+                (name.clone(), format!("NOERROR {ingress}")),
+                (format!("hearth-lab-unserved.{zone}"), "NXDOMAIN (no A record)".into()),
+                (outside.to_string(), "REFUSED (no A record)".into()),
+            ] {
+                checks.push(check(format!("dig -p {ONLY_PORT} @{listen} {q} (names only)"), &c.name, expected, dig(&cns, listen, ONLY_PORT, &q, false, 3).show()));
+            }
+        }
     }
     Ok(checks)
 }
