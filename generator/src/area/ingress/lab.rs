@@ -185,7 +185,9 @@ fn dig(ns: &str, server: Ipv4Addr, port: u16, name: &str, tcp: bool, secs: u32) 
 /// interface unless that rule accepts it. Then every client resolves one
 /// name per name space (the ingress's address), over UDP and once over TCP;
 /// a name outside the name spaces and an unserved name inside one get no A
-/// record; a LAN host outside the VPN is REFUSED by access-control.
+/// record; a LAN host outside the VPN is REFUSED by access-control; without
+/// the input rule a client gets nothing. Last, the names-only variant (no
+/// `network.resolvers`) on a second port: NXDOMAIN inside, REFUSED outside.
 fn resolver_checks(cx: &LabCx) -> Res<Vec<Check>> {
     let Some((gw, gh)) = cx.inv.gateway() else { return Ok(vec![]) };
     let res = cx.eval(gw, "(host.hearth.ingress or { }).resolver or null")?;
