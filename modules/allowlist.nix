@@ -85,6 +85,58 @@ in
       description = "Allowed flows. Everything else entering from the interface is dropped.";
     };
 
+    input = lib.mkOption {
+      type = lib.types.listOf (
+        lib.types.submodule {
+          options = {
+            name = lib.mkOption {
+              type = lib.types.str;
+              example = "ingress-resolver";
+              description = "What the rule opens; shown (sanitised) in its comment.";
+            };
+            interface = lib.mkOption {
+              type = lib.types.str;
+              default = cfg.interface;
+              defaultText = lib.literalExpression "config.hearth.allowlist.interface";
+              description = "The interface the packets come in on.";
+            };
+            from = lib.mkOption {
+              type = lib.types.listOf lib.types.str;
+              example = [ "10.69.222.0/24" ];
+              description = "Source IPv4 addresses or CIDRs.";
+            };
+            to = lib.mkOption {
+              type = lib.types.listOf lib.types.str;
+              example = [ "10.69.222.3" ];
+              description = "This host's addresses the rule opens.";
+            };
+            proto = lib.mkOption {
+              type = lib.types.listOf (
+                lib.types.enum [
+                  "tcp"
+                  "udp"
+                ]
+              );
+              description = "Protocols.";
+            };
+            ports = lib.mkOption {
+              type = lib.types.listOf lib.types.str;
+              example = [ "53" ];
+              description = "Ports, each `N` or a range `N-M`.";
+            };
+          };
+        }
+      );
+      default = [ ];
+      description = ''
+        Services on this host that other areas open to VPN clients (the
+        ingress's resolver: 53/tcp+udp). Each becomes one accept rule in
+        NixOS's firewall input chain
+        ({option}`networking.firewall.extraInputRules`, rendered by
+        `lib.allowlist.inputRules`).
+      '';
+    };
+
     log = {
       enable = lib.mkOption {
         type = lib.types.bool;
@@ -158,6 +210,12 @@ in
     # networking.nftables.enable (bool) and .tables.<name>.{family (enum incl.
     # "inet"), content (lines)}; checkRuleset (bool, default true) stays on.
     # nixpkgs nixos/modules/services/networking/nftables.nix (2023-2025).
+    # networking.firewall.extraInputRules (lines; nftables firewall only):
+    # nixpkgs nixos/modules/services/networking/firewall-nftables.nix
+    # (stored copy, 2025). An accept there is what lets a packet in; the
+    # hearth table's input chain (policy accept) cannot.
+    networking.firewall.extraInputRules = lib.mkIf (cfg.input != [ ]) (render.inputRules cfg);
+
     networking.nftables = {
       enable = true;
       tables.hearth = {

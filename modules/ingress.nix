@@ -42,6 +42,64 @@ let
   basicSecrets = lib.unique (lib.filter (x: x != null) (map (s: s.auth.basicSecret) cfg.sites));
 
   str = lib.types.str;
+  resolverOpts = {
+    options = {
+      address = lib.mkOption {
+        type = str;
+        example = "10.69.222.3";
+        description = "The gateway's VPN address, where unbound listens.";
+      };
+      port = lib.mkOption {
+        type = lib.types.port;
+        default = 53;
+        description = "The port it listens on.";
+      };
+      interface = lib.mkOption {
+        type = str;
+        example = "hearth0";
+        description = "The WireGuard interface VPN clients' queries arrive on.";
+      };
+      allow = lib.mkOption {
+        type = lib.types.listOf str;
+        example = [ "10.69.222.0/24" ];
+        description = "Networks allowed to query (unbound's access-control; everyone else is refused).";
+      };
+      zones = lib.mkOption {
+        type = lib.types.listOf str;
+        example = [
+          "home.example.net"
+          "lan.home.example.net"
+        ];
+        description = "The name spaces (VPN and LAN).";
+      };
+      records = lib.mkOption {
+        type = lib.types.listOf (
+          lib.types.submodule {
+            options = {
+              name = lib.mkOption {
+                type = str;
+                example = "grafana.home.example.net";
+                description = "A site's name.";
+              };
+              address = lib.mkOption {
+                type = str;
+                example = "10.69.13.10";
+                description = "The ingress's address.";
+              };
+            };
+          }
+        );
+        default = [ ];
+        description = "One A record per site.";
+      };
+      forward = lib.mkOption {
+        type = lib.types.listOf str;
+        default = [ ];
+        example = [ "10.69.13.5" ];
+        description = "Resolvers other names go to (the LAN's); empty: other names are refused.";
+      };
+    };
+  };
   siteOpts = {
     options = {
       name = lib.mkOption {
@@ -233,9 +291,43 @@ in
       default = [ ];
       description = "What is served, by name.";
     };
+    resolver = lib.mkOption {
+      type = lib.types.nullOr (lib.types.submodule resolverOpts);
+      default = null;
+      description = ''
+        On the wireguard-gateway (`[ingress] resolver = "gateway"`): an
+        unbound at its VPN address that answers every site's name with the
+        ingress's address for VPN clients, and forwards other names to
+        `forward` (refuses them when empty). Independent of
+        {option}`hearth.ingress.enable` (the proxy), which is off on a gateway
+        that is not the ingress.
+      '';
+    };
   };
 
-  config = lib.mkIf cfg.enable (
+  config = lib.mkMerge [
+    (lib.mkIf (cfg.resolver != null) {
+      assertions = [
+        {
+          assertion = config.hearth.allowlist.enable;
+          message = "hearth.ingress.resolver: the input rule that lets VPN clients reach it on 53 is rendered by hearth.allowlist; enable hearth.allowlist (`hearth render` sets it on the gateway).";
+        }
+      ];
+      # services.unbound.{enable, settings (freeform attrs of str/int/bool/
+      # lists/attrs, written verbatim by toConf), resolveLocalQueries (bool,
+      # default true)}: nixpkgs nixos/modules/services/networking/unbound.nix
+      # (stored copy with settings.server.define-tag, 2024/2025). The
+      # module's own server defaults (interface, access-control) are
+      # mkDefault, so ours replace them.
+      services.unbound = {
+        enable = true;
+        settings = render.unbound cfg.resolver;
+        # It listens on the VPN address only: the gateway keeps its own resolv.conf.
+        resolveLocalQueries = false;
+      };
+      hearth.allowlist.input = [ (render.resolverInput cfg.resolver) ];
+    })
+    (lib.mkIf cfg.enable (
     lib.mkMerge [
       {
         assertions = [
@@ -351,5 +443,6 @@ in
         };
       })
     ]
-  );
+  ))
+  ];
 }

@@ -32,6 +32,8 @@
 #   nixos/modules/services/networking/firewall-nftables.nix (extraInputRules)
 #   nixos/modules/services/networking/firewall-iptables.nix (extraCommands)
 #   (no services.promtail: nixpkgs PR 505055 removed it before 26.05)
+#   nixos/modules/services/networking/unbound.nix (2024/2025: settings,
+#     resolveLocalQueries; the ingress's resolver on the gateway)
 #   nixos/modules/services/web-servers/caddy/default.nix (2025: configFile,
 #     user, group, environmentFile)
 #   nixos/modules/services/web-servers/traefik.nix (the staticConfigOptions /
@@ -934,6 +936,52 @@ in
     systemd.services = mkOption {
       type = types.attrsOf (types.submodule service);
       default = { };
+    };
+
+    # nixos/modules/services/networking/unbound.nix (stored copy with
+    # settings.server.define-tag and `lib.` prefixes, 2024/2025; the
+    # RFC 42 `settings` layout since 21.05): enable, resolveLocalQueries,
+    # settings = submodule { freeformType = ...; remote-control.control-enable }.
+    services.unbound.enable = mkOption {
+      type = types.bool;
+      default = false;
+    };
+    services.unbound.resolveLocalQueries = mkOption {
+      type = types.bool;
+      default = true;
+    };
+    services.unbound.settings = mkOption {
+      default = { };
+      type = types.submodule {
+        freeformType =
+          let
+            validSettingsPrimitiveTypes = types.oneOf [
+              types.int
+              types.str
+              types.bool
+              types.float
+            ];
+            validSettingsTypes = types.oneOf [
+              validSettingsPrimitiveTypes
+              (types.listOf validSettingsPrimitiveTypes)
+            ];
+            settingsType = types.oneOf [
+              types.str
+              (types.attrsOf validSettingsTypes)
+            ];
+          in
+          types.attrsOf (
+            types.oneOf [
+              settingsType
+              (types.listOf settingsType)
+            ]
+          );
+        options.remote-control.control-enable = mkOption {
+          type = types.bool;
+          default = false;
+          internal = true;
+        };
+      };
     };
 
     services.caddy.enable = mkOption {

@@ -1314,4 +1314,39 @@ in
     }
   ]
 )
+# --- the ingress's resolver (hosts/extgw01/hearth.nix of the example) --------
+++ (
+  let
+    gwHost = import ../../hosts/extgw01/hearth.nix;
+    gw = eval [ gwHost ];
+    res = gwHost.hearth.ingress.resolver;
+    rendered = render.ingress.unbound res;
+  in
+  [
+    {
+      name = "ingress resolver: unbound on the gateway with the renderer's settings; the proxy stays off";
+      expr = {
+        inherit (gw.services.unbound) enable resolveLocalQueries;
+        inherit (gw.services.unbound.settings) server forward-zone;
+        caddy = gw.services.caddy.enable;
+      };
+      expected = {
+        enable = true;
+        resolveLocalQueries = false;
+        inherit (rendered) server forward-zone;
+        caddy = false;
+      };
+    }
+    {
+      name = "ingress resolver: NixOS's firewall lets VPN clients reach it on 53 (the allowlist's input rule)";
+      expr = lib.hasInfix (render.allowlist.inputRules { input = [ (render.ingress.resolverInput res) ]; }) gw.networking.firewall.extraInputRules;
+      expected = true;
+    }
+    {
+      name = "ingress resolver: without the allowlist it is refused with the fix";
+      expr = failedAssertions (eval [ (gwHost // { hearth = gwHost.hearth // { allowlist = gwHost.hearth.allowlist // { enable = false; }; }; }) ]);
+      expected = [ "hearth.ingress.resolver: the input rule that lets VPN clients reach it on 53 is rendered by hearth.allowlist; enable hearth.allowlist (`hearth render` sets it on the gateway)." ];
+    }
+  ]
+)
 ++ lib.concatMap hostTests hostNames

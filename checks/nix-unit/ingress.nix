@@ -3,6 +3,27 @@
 let
   lib = import ../../modules/lib;
   r = lib.ingress;
+  res = {
+    address = "10.69.222.3";
+    port = 53;
+    interface = "hearth0";
+    allow = [ "10.69.222.0/24" ];
+    zones = [
+      "home.example.net"
+      "lan.home.example.net"
+    ];
+    records = [
+      {
+        name = "grafana.home.example.net";
+        address = "10.69.13.10";
+      }
+      {
+        name = "grafana.lan.home.example.net";
+        address = "10.69.13.10";
+      }
+    ];
+    forward = [ ];
+  };
   cfg = {
     enable = true;
     backend = "caddy";
@@ -302,6 +323,121 @@ in
       *.home.example.net. 300 IN A 10.69.13.10
       *.lan.home.example.net. 300 IN A 10.69.13.10
     '';
+  }
+  # ---- the gateway's resolver (unbound) -------------------------------------
+  {
+    name = "resolver: names only (no forward): static name spaces, everything else refused";
+    expr = r.unbound res;
+    expected = {
+      server = {
+        interface = [ "10.69.222.3" ];
+        port = 53;
+        access-control = [ "10.69.222.0/24 allow" ];
+        local-zone = [
+          "\"home.example.net.\" static"
+          "\"lan.home.example.net.\" static"
+          "\".\" refuse"
+        ];
+        local-data = [
+          "\"grafana.home.example.net. 300 IN A 10.69.13.10\""
+          "\"grafana.lan.home.example.net. 300 IN A 10.69.13.10\""
+        ];
+        hide-identity = true;
+        hide-version = true;
+      };
+    };
+  }
+  {
+    name = "resolver: with forward: transparent name spaces (host records not shadowed), the rest forwarded";
+    expr = r.unboundConf (r.unbound (res // { forward = [ "10.69.13.5" "10.69.13.6" ]; }));
+    expected = ''
+      server:
+        access-control: 10.69.222.0/24 allow
+        domain-insecure: "home.example.net."
+        domain-insecure: "lan.home.example.net."
+        hide-identity: yes
+        hide-version: yes
+        interface: 10.69.222.3
+        local-data: "grafana.home.example.net. 300 IN A 10.69.13.10"
+        local-data: "grafana.lan.home.example.net. 300 IN A 10.69.13.10"
+        local-zone: "home.example.net." transparent
+        local-zone: "lan.home.example.net." transparent
+        port: 53
+      forward-zone:
+        forward-addr: 10.69.13.5
+        forward-addr: 10.69.13.6
+        name: .
+    '';
+  }
+  {
+    name = "resolver: the allowlist input rule that opens 53 to the VPN on the wg interface";
+    expr = lib.allowlist.inputRules { input = [ (r.resolverInput res) ]; };
+    expected = "iifname \"hearth0\" ip saddr { 10.69.222.0/24 } ip daddr { 10.69.222.3 } meta l4proto { tcp, udp } th dport { 53 } accept comment \"ingress-resolver\"\n";
+  }
+  {
+    name = "resolver: no input rules, no text";
+    expr = lib.allowlist.inputRules { input = [ ]; };
+    expected = "";
+  }
+  {
+    name = "throws: a resolver record name that would close the quote";
+    throws = r.unbound (res // { records = [ { name = "x.home.example.net. A 1.2.3.4\"\nlocal-zone: \"."; address = "10.69.13.10"; } ]; });
+    message = "hearth.ingress.resolver.records.name";
+  }
+  {
+    name = "throws: a resolver record outside the name spaces";
+    throws = r.unbound (res // { records = [ { name = "grafana.example.org"; address = "10.69.13.10"; } ]; });
+    message = "is under none of hearth.ingress.resolver.zones";
+  }
+  {
+    name = "throws: a resolver record address that is not an address";
+    throws = r.unbound (res // { records = [ { name = "grafana.home.example.net"; address = "10.69.13.0/24"; } ]; });
+    message = "hearth.ingress.resolver.records.address";
+  }
+  {
+    name = "throws: a resolver zone that is not a DNS name";
+    throws = r.unbound (res // { zones = [ "home.example.net. static\nlocal-zone: ." ]; });
+    message = "hearth.ingress.resolver.zones";
+  }
+  {
+    name = "throws: a resolver listen address with a newline";
+    throws = r.unbound (res // { address = "10.69.222.3\ninterface: 0.0.0.0"; });
+    message = "hearth.ingress.resolver.address";
+  }
+  {
+    name = "throws: a resolver allow entry that is not a CIDR";
+    throws = r.unbound (res // { allow = [ "0.0.0.0/0 allow\naccess-control: ::/0" ]; });
+    message = "hearth.ingress.resolver.allow";
+  }
+  {
+    name = "throws: a resolver forward address that is not an address";
+    throws = r.unbound (res // { forward = [ "1.1.1.1@853#x" ]; });
+    message = "hearth.ingress.resolver.forward";
+  }
+  {
+    name = "throws: a resolver port out of range";
+    throws = r.unbound (res // { port = 0; });
+    message = "hearth.ingress.resolver.port";
+  }
+  {
+    name = "throws: a resolver interface that is not an interface name";
+    throws = r.resolverInput (res // { interface = "wg0\" accept"; });
+    message = "hearth.ingress.resolver.interface";
+  }
+  {
+    name = "throws: an input rule with no source";
+    throws = lib.allowlist.inputRules { input = [ ((r.resolverInput res) // { from = [ ]; }) ]; };
+    message = "hearth.allowlist.input.0.from: empty";
+  }
+  {
+    name = "throws: an input rule with a bad protocol";
+    throws = lib.allowlist.inputRules { input = [ ((r.resolverInput res) // { proto = [ "icmp" ]; }) ]; };
+    message = "hearth.allowlist.input.0.proto";
+  }
+  {
+    name = "throws: unboundConf of a value that is no setting";
+    throws = r.unboundConf { server = { x = null; }; };
+    message = "unboundConf: x";
   }
   # ---- throws: every string that reaches a config is checked --------------
   {

@@ -10,9 +10,16 @@
 #   ca 10.69.13.2 (pebble :14000, challtestsrv dns :53, mgmt :8055)
 #   ingress 10.69.13.10 (traefik)   backend 10.69.13.11 (:3000, :8989)
 #   admin 10.69.13.21 (allowed)     other 10.69.13.22 (denied)
+#
+# The resolver (`[ingress] resolver = "gateway"`): the gateway (LAN
+# 10.69.13.1, "internet" 192.168.1.1, VPN 10.69.222.1) runs unbound with
+# hearth.ingress.resolver; a WireGuard laptop (192.168.1.2, VPN 10.69.222.10)
+# resolves the sites' names through the tunnel (UDP and TCP: NixOS's
+# firewall opens 53 on hearth0 only, by the allowlist's input rule); other
+# names are refused; the LAN gets no answer.
 { lib, ... }:
 let
-  inherit (import ./lib.nix { inherit lib; }) secret address;
+  inherit (import ./lib.nix { inherit lib; }) keys secret address noMasquerade;
   domain = "home.test";
   wfeCert = ./test-keys/pebble-wfe-TEST-ONLY.pem;
   wfeKey = ./test-keys/pebble-wfe-TEST-ONLY.key;
@@ -149,10 +156,104 @@ in
         );
       };
 
-    admin = {
-      imports = [ (address "eth1" "10.69.13.21") ];
-      virtualisation.vlans = [ 1 ];
+    admin =
+      { pkgs, ... }:
+      {
+        imports = [ (address "eth1" "10.69.13.21") ];
+        virtualisation.vlans = [ 1 ];
+        environment.systemPackages = [ pkgs.dnsutils ];
+      };
+
+    gateway = {
+      imports = [
+        (address "eth1" "10.69.13.1")
+        (address "eth2" "192.168.1.1")
+      ];
+      virtualisation.vlans = [
+        1
+        2
+      ];
+      age.secrets.hearth-wireguard-key = secret ./test-keys/wg-gateway-TEST-ONLY.age;
+      hearth.wireguard = {
+        enable = true;
+        interface = "hearth0";
+        role = "gateway";
+        addresses = [ "10.69.222.1/32" ];
+        listenPort = 51820;
+        mtu = 1420;
+        privateKeySecret = "hearth-wireguard-key";
+        forwarding = true;
+        masquerade = noMasquerade;
+        peers = [
+          {
+            name = "laptop";
+            publicKey = keys.admin;
+            allowedIPs = [ "10.69.222.10/32" ];
+            endpoint = null;
+            persistentKeepalive = null;
+            presharedKeySecret = null;
+          }
+        ];
+      };
+      hearth.allowlist = {
+        enable = true;
+        interface = "hearth0";
+        sources = { };
+        rules = [ ];
+      };
+      # What `hearth render` writes on the gateway (hosts/extgw01/hearth.nix).
+      hearth.ingress.resolver = {
+        address = "10.69.222.1";
+        port = 53;
+        interface = "hearth0";
+        allow = [ "10.69.222.0/24" ];
+        zones = [
+          domain
+          "lan.${domain}"
+        ];
+        records = [
+          {
+            name = "grafana.${domain}";
+            address = "10.69.13.10";
+          }
+          {
+            name = "grafana.lan.${domain}";
+            address = "10.69.13.10";
+          }
+        ];
+        forward = [ ];
+      };
     };
+
+    laptop =
+      { pkgs, ... }:
+      {
+        imports = [ (address "eth1" "192.168.1.2") ];
+        virtualisation.vlans = [ 2 ];
+        environment.systemPackages = [ pkgs.dnsutils ];
+        age.secrets.hearth-wireguard-key = secret ./test-keys/wg-admin-TEST-ONLY.age;
+        hearth.wireguard = {
+          enable = true;
+          interface = "hearth0";
+          role = "client";
+          addresses = [ "10.69.222.10/32" ];
+          listenPort = null;
+          mtu = 1420;
+          privateKeySecret = "hearth-wireguard-key";
+          forwarding = false;
+          masquerade = noMasquerade;
+          peers = [
+            {
+              name = "gateway";
+              publicKey = keys.gateway;
+              allowedIPs = [ "10.69.222.0/24" ];
+              endpoint = "192.168.1.1:51820";
+              persistentKeepalive = 25;
+              presharedKeySecret = null;
+            }
+          ];
+        };
+      };
     other = {
       imports = [ (address "eth1" "10.69.13.22") ];
       virtualisation.vlans = [ 1 ];
@@ -203,6 +304,22 @@ in
         admin.succeed(
             "curl -sI --resolve grafana.${domain}:80:10.69.13.10 http://grafana.${domain}/ | grep -i '^location: https://grafana.${domain}/'"
         )
+
+    with subtest("the gateway's resolver: VPN clients resolve the names through the tunnel"):
+        gateway.wait_for_unit("unbound.service")
+        laptop.wait_for_unit("wireguard-hearth0.service")
+        for name in ("grafana.${domain}", "grafana.lan.${domain}"):
+            laptop.wait_until_succeeds(f"dig +time=2 +tries=1 +short @10.69.222.1 {name} A | grep -x 10.69.13.10", timeout=60)
+        # TCP too (the input rule opens both).
+        laptop.succeed("dig +tcp +short @10.69.222.1 grafana.${domain} A | grep -x 10.69.13.10")
+        # Not an open resolver: another name is refused, an unserved one in the space is NXDOMAIN.
+        laptop.succeed("dig @10.69.222.1 example.org A | grep -q 'status: REFUSED'")
+        laptop.succeed("dig @10.69.222.1 nope.${domain} A | grep -q 'status: NXDOMAIN'")
+        # The gateway's own resolv.conf is not pointed at it (it listens on the VPN only).
+        gateway.fail("grep -q '^nameserver 127.0.0.1' /etc/resolv.conf")
+        # The LAN side: NixOS's firewall opens 53 on hearth0 only, so no answer.
+        admin.succeed("ip route replace 10.69.222.1/32 via 10.69.13.1")
+        admin.fail("dig +time=2 +tries=1 +short @10.69.222.1 grafana.${domain} A | grep -q 10.69.13.10")
 
     with subtest("neither the password nor the hash is in the store"):
         ingress.fail("grep -rl 'TEST-ONLY-vm-password' /nix/store --include='*' 2>/dev/null | head -1 | grep .")

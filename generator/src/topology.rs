@@ -371,13 +371,29 @@ pub fn client_config(inv: &Inventory, peer: &str, private_key: &str, psk: Option
     s.push_str(&format!("PrivateKey = {private_key}\n"));
     s.push_str(&format!("Address = {addr}/32\n"));
     s.push_str(&format!("MTU = {}\n", inv.wireguard.mtu));
-    let resolvers: Vec<String> = inv.network.resolvers.iter().map(|r| r.to_string()).collect();
+    // With the ingress's resolver on, the gateway answers (the web services'
+    // names itself, everything else through the LAN resolvers).
+    let resolvers: Vec<String> = match crate::area::ingress::resolver_address(inv) {
+        Some(gw) => vec![gw.to_string()],
+        None => inv.network.resolvers.iter().map(|r| r.to_string()).collect(),
+    };
     if !resolvers.is_empty() {
         match p.kind {
             // systemd-resolved: the LAN resolvers answer only for the home
             // domain (a routing domain), everything else stays local.
             PeerKind::Laptop => {
-                s.push_str(&format!("PostUp = resolvectl dns %i {}; resolvectl domain %i ~{}\n", resolvers.join(" "), inv.network.domain));
+                // The ingress's name spaces too, when the gateway serves them
+                // and they are not under the home domain.
+                let mut domains = vec![inv.network.domain.clone()];
+                if crate::area::ingress::resolver_address(inv).is_some() {
+                    for d in [crate::area::ingress::vpn_domain(inv), crate::area::ingress::lan_domain(inv)] {
+                        if !domains.iter().any(|x| d == *x || d.ends_with(&format!(".{x}"))) {
+                            domains.push(d);
+                        }
+                    }
+                }
+                let routing: Vec<String> = domains.iter().map(|d| format!("~{d}")).collect();
+                s.push_str(&format!("PostUp = resolvectl dns %i {}; resolvectl domain %i {}\n", resolvers.join(" "), routing.join(" ")));
                 s.push_str("PostDown = resolvectl revert %i\n");
             }
             // Phones use the LAN resolvers for every query.

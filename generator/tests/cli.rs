@@ -267,9 +267,11 @@ fn peer_config_is_a_valid_wg_quick_file_for_wg() {
         assert!(s.contains("AllowedIPs = 10.69.222.0/24, 10.69.13.0/24"), "{s}");
     }
     let phone = hearth(t.path()).args(["peer", "config", "phone"]).assert().success().get_output().stdout.clone();
-    assert!(String::from_utf8(phone).unwrap().contains("DNS = 10.69.13.5, 10.69.13.6, home.2rjus.net"));
+    // The example has `[ingress] resolver = "gateway"`: extgw01's VPN address
+    // (its unbound forwards other names to network.resolvers).
+    assert!(String::from_utf8(phone).unwrap().contains("DNS = 10.69.222.3, home.2rjus.net"));
     let laptop = hearth(t.path()).args(["peer", "config", "laptop"]).assert().success().get_output().stdout.clone();
-    assert!(String::from_utf8(laptop).unwrap().contains("resolvectl domain %i ~home.2rjus.net"));
+    assert!(String::from_utf8(laptop).unwrap().contains("resolvectl dns %i 10.69.222.3; resolvectl domain %i ~home.2rjus.net\n"));
 }
 
 #[test]

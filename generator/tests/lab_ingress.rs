@@ -1,7 +1,8 @@
 //! The ingress on real programs, without the full port scan: the example
 //! brought up in namespaces, then only the ingress's lab stage (pebble +
 //! pebble-challtestsrv as CA and DNS, lego DNS-01, caddy with the rendered
-//! Caddyfile, curl by name from every client through the tunnel). Every
+//! Caddyfile, curl by name from every client through the tunnel; the
+//! gateway's unbound asked by every client with dig). Every
 //! check must pass and nothing may be left behind.
 
 mod lab_common;
@@ -9,7 +10,7 @@ mod lab_common;
 #[test]
 fn web_services_by_name_with_the_allow_lists_and_acme_certificates() {
     skip_unless_lab!();
-    for (tool, pkg) in [("caddy", "caddy"), ("pebble", "pebble"), ("lego", "lego"), ("curl", "curl"), ("openssl", "openssl")] {
+    for (tool, pkg) in [("caddy", "caddy"), ("pebble", "pebble"), ("lego", "lego"), ("curl", "curl"), ("openssl", "openssl"), ("unbound", "unbound"), ("dig", "dnsutils")] {
         if hearth::lab::which(tool).is_none() {
             println!("SKIPPED: {tool} missing (Debian: {pkg})");
             return;
@@ -52,4 +53,16 @@ fn web_services_by_name_with_the_allow_lists_and_acme_certificates() {
     assert!(seen(&|c| c.from == "laptop" && c.seen == "401") >= 1, "nzbget asks for a password");
     assert!(seen(&|c| c.from == "laptop" && c.seen.starts_with("200 hearth-lab backend nzbget-jail")) >= 1, "with the password it answers");
     assert!(seen(&|c| c.name.contains("from the LAN") && c.seen.starts_with("200")) >= 1);
+    // The gateway's resolver (`[ingress] resolver = "gateway"` in the example):
+    // both clients resolve a name of each name space to the ingress, the LAN
+    // is refused, and without the rendered input rule nothing gets through.
+    for client in ["laptop", "phone"] {
+        assert_eq!(seen(&|c| c.from == client && c.name.starts_with("dig @") && c.seen == "NOERROR 10.69.13.10"), 2, "{client}: {names:?}");
+    }
+    assert_eq!(seen(&|c| c.name.contains("(access-control)") && c.seen == "REFUSED (no A record)"), 1, "{names:?}");
+    assert_eq!(seen(&|c| c.name.starts_with("dig @") && c.seen == "no A record"), 2, "{names:?}");
+    assert_eq!(seen(&|c| c.name.ends_with("without the input rule") && c.seen.starts_with("TIMEOUT")), 1, "{names:?}");
+    // The names-only variant (no network.resolvers): NXDOMAIN inside a name space, REFUSED outside.
+    assert_eq!(seen(&|c| c.name.ends_with("(names only)") && c.ok), 3, "{names:?}");
+    assert!(seen(&|c| c.name.ends_with("(names only)") && c.seen == "REFUSED (no A record)") == 1);
 }

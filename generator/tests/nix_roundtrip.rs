@@ -451,3 +451,48 @@ fn ingress_strings_that_pass_reach_caddy_exactly() {
         assert!(all.iter().any(|s| s == u), "{u} not in {json}");
     }
 }
+
+// ---- the gateway's resolver: a name space or a site's name that reaches
+// unbound.conf's quoted `local-zone` / `local-data` is one the Rust
+// validator (`is_hostname`, what `hearth check` applies to vpn_domain,
+// lan_domain and `<subdomain>.<domain>`) accepts, and only such.
+
+fn resolver_accepts(names: &[String]) -> Vec<bool> {
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("modules/lib/ingress.nix");
+    let items: Vec<String> = names
+        .iter()
+        .map(|n| {
+            let z = nix::print(&Value::str(n.clone()));
+            let rec = nix::print(&Value::str(format!("grafana.{n}")));
+            format!(
+                "(builtins.tryEval (builtins.deepSeq (r.unboundConf (r.unbound {{ address = \"10.1.0.1\"; port = 53; interface = \"hearth0\"; allow = [ \"10.1.0.0/24\" ]; zones = [ {z} ]; records = [ {{ name = {rec}; address = \"10.0.0.10\"; }} ]; forward = [ ]; }})) true)).success"
+            )
+        })
+        .collect();
+    let expr = format!("let r = import {}; in [ {} ]", lib.display(), items.join("\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("e.nix");
+    std::fs::write(&f, expr).unwrap();
+    let out = Command::new("nix-instantiate").args(["--eval", "--strict", "--json"]).arg(&f).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+
+    #[test]
+    fn resolver_validator_and_renderer_agree_on_hostile_names(batch in prop::collection::vec(url_like(), 1..16)) {
+        use hearth::area::ingress::is_hostname;
+        if !have_nix() {
+            println!("SKIPPED: nix-instantiate missing (Debian: nix-bin)");
+            return Ok(());
+        }
+        let names: Vec<String> = batch.iter().map(|x| x.replace('\0', "")).chain(["home.example.net".to_string(), "x\" static\nlocal-zone: \".".to_string()]).collect();
+        let got = resolver_accepts(&names);
+        for (n, ok) in names.iter().zip(got) {
+            // The site's name `grafana.<n>` must be a hostname too (length).
+            prop_assert_eq!(is_hostname(n) && is_hostname(&format!("grafana.{n}")), ok, "name space {:?}", n);
+        }
+    }
+}

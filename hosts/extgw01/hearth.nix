@@ -225,6 +225,59 @@
       }
     ];
   };
+  hearth.ingress = {
+    enable = false;
+    resolver = {
+      address = "10.69.222.3";
+      port = 53;
+      interface = "hearth0";
+      allow = [ "10.69.222.0/24" ];
+      zones = [ "home.2rjus.net" "lan.home.2rjus.net" ];
+      records = [
+        {
+          name = "grafana.home.2rjus.net";
+          address = "10.69.13.10";
+        }
+        {
+          name = "grafana.lan.home.2rjus.net";
+          address = "10.69.13.10";
+        }
+        {
+          name = "jellyfin.home.2rjus.net";
+          address = "10.69.13.10";
+        }
+        {
+          name = "jellyfin.lan.home.2rjus.net";
+          address = "10.69.13.10";
+        }
+        {
+          name = "nzbget.home.2rjus.net";
+          address = "10.69.13.10";
+        }
+        {
+          name = "nzbget.lan.home.2rjus.net";
+          address = "10.69.13.10";
+        }
+        {
+          name = "radarr.home.2rjus.net";
+          address = "10.69.13.10";
+        }
+        {
+          name = "radarr.lan.home.2rjus.net";
+          address = "10.69.13.10";
+        }
+        {
+          name = "sonarr.home.2rjus.net";
+          address = "10.69.13.10";
+        }
+        {
+          name = "sonarr.lan.home.2rjus.net";
+          address = "10.69.13.10";
+        }
+      ];
+      forward = [ "10.69.13.5" "10.69.13.6" ];
+    };
+  };
   hearth.notify = {
     enable = true;
     kind = "ntfy";

@@ -180,6 +180,7 @@
         };
       }
     ];
+    resolver = null;
   };
   hearth.notify = {
     enable = true;

@@ -31,6 +31,12 @@
 # rate-limited per source address; every other input packet is left to
 # NixOS's firewall (policy accept here).
 #
+# Input rules (cfg.input, what other areas open on this host, e.g. the
+# ingress's resolver on 53): `inputRules cfg` -> lines for NixOS's
+# `networking.firewall.extraInputRules` (the nftables firewall's input chain,
+# where an accept lets the packet in), one rule each:
+#   iifname "<if>" ip saddr { ... } ip daddr { ... } meta l4proto { tcp, udp } th dport { 53 } accept comment "<name>"
+#
 # Nothing from the inventory reaches the text unchecked: addresses and ports
 # are parsed (throw on anything else), set and chain names are generated
 # indices, and names only appear inside `comment "..."` after everything but
@@ -354,7 +360,27 @@ let
       )
     )
     + "}\n";
+  inputRules =
+    cfg:
+    let
+      rules = h.checkList "hearth.allowlist.input" (cfg.input or [ ]);
+      one =
+        i: r:
+        let
+          what = "hearth.allowlist.input.${toString i}";
+          set = l: "{ ${concatStringsSep ", " l} }";
+          protos = map (checkProto "${what}.proto") (h.checkList "${what}.proto" r.proto);
+          ports = map (p: h.fmtPort (h.parsePort "${what}.ports" p)) (h.checkList "${what}.ports" r.ports);
+          nonEmpty = w: l: if l == [ ] then throw "hearth: ${what}.${w}: empty (the rule would match nothing)" else l;
+        in
+        "iifname \"${h.checkIfName "${what}.interface" r.interface}\""
+        + " ip saddr ${set (nonEmpty "from" (h.addressUnion "${what}.from" r.from))}"
+        + " ip daddr ${set (nonEmpty "to" (h.addressUnion "${what}.to" r.to))}"
+        + " meta l4proto ${set (nonEmpty "proto" protos)}"
+        + " th dport ${set (nonEmpty "ports" ports)} accept${comment r.name}";
+    in
+    concatStringsSep "" (genList (i: one i (elemAt rules i) + "\n") (length rules));
 in
 {
-  inherit allowlistContent allowlistRuleset;
+  inherit allowlistContent allowlistRuleset inputRules;
 }

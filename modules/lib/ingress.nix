@@ -14,6 +14,12 @@
 # traefik { cfg; secretPath; certDir; } -> the dynamic configuration attrset.
 # legoArgs cfg cert -> lego's argument list for `lego ... run` of one cert.
 # dnsRecords cfg -> the records each name space needs (text).
+# unbound res -> `services.unbound.settings` of the gateway's resolver
+#   (res = hearth.ingress.resolver): every site's name -> the ingress address.
+# unboundConf settings -> the unbound.conf text nixpkgs' unbound module writes
+#   from those settings (the lab runs Debian's unbound on it; preview).
+# resolverInput res -> the allowlist's input rule (hearth.allowlist.input)
+#   that lets VPN clients reach the resolver on 53/tcp+udp.
 let
   inherit (builtins)
     concatLists
@@ -427,6 +433,131 @@ let
       ) (h.checkList "hearth.ingress.certificates" cfg.certificates)
     )
     + "\n";
+  # ---- Resolver (unbound on the gateway) -------------------------------------
+  #
+  # res = hearth.ingress.resolver = { address; port; interface; allow; zones;
+  # records = [ { name; address; } ]; forward; }. Each site's name is a
+  # `local-data` A record of its name space's `local-zone`. Without `forward`
+  # the resolver answers those names only: the name spaces are `static`
+  # (other names under them: NXDOMAIN) and every other name is refused (not
+  # an open resolver). With `forward` (the LAN resolvers) the name spaces are
+  # `transparent` (a host record the LAN resolvers hold is not shadowed) and
+  # everything else is forwarded to them, so a client can use the gateway as
+  # its only resolver. Names are hostnameRe and addresses are parsed before
+  # they are quoted, so no string can close a quote or start a new line.
+  resolverOf =
+    res:
+    let
+      what = "hearth.ingress.resolver";
+      addr = w: a: h.fmtAddr (h.parseCidr w (if isString a && match "[0-9.]+" a != null then a else throw "hearth: ${w}: ${show a} is not an IPv4 address")).s;
+      zones = map (checkHostname "${what}.zones") (h.checkList "${what}.zones" res.zones);
+      under = n: builtins.any (z: n == z || match ".*\\.${builtins.replaceStrings [ "." ] [ "\\." ] z}" n != null) zones;
+      records = map (
+        r:
+        let
+          n = checkHostname "${what}.records.name" r.name;
+        in
+        {
+          name = if under n then n else throw "hearth: ${what}.records.name: ${show n} is under none of ${what}.zones";
+          address = addr "${what}.records.address" r.address;
+        }
+      ) (h.checkList "${what}.records" res.records);
+    in
+    {
+      address = addr "${what}.address" res.address;
+      port = h.checkInt "${what}.port" 1 65535 res.port;
+      interface = h.checkIfName "${what}.interface" res.interface;
+      allow = map (a: builtins.seq (h.parseCidr "${what}.allow" a) a) (h.checkList "${what}.allow" res.allow);
+      inherit zones records;
+      forward = map (addr "${what}.forward") (h.checkList "${what}.forward" res.forward);
+    };
+
+  unbound =
+    res:
+    let
+      v = resolverOf res;
+      only = v.forward == [ ];
+    in
+    builtins.deepSeq v (
+      {
+        server = {
+          interface = [ v.address ];
+          port = v.port;
+          access-control = map (a: "${a} allow") v.allow;
+          local-zone =
+            map (z: "\"${z}.\" ${if only then "static" else "transparent"}") v.zones
+            ++ (if only then [ "\".\" refuse" ] else [ ]);
+          local-data = map (x: "\"${x.name}. 300 IN A ${x.address}\"") v.records;
+          hide-identity = true;
+          hide-version = true;
+        }
+        # Forwarded names of a name space come from the LAN resolvers' own
+        # (unsigned) copy of it: NixOS's unbound validates DNSSEC
+        # (auto-trust-anchor-file), which would call a signed public
+        # parent's delegation bogus. A split-horizon zone is insecure.
+        // (if only then { } else { domain-insecure = map (z: "\"${z}.\"") v.zones; });
+      }
+      // (
+        if only then
+          { }
+        else
+          {
+            forward-zone = [
+              {
+                name = ".";
+                forward-addr = v.forward;
+              }
+            ];
+          }
+      )
+    );
+
+  # nixpkgs' toConf (nixos/modules/services/networking/unbound.nix): `server:`
+  # first, keys in attribute order, lists repeat the key, bools yes/no,
+  # strings as they are, attrsets open an indented clause.
+  unboundConf =
+    settings:
+    let
+      opt = indent: n: v: "${indent}${n}: ${v}";
+      toConf =
+        indent: n: v:
+        if builtins.isInt v then
+          opt indent n (toString v)
+        else if builtins.isBool v then
+          opt indent n (if v then "yes" else "no")
+        else if isString v then
+          opt indent n v
+        else if isList v then
+          concatStringsSep "\n" (map (toConf indent n) v)
+        else if builtins.isAttrs v then
+          concatStringsSep "\n" ([ "${indent}${n}:" ] ++ map (k: toConf "${indent}  " k v.${k}) (builtins.attrNames v))
+        else
+          throw "hearth: unboundConf: ${n}: ${show v} is not a setting";
+      rest = builtins.removeAttrs settings [ "server" ];
+    in
+    concatStringsSep "\n" (
+      [ "server:" ]
+      ++ map (k: toConf "  " k settings.server.${k}) (builtins.attrNames settings.server)
+      ++ map (k: toConf "" k rest.${k}) (builtins.attrNames rest)
+    )
+    + "\n";
+
+  resolverInput =
+    res:
+    let
+      v = resolverOf res;
+    in
+    {
+      name = "ingress-resolver";
+      inherit (v) interface;
+      from = v.allow;
+      to = [ v.address ];
+      proto = [
+        "tcp"
+        "udp"
+      ];
+      ports = [ (toString v.port) ];
+    };
 in
 {
   inherit
@@ -434,5 +565,8 @@ in
     traefik
     legoArgs
     dnsRecords
+    unbound
+    unboundConf
+    resolverInput
     ;
 }

@@ -1,5 +1,9 @@
 //! The ingress's lab stage: Debian's real programs in the lab's namespaces.
 //!
+//! With `[ingress] resolver = "gateway"`, first the gateway's resolver
+//! ([`resolver_checks`]): unbound on the rendered config, behind the
+//! rendered firewall input rule, asked by every client through the tunnel.
+//!
 //! In the ingress host's namespace, on its loopback: pebble-challtestsrv
 //! (the DNS the CA asks) and pebble (the ACME CA). lego obtains one wildcard
 //! certificate per name space by DNS-01, with the arguments
@@ -108,6 +112,217 @@ fn curl(ns: &str, url: &str, name: &str, port: u16, ip: Ipv4Addr, ca: &Path, use
 
 pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
     cx.require(TOOLS)?;
+    // The gateway's resolver first: it needs no certificate.
+    let mut dns = resolver_checks(cx)?;
+    let mut rest = proxy_checks(cx, host)?;
+    dns.append(&mut rest);
+    Ok(dns)
+}
+
+/// One DNS answer as dig reports it: the status (`NOERROR`, `REFUSED`, ...,
+/// or `TIMEOUT` when nothing came back) and the A records.
+#[derive(Debug, Clone, PartialEq)]
+struct Answer {
+    status: String,
+    a: Vec<String>,
+}
+
+impl Answer {
+    fn show(&self) -> String {
+        if self.a.is_empty() {
+            format!("{} (no A record)", self.status)
+        } else {
+            format!("{} {}", self.status, self.a.join(" "))
+        }
+    }
+}
+
+/// `dig @server name A` from a namespace. A lost UDP packet is a TIMEOUT:
+/// asked again (three times in all) before it is reported.
+fn dig(ns: &str, server: Ipv4Addr, port: u16, name: &str, tcp: bool, secs: u32) -> Answer {
+    let mut last = Answer { status: "TIMEOUT".into(), a: vec![] };
+    for _ in 0..3 {
+        let mut c = in_ns(ns, "dig");
+        c.args([
+            format!("@{server}"),
+            "-p".into(),
+            port.to_string(),
+            name.to_string(),
+            "A".into(),
+            format!("+time={secs}"),
+            "+tries=1".into(),
+            "+noall".into(),
+            "+comments".into(),
+            "+answer".into(),
+        ]);
+        if tcp {
+            c.arg("+tcp");
+        }
+        let out = c.output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+        let status = out.lines().find_map(|l| l.split("status: ").nth(1)).and_then(|r| r.split(',').next()).map(|s| s.trim().to_string());
+        let a = out
+            .lines()
+            .filter(|l| !l.starts_with(';'))
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.len() == 5 && f[2] == "IN" && f[3] == "A").then(|| f[4].to_string())
+            })
+            .collect();
+        last = Answer { status: status.unwrap_or_else(|| "TIMEOUT".into()), a };
+        if last.status != "TIMEOUT" {
+            break;
+        }
+    }
+    last
+}
+
+/// `[ingress] resolver = "gateway"`: Debian's unbound in the gateway's
+/// namespace on the config `lib.ingress.unboundConf (lib.ingress.unbound
+/// ...)` renders (plus the server keys NixOS's unbound module adds for a
+/// process in the foreground, and lab paths), behind the input rule
+/// `lib.allowlist.inputRules` renders for NixOS's firewall. The lab has no
+/// NixOS firewall, so a stand-in drops what reaches 53 on the WireGuard
+/// interface unless that rule accepts it. Then every client resolves one
+/// name per name space (the ingress's address), over UDP and once over TCP;
+/// a name outside the name spaces and an unserved name inside one get no A
+/// record; a LAN host outside the VPN is REFUSED by access-control; without
+/// the input rule a client gets nothing. Last, the names-only variant (no
+/// `network.resolvers`) on a second port: NXDOMAIN inside, REFUSED outside.
+fn resolver_checks(cx: &LabCx) -> Res<Vec<Check>> {
+    let Some((gw, gh)) = cx.inv.gateway() else { return Ok(vec![]) };
+    let res = cx.eval(gw, "(host.hearth.ingress or { }).resolver or null")?;
+    if res.is_null() {
+        return Ok(vec![]);
+    }
+    cx.require(&[("unbound", "unbound"), ("unbound-checkconf", "unbound"), ("dig", "dnsutils")])?;
+    let mut checks = vec![];
+    let rendered = |k: &'static str| LabError::Rendered { expr: format!("host.hearth.ingress.resolver.{k}"), value: res[k].to_string(), expected: "an IPv4 address" };
+    let listen: Ipv4Addr = s(&res, "address").parse().map_err(|_| rendered("address"))?;
+    let records: Vec<Json> = res.get("records").and_then(Json::as_array).cloned().unwrap_or_default();
+    let zones: Vec<String> = res.get("zones").and_then(Json::as_array).map(|z| z.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
+    let dir = cx.lab.dir.join("ingress-resolver");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let d = dir.to_string_lossy();
+    // The keys nixpkgs' unbound module sets besides ours (username, chroot,
+    // pidfile "" and do-daemonize no: it runs in the foreground), with the
+    // lab's directory and log instead of /var/lib/unbound and syslog.
+    let write_conf = |res_expr: &str, file: &str| -> Res<std::path::PathBuf> {
+        let conf = cx.eval(
+            gw,
+            &format!(
+                "let s = lib.ingress.unbound ({res_expr}); in lib.ingress.unboundConf (s // {{ server = s.server // {{ directory = \"\\\"{d}\\\"\"; username = \"\\\"\\\"\"; chroot = \"\\\"\\\"\"; pidfile = \"\\\"\\\"\"; do-daemonize = false; use-syslog = false; logfile = \"\\\"{d}/{file}.log\\\"\"; ip-freebind = true; }}; }})"
+            ),
+        )?;
+        let conf = conf.as_str().ok_or_else(|| LabError::Rendered { expr: "lib.ingress.unboundConf".into(), value: conf.to_string(), expected: "text" })?;
+        let path = dir.join(format!("{file}.conf"));
+        std::fs::write(&path, conf).with_context(|| format!("writing {}", path.display()))?;
+        Ok(path)
+    };
+    let conf_path = write_conf("host.hearth.ingress.resolver", "unbound")?;
+    let ok = Command::new("unbound-checkconf").arg(&conf_path).output().map(|o| o.status.success()).unwrap_or(false);
+    checks.push(check("unbound-checkconf accepts the rendered unbound.conf", gw, "ok", if ok { "ok" } else { "rejected" }));
+    if !ok {
+        return Ok(checks);
+    }
+
+    // NixOS's firewall, as far as 53 goes: the rendered input rule, then a
+    // drop for the WireGuard interface (the LAN side is left to unbound's
+    // access-control).
+    let gns = cx.lab.ns(gw)?;
+    let input = cx.eval(gw, "lib.allowlist.inputRules (host.hearth.allowlist // { input = [ (lib.ingress.resolverInput host.hearth.ingress.resolver) ]; })")?;
+    let input = input.as_str().ok_or_else(|| LabError::Rendered { expr: "lib.allowlist.inputRules".into(), value: input.to_string(), expected: "text" })?;
+    let iface = s(&res, "interface");
+    let fw = format!(
+        "table inet hearth-lab-firewall {{\n  chain nixos_fw {{\n{}    iifname \"{iface}\" counter drop\n  }}\n  chain input {{\n    type filter hook input priority filter; policy accept;\n    meta l4proto {{ tcp, udp }} th dport {} jump nixos_fw\n  }}\n}}\n",
+        input.lines().map(|l| format!("    {l}\n")).collect::<String>(),
+        res["port"]
+    );
+    run_input(in_ns(&gns, "nft").args(["-f", "-"]), Some(fw.as_bytes())).with_context(|| format!("nft on {gw} (the rendered input rule)"))?;
+
+    let mut u = in_ns(&gns, "unbound");
+    u.args(["-d", "-c"]).arg(&conf_path);
+    cx.lab.spawn("ingress-unbound", u)?;
+    let port: u16 = res["port"].as_u64().and_then(|p| u16::try_from(p).ok()).unwrap_or(53);
+    let up = wait(20, || tcp_up(&gns, port));
+    checks.push(check(format!("unbound listens on {listen}:{port}"), gw, "up", if up { "up" } else { "down (see ingress-unbound.log)" }));
+    if !up {
+        return Ok(checks);
+    }
+
+    // One name per name space, from every client through the tunnel.
+    let ingress = records.first().map(|r| s(r, "address")).unwrap_or_default();
+    let per_zone: Vec<String> = zones
+        .iter()
+        .filter_map(|z| records.iter().map(|r| s(r, "name")).find(|n| n.strip_suffix(z.as_str()).is_some_and(|p| p.ends_with('.') && !p[..p.len() - 1].contains('.'))))
+        .collect();
+    checks.push(check("a name in every name space", gw, zones.len().to_string(), per_zone.len().to_string()));
+    let outside = "hearth-lab-outside.example.org";
+    for (i, c) in cx.plan.clients.iter().filter(|c| c.connects).enumerate() {
+        let cns = cx.lab.ns(&c.name)?;
+        for name in &per_zone {
+            checks.push(check(format!("dig @{listen} {name}"), &c.name, format!("NOERROR {ingress}"), dig(&cns, listen, port, name, false, 3).show()));
+        }
+        if i == 0 {
+            if let Some(name) = per_zone.first() {
+                checks.push(check(format!("dig +tcp @{listen} {name}"), &c.name, format!("NOERROR {ingress}"), dig(&cns, listen, port, name, true, 3).show()));
+            }
+            // Not answered with an address: outside every name space, and a
+            // name of a space that no site serves (a host record the
+            // LAN resolvers hold is not shadowed by the ingress's address).
+            let unserved = zones.first().map(|z| format!("hearth-lab-unserved.{z}"));
+            for name in [Some(outside.to_string()), unserved].into_iter().flatten() {
+                let got = dig(&cns, listen, port, &name, false, 6);
+                let seen = if got.a.is_empty() && ["REFUSED", "NXDOMAIN", "SERVFAIL"].contains(&got.status.as_str()) { "no A record".to_string() } else { got.show() };
+                checks.push(check(format!("dig @{listen} {name}"), &c.name, "no A record", seen));
+            }
+        }
+    }
+    // A LAN host (not the gateway, not the ingress) is refused: the
+    // resolver is for the VPN only. The route to the gateway's VPN address
+    // goes with the namespace.
+    let lan =
+        cx.plan.nodes.iter().find(|n| n.kind == NodeKind::LanHost && n.name != gw && n.lan_address.is_some() && n.lan_address.map(|a| a.to_string()) != Some(ingress.clone()));
+    if let (Some(lan), Some(gaddr), Some(name)) = (lan, gh.address, per_zone.first()) {
+        let lns = cx.lab.ns(&lan.name)?;
+        run(in_ns(&lns, "ip").args(["route", "replace", &format!("{listen}/32"), "via", &gaddr.to_string()])).with_context(|| format!("route to {listen} on {}", lan.name))?;
+        let got = dig(&lns, listen, port, name, false, 3);
+        checks.push(check(format!("dig @{listen} {name} from the LAN (access-control)"), &lan.name, "REFUSED (no A record)", got.show()));
+    }
+    // The rendered input rule is what lets the clients in: without it (the
+    // firewall's drop alone) the same query gets nothing.
+    if let (Some(c), Some(name)) = (cx.plan.clients.iter().find(|c| c.connects), per_zone.first()) {
+        let rule = format!("iifname \"{iface}\" counter drop");
+        run(in_ns(&gns, "nft").args(["flush", "chain", "inet", "hearth-lab-firewall", "nixos_fw"])).context("removing the input rule")?;
+        run(in_ns(&gns, "nft").args(["add", "rule", "inet", "hearth-lab-firewall", "nixos_fw"]).args(rule.split(' '))).context("removing the input rule")?;
+        let got = dig(&cx.lab.ns(&c.name)?, listen, port, name, false, 1);
+        checks.push(check(format!("dig @{listen} {name} without the input rule"), &c.name, "TIMEOUT (no A record)", got.show()));
+    }
+    // The names-only variant (what an inventory without network.resolvers
+    // renders), on a second port past the firewall stand-in: an unserved
+    // name of a name space is NXDOMAIN, any other name REFUSED.
+    if let (Some(c), Some(name), Some(zone)) = (cx.plan.clients.iter().find(|c| c.connects), per_zone.first(), zones.first()) {
+        const ONLY_PORT: u16 = 5353;
+        let only = write_conf(&format!("host.hearth.ingress.resolver // {{ forward = [ ]; port = {ONLY_PORT}; }}"), "unbound-names-only")?;
+        let mut u = in_ns(&gns, "unbound");
+        u.args(["-d", "-c"]).arg(&only);
+        cx.lab.spawn("ingress-unbound-names-only", u)?;
+        let up = wait(20, || tcp_up(&gns, ONLY_PORT));
+        checks.push(check(format!("unbound (names only) listens on {listen}:{ONLY_PORT}"), gw, "up", if up { "up" } else { "down (see ingress-unbound-names-only.log)" }));
+        if up {
+            let cns = cx.lab.ns(&c.name)?;
+            for (q, expected) in [
+                (name.clone(), format!("NOERROR {ingress}")),
+                (format!("hearth-lab-unserved.{zone}"), "NXDOMAIN (no A record)".into()),
+                (outside.to_string(), "REFUSED (no A record)".into()),
+            ] {
+                checks.push(check(format!("dig -p {ONLY_PORT} @{listen} {q} (names only)"), &c.name, expected, dig(&cns, listen, ONLY_PORT, &q, false, 3).show()));
+            }
+        }
+    }
+    Ok(checks)
+}
+
+fn proxy_checks(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
     let cfg = cx.eval(host, "host.hearth.ingress")?;
     if s(&cfg, "backend") != "caddy" {
         return Ok(vec![check("backend", host, "caddy (Traefik has no Debian package: renderer tests and checks/vm/ingress.nix)", format!("SKIPPED: {}", s(&cfg, "backend")))]);

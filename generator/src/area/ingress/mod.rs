@@ -92,6 +92,26 @@ pub enum TlsMode {
     Internal,
 }
 
+/// Who answers the ingress's names for VPN clients.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Resolver {
+    /// Nobody from hearth: the user's DNS has the records (`hearth preview HOST dns`).
+    #[default]
+    None,
+    /// An unbound on the wireguard-gateway, at its VPN address, for VPN clients
+    /// only: every site's name -> the ingress; other names are forwarded to
+    /// `network.resolvers` (refused when there are none). Client configs then
+    /// name the gateway as their DNS server.
+    Gateway,
+}
+
+impl Resolver {
+    fn is_none(&self) -> bool {
+        *self == Resolver::None
+    }
+}
+
 /// The lowest TLS version offered.
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 pub enum TlsVersion {
@@ -127,11 +147,24 @@ pub struct Section {
     /// Per-host settings of ingress hosts, by host name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub hosts: BTreeMap<String, IngressHost>,
+    /// `"gateway"`: the gateway resolves the web services' names for VPN
+    /// clients (unbound); `"none"` (default): the user's DNS does.
+    #[serde(default, skip_serializing_if = "Resolver::is_none")]
+    pub resolver: Resolver,
 }
 
 impl Default for Section {
     fn default() -> Self {
-        Section { vpn_domain: None, lan_domain: None, lan_open: true, tls: Tls::default(), acme: Acme::default(), forward_auth: None, hosts: BTreeMap::new() }
+        Section {
+            vpn_domain: None,
+            lan_domain: None,
+            lan_open: true,
+            tls: Tls::default(),
+            acme: Acme::default(),
+            forward_auth: None,
+            hosts: BTreeMap::new(),
+            resolver: Resolver::None,
+        }
     }
 }
 
@@ -308,6 +341,38 @@ fn web_port(svc: &Service) -> Option<u16> {
     }
 }
 
+/// The web services' names: (VPN name, LAN name) per web service.
+fn site_names(inv: &Inventory) -> Vec<String> {
+    let (vd, ld) = (vpn_domain(inv), lan_domain(inv));
+    web_services(inv).flat_map(|(n, svc)| [format!("{}.{vd}", subdomain(n, svc)), format!("{}.{ld}", subdomain(n, svc))]).collect()
+}
+
+/// The gateway's VPN address when it runs the resolver (`resolver = "gateway"`):
+/// the DNS server client configs name.
+pub fn resolver_address(inv: &Inventory) -> Option<Ipv4Addr> {
+    (inv.ingress.resolver == Resolver::Gateway).then(|| inv.gateway().and_then(|(_, g)| g.vpn_address)).flatten()
+}
+
+/// `hearth.ingress.resolver` on the gateway (None elsewhere, or when off).
+fn resolver_data(inv: &Inventory, host: &str) -> Option<Value> {
+    inv.gateway().filter(|(n, _)| *n == host)?;
+    let listen = resolver_address(inv)?;
+    let (_, ih) = ingress_host(inv)?;
+    let target = ih.address?;
+    let records = site_names(inv).into_iter().map(|n| Value::from(Attrs::new().set("name", n).set("address", target.to_string()))).collect();
+    Some(
+        Attrs::new()
+            .set("address", listen.to_string())
+            .set("port", 53u16)
+            .set("interface", inv.wireguard.interface.clone())
+            .set("allow", Value::strs([inv.network.vpn.to_string()]))
+            .set("zones", Value::strs([vpn_domain(inv), lan_domain(inv)]))
+            .set("records", Value::List(records))
+            .set("forward", Value::strs(inv.network.resolvers.iter().map(|r| r.to_string())))
+            .into(),
+    )
+}
+
 impl Area for Ingress {
     fn name(&self) -> &'static str {
         "ingress"
@@ -456,6 +521,32 @@ impl Area for Ingress {
                 }
             }
         }
+        if ing.resolver == Resolver::Gateway {
+            let k = &["ingress", "resolver"];
+            if inv.gateway().is_none() {
+                s.err(
+                    k,
+                    "`resolver = \"gateway\"` but no host has the role `wireguard-gateway`",
+                    "add roles = [\"wireguard-gateway\"] to the LAN host that forwards the VPN, or remove `resolver`",
+                );
+            }
+            match ingress_host(inv) {
+                None => s.err(
+                    k,
+                    "`resolver = \"gateway\"` but no host has the role `ingress`: there are no names to serve",
+                    "add roles = [\"ingress\"] to the host that runs the proxy, or remove `resolver`",
+                ),
+                Some((n, h)) if h.address.is_none() => s.err(
+                    k,
+                    format!("the name spaces have no address: the ingress `{n}` has no LAN address for the resolver to answer with"),
+                    format!("add `address` to [hosts.{n}]"),
+                ),
+                _ => {}
+            }
+            if !web_services(inv).any(|_| true) {
+                s.err(k, "`resolver = \"gateway\"` but no service has `web = true`: there are no names to serve", "add web = true to a service, or remove `resolver`");
+            }
+        }
         let mut subs: BTreeMap<&str, &str> = BTreeMap::new();
         for (n, svc) in inv.services.iter() {
             if !svc.web {
@@ -477,6 +568,14 @@ impl Area for Ingress {
                     &["services", n, if svc.subdomain.is_some() { "subdomain" } else { "web" }],
                     format!("subdomain `{}` is not a DNS label", sub.escape_debug()),
                     "lowercase letters, digits and inner hyphens, e.g. subdomain = \"grafana\"",
+                );
+            } else if let Some(long) = [&vd, &ld].into_iter().map(|d| format!("{sub}.{d}")).find(|h| is_hostname(&vd) && is_hostname(&ld) && !is_hostname(h)) {
+                // The renderers (Caddyfile, Traefik, the resolver's
+                // local-data) take the whole name: at most 253 characters.
+                s.err(
+                    &["services", n, if svc.subdomain.is_some() { "subdomain" } else { "web" }],
+                    format!("`{long}` is longer than a DNS name may be (253 characters)"),
+                    "use a shorter subdomain or name space",
                 );
             } else if let Some(other) = subs.insert(sub, n) {
                 s.err(&["services", n], format!("`{sub}.{vd}` is already the name of web service `{other}`"), "give one of them another subdomain");
@@ -568,8 +667,10 @@ impl Area for Ingress {
 
     fn host_data(&self, cx: &HostCx) -> Option<Value> {
         let (inv, h) = (cx.inv, cx.host());
+        let resolver = resolver_data(inv, cx.name);
         if !is_ingress(h) {
-            return None;
+            // The gateway's resolver alone (the proxy's options stay unset).
+            return resolver.map(|r| Attrs::new().set("enable", false).set("resolver", r).into());
         }
         let ing = &inv.ingress;
         let (vd, ld) = (vpn_domain(inv), lan_domain(inv));
@@ -645,6 +746,7 @@ impl Area for Ingress {
                 .set("forwardAuth", fwd)
                 .set("routeBack", route_back)
                 .set("sites", Value::List(sites))
+                .set("resolver", resolver.unwrap_or(Value::Null))
                 .into(),
         )
     }
@@ -663,21 +765,27 @@ impl Area for Ingress {
                 part: "caddy",
                 needs: "the ingress role",
                 expr: "lib.ingress.caddyfile { cfg = host.hearth.ingress; secretPath = n: \"/run/agenix/\" + n; certDir = n: \"/var/lib/acme/\" + n; }",
-                when: "true",
+                when: "host.hearth.ingress.enable",
             },
             Preview {
                 part: "traefik",
                 needs: "the ingress role",
                 expr: "lib.ingress.traefik { cfg = host.hearth.ingress; secretPath = n: \"/run/hearth-ingress/\" + n + \".htpasswd\"; certDir = n: \"/var/lib/acme/\" + n; }",
-                when: "true",
+                when: "host.hearth.ingress.enable",
             },
             Preview {
                 part: "acme",
                 needs: "the ingress role",
                 expr: "map (c: { name = c.name; lego = lib.ingress.legoArgs host.hearth.ingress c.name; }) host.hearth.ingress.certificates",
-                when: "true",
+                when: "host.hearth.ingress.enable",
             },
-            Preview { part: "dns", needs: "the ingress role", expr: "lib.ingress.dnsRecords host.hearth.ingress", when: "true" },
+            Preview { part: "dns", needs: "the ingress role", expr: "lib.ingress.dnsRecords host.hearth.ingress", when: "host.hearth.ingress.enable" },
+            Preview {
+                part: "resolver",
+                needs: "the gateway with [ingress] resolver = \"gateway\"",
+                expr: "lib.ingress.unboundConf (lib.ingress.unbound host.hearth.ingress.resolver)",
+                when: "(host.hearth.ingress.resolver or null) != null",
+            },
         ]
     }
 }
@@ -860,6 +968,50 @@ dns_provider = "cloudflare"
         .unwrap();
         assert_eq!(url(&l.inv, "grafana").as_deref(), Some("https://g.vpn.example.net"));
         assert_eq!(lan_domain(&l.inv), "lan.home.example.net");
+    }
+
+    #[test]
+    fn the_gateway_resolver_is_checked_and_named_in_client_configs() {
+        let on = "\n[ingress]\nresolver = \"gateway\"\n";
+        assert_eq!(problems_of(&format!("{GRAFANA}{on}")), Vec::<String>::new());
+        // No gateway, no ingress, no web service, an ingress without an address.
+        let ps = problems_in(&format!("{}{GRAFANA}{on}", BASE.replace("roles = [\"wireguard-gateway\"]\n", "")));
+        assert!(has(&ps, "ingress.resolver: `resolver = \"gateway\"` but no host has the role `wireguard-gateway`"), "{ps:?}");
+        let ps = problems_in(&format!("{}{on}", BASE.replace("roles = [\"ingress\"]\n", "")));
+        assert!(has(&ps, "ingress.resolver: `resolver = \"gateway\"` but no host has the role `ingress`") && has(&ps, "no service has `web = true`"), "{ps:?}");
+        let ps = problems_in(&format!("{}{GRAFANA}{on}", BASE.replace("address = \"10.0.0.10\"\n", "")));
+        assert!(has(&ps, "ingress.resolver: the name spaces have no address") && has(&ps, "add `address` to [hosts.proxy]"), "{ps:?}");
+        // A name the renderers would refuse (longer than 253) is refused first.
+        let vd = format!("{}example", format!("{}.", "a".repeat(60)).repeat(4));
+        assert!(is_hostname(&vd) && !is_hostname(&format!("grafana.{vd}")));
+        let ps = problems_of(&format!("{GRAFANA}\n[ingress]\nvpn_domain = \"{vd}\"\nlan_domain = \"lan.example.net\"\n"));
+        assert!(has(&ps, "services.grafana.web: `grafana.aaaa") && has(&ps, "longer than a DNS name may be"), "{ps:?}");
+        // Bad input changes nothing: `resolver` takes two words.
+        let e = Loaded::parse(Path::new("inventory.toml"), format!("{BASE}{GRAFANA}\n[ingress]\nresolver = \"lan\"\n")).unwrap_err().to_string();
+        assert!(e.contains("inventory.toml:") && e.contains("resolver") && e.contains("gateway"), "{e}");
+        // The gateway's VPN address is the clients' DNS server; off: the LAN resolvers.
+        let with = |extra: &str| {
+            let text = format!("{BASE}{GRAFANA}{extra}")
+                .replace("[network]\n", "[network]\nresolvers = [\"10.0.0.5\"]\n")
+                .replace("address = \"10.0.0.2\"\n", "address = \"10.0.0.2\"\nvpn_address = \"10.1.0.1\"\npublic_key = \"ks93gx5R7PjphephFK9VS2h5eukPQmMxQ/uIiX33AEc=\"\n");
+            let mut inv = Loaded::parse(Path::new("inventory.toml"), text).unwrap().inv;
+            inv.peers.get_mut("phone").unwrap().address = Some(Ipv4Addr::new(10, 1, 0, 9));
+            inv.peers.get_mut("laptop").unwrap().address = Some(Ipv4Addr::new(10, 1, 0, 10));
+            let phone = crate::topology::client_config(&inv, "phone", "TEST-KEY", None).unwrap();
+            let laptop = crate::topology::client_config(&inv, "laptop", "TEST-KEY", None).unwrap();
+            (resolver_address(&inv), phone, laptop)
+        };
+        let (addr, phone, laptop) = with(on);
+        assert_eq!(addr, Some(Ipv4Addr::new(10, 1, 0, 1)));
+        assert!(phone.contains("DNS = 10.1.0.1, home.example.net\n"), "{phone}");
+        assert!(laptop.contains("resolvectl dns %i 10.1.0.1; resolvectl domain %i ~home.example.net\n"), "{laptop}");
+        // A VPN name space outside the home domain is routed to the gateway too
+        // (the LAN one, lan.home.example.net, is under the home domain).
+        let (_, _, laptop) = with(&format!("{on}vpn_domain = \"vpn.example.org\"\n"));
+        assert!(laptop.contains("resolvectl domain %i ~home.example.net ~vpn.example.org\n"), "{laptop}");
+        let (addr, phone, _) = with("");
+        assert_eq!(addr, None);
+        assert!(phone.contains("DNS = 10.0.0.5, home.example.net\n"), "{phone}");
     }
 
     #[test]
