@@ -341,13 +341,7 @@ fn renderer_accepts(cfgs: &[String]) -> Vec<bool> {
             )
         })
         .collect();
-    let expr = format!("let r = import {}; in [ {} ]", lib.display(), items.join("\n"));
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("e.nix");
-    std::fs::write(&f, expr).unwrap();
-    let out = Command::new("nix-instantiate").args(["--eval", "--strict", "--json"]).arg(&f).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    eval_list(&lib, &items)
 }
 
 fn url_like() -> impl Strategy<Value = String> {
@@ -469,13 +463,7 @@ fn resolver_accepts(names: &[String]) -> Vec<bool> {
             )
         })
         .collect();
-    let expr = format!("let r = import {}; in [ {} ]", lib.display(), items.join("\n"));
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("e.nix");
-    std::fs::write(&f, expr).unwrap();
-    let out = Command::new("nix-instantiate").args(["--eval", "--strict", "--json"]).arg(&f).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    eval_list(&lib, &items)
 }
 
 proptest! {
@@ -495,4 +483,15 @@ proptest! {
             prop_assert_eq!(is_hostname(n) && is_hostname(&format!("grafana.{n}")), ok, "name space {:?}", n);
         }
     }
+}
+
+/// `[ ITEMS ]` evaluated with `r` = the renderer at `lib`, as JSON.
+fn eval_list<T: serde::de::DeserializeOwned>(lib: &Path, items: &[String]) -> T {
+    let expr = format!("let r = import {}; in [ {} ]", lib.display(), items.join("\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("e.nix");
+    std::fs::write(&f, expr).unwrap();
+    let out = Command::new("nix-instantiate").args(["--eval", "--strict", "--json"]).arg(&f).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
 }
