@@ -14,6 +14,14 @@ let
   cfg = config.hearth.allowlist;
   render = import ./lib/allowlist.nix;
 
+  # Shared by the forward rules and the input rules.
+  protos = lib.types.listOf (
+    lib.types.enum [
+      "tcp"
+      "udp"
+    ]
+  );
+
   ruleOpts = {
     options = {
       name = lib.mkOption {
@@ -32,12 +40,7 @@ let
         description = "Destination IPv4 addresses or CIDRs.";
       };
       proto = lib.mkOption {
-        type = lib.types.listOf (
-          lib.types.enum [
-            "tcp"
-            "udp"
-          ]
-        );
+        type = protos;
         example = [ "tcp" ];
         description = "Protocols.";
       };
@@ -111,12 +114,7 @@ in
               description = "This host's addresses the rule opens.";
             };
             proto = lib.mkOption {
-              type = lib.types.listOf (
-                lib.types.enum [
-                  "tcp"
-                  "udp"
-                ]
-              );
+              type = protos;
               description = "Protocols.";
             };
             ports = lib.mkOption {
