@@ -476,13 +476,19 @@ pub fn down(prefix: Option<&str>, all: bool) -> Result<Vec<(String, Vec<String>)
     };
     for n in names {
         let lab = Lab::open(&n)?;
-        let owner = lab.state().owner_pid;
-        if prefix.is_none() && !all && owner != std::process::id() && Path::new(&format!("/proc/{owner}")).exists() && is_hearth(owner) {
-            continue; // a run in progress
+        if prefix.is_none() && !all && in_progress(&lab) {
+            continue;
         }
         out.push((n, lab.teardown()));
     }
     Ok(out)
+}
+
+/// A lab that a running `hearth lab run` (another process) owns: `down`
+/// without a prefix leaves it alone and `exec` does not pick it.
+fn in_progress(lab: &Lab) -> bool {
+    let owner = lab.state().owner_pid;
+    owner != std::process::id() && Path::new(&format!("/proc/{owner}")).exists() && is_hearth(owner)
 }
 
 fn is_hearth(pid: u32) -> bool {
@@ -491,7 +497,8 @@ fn is_hearth(pid: u32) -> bool {
 
 /// `hearth lab exec NODE -- CMD`.
 pub fn exec_in(prefix: Option<&str>, node: &str, cmd: &[String]) -> Result<i32> {
-    let labs = Lab::list();
+    // Labs a `lab run` in progress owns are not the one meant.
+    let labs: Vec<String> = Lab::list().into_iter().filter(|n| Lab::open(n).map(|l| !in_progress(&l)).unwrap_or(true)).collect();
     let p = match prefix {
         Some(p) => p.to_string(),
         None if labs.len() == 1 => labs[0].clone(),
