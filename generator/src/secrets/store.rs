@@ -154,6 +154,56 @@ pub struct SecretStore {
     /// `checked` and `exists` need not stat the file again; every change
     /// through the store forgets it.
     seen: std::sync::Mutex<std::collections::HashMap<String, Option<super::statcache::FileId>>>,
+    /// The mark at the top of the directory while this store may have temp
+    /// files below it.
+    writer: WriterMark,
+}
+
+/// A writer's mark ([`fsutil::writer_mark`]): made before the store's first
+/// temp file, so that a sweep after a kill knows to look for temps in the
+/// directories below; removed when the write is over, unless a write failed
+/// (a temp may be left: the mark stays, and the first sweep after this
+/// process is gone removes both).
+#[derive(Debug, Default)]
+struct WriterMark {
+    path: std::sync::Mutex<Option<PathBuf>>,
+    unclean: AtomicBool,
+}
+
+impl WriterMark {
+    fn ensure(&self, root: &Path) -> io::Result<()> {
+        let mut path = self.path.lock().unwrap_or_else(|e| e.into_inner());
+        if path.is_some() {
+            return Ok(());
+        }
+        fs::create_dir_all(root)?;
+        let p = root.join(fsutil::writer_mark(TMP_COUNTER.fetch_add(1, Ordering::Relaxed)));
+        OpenOptions::new().write(true).create_new(true).open(&p)?;
+        // The mark's name is durable before any temp file's.
+        File::open(root)?.sync_all()?;
+        *path = Some(p);
+        Ok(())
+    }
+
+    fn failed(&self) {
+        self.unclean.store(true, Ordering::Relaxed);
+    }
+
+    /// Removes the mark once a write is over, unless a write failed.
+    fn release(&mut self) {
+        let path = self.path.get_mut().unwrap_or_else(|e| e.into_inner());
+        if !*self.unclean.get_mut() {
+            if let Some(p) = path.take() {
+                let _ = fs::remove_file(p);
+            }
+        }
+    }
+}
+
+impl Drop for WriterMark {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 impl SecretStore {
@@ -179,7 +229,9 @@ impl SecretStore {
             Err(e) => return Err(SecretsError::io(label.join(MANIFEST_FILE), e)),
         };
         let verified = super::statcache::StatCache::open(&root);
-        Ok(SecretStore { root, label, files, verified, seen: Default::default() })
+        // `status` notes every file once: room for all of them up front.
+        let seen = std::sync::Mutex::new(std::collections::HashMap::with_capacity(files.len()));
+        Ok(SecretStore { root, label, files, verified, seen, writer: WriterMark::default() })
     }
 
     pub fn root(&self) -> &Path {
@@ -252,7 +304,7 @@ impl SecretStore {
         };
         self.remember(rel, Some(id));
         if let (Some(entry), Some(v)) = (self.files.get(rel), self.verified.get(rel, &id)) {
-            if v.sha256 == entry.sha256 && v.header_for == super::statcache::recipients_digest(&entry.recipients) {
+            if parse_sha256(&entry.sha256) == Some(v.sha256) && v.header_for == super::statcache::recipients_digest(&entry.recipients) {
                 if let Some(recorded) = recorded_recipients(entry, &want) {
                     return Ok(recipients_verdict(&recorded, &want));
                 }
@@ -266,8 +318,8 @@ impl SecretStore {
         let st = self.status_of(rel, &bytes, &want);
         // The header matched the recorded recipients: remember this file.
         if matches!(st, Status::Current | Status::Stale { reason: StaleReason::RecipientsChanged { .. } }) {
-            if let Some(entry) = self.files.get(rel) {
-                self.verified.put(rel, Verified { id, sha256: entry.sha256.clone(), header_for: super::statcache::recipients_digest(&entry.recipients) });
+            if let Some((entry, sha256)) = self.files.get(rel).and_then(|e| Some((e, parse_sha256(&e.sha256)?))) {
+                self.verified.put(rel, Verified { id, sha256, header_for: super::statcache::recipients_digest(&entry.recipients) });
             }
         }
         Ok(st)
@@ -332,7 +384,13 @@ impl SecretStore {
         let want = canonical_set(recipients);
         let shown = self.display_path(rel);
         let ct = encrypt(secret, &want, &shown)?;
-        fsutil::write_atomic(&self.path_of(rel), &ct).map_err(|e| SecretsError::io(&shown, e))?;
+        self.writer.ensure(&self.root).map_err(|e| SecretsError::io(&self.label, e))?;
+        let written = fsutil::write_atomic(&self.path_of(rel), &ct);
+        if written.is_err() {
+            self.writer.failed();
+        }
+        self.writer.release();
+        written.map_err(|e| SecretsError::io(&shown, e))?;
         self.files.insert(rel.to_string(), entry_for(&ct, &want));
         self.save_manifest()
     }
@@ -347,7 +405,7 @@ impl SecretStore {
             Some(id) => id,
             None => fs::metadata(&path).ok().map(|m| super::statcache::FileId::of(&m)),
         };
-        let known = id.and_then(|id| self.verified.get(rel, &id)).map(|v| v.sha256);
+        let known = id.and_then(|id| self.verified.get(rel, &id)).map(|v| hex(&v.sha256));
         let sha = match known {
             Some(sha) => sha,
             None => sha256_hex(&read_file(&path).map_err(|e| SecretsError::io(self.display_path(rel), e))?),
@@ -457,10 +515,13 @@ impl SecretStore {
                 let p = self.prepare(rel, recipients, identities, dup);
                 tick();
                 match p {
-                    Prep::Ready(r) => {
-                        stage(&root, i, rel, r, tx);
-                        None
-                    }
+                    Prep::Ready(r) => match self.writer.ensure(&root) {
+                        Ok(()) => {
+                            stage(&root, i, rel, r, tx);
+                            None
+                        }
+                        Err(e) => Some(Outcome::Failed(SecretsError::io(&self.label, e))),
+                    },
                     Prep::Unchanged => Some(Outcome::Unchanged),
                     Prep::Missing => Some(Outcome::Missing),
                     Prep::Failed(e) => Some(Outcome::Failed(e)),
@@ -468,6 +529,7 @@ impl SecretStore {
             })
             .collect();
         let (outcomes, manifest_err) = self.commit(early, rx.into_iter().collect());
+        self.writer.release();
 
         let mut report = RekeyReport::default();
         for ((rel, _), o) in items.iter().zip(outcomes) {
@@ -512,7 +574,7 @@ impl SecretStore {
                     }
                     Ok(Ready { entry: entry_for(&ct, &want), ct, shown })
                 })();
-                match prepared {
+                match prepared.and_then(|r| self.writer.ensure(&root).map(|()| r).map_err(|e| SecretsError::io(&self.label, e))) {
                     Ok(r) => {
                         stage(&root, i, rel, r, tx);
                         None
@@ -522,6 +584,7 @@ impl SecretStore {
             })
             .collect();
         let (outcomes, manifest_err) = self.commit(early, rx.into_iter().collect());
+        self.writer.release();
         let mut report = WriteManyReport::default();
         for ((rel, _, _), o) in items.iter().zip(outcomes) {
             match o {
@@ -572,7 +635,11 @@ impl SecretStore {
                     any = true;
                     Outcome::Done
                 }
-                Err(e) => Outcome::Failed(e),
+                Err(e) => {
+                    // Its temp file may be left behind.
+                    self.writer.failed();
+                    Outcome::Failed(e)
+                }
             });
         }
         // Make the renames durable. The files are consistent either way, so a
@@ -789,7 +856,37 @@ fn recipients_verdict(recorded: &[Recipient], want: &[Recipient]) -> Status {
 }
 
 pub(super) fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(bytes).into())
+}
+
+/// Lower-case hex, as the manifest writes a SHA-256.
+fn hex(bytes: &[u8; 32]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(64);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
+}
+
+/// A manifest's SHA-256 (64 lower-case hex digits) as bytes; `None` for
+/// anything else (such an entry is never taken as verified).
+fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let h = hex.as_bytes();
+    if h.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = digit(h[2 * i])? << 4 | digit(h[2 * i + 1])?;
+    }
+    Some(out)
 }
 
 fn entry_for(ciphertext: &[u8], recipients: &[Recipient]) -> ManifestEntry {
