@@ -128,8 +128,8 @@ impl Reply {
         match self.code.as_str() {
             "000" => "000 (no connection)".into(),
             "200" => format!("200 {} (Remote-User {})", self.body.trim(), if self.remote_user.is_empty() { "-" } else { &self.remote_user }),
-            c if c.starts_with('3') => format!("{c} {}", self.location),
             c if self.body.contains("hearth-lab backend") => format!("{c} with the backend's body: {}", self.body.trim()),
+            c if c.starts_with('3') => format!("{c} {}", self.location),
             c => c.to_string(),
         }
     }
@@ -214,6 +214,10 @@ mod tests {
     fn a_backend_body_where_none_belongs_is_named() {
         let r = Reply { code: "401".into(), body: "hearth-lab backend x:1".into(), location: String::new(), remote_user: String::new() };
         assert_eq!(r.show(), "401 with the backend's body: hearth-lab backend x:1");
+        let r = Reply { code: "302".into(), body: "hearth-lab backend x:1".into(), location: "https://auth.x/".into(), remote_user: String::new() };
+        assert_eq!(r.show(), "302 with the backend's body: hearth-lab backend x:1");
+        let r = Reply { code: "302".into(), body: String::new(), location: "https://auth.x/".into(), remote_user: String::new() };
+        assert_eq!(r.show(), "302 https://auth.x/");
         let r = Reply { code: "200".into(), body: "hearth-lab backend x:1\n".into(), location: String::new(), remote_user: "alice".into() };
         assert_eq!(r.show(), "200 hearth-lab backend x:1 (Remote-User alice)");
     }
