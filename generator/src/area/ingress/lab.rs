@@ -23,6 +23,11 @@
 //! path ([`crate::policy::decide`]): the backend's answer when allowed, 403
 //! when not, 401 without the password where basic auth is on. LAN hosts get
 //! the `.lan.` names and 403 on the VPN names; plain HTTP redirects.
+//!
+//! Forward auth (`auth = "forward"`): a Caddy STAND-IN for Authelia answers
+//! at `[ingress] forward_auth`'s address, and every lab backend echoes the
+//! `Remote-User` it was sent; what each client must get with and without
+//! the lab's session is in [`forward_checks`] and `lab_forward.rs`.
 
 use std::net::Ipv4Addr;
 use std::path::Path;
