@@ -170,6 +170,8 @@ in
       	@deny not remote_ip 10.69.13.0/24
       	route {
       		respond @deny 403
+      		request_header -Remote-User
+      		request_header -Remote-Groups
       		forward_auth http://10.69.13.30:9091 {
       			uri "/api/verify?rd=https://auth.home.example.net/"
       			copy_headers Remote-User Remote-Groups

@@ -5,10 +5,13 @@
 # name. An allowed client gets the backend over TLS verified against
 # pebble's root, a denied one gets 403, basic auth without the password 401,
 # with it 200; plain HTTP redirects to HTTPS; no plaintext password and no
-# hash is in the store.
+# hash is in the store. Forward auth: radarr asks an auth service on the
+# backend (a few lines of Python standing in for Authelia's
+# /api/authz/forward-auth: 200 with Remote-User for the session cookie,
+# else 302 to the portal); the backend echoes the Remote-User it was sent.
 #
 #   ca 10.69.13.2 (pebble :14000, challtestsrv dns :53, mgmt :8055)
-#   ingress 10.69.13.10 (traefik)   backend 10.69.13.11 (:3000, :8989)
+#   ingress 10.69.13.10 (traefik)   backend 10.69.13.11 (:3000, :8989, :7878, auth :9091)
 #   admin 10.69.13.21 (allowed)     other 10.69.13.22 (denied)
 #
 # The resolver (`[ingress] resolver = "gateway"`): the gateway (LAN
@@ -37,6 +40,28 @@ let
     type = "none";
     basicSecret = null;
   };
+  # A STAND-IN for Authelia's forward-auth endpoint (not Authelia), and a
+  # backend that echoes the Remote-User header it got. The session value is
+  # a test constant.
+  authStandIn = builtins.toFile "auth-stand-in.py" ''
+    import http.server, sys
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path.startswith("/api/authz/forward-auth"):
+                if "authelia_session=TEST-ONLY-session" in (self.headers.get("Cookie") or ""):
+                    self.send_response(200)
+                    self.send_header("Remote-User", "alice")
+                    self.send_header("Remote-Groups", "admins")
+                else:
+                    self.send_response(302)
+                    self.send_header("Location", "https://auth.${domain}/?rd=https://" + (self.headers.get("X-Forwarded-Host") or ""))
+                self.end_headers()
+            else:
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"backend " + sys.argv[1].encode() + b" user=" + (self.headers.get("Remote-User") or "-").encode() + b"\n")
+    http.server.HTTPServer(("", int(sys.argv[1])), H).serve_forever()
+  '';
 in
 {
   name = "hearth-ingress";
@@ -116,13 +141,24 @@ in
             credentialsSecret = null;
             caRoot = builtins.readFile wfeCert;
           };
-          forwardAuth = null;
+          forwardAuth = {
+            upstream = "http://10.69.13.11:9091";
+            uri = "/api/authz/forward-auth";
+            copyHeaders = [
+              "Remote-User"
+              "Remote-Groups"
+            ];
+          };
           routeBack = null;
           sites = [
             (site "grafana" "grafana" "http://10.69.13.11:3000" [ "10.69.13.21" ] none)
             (site "sonarr" "sonarr" "http://10.69.13.11:8989" [ "10.69.13.21" ] {
               type = "basic";
               basicSecret = "ingress-basic-sonarr";
+            })
+            (site "radarr" "radarr" "http://10.69.13.11:7878" [ "10.69.13.21" ] {
+              type = "forward";
+              basicSecret = null;
             })
           ];
         };
@@ -141,6 +177,8 @@ in
         networking.firewall.allowedTCPPorts = [
           3000
           8989
+          7878
+          9091
         ];
         systemd.services = lib.listToAttrs (
           map (p: {
@@ -152,6 +190,16 @@ in
           }) [
             3000
             8989
+          ]
+          ++ map (p: {
+            name = "echo-${toString p}";
+            value = {
+              wantedBy = [ "multi-user.target" ];
+              serviceConfig.ExecStart = "${pkgs.python3}/bin/python3 ${authStandIn} ${toString p}";
+            };
+          }) [
+            7878
+            9091
           ]
         );
       };
@@ -296,6 +344,22 @@ in
         out = get(admin, "sonarr.${domain}", "-u alice:TEST-ONLY-vm-password")
         assert out.startswith("200") and "backend 8989" in out, out
         assert get(other, "sonarr.${domain}", "-u alice:TEST-ONLY-vm-password").startswith("403")
+
+    with subtest("forward auth: 302 without a session, the backend with it, the allow list first"):
+        backend.wait_for_open_port(9091)
+        backend.wait_for_open_port(7878)
+        out = admin.succeed(
+            "curl -s --cacert /tmp/root.pem --resolve radarr.${domain}:443:10.69.13.10 "
+            "-o /tmp/body -w '%{http_code} %{redirect_url}' https://radarr.${domain}/; echo; cat /tmp/body"
+        )
+        assert out.startswith("302 https://auth.${domain}/?rd=https://radarr.${domain}") and "backend" not in out, out
+        session = "-b authelia_session=TEST-ONLY-session"
+        out = get(admin, "radarr.${domain}", session)
+        assert out.startswith("200") and "backend 7878 user=alice" in out, out
+        # A client's own Remote-User is replaced by the auth service's.
+        out = get(admin, "radarr.${domain}", session + " -H 'Remote-User: mallory'")
+        assert "user=alice" in out, out
+        assert get(other, "radarr.${domain}", session).startswith("403")
 
     with subtest("HSTS on, plain HTTP redirects to HTTPS"):
         admin.succeed(

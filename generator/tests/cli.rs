@@ -67,7 +67,7 @@ fn invalid_inventory_reports_every_problem_with_position_and_writes_nothing() {
     let bad = inv
         .replace("address = \"10.69.13.12\"", "address = \"10.69.14.12\"")
         .replace("host = \"sonarr-jail\"", "host = \"sonar-jail\"")
-        .replace("allow = [\"admins\"]\nweb = true\n\n[services.radarr]", "allow = [\"admns\"]\nweb = true\n\n[services.radarr]");
+        .replace("allow = [\"admins\"]\nweb = true\nauth = \"forward\"\n\n[services.radarr]", "allow = [\"admns\"]\nweb = true\nauth = \"forward\"\n\n[services.radarr]");
     std::fs::write(t.path().join("inventory.toml"), &bad).unwrap();
     let before = snapshot(t.path());
     let out = hearth(t.path()).arg("render").assert().code(2).get_output().stderr.clone();

@@ -53,6 +53,16 @@ fn web_services_by_name_with_the_allow_lists_and_acme_certificates() {
     assert!(seen(&|c| c.from == "laptop" && c.seen == "401") >= 1, "nzbget asks for a password");
     assert!(seen(&|c| c.from == "laptop" && c.seen.starts_with("200 hearth-lab backend nzbget-jail")) >= 1, "with the password it answers");
     assert!(seen(&|c| c.name.contains("from the LAN") && c.seen.starts_with("200")) >= 1);
+    // Forward auth (grafana, sonarr, radarr ask the Authelia stand-in on
+    // nas01): without a session a 302 to the portal, with it the backend
+    // and the session's Remote-User; phone is refused sonarr and radarr
+    // even with the session (the allow list comes first).
+    let fwd = |c: &hearth::lab::bastion::Check| c.name.contains("(forward auth");
+    assert_eq!(seen(&|c| fwd(c) && c.from == "laptop" && c.name.contains("without a session") && c.seen.starts_with("302 https://auth.home.2rjus.net/?rd=")), 3, "{names:?}");
+    assert_eq!(seen(&|c| fwd(c) && c.from == "laptop" && c.name.contains("with the session") && c.seen.ends_with("(Remote-User torjus)")), 4, "{names:?}");
+    assert_eq!(seen(&|c| fwd(c) && c.from == "phone" && c.name.contains("with the session") && c.seen == "403"), 2, "{names:?}");
+    assert_eq!(seen(&|c| fwd(c) && c.from == "phone" && c.seen == "200 hearth-lab backend monitoring01:3000 (Remote-User torjus)"), 1, "{names:?}");
+    assert_eq!(seen(&|c| c.name.contains("from the LAN without a session") && c.seen.starts_with("302 https://auth.lan.home.2rjus.net/")), 1, "{names:?}");
     // The gateway's resolver (`[ingress] resolver = "gateway"` in the example):
     // both clients resolve a name of each name space to the ingress, the LAN
     // is refused, and without the rendered input rule nothing gets through.

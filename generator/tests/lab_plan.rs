@@ -76,6 +76,8 @@ fn expectations_come_from_the_policy_resolver() {
         f("10.69.13.10", Proto::Tcp, 443),
         f("10.69.13.11", Proto::Tcp, 3000),
         f("10.69.13.12", Proto::Tcp, 8096),
+        // The forward-auth portal (Authelia on nas01), a web service of its own.
+        f("10.69.13.40", Proto::Tcp, 9091),
     ]
     .into();
     assert_eq!(phone.allowed, expect);

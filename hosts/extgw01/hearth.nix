@@ -70,6 +70,13 @@
         ports = [ "53" ];
       }
       {
+        name = "auth";
+        from = [ "admins" "mobile" ];
+        to = [ "10.69.13.40" ];
+        proto = [ "tcp" ];
+        ports = [ "9091" ];
+      }
+      {
         name = "grafana";
         from = [ "admins" "mobile" ];
         to = [ "10.69.13.11" ];
@@ -234,6 +241,14 @@
       allow = [ "10.69.222.0/24" ];
       zones = [ "home.2rjus.net" "lan.home.2rjus.net" ];
       records = [
+        {
+          name = "auth.home.2rjus.net";
+          address = "10.69.13.10";
+        }
+        {
+          name = "auth.lan.home.2rjus.net";
+          address = "10.69.13.10";
+        }
         {
           name = "grafana.home.2rjus.net";
           address = "10.69.13.10";

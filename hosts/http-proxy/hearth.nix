@@ -63,12 +63,38 @@
       credentialsSecret = "ingress-dns";
       caRoot = null;
     };
-    forwardAuth = null;
+    forwardAuth = {
+      upstream = "http://10.69.13.40:9091";
+      uri = "/api/authz/forward-auth";
+      copyHeaders = [ "Remote-User" "Remote-Groups" "Remote-Name" "Remote-Email" ];
+    };
     routeBack = {
       destination = "10.69.222.0/24";
       via = "10.69.13.20";
     };
     sites = [
+      {
+        name = "auth";
+        host = "auth.home.2rjus.net";
+        cert = "home.2rjus.net";
+        upstream = "http://10.69.13.40:9091";
+        allow = [ "10.69.222.5" "10.69.222.6" ];
+        auth = {
+          type = "none";
+          basicSecret = null;
+        };
+      }
+      {
+        name = "auth_lan";
+        host = "auth.lan.home.2rjus.net";
+        cert = "lan.home.2rjus.net";
+        upstream = "http://10.69.13.40:9091";
+        allow = [ "10.69.13.0/24" ];
+        auth = {
+          type = "none";
+          basicSecret = null;
+        };
+      }
       {
         name = "grafana";
         host = "grafana.home.2rjus.net";
@@ -76,7 +102,7 @@
         upstream = "http://10.69.13.11:3000";
         allow = [ "10.69.222.5" "10.69.222.6" ];
         auth = {
-          type = "none";
+          type = "forward";
           basicSecret = null;
         };
       }
@@ -87,7 +113,7 @@
         upstream = "http://10.69.13.11:3000";
         allow = [ "10.69.13.0/24" ];
         auth = {
-          type = "none";
+          type = "forward";
           basicSecret = null;
         };
       }
@@ -142,7 +168,7 @@
         upstream = "http://10.69.13.14:7878";
         allow = [ "10.69.222.5" ];
         auth = {
-          type = "none";
+          type = "forward";
           basicSecret = null;
         };
       }
@@ -153,7 +179,7 @@
         upstream = "http://10.69.13.14:7878";
         allow = [ "10.69.13.0/24" ];
         auth = {
-          type = "none";
+          type = "forward";
           basicSecret = null;
         };
       }
@@ -164,7 +190,7 @@
         upstream = "http://10.69.13.13:8989";
         allow = [ "10.69.222.5" ];
         auth = {
-          type = "none";
+          type = "forward";
           basicSecret = null;
         };
       }
@@ -175,7 +201,7 @@
         upstream = "http://10.69.13.13:8989";
         allow = [ "10.69.13.0/24" ];
         auth = {
-          type = "none";
+          type = "forward";
           basicSecret = null;
         };
       }

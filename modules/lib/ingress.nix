@@ -218,7 +218,14 @@ let
           if fwd == null then
             throw "hearth: ${v.what}.auth.type: \"forward\" needs hearth.ingress.forwardAuth"
           else
-            [
+            # A client's own copies of the copied headers are dropped first:
+            # Caddy sets them only from a 2xx answer that has them, and
+            # from 2.10.0 until the fix of GHSA-7r4p-vjf4-gxv4 (caddy PR
+            # #7545, 2026) kept the client's when the auth service sent
+            # none (e.g. Authelia's bypass policy). Traefik's forwardAuth
+            # deletes them itself (middlewares/auth/forward.go).
+            map (hd: "\t\trequest_header -${hd}") fwd.copyHeaders
+            ++ [
               "\t\tforward_auth ${fwd.upstream} {"
               "\t\t\turi \"${fwd.uri}\""
             ]

@@ -23,6 +23,11 @@
 //! path ([`crate::policy::decide`]): the backend's answer when allowed, 403
 //! when not, 401 without the password where basic auth is on. LAN hosts get
 //! the `.lan.` names and 403 on the VPN names; plain HTTP redirects.
+//!
+//! Forward auth (`auth = "forward"`): a Caddy STAND-IN for Authelia answers
+//! at `[ingress] forward_auth`'s address, and every lab backend echoes the
+//! `Remote-User` it was sent; what each client must get with and without
+//! the lab's session is in [`forward_checks`] and `lab_forward.rs`.
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -37,6 +42,8 @@ use crate::lab::error::{Context, LabError};
 use crate::lab::exec::{in_ns, run, run_input};
 use crate::lab::plan::{NodeKind, Secret};
 
+use super::lab_forward::{self as fwd, Forward};
+
 /// Loopback ports inside the ingress host's namespace.
 const ACME_PORT: u16 = 14000;
 const ACME_MGMT_PORT: u16 = 15000;
@@ -49,7 +56,7 @@ const BACKEND_PORT: u16 = 18080;
 pub(super) const TOOLS: &[(&str, &str)] =
     &[("caddy", "caddy"), ("pebble", "pebble"), ("pebble-challtestsrv", "pebble"), ("lego", "lego"), ("curl", "curl"), ("openssl", "openssl")];
 
-type Res<T> = Result<T, LabError>;
+pub(super) type Res<T> = Result<T, LabError>;
 
 fn check(name: impl Into<String>, from: impl Into<String>, expected: impl Into<String>, seen: impl Into<String>) -> Check {
     let (expected, seen) = (expected.into(), seen.into());
@@ -72,7 +79,7 @@ fn tcp_up(ns: &str, port: u16) -> bool {
     in_ns(ns, "ss").args(["-Htln", &format!("sport = :{port}")]).output().map(|o| !o.stdout.is_empty()).unwrap_or(false)
 }
 
-fn write_private(p: &Path, data: &[u8]) -> Res<()> {
+pub(super) fn write_private(p: &Path, data: &[u8]) -> Res<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(p).with_context(|| format!("creating {}", p.display()))?;
@@ -80,7 +87,7 @@ fn write_private(p: &Path, data: &[u8]) -> Res<()> {
     Ok(())
 }
 
-fn s(v: &Json, k: &str) -> String {
+pub(super) fn s(v: &Json, k: &str) -> String {
     v.get(k).and_then(Json::as_str).unwrap_or_default().to_string()
 }
 
@@ -496,15 +503,26 @@ fn proxy_checks(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
     );
     run_input(in_ns(&ns, "nft").args(["-f", "-"]), Some(keep.as_bytes())).with_context(|| format!("nft on {host}"))?;
 
-    // 6. Backends: each answers the ingress with its own name.
+    // 6. Backends: each answers the ingress with its own name and echoes
+    // the Remote-User it was sent. The forward-auth service's address gets
+    // the Authelia stand-in (lab_forward.rs), which also serves the portal's
+    // own site, if any.
+    let forward = Forward::of(cx, &cfg, &sites);
+    let mut upstreams: Vec<String> = sites.iter().map(|x| s(x, "upstream")).collect();
+    upstreams.extend(forward.as_ref().map(|f| f.upstream.clone()));
     let mut seen_backends = std::collections::BTreeSet::new();
-    for site in &sites {
-        let up = s(site, "upstream");
+    for up in upstreams {
         let Some((bhost, bport)) = up.split("://").nth(1).and_then(|r| r.rsplit_once(':')) else { continue };
         if !seen_backends.insert(up.clone()) {
             continue;
         }
-        let Some(node) = cx.plan.nodes.iter().find(|n| n.lan_address.map(|a| a.to_string()) == Some(bhost.to_string())) else { continue };
+        let Some(node) = cx.plan.nodes.iter().find(|n| n.lan_address.map(|a| a.to_string()) == Some(bhost.to_string())) else {
+            if forward.as_ref().is_some_and(|f| f.upstream == up) {
+                checks.push(check("forward-auth stand-in placed", host, format!("on the lab host at {bhost}"), "no lab host has that address"));
+                return Ok(checks);
+            }
+            continue;
+        };
         let bns = cx.lab.ns(&node.name)?;
         let port: u16 = bport.parse().unwrap_or(0);
         let local = BACKEND_PORT + (seen_backends.len() as u16);
@@ -512,12 +530,19 @@ fn proxy_checks(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
             "table ip hearth-lab-ingress-{port} {{\n  chain prerouting {{\n    type nat hook prerouting priority dstnat - 10; policy accept;\n    ip saddr {addr} tcp dport {port} redirect to :{local}\n  }}\n}}\n"
         );
         run_input(in_ns(&bns, "nft").args(["-f", "-"]), Some(rules.as_bytes())).with_context(|| format!("nft on {}", node.name))?;
-        let mut b = in_ns(&bns, "caddy");
-        b.args(["respond", "--listen", &format!(":{local}"), "--body", &format!("hearth-lab backend {}:{port}", node.name)]);
-        b.env("HOME", dir.join("caddy-home")).env("XDG_DATA_HOME", dir.join("caddy-home")).env("XDG_CONFIG_HOME", dir.join("caddy-home"));
-        cx.lab.spawn(&format!("ingress-backend-{}-{port}", node.name), b)?;
+        let body = format!("hearth-lab backend {}:{port}", node.name);
+        let is_auth = forward.as_ref().filter(|f| f.upstream == up);
+        if let Some(f) = is_auth {
+            f.start(cx, &dir, &bns, local, &body)?;
+        } else {
+            let mut b = in_ns(&bns, "caddy");
+            b.args(["respond", "--listen", &format!(":{local}"), "--body", &body, "--header", &format!("{}: {{http.request.header.Remote-User}}", fwd::ECHO)]);
+            b.env("HOME", dir.join("caddy-home")).env("XDG_DATA_HOME", dir.join("caddy-home")).env("XDG_CONFIG_HOME", dir.join("caddy-home"));
+            cx.lab.spawn(&format!("ingress-backend-{}-{port}", node.name), b)?;
+        }
         if !wait(10, || tcp_up(&bns, local)) {
-            checks.push(check("backend stand-in listens", &node.name, "up", "down"));
+            let what = if is_auth.is_some() { "forward-auth stand-in (Caddy as Authelia) listens" } else { "backend stand-in listens" };
+            checks.push(check(what, &node.name, "up", "down"));
             return Ok(checks);
         }
     }
@@ -541,6 +566,7 @@ fn proxy_checks(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
     let al = crate::policy::allowlist(cx.inv);
     let password = std::fs::read_to_string(cx.root.join("test-keys").join("ingress-basic-nzbget-TEST-ONLY.txt")).ok().map(|p| p.trim().to_string());
     let vpn_sites: Vec<&Json> = sites.iter().filter(|x| !s(x, "name").ends_with("_lan")).collect();
+    let mut spoof_tried = false;
     for c in &cx.plan.clients {
         if !c.connects {
             continue;
@@ -557,13 +583,22 @@ fn proxy_checks(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
             };
             let ingress_ok = crate::policy::decide(&al, c.address, addr, "tcp", 443).is_some();
             let name = s(site, "host");
-            let (code, body) = curl(&cns, &format!("https://{name}/"), &name, 443, addr, &root_pem, None);
             let basic = site.pointer("/auth/type").and_then(Json::as_str) == Some("basic");
             let backend = format!("hearth-lab backend {}:{}", def.host, bport.unwrap_or(0));
-            let expected = if !ingress_ok {
-                "000 (no connection)".to_string()
+            let denied = if !ingress_ok {
+                Some("000 (no connection)".to_string())
             } else if !allowed {
-                "403".to_string()
+                Some("403".to_string())
+            } else {
+                None
+            };
+            if let (true, Some(f)) = (fwd::is_forward(site), &forward) {
+                checks.extend(forward_checks(&cns, &c.name, &name, addr, &root_pem, f, &backend, denied.clone(), &mut spoof_tried));
+                continue;
+            }
+            let (code, body) = curl(&cns, &format!("https://{name}/"), &name, 443, addr, &root_pem, None);
+            let expected = if let Some(d) = denied {
+                d
             } else if basic {
                 "401".to_string()
             } else {
@@ -623,11 +658,24 @@ fn proxy_checks(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
     if let Some(lan) = cx.plan.nodes.iter().find(|n| n.kind == NodeKind::LanHost && n.name != host && n.lan_address.is_some()) {
         let lns = cx.lab.ns(&lan.name)?;
         let lan_open = cx.inv.ingress.lan_open;
-        for site in sites.iter().filter(|x| s(x, "name").ends_with("_lan")).take(2) {
+        // The first two LAN sites, and the first forward-auth one if neither is.
+        let lan_sites: Vec<&Json> = sites.iter().filter(|x| s(x, "name").ends_with("_lan")).collect();
+        let mut pick: Vec<&Json> = lan_sites.iter().take(2).copied().collect();
+        if !pick.iter().any(|x| fwd::is_forward(x)) {
+            pick.extend(lan_sites.iter().find(|x| fwd::is_forward(x)).copied());
+        }
+        for site in pick {
             let name = s(site, "host");
             let svc = s(site, "name").trim_end_matches("_lan").to_string();
             let basic = site.pointer("/auth/type").and_then(Json::as_str) == Some("basic");
             let def = &cx.inv.services[&svc];
+            if let (true, Some(f)) = (fwd::is_forward(site), &forward) {
+                // Without a session: the LAN name space's portal (or 403 where the LAN is closed).
+                let got = fwd::fetch(&lns, &name, addr, &root_pem, "");
+                let expected = if lan_open { f.login(&name) } else { "403".into() };
+                checks.push(check(format!("https://{name}/ from the LAN without a session (forward auth)"), &lan.name, expected, got.show()));
+                continue;
+            }
             let expected = if !lan_open {
                 "403".into()
             } else if basic {
@@ -645,4 +693,37 @@ fn proxy_checks(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
         }
     }
     Ok(checks)
+}
+
+/// One forward-auth site from one client: without a session the auth
+/// service's answer (a 302 to the portal) and never the backend's body; with
+/// the lab's session the backend's body, and the backend saw the session's
+/// `Remote-User`; a wrong session is a stranger; a peer the allow list
+/// denies gets 403 (or no connection) with the session too: the allow list
+/// is enforced before anyone is asked. Once per run, a client's own
+/// `Remote-User` header is replaced by the auth service's.
+#[allow(clippy::too_many_arguments)]
+fn forward_checks(cns: &str, client: &str, name: &str, addr: Ipv4Addr, ca: &Path, f: &Forward, backend: &str, denied: Option<String>, spoof_tried: &mut bool) -> Vec<Check> {
+    let mut out = vec![];
+    let anon = fwd::fetch(cns, name, addr, ca, "");
+    let session = fwd::fetch(cns, name, addr, ca, &fwd::with_session(f, None));
+    let ok = format!("200 {backend} (Remote-User {})", f.user);
+    match denied {
+        Some(d) => {
+            out.push(check(format!("https://{name}/ without a session (forward auth; allow list first)"), client, d.clone(), anon.show()));
+            out.push(check(format!("https://{name}/ with the session (forward auth; allow list first)"), client, d, session.show()));
+        }
+        None => {
+            out.push(check(format!("https://{name}/ without a session (forward auth)"), client, f.login(name), anon.show()));
+            out.push(check(format!("https://{name}/ with the session (forward auth, Remote-User copied)"), client, ok.clone(), session.show()));
+            let wrong = fwd::fetch(cns, name, addr, ca, &format!("cookie = \"{}=hearth-lab-wrong\"\n", fwd::COOKIE));
+            out.push(check(format!("https://{name}/ with a wrong session (forward auth)"), client, f.login(name), wrong.show()));
+            if !*spoof_tried {
+                *spoof_tried = true;
+                let spoof = fwd::fetch(cns, name, addr, ca, &fwd::with_session(f, Some("hearth-lab-mallory")));
+                out.push(check(format!("https://{name}/ with the session and its own Remote-User (forward auth)"), client, ok, spoof.show()));
+            }
+        }
+    }
+    out
 }

@@ -29,6 +29,7 @@ use crate::nix::{Attrs, Value};
 use crate::validate::{is_dns_label, Sink};
 
 mod lab;
+mod lab_forward;
 
 pub struct Ingress;
 
