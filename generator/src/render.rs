@@ -94,7 +94,7 @@ pub fn allocate(inv: &Inventory) -> Option<Ipv4Addr> {
 pub fn allocate_missing(inv: &mut Inventory) -> Result<Vec<(&'static str, String, Ipv4Addr)>, EditError> {
     let full = || EditError::Refused(format!("the VPN pool {} is full; use a larger network.vpn or `--reuse-address`", inv.network.vpn));
     let mut out = Vec::new();
-    let hosts: Vec<String> = inv.hosts.iter().filter(|(_, h)| h.wireguard_role().is_some() && h.vpn_address.is_none()).map(|(n, _)| n.clone()).collect();
+    let hosts: Vec<String> = inv.hosts.iter().filter(|(_, h)| host_needs_address(h)).map(|(n, _)| n.clone()).collect();
     for name in hosts {
         let a = allocate(inv).ok_or_else(full)?;
         inv.hosts.get_mut(&name).expect("listed above").vpn_address = Some(a);
@@ -115,20 +115,69 @@ pub fn allocate_missing(inv: &mut Inventory) -> Result<Vec<(&'static str, String
 /// leaves an unused secret, never a public key without its private key.
 pub fn materialize(ed: &mut Editor, store: &mut SecretStore) -> Result<Vec<String>, RenderError> {
     let mut changes = Vec::new();
-    // The document as edited so far (an edit command's change included).
-    let mut inv = ed.preview()?.inv.clone();
-    // Addresses first: allocation depends only on the inventory.
-    for (section, name, a) in allocate_missing(&mut inv)? {
+    // The document as edited so far (an edit command's change included),
+    // copied only when addresses are to be allocated (a copy of a 5,000-peer
+    // inventory is most of a no-change render's allocations).
+    let (allocated, pending, public_halves) = {
+        let preview = ed.preview()?;
+        let mut owned;
+        let (inv, allocated) = if needs_addresses(&preview.inv) {
+            owned = preview.inv.clone();
+            let allocated = allocate_missing(&mut owned)?;
+            (&owned, allocated)
+        } else {
+            (&preview.inv, Vec::new())
+        };
+        // Addresses first: allocation depends only on the inventory, and
+        // the secrets below are for the inventory with its addresses.
+        for (section, name, a) in &allocated {
+            changes.push(format!("allocated {a} to {} `{name}`", &section[..section.len() - 1]));
+        }
+        let (pending, public_halves) = missing_secrets(inv, store, &mut changes)?;
+        (allocated, pending, public_halves)
+    };
+    for (section, name, a) in allocated {
         let key = if section == "hosts" { "vpn_address" } else { "address" };
         ed.entry_table(section, &name)[key] = toml_edit::value(a.to_string());
-        changes.push(format!("allocated {a} to {} `{name}`", &section[..section.len() - 1]));
     }
     // Secrets, then the public halves: every new secret is written (in
     // parallel, one manifest save) before the inventory names its public key.
-    let rcpts = Recipients::new(&inv);
+    if !pending.is_empty() {
+        let report = store.write_many(&pending);
+        // Errors name their file; files already in place are unused until
+        // the inventory names them, and a later render replaces them.
+        if let Some((_, e)) = report.failed.into_iter().next() {
+            return Err(e.into());
+        }
+    }
+    for h in public_halves {
+        h.apply(ed);
+    }
+    Ok(changes)
+}
+
+/// A WireGuard host without its VPN address.
+fn host_needs_address(h: &crate::inventory::Host) -> bool {
+    h.wireguard_role().is_some() && h.vpn_address.is_none()
+}
+
+/// Whether [`allocate_missing`] has anything to do.
+fn needs_addresses(inv: &Inventory) -> bool {
+    inv.hosts.values().any(host_needs_address) || inv.peers.values().any(|p| p.address.is_none())
+}
+
+/// The secrets `materialize` must make: each new value with its
+/// recipients, and the public halves the inventory is to name after them.
+#[allow(clippy::type_complexity)]
+fn missing_secrets(
+    inv: &Inventory,
+    store: &SecretStore,
+    changes: &mut Vec<String>,
+) -> Result<(Vec<(String, SecretBytes, Vec<Recipient>)>, Vec<topology::PublicHalf>), RenderError> {
+    let rcpts = Recipients::new(inv);
     let mut pending: Vec<(String, SecretBytes, Vec<Recipient>)> = Vec::new();
     let mut public_halves: Vec<topology::PublicHalf> = Vec::new();
-    for spec in topology::secrets(&inv) {
+    for spec in topology::secrets(inv) {
         let rcpt = rcpts.of(&spec);
         // Whether it exists is all that matters here; recipient changes are
         // the rekey step's business.
@@ -157,7 +206,7 @@ pub fn materialize(ed: &mut Editor, store: &mut SecretStore) -> Result<Vec<Strin
         if let SecretKind::External { host, name } = &spec.kind {
             return Err(EditError::Refused(format!("secrets/{}: missing; set it with `hearth secret set {name} --host {host}`", spec.rel)).into());
         }
-        let Some(fresh) = spec.kind.fresh(&inv)? else { continue };
+        let Some(fresh) = spec.kind.fresh(inv)? else { continue };
         pending.push((spec.rel.clone(), fresh.value, rcpt));
         public_halves.extend(fresh.public);
         let hint = match &spec.kind {
@@ -166,30 +215,20 @@ pub fn materialize(ed: &mut Editor, store: &mut SecretStore) -> Result<Vec<Strin
         };
         changes.push(format!("generated {} (secrets/{}){hint}", spec.kind.what(), spec.rel));
     }
-    if !pending.is_empty() {
-        let report = store.write_many(&pending);
-        // Errors name their file; files already in place are unused until
-        // the inventory names them, and a later render replaces them.
-        if let Some((_, e)) = report.failed.into_iter().next() {
-            return Err(e.into());
-        }
-    }
-    for h in public_halves {
-        h.apply(ed);
-    }
-    Ok(changes)
+    Ok((pending, public_halves))
 }
 
-/// Every secret's status, read from the files (both cores).
-fn statuses(inv: &Inventory, store: &SecretStore) -> Result<Vec<(SecretSpec, Vec<Recipient>, Status)>, RenderError> {
+/// Every secret's recipients and status, read from the files (both cores),
+/// in the order of `specs` (`topology::secrets(inv)`).
+fn statuses(inv: &Inventory, specs: &[SecretSpec], store: &SecretStore) -> Result<Vec<(Vec<Recipient>, Status)>, RenderError> {
     use rayon::prelude::*;
     let rcpts = Recipients::new(inv);
-    topology::secrets(inv)
-        .into_par_iter()
+    specs
+        .par_iter()
         .map(|spec| {
-            let rcpt = rcpts.of(&spec);
+            let rcpt = rcpts.of(spec);
             let st = store.status(&spec.rel, &rcpt)?;
-            Ok((spec, rcpt, st))
+            Ok((rcpt, st))
         })
         .collect()
 }
@@ -407,8 +446,13 @@ fn rotate_cmd(inv: &Inventory, spec: &SecretSpec) -> String {
 /// is found even without an identity. Others are decrypted with `ids` (both
 /// cores); without one they are listed as unverified.
 pub fn verify_values(inv: &Inventory, store: &SecretStore, ids: Option<&Identities>) -> Verified {
+    verify_specs(inv, &topology::secrets(inv), store, ids)
+}
+
+/// [`verify_values`] with `topology::secrets(inv)` already at hand.
+fn verify_specs(inv: &Inventory, all: &[SecretSpec], store: &SecretStore, ids: Option<&Identities>) -> Verified {
     use rayon::prelude::*;
-    let specs: Vec<SecretSpec> = topology::secrets(inv).into_iter().filter(|s| matches!(s.kind, SecretKind::WireguardKey { .. } | SecretKind::Psk { .. })).collect();
+    let specs: Vec<&SecretSpec> = all.iter().filter(|s| matches!(s.kind, SecretKind::WireguardKey { .. } | SecretKind::Psk { .. })).collect();
     enum One {
         Good(Option<(String, String, String)>),
         Bad(BadValue),
@@ -592,14 +636,16 @@ pub fn render(inventory: &Path, identities: impl FnOnce() -> Result<Identities, 
     // The same verdict as `render --check`: every file's status from the
     // file itself (a file rewritten by agenix, or written just before a
     // crash that kept it out of recipients.json, is rekeyed here).
-    let inv = ed.before.inv.clone();
-    let all = statuses(&inv, &store)?;
-    let damaged: Vec<String> = all.iter().filter_map(|(spec, _, st)| if let Status::Damaged { reason } = st { Some(damaged_line(&inv, spec, reason)) } else { None }).collect();
+    let inv = &ed.before.inv;
+    let specs = topology::secrets(inv);
+    let all = statuses(inv, &specs, &store)?;
+    let damaged: Vec<String> =
+        specs.iter().zip(&all).filter_map(|(spec, (_, st))| if let Status::Damaged { reason } = st { Some(damaged_line(inv, spec, reason)) } else { None }).collect();
     if !damaged.is_empty() {
         return Err(RenderError::BadValues(format!("{} secret(s) cannot be read, so nothing was written:\n  {}", damaged.len(), damaged.join("\n  "))));
     }
     let stale: Vec<(SecretSpec, Vec<Recipient>, String)> =
-        all.into_iter().filter(|(_, _, st)| matches!(st, Status::Stale { .. })).map(|(spec, r, st)| (spec, r, st.to_string())).collect();
+        specs.iter().zip(all).filter(|(_, (_, st))| matches!(st, Status::Stale { .. })).map(|(spec, (r, st))| (spec.clone(), r, st.to_string())).collect();
     let loaded_ids = identities();
     let ids = match (stale.is_empty(), loaded_ids) {
         (_, Ok(ids)) => Some(ids),
@@ -617,12 +663,12 @@ pub fn render(inventory: &Path, identities: impl FnOnce() -> Result<Identities, 
     // whose public half is not the inventory's (a crash inside a rotate, an
     // `agenix -e` edit) is repaired by taking the private key's public key;
     // anything else is refused, naming the command that fixes it.
-    let mut notes = Vec::new();
+    let mut notes;
     {
-        let v = verify_values(&inv, &store, ids.as_ref());
+        let v = verify_specs(inv, &specs, &store, ids.as_ref());
         store.save_verified();
-        notes.clone_from(&v.notes);
         report.notes.extend(unverified_note(&v, ids.is_some()));
+        notes = v.notes;
         let (pairs, others): (Vec<BadValue>, Vec<BadValue>) = v.bad.into_iter().partition(|b| b.accept.is_some());
         if !others.is_empty() {
             let list: Vec<String> = others.iter().map(|b| b.to_string()).collect();
