@@ -706,8 +706,12 @@ pub fn render(inventory: &Path, identities: impl FnOnce() -> Result<Identities, 
         let all: Vec<(String, Vec<u8>)> = files(&root, &loaded.inv)?.into_iter().collect();
         all.into_par_iter().filter(|(p, b)| std::fs::read(root.join(p)).map_or(true, |old| old != *b)).collect()
     };
-    for (path, bytes) in &changed {
-        parse_check(path, bytes)?;
+    {
+        // Both cores; the first file in path order that fails is reported.
+        use rayon::prelude::*;
+        if let Some(e) = changed.par_iter().map(|(path, bytes)| parse_check(path, bytes)).find_map_first(Result::err) {
+            return Err(e);
+        }
     }
     for (path, bytes) in changed {
         let full = root.join(&path);
