@@ -91,30 +91,12 @@ pub(super) fn s(v: &Json, k: &str) -> String {
     v.get(k).and_then(Json::as_str).unwrap_or_default().to_string()
 }
 
-/// One curl through the tunnel: (status, body). Retried once on a transport
-/// failure (000), which a lost packet can cause.
+/// One curl through the tunnel: (status, body), basic-auth credentials (if
+/// any) on stdin ([`fwd::fetch_url`]).
 fn curl(ns: &str, url: &str, name: &str, port: u16, ip: Ipv4Addr, ca: &Path, user: Option<&str>) -> (String, String) {
-    let mut last = ("000".to_string(), String::new());
-    for _ in 0..3 {
-        let mut c = in_ns(ns, "curl");
-        c.args(["-s", "--connect-timeout", "4", "--max-time", "10", "--cacert"]).arg(ca);
-        c.args(["--resolve", &format!("{name}:{port}:{ip}"), "-w", "\n%{http_code}"]);
-        if user.is_some() {
-            // curl reads the credentials from its config on stdin: never on a command line.
-            c.args(["-K", "-"]);
-        }
-        c.arg(url);
-        let out = match user {
-            Some(u) => run_input(&mut c, Some(format!("user = \"{u}\"\n").as_bytes())).unwrap_or_default(),
-            None => c.output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default(),
-        };
-        let (body, code) = out.rsplit_once('\n').map(|(b, c)| (b.to_string(), c.trim().to_string())).unwrap_or_default();
-        last = (if code.is_empty() { "000".into() } else { code }, body);
-        if last.0 != "000" {
-            break;
-        }
-    }
-    last
+    let conf = user.map(|u| format!("user = \"{u}\"\n")).unwrap_or_default();
+    let r = fwd::fetch_url(ns, url, name, port, ip, ca, &conf);
+    (r.code, r.body)
 }
 
 pub(super) fn run_stage(cx: &LabCx, host: &str) -> Res<Vec<Check>> {

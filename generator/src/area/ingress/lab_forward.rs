@@ -135,17 +135,23 @@ impl Reply {
     }
 }
 
-/// `curl https://NAME/` through the tunnel with TLS verified against `ca`,
-/// with extra curl config lines (cookie, headers) given on stdin, never on a
-/// command line. A transport failure (000), which a lost packet can cause,
-/// is tried again (three times in all) before it is reported.
+/// `curl https://NAME/` through the tunnel: [`fetch_url`] on port 443.
 pub(super) fn fetch(ns: &str, name: &str, ip: std::net::Ipv4Addr, ca: &Path, conf: &str) -> Reply {
+    fetch_url(ns, &format!("https://{name}/"), name, 443, ip, ca, conf)
+}
+
+/// `curl URL` through the tunnel, `NAME:PORT` resolved to `ip`, TLS verified
+/// against `ca`, with extra curl config lines (credentials, cookie, headers)
+/// given on stdin, never on a command line. A transport failure (000), which
+/// a lost packet can cause, is tried again (three times in all) before it is
+/// reported.
+pub(super) fn fetch_url(ns: &str, url: &str, name: &str, port: u16, ip: std::net::Ipv4Addr, ca: &Path, conf: &str) -> Reply {
     let mut last = Reply { code: "000".into(), body: String::new(), location: String::new(), remote_user: String::new() };
     for _ in 0..3 {
         let mut c = in_ns(ns, "curl");
         c.args(["-s", "--connect-timeout", "4", "--max-time", "10", "--cacert"]).arg(ca);
-        c.args(["--resolve", &format!("{name}:443:{ip}"), "-w", &format!("\n%{{http_code}}\t%{{redirect_url}}\t%header{{{ECHO}}}"), "-K", "-"]);
-        c.arg(format!("https://{name}/"));
+        c.args(["--resolve", &format!("{name}:{port}:{ip}"), "-w", &format!("\n%{{http_code}}\t%{{redirect_url}}\t%header{{{ECHO}}}"), "-K", "-"]);
+        c.arg(url);
         let out = run_input(&mut c, Some(conf.as_bytes())).unwrap_or_default();
         let (body, tail) = out.rsplit_once('\n').unwrap_or(("", ""));
         let mut f = tail.split('\t');
