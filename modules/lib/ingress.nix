@@ -184,19 +184,19 @@ let
           throw "hearth: ${what}.host: ${show host} is not one label under ${base} (the certificate's wildcard)";
       upstream = checkUpstream "${what}.upstream" s.upstream;
       parts = match "(https?)://(.*)" upstream;
+      scheme = builtins.elemAt parts 0;
       allow = allowOf i s;
       auth = authOf i s;
     in
     # The name is not in the Caddyfile, but a bad one fails here as in Traefik's config.
     builtins.seq (nameOf i s) {
       inherit i what upstream allow auth;
+      inherit scheme;
       host = under;
-      scheme = builtins.elemAt parts 0;
       dial = builtins.elemAt parts 1;
       key = builtins.toJSON {
         allow = builtins.sort builtins.lessThan allow;
-        inherit auth;
-        scheme = builtins.elemAt parts 0;
+        inherit auth scheme;
       };
     };
 
