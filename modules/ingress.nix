@@ -1,15 +1,18 @@
 # hearth's ingress: Caddy (default) or Traefik serving the web services by
 # name over HTTPS, with the same allow lists as the gateway's allowlist.
-# The Caddyfile and Traefik's dynamic configuration come from the pure
-# renderer ./lib/ingress.nix (the lab runs the same Caddyfile in a real
+# Caddy's JSON config and Traefik's dynamic configuration come from the
+# pure renderer ./lib/ingress.nix (the lab runs the same JSON in a real
 # Caddy); certificates from NixOS's security.acme (lego, DNS-01, one
 # wildcard per name space), the DNS provider's credentials and the
 # basic-auth users from agenix.
 #
 # NixOS options set here, read from nixpkgs sources (stored copies; 26.05
 # not available offline, see checks/eval/stubs.nix):
-#   services/web-servers/caddy/default.nix (2025): enable, configFile (a
-#     Caddyfile used as is; adapter then defaults to "caddyfile"), user, group
+#   services/web-servers/caddy/default.nix (stored copy at 0145c6da,
+#     read 2026-11-28): enable, configFile (types.path, used as is), adapter
+#     (nullOr str; defaults to "caddyfile" once configFile is set, null
+#     omits --adapter), user, group; ExecStart `caddy run --config
+#     /etc/caddy/caddy_config`, so a JSON configFile needs adapter = null
 #   services/web-servers/traefik.nix: enable, staticConfigOptions,
 #     dynamicConfigOptions (jsonValue), group; the early-2026 refactor
 #     (static/dynamic submodules) was reverted to this layout
@@ -39,6 +42,7 @@ let
   # Traefik reads htpasswd lines (USER:HASH); the secret holds Caddy's
   # (USER HASH): converted at start into the runtime directory.
   traefikSecretPath = n: "/run/hearth-ingress/${n}.htpasswd";
+  caddyEnvFile = "/run/hearth-ingress/caddy.env";
   basicSecrets = lib.unique (lib.filter (x: x != null) (map (s: s.auth.basicSecret) cfg.sites));
 
   str = lib.types.str;
@@ -136,6 +140,12 @@ let
         basicSecret = lib.mkOption {
           type = lib.types.nullOr str;
           description = "With `basic`: the agenix secret holding `USER BCRYPT-HASH` lines.";
+        };
+        users = lib.mkOption {
+          type = lib.types.listOf str;
+          default = [ ];
+          example = [ "alice" ];
+          description = "With `basic`: the users whose lines the secret holds (Caddy's accounts; their hashes reach Caddy through its environment, never the store).";
         };
       };
     };
@@ -404,10 +414,33 @@ in
       })
       (lib.mkIf isCaddy {
         services.caddy.enable = true;
-        # Used as is (no `caddy fmt`): exactly `hearth preview HOST caddy`.
-        services.caddy.configFile = pkgs.writeText "Caddyfile" (render.caddyfile {
-          inherit cfg secretPath certDir;
+        # Caddy's JSON, used as is: exactly `hearth preview HOST caddy`. A
+        # configFile of our own makes the adapter default to "caddyfile";
+        # null omits --adapter, and a file not named Caddyfile* is JSON.
+        services.caddy.configFile = pkgs.writeText "caddy.json" (render.caddyJson {
+          inherit cfg certDir;
         });
+        services.caddy.adapter = null;
+        # The basic-auth hashes: the config names {env.HEARTH_BASIC_<k>};
+        # as root ("+") before each start, the renderer's script takes them
+        # from the agenix secrets into a root-only file systemd reads into
+        # Caddy's environment ("-": absent at the first ExecStartPre). A
+        # changed secret needs a restart (a reload keeps the environment).
+        systemd.services.caddy.serviceConfig = lib.mkIf (basicSecrets != [ ]) {
+          RuntimeDirectory = "hearth-ingress";
+          RuntimeDirectoryMode = "0700";
+          EnvironmentFile = [ "-${caddyEnvFile}" ];
+          ExecStartPre = [
+            (
+              "+"
+              + pkgs.writeShellScript "hearth-ingress-caddy-env" (render.caddyBasicEnv {
+                inherit cfg secretPath;
+                out = caddyEnvFile;
+              })
+            )
+          ];
+        };
+        systemd.services.caddy.restartTriggers = map (n: config.age.secrets.${n}.file) basicSecrets;
       })
       (lib.mkIf (!isCaddy) {
         services.traefik.enable = true;

@@ -34,8 +34,9 @@
 #   (no services.promtail: nixpkgs PR 505055 removed it before 26.05)
 #   nixos/modules/services/networking/unbound.nix (2024/2025: settings,
 #     resolveLocalQueries; the ingress's resolver on the gateway)
-#   nixos/modules/services/web-servers/caddy/default.nix (2025: configFile,
-#     user, group, environmentFile)
+#   nixos/modules/services/web-servers/caddy/default.nix (stored copy at
+#     0145c6da, read 2026-11-28: configFile, adapter, user, group,
+#     environmentFile)
 #   nixos/modules/services/web-servers/traefik.nix (the staticConfigOptions /
 #     dynamicConfigOptions layout, jsonValue; the early-2026 refactor was
 #     reverted to it)
@@ -998,6 +999,11 @@ in
     };
     services.caddy.configFile = mkOption {
       type = types.path;
+    };
+    # Real default: "caddyfile" once configFile is set (0145c6da).
+    services.caddy.adapter = mkOption {
+      type = types.nullOr types.str;
+      default = "caddyfile";
     };
     services.traefik.enable = mkOption {
       type = types.bool;

@@ -381,14 +381,16 @@ let
     ]
     ++ lib.optionals (on "ingress") [
       {
-        name = "hosts/${host}: the Caddyfile is the renderer's, with agenix and acme paths";
-        expr = if h.ingress.backend == "caddy" then c.services.caddy.configFile.text else null;
+        name = "hosts/${host}: Caddy runs the renderer's JSON (no adapter), with the acme paths";
+        expr = if h.ingress.backend == "caddy" then { inherit (c.services.caddy) adapter; text = c.services.caddy.configFile.text; } else null;
         expected =
           if h.ingress.backend == "caddy" then
-            render.ingress.caddyfile {
-              cfg = h.ingress;
-              secretPath = n: "/run/agenix/${n}";
-              certDir = n: "/var/lib/acme/${n}";
+            {
+              adapter = null;
+              text = render.ingress.caddyJson {
+                cfg = h.ingress;
+                certDir = n: "/var/lib/acme/${n}";
+              };
             }
           else
             null;
@@ -1261,6 +1263,21 @@ in
         owner = "caddy";
         mode = "0400";
         dns = "root";
+      };
+    }
+    {
+      name = "ingress: caddy's basic-auth hashes come from the renderer's script, as root, into a root-only environment file";
+      expr = {
+        inherit (caddy.systemd.services.caddy.serviceConfig) EnvironmentFile RuntimeDirectory RuntimeDirectoryMode;
+        pre = map (x: builtins.substring 0 1 x) caddy.systemd.services.caddy.serviceConfig.ExecStartPre;
+        restart = caddy.systemd.services.caddy.restartTriggers == [ caddy.age.secrets.ingress-basic-nzbget.file ];
+      };
+      expected = {
+        EnvironmentFile = [ "-/run/hearth-ingress/caddy.env" ];
+        RuntimeDirectory = "hearth-ingress";
+        RuntimeDirectoryMode = "0700";
+        pre = [ "+" ];
+        restart = true;
       };
     }
     {

@@ -468,7 +468,7 @@ fn kill_9_mid_edit_leaves_old_or_new_state_never_torn() {
 }
 
 #[test]
-fn service_web_on_off_and_add_with_web_show_in_the_list_and_the_caddyfile() {
+fn service_web_on_off_and_add_with_web_show_in_the_list_and_caddys_config() {
     let t = example();
     let list = |t: &TempDir| -> serde_json::Value { serde_json::from_slice(&hearth(t.path()).args(["service", "list", "--json"]).assert().success().get_output().stdout).unwrap() };
     let url_of = |v: &serde_json::Value, n: &str| v.as_array().unwrap().iter().find(|r| r["name"] == n).unwrap()["url"].clone();

@@ -1,7 +1,7 @@
 //! The ingress on real programs, without the full port scan: the example
 //! brought up in namespaces, then only the ingress's lab stage (pebble +
 //! pebble-challtestsrv as CA and DNS, lego DNS-01, caddy with the rendered
-//! Caddyfile, curl by name from every client through the tunnel; the
+//! JSON config, curl by name from every client through the tunnel; the
 //! gateway's unbound asked by every client with dig). Every
 //! check must pass and nothing may be left behind.
 

@@ -294,7 +294,7 @@ proptest! {
     }
 }
 
-// ---- the ingress: hostile strings never reach the Caddyfile or Traefik's
+// ---- the ingress: hostile strings never reach Caddy's config or Traefik's
 // configuration unchecked. The Rust validator and the renderer's checks are
 // the same character classes: on any string, both accept or both refuse.
 
@@ -305,7 +305,7 @@ fn ingress_cfg(uri: &str, upstream: &str, host: &str, email: &str) -> String {
         .set("cert", "home.example.net")
         .set("upstream", upstream.to_string())
         .set("allow", Value::strs(["10.1.0.5"]))
-        .set("auth", Attrs::new().set("type", "forward").set("basicSecret", Value::Null));
+        .set("auth", Attrs::new().set("type", "forward").set("basicSecret", Value::Null).set("users", Value::List(vec![])));
     let cfg = Attrs::new()
         .set("enable", true)
         .set("backend", "caddy")
@@ -330,14 +330,14 @@ fn ingress_cfg(uri: &str, upstream: &str, host: &str, email: &str) -> String {
     nix::print(&Value::from(cfg))
 }
 
-/// For each cfg: does the renderer accept it (caddyfile, traefik and lego args all evaluate)?
+/// For each cfg: does the renderer accept it (Caddy's config, traefik and lego args all evaluate)?
 fn renderer_accepts(cfgs: &[String]) -> Vec<bool> {
     let lib = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("modules/lib/ingress.nix");
     let items: Vec<String> = cfgs
         .iter()
         .map(|c| {
             format!(
-                "(let cfg = {c}; a = {{ inherit cfg; secretPath = n: \"/run/agenix/\" + n; certDir = n: \"/var/lib/acme/\" + n; }}; in (builtins.tryEval (builtins.deepSeq [ (r.caddyfile a) (r.traefik a) (r.legoArgs cfg \"home.example.net\") ] true)).success)"
+                "(let cfg = {c}; a = {{ inherit cfg; secretPath = n: \"/run/agenix/\" + n; certDir = n: \"/var/lib/acme/\" + n; }}; in (builtins.tryEval (builtins.deepSeq [ (r.caddyConfig {{ inherit cfg; inherit (a) certDir; }}) (r.traefik a) (r.legoArgs cfg \"home.example.net\") ] true)).success)"
             )
         })
         .collect();
@@ -413,8 +413,9 @@ proptest! {
 
 #[test]
 fn ingress_strings_that_pass_reach_caddy_exactly() {
-    // Accepted but unusual URIs become exactly that string in Caddy's own
-    // JSON (the Caddyfile quoting holds); nothing else appears.
+    // Accepted but unusual URIs become exactly that string in the JSON
+    // Caddy loads (`caddy validate` provisions it: tls internal, so no
+    // certificate files are needed); nothing else appears.
     if !have_nix() || Command::new("caddy").arg("version").output().is_err() {
         println!("SKIPPED: nix-instantiate or caddy missing");
         return;
@@ -423,15 +424,19 @@ fn ingress_strings_that_pass_reach_caddy_exactly() {
     let lib = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("modules/lib/ingress.nix");
     for u in uris {
         let cfg = ingress_cfg(u, "http://10.0.0.11:3000", "grafana.home.example.net", "a@example.net");
-        let expr = format!("(import {}).caddyfile {{ cfg = {cfg}; secretPath = n: \"/run/agenix/\" + n; certDir = n: \"/var/lib/acme/\" + n; }}", lib.display());
+        let expr = format!(
+            "(import {}).caddyJson {{ cfg = let c = {cfg}; in c // {{ tls = c.tls // {{ mode = \"internal\"; }}; }}; certDir = n: \"/var/lib/acme/\" + n; }}",
+            lib.display()
+        );
         let out = Command::new("nix-instantiate").args(["--eval", "--strict", "--json", "-E", &expr]).output().unwrap();
         assert!(out.status.success(), "{u}: {}", String::from_utf8_lossy(&out.stderr));
         let text: String = serde_json::from_slice(&out.stdout).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("Caddyfile"), &text).unwrap();
-        let a = Command::new("caddy").args(["adapt", "--adapter", "caddyfile", "--config"]).arg(dir.path().join("Caddyfile")).output().unwrap();
-        assert!(a.status.success(), "{u}: {}\n{text}", String::from_utf8_lossy(&a.stderr));
-        let json: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+        let file = dir.path().join("caddy.json");
+        std::fs::write(&file, &text).unwrap();
+        let v = Command::new("caddy").args(["validate", "--config"]).arg(&file).env("HOME", dir.path()).env("XDG_DATA_HOME", dir.path()).env("XDG_CONFIG_HOME", dir.path()).output().unwrap();
+        assert!(v.status.success(), "{u}: {}\n{text}", String::from_utf8_lossy(&v.stderr));
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
         fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
             match v {
                 serde_json::Value::String(s) => out.push(s.clone()),
@@ -443,6 +448,53 @@ fn ingress_strings_that_pass_reach_caddy_exactly() {
         let mut all = vec![];
         strings(&json, &mut all);
         assert!(all.iter().any(|s| s == u), "{u} not in {json}");
+    }
+}
+
+#[test]
+fn caddy_basic_env_script_writes_every_hash_or_nothing() {
+    // The script the NixOS module runs before Caddy starts (and the lab
+    // runs): each user's bcrypt hash from the secret's `USER HASH` lines
+    // into a 0600 environment file, whole; a missing user or a hash with a
+    // character bcrypt never uses leaves no file behind.
+    if !have_nix() {
+        println!("SKIPPED: nix-instantiate missing");
+        return;
+    }
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("modules/lib/ingress.nix");
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("ingress-basic-grafana");
+    let out_file = dir.path().join("caddy.env");
+    let cfg = ingress_cfg("/x", "http://10.0.0.11:3000", "grafana.home.example.net", "a@example.net");
+    let expr = format!(
+        "(import {}).caddyBasicEnv {{ cfg = let c = {cfg}; in c // {{ sites = map (s: s // {{ auth = {{ type = \"basic\"; basicSecret = \"ingress-basic-grafana\"; users = [ \"alice\" \"bob\" ]; }}; }}) c.sites; }}; secretPath = n: \"{}/\" + n; out = \"{}\"; }}",
+        lib.display(),
+        dir.path().display(),
+        out_file.display()
+    );
+    let out = Command::new("nix-instantiate").args(["--eval", "--strict", "--json", "-E", &expr]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let script: String = serde_json::from_slice(&out.stdout).unwrap();
+    let run = || Command::new("bash").arg("-c").arg(&script).output().unwrap();
+    let alice = "$2a$14$KJuDFbmpQOWebalTn1wauuPtxgMoBL6.MRLLNS5aheRtLCnxjJkRm";
+    let bob = "$2y$10$abcdefghijklmnopqrstuuJ0123456789./ABCDEFGHIJKLMNOPQRS";
+
+    std::fs::write(&secret, format!("bob {bob}\nalice {alice}\n")).unwrap();
+    let r = run();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap(), format!("HEARTH_BASIC_0='{alice}'\nHEARTH_BASIC_1='{bob}'\n"));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&out_file).unwrap().permissions().mode() & 0o777, 0o600);
+
+    for (bad, why) in [(format!("alice {alice}\n"), "no line 'bob HASH'"), (format!("alice {alice}\nbob $2a$10$x'y\n"), "has a character bcrypt does not use")] {
+        let _ = std::fs::remove_file(&out_file);
+        std::fs::write(&secret, bad).unwrap();
+        let r = run();
+        assert!(!r.status.success());
+        assert!(String::from_utf8_lossy(&r.stderr).contains(why), "{}", String::from_utf8_lossy(&r.stderr));
+        assert!(!out_file.exists(), "a failed run left {}", out_file.display());
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left.len(), 1, "only the secret remains: {left:?}");
     }
 }
 

@@ -82,6 +82,7 @@
         auth = {
           type = "none";
           basicSecret = null;
+          users = [ ];
         };
       }
       {
@@ -93,6 +94,7 @@
         auth = {
           type = "none";
           basicSecret = null;
+          users = [ ];
         };
       }
       {
@@ -104,6 +106,7 @@
         auth = {
           type = "forward";
           basicSecret = null;
+          users = [ ];
         };
       }
       {
@@ -115,6 +118,7 @@
         auth = {
           type = "forward";
           basicSecret = null;
+          users = [ ];
         };
       }
       {
@@ -126,6 +130,7 @@
         auth = {
           type = "none";
           basicSecret = null;
+          users = [ ];
         };
       }
       {
@@ -137,6 +142,7 @@
         auth = {
           type = "none";
           basicSecret = null;
+          users = [ ];
         };
       }
       {
@@ -148,6 +154,7 @@
         auth = {
           type = "basic";
           basicSecret = "ingress-basic-nzbget";
+          users = [ "torjus" ];
         };
       }
       {
@@ -159,6 +166,7 @@
         auth = {
           type = "basic";
           basicSecret = "ingress-basic-nzbget";
+          users = [ "torjus" ];
         };
       }
       {
@@ -170,6 +178,7 @@
         auth = {
           type = "forward";
           basicSecret = null;
+          users = [ ];
         };
       }
       {
@@ -181,6 +190,7 @@
         auth = {
           type = "forward";
           basicSecret = null;
+          users = [ ];
         };
       }
       {
@@ -192,6 +202,7 @@
         auth = {
           type = "forward";
           basicSecret = null;
+          users = [ ];
         };
       }
       {
@@ -203,6 +214,7 @@
         auth = {
           type = "forward";
           basicSecret = null;
+          users = [ ];
         };
       }
     ];

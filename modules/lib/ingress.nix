@@ -1,5 +1,5 @@
 # The ingress renderer: `hearth.ingress` (hosts/<host>/hearth.nix) -> the
-# Caddyfile Caddy runs, Traefik's dynamic configuration, and the lego
+# JSON config Caddy runs, Traefik's dynamic configuration, and the lego
 # arguments NixOS's acme module gives lego. builtins only.
 #
 # Every string that reaches a config file is checked against the same
@@ -7,10 +7,13 @@
 # property test proves the two agree); what passes cannot open a block,
 # close a quote, start a placeholder or a comment, or end a line.
 #
-# caddyfile { cfg; secretPath; certDir; }
+# caddyConfig { cfg; certDir; } -> Caddy's JSON config (an attrset);
+#   certDir: certificate name -> its directory holding cert.pem and key.pem
+#   (NixOS: /var/lib/acme/<name>). caddyJson: the same as text.
+# caddyBasicEnv { cfg; secretPath; out; } -> a bash script writing `out`,
+#   the environment file of the basic-auth hashes caddyConfig refers to;
 #   secretPath: agenix name -> path of the decrypted file (NixOS:
-#     config.age.secrets.<name>.path); certDir: certificate name -> its
-#     directory holding cert.pem and key.pem (NixOS: /var/lib/acme/<name>).
+#   config.age.secrets.<name>.path).
 # traefik { cfg; secretPath; certDir; } -> the dynamic configuration attrset.
 # legoArgs cfg cert -> lego's argument list for `lego ... run` of one cert.
 # dnsRecords cfg -> the records each name space needs (text).
@@ -100,6 +103,14 @@ let
           checkStr "${what}.basicSecret" "[A-Za-z0-9][A-Za-z0-9._-]*" "is not an agenix secret name" a.basicSecret
         else
           null;
+      # The users whose `USER HASH` lines the secret holds (Caddy's accounts).
+      users =
+        if type != "basic" then
+          [ ]
+        else if h.checkList "${what}.users" (a.users or [ ]) == [ ] then
+          throw "hearth: ${what}.users: basic auth needs at least one user"
+        else
+          map (checkStr "${what}.users" "[A-Za-z0-9._-]+" "is not a user name of A-Z a-z 0-9 . _ -") a.users;
     };
 
   forwardOf =
@@ -126,51 +137,39 @@ let
       hsts = h.checkInt "hearth.ingress.tls.hsts" 0 63072000 cfg.tls.hsts;
     };
 
-  # ---- Caddy ---------------------------------------------------------------
+  # ---- Caddy (its native JSON) ---------------------------------------------
   #
-  # One site block per policy class: the sites of one name space whose
-  # allow list (as a set), auth (type and secret) and upstream scheme are
-  # the same share one block listing all their names
-  # (`grafana.home.example.net,` / `nzbget.home.example.net {`), and
-  # `map {host} {hearth_upstream}` picks each site's upstream; a class of
-  # one site names its upstream directly. Then one `*.home.example.net`
-  # block per name space closes the connection for names no site serves.
-  # Caddy loads a certificate file once however many blocks name it.
-  #
-  # Why: every request walks the server's routes, one host matcher each
-  # (SplitHostPort, a context look-up, the compare); 500 sites in 20 allow
-  # groups are 20 routes this way instead of 500 (docs/performance.md,
-  # "Ingress", fourth pass). Why not one wildcard block with a `handle` per
-  # site: the handles of one block are a subroute, which Caddy 2.6 compiles
-  # again on every request, all of them (500 sites: 38-44% of the 1-site
-  # request rate).
-  #
-  # Caddy 2.6.2 (modules/caddyhttp/reverseproxy/addresses.go,
-  # parseUpstreamDialAddress, tag v2.6.2 read 2026-11-28) takes a
-  # placeholder upstream only without a scheme: the map yields host:port and
-  # a class of https upstreams (the scheme is part of the class) gets
-  # `transport http { tls }`, what `reverse_proxy https://...` means. The
-  # map compares `{host}` exactly while host matchers ignore case, so a
-  # name written with capitals in the Host header finds no upstream: 502,
-  # never another site's backend.
+  # Caddy runs JSON, what `caddy adapt` makes of a Caddyfile, because the
+  # routes of a server are compiled once when the config loads, while a
+  # Caddyfile puts each site block's directives into a subroute that Caddy
+  # 2.6 compiles again on every request (Subroute.ServeHTTP, tag v2.6.2).
+  # One server, its routes in this order:
+  #   1. dispatch: a host matcher of every site's name (over 100 names,
+  #      Caddy binary-searches it), the HSTS header, then `map` host -> the
+  #      site's policy class, kept by `vars` as `hearth_class`;
+  #   2. per policy class (sites with the same allow list as a set, auth and
+  #      upstream scheme; docs/performance.md, "Ingress"), one route matched
+  #      by `hearth_class`: 403 unless the client is in the allow list (its
+  #      own matcher, so other classes' allow lists are never looked at);
+  #      then auth; then reverse_proxy to the
+  #      site's upstream (`map` host -> host:port when the class has more
+  #      than one site: Caddy 2.6.2 takes a placeholder upstream only
+  #      without a scheme, so a class of https upstreams gets
+  #      `transport http { tls }`);
+  #   3. per name space, `*.<name space>`: abort (the connection closes for
+  #      a name no site serves).
+  # Host matchers ignore case, `map` compares exactly: a name sent with
+  # capitals finds no class and falls through to the abort route, never
+  # another site's backend.
+  # Basic auth: an account's hash is `{env.HEARTH_BASIC_<k>}` (Caddy replaces
+  # placeholders in http_basic accounts when it loads them, caddyauth
+  # basicauth.go Provision, v2.6.2 and later), from the environment file
+  # `caddyBasicEnv` writes out of the agenix secrets: no hash in the store.
 
   # "*.home.example.net" -> "home.example.net"
   baseOf = d: builtins.substring 2 (stringLength d) d;
 
-  caddyTls =
-    args@{ certDir, ... }:
-    tls: c:
-    let
-      dir = checkPath "certDir ${show c.name}" (certDir c.name);
-      protocols = if tls.minVersion == "1.3" then "tls1.3 tls1.3" else "tls1.2 tls1.3";
-    in
-    [
-      (if tls.mode == "internal" then "\ttls internal {" else "\ttls ${dir}/cert.pem ${dir}/key.pem {")
-      "\t\tprotocols ${protocols}"
-      "\t}"
-    ];
-
-  # One site, checked; `key` is its policy class within its name space.
+  # One site, checked; `key` is its policy class.
   caddySiteOf =
     base:
     { i, s }:
@@ -188,10 +187,9 @@ let
       allow = allowOf i s;
       auth = authOf i s;
     in
-    # The name is not in the Caddyfile, but a bad one fails here as in Traefik's config.
+    # The name is not in Caddy's config, but a bad one fails here as in Traefik's.
     builtins.seq (nameOf i s) {
-      inherit i what upstream allow auth;
-      inherit scheme;
+      inherit i what allow auth scheme;
       host = under;
       dial = builtins.elemAt parts 1;
       key = builtins.toJSON {
@@ -200,19 +198,106 @@ let
       };
     };
 
-  # The block of one policy class (a list of caddySiteOf, same key).
-  caddyClass =
-    args@{ secretPath, ... }:
-    fwd: tls: tlsLines: vs:
+  # The sites grouped by policy class: classes in the order their first site
+  # is listed, sites in list order within a class.
+  classesOf =
+    vs:
     let
-      v = builtins.head vs;
-      guard = if v.allow == [ ] then [ "\t\trespond 403" ] else [ "\t\trespond @deny 403" ];
-      authLines =
+      groups = builtins.groupBy (v: v.key) vs;
+    in
+    map (v: groups.${v.key}) (filter (v: (builtins.head groups.${v.key}).i == v.i) vs);
+
+  # Every (secret, user) of basic auth once, in site order, with the
+  # environment variable holding its hash.
+  basicAccountsOf =
+    vs:
+    let
+      all = concatMap (v: map (user: { inherit user; secret = v.auth.basicSecret; }) v.auth.users) (
+        filter (v: v.auth.type == "basic") vs
+      );
+      firsts = builtins.genList (k: builtins.elemAt all k) (builtins.length all);
+      uniq = builtins.foldl' (acc: a: if elem a acc then acc else acc ++ [ a ]) [ ] firsts;
+    in
+    builtins.genList (k: (builtins.elemAt uniq k) // { var = "HEARTH_BASIC_${toString k}"; }) (builtins.length uniq);
+
+  # The checked sites and their name spaces (the certificates that have sites).
+  caddySites =
+    cfg:
+    let
+      certs = map (c: {
+        inherit (c) name;
+        base = checkHostname "hearth.ingress.certificates.domain" (baseOf (checkWildcard c.domain));
+      }) (h.checkList "hearth.ingress.certificates" cfg.certificates);
+      baseOfCert = n: (builtins.head (filter (c: c.name == n) certs)).base;
+      sites = map (
+        x: caddySiteOf (baseOfCert (checkCert cfg "hearth.ingress.sites.${toString x.i}.cert" x.s.cert)) x
+        // { cert = x.s.cert; }
+      ) (indexed (sitesOf cfg));
+      dups = filter (g: builtins.length g > 1) (builtins.attrValues (builtins.groupBy (v: v.host) sites));
+    in
+    if dups != [ ] then
+      let
+        d = builtins.head dups;
+      in
+      throw "hearth: hearth.ingress.sites: ${(builtins.elemAt d 0).what} and ${(builtins.elemAt d 1).what} both serve ${show (builtins.head d).host}"
+    else
+      {
+        inherit sites;
+        spaces = filter (c: builtins.any (v: v.cert == c.name) sites) certs;
+      };
+
+  caddyConfig =
+    { cfg, certDir }:
+    let
+      tls = tlsOf cfg;
+      fwd = forwardOf cfg;
+      httpPort = h.checkInt "hearth.ingress.httpPort" 1 65535 cfg.httpPort;
+      httpsPort = h.checkInt "hearth.ingress.httpsPort" 1 65535 cfg.httpsPort;
+      _backend = checkEnum "hearth.ingress.backend" [ "caddy" "traefik" ] cfg.backend;
+      inherit (caddySites cfg) sites spaces;
+      classes = classesOf sites;
+      ids = listToAttrs (
+        builtins.genList (k: {
+          name = (builtins.head (builtins.elemAt classes k)).key;
+          value = "c${toString k}";
+        }) (builtins.length classes)
+      );
+      accounts = basicAccountsOf sites;
+      varOf =
+        secret: user: (builtins.head (filter (a: a.secret == secret && a.user == user) accounts)).var;
+      tag = c: "hearth-${c.name}";
+      dirOf = c: checkPath "certDir ${show c.name}" (certDir c.name);
+      acme = tls.mode == "acme";
+      # "http://10.69.13.30:9091" -> the reverse_proxy fields that reach it.
+      proxyTo =
+        upstream:
+        let
+          parts = match "(https?)://(.*)" upstream;
+        in
+        {
+          upstreams = [ { dial = builtins.elemAt parts 1; } ];
+        }
+        // (if builtins.elemAt parts 0 == "https" then { transport = tlsTransport; } else { });
+      tlsTransport = {
+        protocol = "http";
+        tls = { };
+      };
+
+      authHandlers =
+        v:
         if v.auth.type == "basic" then
           [
-            "\t\tbasicauth {"
-            "\t\t\timport ${checkPath "secretPath ${show v.auth.basicSecret}" (secretPath v.auth.basicSecret)}"
-            "\t\t}"
+            {
+              handler = "authentication";
+              providers.http_basic = {
+                accounts = map (user: {
+                  username = user;
+                  password = "{env.${varOf v.auth.basicSecret user}}";
+                }) v.auth.users;
+                hash.algorithm = "bcrypt";
+                hash_cache = { };
+              };
+            }
           ]
         else if v.auth.type == "forward" then
           if fwd == null then
@@ -223,116 +308,280 @@ let
             # from 2.10.0 until the fix of GHSA-7r4p-vjf4-gxv4 (caddy PR
             # #7545, 2026) kept the client's when the auth service sent
             # none (e.g. Authelia's bypass policy). Traefik's forwardAuth
-            # deletes them itself (middlewares/auth/forward.go).
-            map (hd: "\t\trequest_header -${hd}") fwd.copyHeaders
+            # deletes them itself (middlewares/auth/forward.go). The
+            # reverse_proxy is what Caddy's `forward_auth` directive
+            # expands to (caddy adapt, 2.6.2).
+            (if fwd.copyHeaders == [ ] then [ ] else [ { handler = "headers"; request.delete = fwd.copyHeaders; } ])
             ++ [
-              "\t\tforward_auth ${fwd.upstream} {"
-              "\t\t\turi \"${fwd.uri}\""
+              (
+                {
+                  handler = "reverse_proxy";
+                  rewrite = {
+                    method = "GET";
+                    uri = fwd.uri;
+                  };
+                  headers.request.set = {
+                    X-Forwarded-Method = [ "{http.request.method}" ];
+                    X-Forwarded-Uri = [ "{http.request.uri}" ];
+                  };
+                  handle_response = [
+                    {
+                      match.status_code = [ 2 ];
+                      routes = [
+                        {
+                          handle = [
+                            {
+                              handler = "headers";
+                              request =
+                                if fwd.copyHeaders == [ ] then
+                                  { }
+                                else
+                                  {
+                                    set = listToAttrs (
+                                      map (hd: {
+                                        name = hd;
+                                        value = [ "{http.reverse_proxy.header.${hd}}" ];
+                                      }) fwd.copyHeaders
+                                    );
+                                  };
+                            }
+                          ];
+                        }
+                      ];
+                    }
+                  ];
+                }
+                // proxyTo fwd.upstream
+              )
             ]
-            ++ (if fwd.copyHeaders == [ ] then [ ] else [ "\t\t\tcopy_headers ${concatStringsSep " " fwd.copyHeaders}" ])
-            ++ [ "\t\t}" ]
         else
           [ ];
+
       proxy =
+        vs:
+        let
+          v = builtins.head vs;
+          transport = if v.scheme == "https" then { transport = tlsTransport; } else { };
+        in
         if builtins.length vs == 1 then
-          [ "\t\treverse_proxy ${v.upstream}" ]
+          [ ({ handler = "reverse_proxy"; upstreams = [ { dial = v.dial; } ]; } // transport) ]
         else
-          [ "\t\tmap {host} {hearth_upstream} {" ]
-          ++ map (x: "\t\t\t${x.host} ${x.dial}") vs
-          ++ [ "\t\t}" ]
-          ++ (
-            if v.scheme == "https" then
+          [
+            {
+              handler = "map";
+              source = "{http.request.host}";
+              destinations = [ "{hearth.upstream}" ];
+              mappings = map (x: {
+                input = x.host;
+                outputs = [ x.dial ];
+              }) vs;
+            }
+            ({ handler = "reverse_proxy"; upstreams = [ { dial = "{hearth.upstream}"; } ]; } // transport)
+          ];
+
+      # A class is one route: when the allow list is empty, 403; else a
+      # subroute of one route that answers 403 unless the client is in the
+      # allow list (Caddy compiles a subroute per request: one route is
+      # cheap), then auth, then the proxy.
+      classRoute =
+        vs:
+        let
+          v = builtins.head vs;
+        in
+        {
+          match = [ { vars.hearth_class = [ ids.${v.key} ]; } ];
+          handle =
+            if v.allow == [ ] then
+              [ forbidden ]
+            else
               [
-                "\t\treverse_proxy {hearth_upstream} {"
-                "\t\t\ttransport http {"
-                "\t\t\t\ttls"
-                "\t\t\t}"
-                "\t\t}"
+                {
+                  handler = "subroute";
+                  routes = [
+                    {
+                      match = [ { not = [ { remote_ip.ranges = v.allow; } ]; } ];
+                      handle = [ forbidden ];
+                    }
+                  ];
+                }
+              ]
+              ++ authHandlers v
+              ++ proxy vs;
+          terminal = true;
+        };
+      forbidden = {
+        handler = "static_response";
+        status_code = 403;
+      };
+
+      dispatch = {
+        match = [ { host = map (v: v.host) sites; } ];
+        handle =
+          (
+            if tls.hsts > 0 then
+              [
+                {
+                  handler = "headers";
+                  response.set.Strict-Transport-Security = [ "max-age=${toString tls.hsts}" ];
+                }
               ]
             else
-              [ "\t\treverse_proxy {hearth_upstream}" ]
-          );
-      hosts = map (x: x.host) vs;
-      n = builtins.length hosts;
-    in
-    concatStringsSep "\n" (
-      builtins.genList (k: builtins.elemAt hosts k + ",") (n - 1)
-      ++ [ "${builtins.elemAt hosts (n - 1)} {" ]
-      ++ tlsLines
-      ++ (if tls.hsts > 0 then [ "\theader Strict-Transport-Security \"max-age=${toString tls.hsts}\"" ] else [ ])
-      ++ (if v.allow == [ ] then [ ] else [ "\t@deny not remote_ip ${concatStringsSep " " v.allow}" ])
-      ++ [ "\troute {" ]
-      ++ guard
-      ++ authLines
-      ++ proxy
-      ++ [
-        "\t}"
-        "}"
-      ]
-    );
-
-  # The sites of one certificate grouped by policy class, classes in the
-  # order their first site is listed, sites in list order within a class.
-  classesOf =
-    vs:
-    let
-      groups = builtins.groupBy (v: v.key) vs;
-    in
-    map (v: groups.${v.key}) (filter (v: (builtins.head groups.${v.key}).i == v.i) vs);
-
-  caddyBlocks =
-    args:
-    cfg: fwd: tls: sites: c:
-    let
-      base = checkHostname "hearth.ingress.certificates.domain" (baseOf (checkWildcard c.domain));
-      mine = filter (x: checkCert cfg "hearth.ingress.sites.${toString x.i}.cert" x.s.cert == c.name) sites;
-      tlsLines = caddyTls args tls c;
-    in
-    if mine == [ ] then
-      [ ]
-    else
-      map (caddyClass args fwd tls tlsLines) (classesOf (map (caddySiteOf base) mine))
-      ++ [
-        (concatStringsSep "\n" (
-          [ "*.${base} {" ]
-          ++ tlsLines
+              [ ]
+          )
           ++ [
-            "\tabort"
-            "}"
-          ]
-        ))
-      ];
+            {
+              handler = "map";
+              source = "{http.request.host}";
+              destinations = [ "{hearth.class}" ];
+              mappings = map (v: {
+                input = v.host;
+                outputs = [ ids.${v.key} ];
+              }) sites;
+            }
+            {
+              handler = "vars";
+              hearth_class = "{hearth.class}";
+            }
+          ];
+      };
 
-  caddyfile =
-    args@{ cfg, secretPath, certDir }:
-    let
-      tls = tlsOf cfg;
-      fwd = forwardOf cfg;
-      httpPort = h.checkInt "hearth.ingress.httpPort" 1 65535 cfg.httpPort;
-      httpsPort = h.checkInt "hearth.ingress.httpsPort" 1 65535 cfg.httpsPort;
-      _backend = checkEnum "hearth.ingress.backend" [ "caddy" "traefik" ] cfg.backend;
-      sites = indexed (sitesOf cfg);
-      # Every site names a known certificate (checked before grouping).
-      _certs = map ({ i, s }: checkCert cfg "hearth.ingress.sites.${toString i}.cert" s.cert) sites;
-      blocks = concatMap (caddyBlocks args cfg fwd tls sites) (h.checkList "hearth.ingress.certificates" cfg.certificates);
+      closing = c: {
+        match = [ { host = [ "*.${c.base}" ]; } ];
+        handle = [
+          {
+            handler = "static_response";
+            abort = true;
+          }
+        ];
+        terminal = true;
+      };
+
+      server = {
+        listen = [ ":${toString httpsPort}" ];
+        routes = [ dispatch ] ++ map classRoute classes ++ map closing spaces;
+        tls_connection_policies =
+          map (
+            c:
+            {
+              match.sni = [ "*.${c.base}" ];
+              protocol_min = "tls${tls.minVersion}";
+              protocol_max = "tls1.3";
+            }
+            // (if acme then { certificate_selection.any_tag = [ (tag c) ]; } else { })
+          ) spaces
+          # A client without a matching SNI: Caddy's defaults (as the Caddyfile adapter adds).
+          ++ [ { } ];
+      };
     in
-    builtins.deepSeq [ _backend _certs ] (
-      concatStringsSep "\n" (
-        [
-          "# Generated by hearth (modules/lib/ingress.nix) from hosts/<host>/hearth.nix. Do not edit."
-          "{"
-          "\thttp_port ${toString httpPort}"
-          "\thttps_port ${toString httpsPort}"
-          "\tskip_install_trust"
-          "}"
-        ]
-        ++ concatMap (b: [
-          ""
-          b
-        ]) blocks
-      )
-      + "\n"
-    );
+    builtins.deepSeq [ _backend ] {
+      apps = {
+        http = {
+          http_port = httpPort;
+          https_port = httpsPort;
+        }
+        // (if sites == [ ] then { } else { servers.hearth = server; });
+        pki.certificate_authorities.local.install_trust = false;
+      }
+      // (
+        if sites == [ ] then
+          { }
+        else if acme then
+          {
+            tls.certificates.load_files = map (c: {
+              certificate = "${dirOf c}/cert.pem";
+              key = "${dirOf c}/key.pem";
+              tags = [ (tag c) ];
+            }) spaces;
+          }
+        else
+          {
+            tls.automation.policies = [
+              {
+                subjects = map (v: v.host) sites ++ map (c: "*.${c.base}") spaces;
+                issuers = [ { module = "internal"; } ];
+              }
+            ];
+          }
+      );
+    };
+
+  # JSON text, two spaces an indent, keys sorted, a list of plain values on
+  # one line: what `hearth preview HOST caddy` shows and Caddy reads.
+  prettyJson =
+    ind: v:
+    let
+      inner = ind + "  ";
+      plain = x: !(builtins.isAttrs x || isList x);
+    in
+    if builtins.isAttrs v then
+      if v == { } then
+        "{}"
+      else
+        "{\n"
+        + concatStringsSep ",\n" (
+          map (k: "${inner}${builtins.toJSON k}: ${prettyJson inner v.${k}}") (builtins.attrNames v)
+        )
+        + "\n${ind}}"
+    else if isList v then
+      if v == [ ] then
+        "[]"
+      else if builtins.all plain v then
+        "[ ${concatStringsSep ", " (map builtins.toJSON v)} ]"
+      else
+        "[\n" + concatStringsSep ",\n" (map (x: "${inner}${prettyJson inner x}") v) + "\n${ind}]"
+    else
+      builtins.toJSON v;
+
+  caddyJson = args: prettyJson "" (caddyConfig args) + "\n";
+
+  # A bash script (builtins and mv only) writing `out`, the environment
+  # file of Caddy's basic-auth hashes: `HEARTH_BASIC_<k>='<bcrypt hash>'`
+  # per account, each read from its agenix secret's `USER HASH` line. It
+  # fails, writing nothing, when a user has no line or the hash is not
+  # bcrypt's (so nothing else can reach the file). Run as root before Caddy
+  # starts (NixOS: ExecStartPre "+"); the lab runs the same text.
+  caddyBasicEnv =
+    {
+      cfg,
+      secretPath,
+      out,
+    }:
+    let
+      accounts = basicAccountsOf (caddySites cfg).sites;
+      file = checkPath "out" out;
+      one =
+        a:
+        let
+          src = checkPath "secretPath ${show a.secret}" (secretPath a.secret);
+        in
+        ''
+          hash=
+          while read -r user h rest; do
+            if [ "$user" = '${a.user}' ]; then hash=$h; break; fi
+          done < '${src}'
+          case "$hash" in
+            '$2'[aby]'$'[0-9][0-9]'$'*) ;;
+            *) echo "hearth: ${src}: no line '${a.user} HASH' with a bcrypt hash (caddy hash-password)" >&2; exit 1 ;;
+          esac
+          case "$hash" in
+            *[!./A-Za-z0-9\$]*) echo "hearth: ${src}: the hash of '${a.user}' has a character bcrypt does not use" >&2; exit 1 ;;
+          esac
+          printf "%s='%s'\n" ${a.var} "$hash" >&3
+        '';
+    in
+    ''
+      # Generated by hearth (modules/lib/ingress.nix): Caddy's basic-auth hashes.
+      set -eu
+      umask 077
+      trap "rm -f '${file}.tmp'" EXIT
+      exec 3> '${file}.tmp'
+    ''
+    + concatStringsSep "" (map one accounts)
+    + ''
+      exec 3>&-
+      mv -f '${file}.tmp' '${file}'
+      trap - EXIT
+    '';
 
   # ---- Traefik (dynamic configuration) -------------------------------------
 
@@ -637,7 +886,9 @@ let
 in
 {
   inherit
-    caddyfile
+    caddyConfig
+    caddyJson
+    caddyBasicEnv
     traefik
     legoArgs
     dnsRecords

@@ -9,9 +9,10 @@
 //! certificate per name space by DNS-01, with the arguments
 //! `lib.ingress.legoArgs` gives (those NixOS's acme module passes), pointed
 //! at pebble and at lego's `exec` provider, which sets the TXT record through
-//! challtestsrv's `/set-txt`. Caddy then runs the Caddyfile
-//! `lib.ingress.caddyfile` renders, with those certificates and the
-//! basic-auth users decrypted from the age secret; the host gets the route
+//! challtestsrv's `/set-txt`. Caddy then runs the JSON config
+//! `lib.ingress.caddyJson` renders, with those certificates and the
+//! basic-auth hashes that `lib.ingress.caddyBasicEnv`'s script takes out of
+//! the decrypted age secret into Caddy's environment; the host gets the route
 //! back to the VPN its `routeBack` names, as the NixOS module adds it; the
 //! gateway's masquerade exception is already in the lab's gateway (it loads
 //! `wireguard.natTable`). Each backend answers the ingress with its own name
@@ -529,17 +530,32 @@ fn proxy_checks(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
         }
     }
 
-    // 7. Caddy with the rendered Caddyfile.
+    // 7. Caddy with the rendered JSON config, its basic-auth hashes in its
+    // environment from the file the rendered script writes (as the NixOS
+    // module's ExecStartPre and EnvironmentFile do).
     let d = dir.to_string_lossy();
-    let caddyfile = cx.eval(host, &format!("lib.ingress.caddyfile {{ cfg = host.hearth.ingress; secretPath = n: \"{d}/secrets/\" + n; certDir = n: \"{d}/certs/\" + n; }}"))?;
-    let caddyfile = caddyfile.as_str().ok_or_else(|| LabError::Rendered { expr: "lib.ingress.caddyfile".into(), value: caddyfile.to_string(), expected: "text" })?;
-    std::fs::write(dir.join("Caddyfile"), caddyfile).with_context(|| format!("writing {}", dir.join("Caddyfile").display()))?;
-    let mut caddy = in_ns(&ns, "caddy");
-    caddy.args(["run", "--adapter", "caddyfile", "--config"]).arg(dir.join("Caddyfile"));
+    let config = cx.eval(host, &format!("lib.ingress.caddyJson {{ cfg = host.hearth.ingress; certDir = n: \"{d}/certs/\" + n; }}"))?;
+    let config = config.as_str().ok_or_else(|| LabError::Rendered { expr: "lib.ingress.caddyJson".into(), value: config.to_string(), expected: "text" })?;
+    let config_path = dir.join("caddy.json");
+    std::fs::write(&config_path, config).with_context(|| format!("writing {}", config_path.display()))?;
+    let env_path = dir.join("secrets").join("caddy.env");
+    let script = cx.eval(host, &format!("lib.ingress.caddyBasicEnv {{ cfg = host.hearth.ingress; secretPath = n: \"{d}/secrets/\" + n; out = \"{}\"; }}", env_path.display()))?;
+    let script = script.as_str().ok_or_else(|| LabError::Rendered { expr: "lib.ingress.caddyBasicEnv".into(), value: script.to_string(), expected: "text" })?;
+    let written = match run_input(std::process::Command::new("bash").arg("-s"), Some(script.as_bytes())) {
+        Ok(_) if env_path.exists() => "written".to_string(),
+        Ok(_) => "the script wrote nothing".to_string(),
+        Err(e) => format!("failed: {e}"),
+    };
+    checks.push(check("the basic-auth environment is written from the secrets", host, "written", &written));
+    if written != "written" {
+        return Ok(checks);
+    }
+    let mut caddy = in_ns(&ns, "bash");
+    caddy.args(["-c", "set -a; . \"$0\"; set +a; exec caddy run --config \"$1\""]).arg(&env_path).arg(&config_path);
     caddy.env("HOME", dir.join("caddy-home")).env("XDG_DATA_HOME", dir.join("caddy-home")).env("XDG_CONFIG_HOME", dir.join("caddy-home"));
     cx.lab.spawn("ingress-caddy", caddy)?;
     let up = wait(20, || tcp_up(&ns, 443) && tcp_up(&ns, 80));
-    checks.push(check("caddy runs the rendered Caddyfile", host, "listening on 80 and 443", if up { "listening on 80 and 443" } else { "not listening (see caddy log)" }));
+    checks.push(check("caddy runs the rendered JSON config", host, "listening on 80 and 443", if up { "listening on 80 and 443" } else { "not listening (see caddy log)" }));
     if !up {
         return Ok(checks);
     }

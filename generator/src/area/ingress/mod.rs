@@ -13,7 +13,7 @@
 //! (`routeBack`). TLS: one wildcard certificate per name space from ACME
 //! DNS-01 (NixOS `security.acme`, lego), or Caddy's internal CA.
 //!
-//! Every string that reaches the Caddyfile or Traefik's configuration is
+//! Every string that reaches Caddy's or Traefik's configuration is
 //! checked here with the character classes the renderer checks with
 //! (`tests/nix_roundtrip.rs` proves the two agree on hostile strings).
 
@@ -571,7 +571,7 @@ impl Area for Ingress {
                     "lowercase letters, digits and inner hyphens, e.g. subdomain = \"grafana\"",
                 );
             } else if let Some(long) = [&vd, &ld].into_iter().map(|d| format!("{sub}.{d}")).find(|h| is_hostname(&vd) && is_hostname(&ld) && !is_hostname(h)) {
-                // The renderers (Caddyfile, Traefik, the resolver's
+                // The renderers (Caddy, Traefik, the resolver's
                 // local-data) take the whole name: at most 253 characters.
                 s.err(
                     &["services", n, if svc.subdomain.is_some() { "subdomain" } else { "web" }],
@@ -690,7 +690,10 @@ impl Area for Ingress {
             };
             let upstream = format!("{scheme}://{addr}:{port}");
             let auth = svc.auth.unwrap_or_default();
-            let auth_v = Attrs::new().set("type", auth.as_str()).set("basicSecret", Value::opt_str((auth == Auth::Basic).then(|| basic_secret(n))));
+            let auth_v = Attrs::new()
+                .set("type", auth.as_str())
+                .set("basicSecret", Value::opt_str((auth == Auth::Basic).then(|| basic_secret(n))))
+                .set("users", Value::strs(if auth == Auth::Basic { svc.auth_users.clone() } else { vec![] }));
             let vpn_allow = cx.allowlist.rules.iter().find(|r| &r.name == n).map(|r| addr_of(&r.from)).unwrap_or_default();
             let lan_allow = if ing.lan_open { vec![inv.network.lan.to_string()] } else { vec![] };
             let sub = subdomain(n, svc);
@@ -765,7 +768,7 @@ impl Area for Ingress {
             Preview {
                 part: "caddy",
                 needs: "the ingress role",
-                expr: "lib.ingress.caddyfile { cfg = host.hearth.ingress; secretPath = n: \"/run/agenix/\" + n; certDir = n: \"/var/lib/acme/\" + n; }",
+                expr: "lib.ingress.caddyJson { cfg = host.hearth.ingress; certDir = n: \"/var/lib/acme/\" + n; }",
                 when: "host.hearth.ingress.enable",
             },
             Preview {
