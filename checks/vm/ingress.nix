@@ -1,6 +1,9 @@
 # VM test of modules/ingress.nix with Traefik (no Debian package, so the lab
-# cannot run it): a CA node runs pebble + pebble-challtestsrv; the ingress
-# gets one wildcard certificate by DNS-01 through security.acme (lego's exec
+# cannot run it) and with Caddy (the lab runs Caddy on the same JSON; here
+# the module's systemd wiring: adapter, the basic-auth environment file
+# written as root before start): a CA node runs pebble +
+# pebble-challtestsrv; each ingress host (traefik 10.69.13.10, caddy
+# 10.69.13.12) gets one wildcard certificate by DNS-01 through security.acme (lego's exec
 # provider sets the TXT record in challtestsrv) and serves two backends by
 # name. An allowed client gets the backend over TLS verified against
 # pebble's root, a denied one gets 403, basic auth without the password 401,
@@ -11,7 +14,7 @@
 # else 302 to the portal); the backend echoes the Remote-User it was sent.
 #
 #   ca 10.69.13.2 (pebble :14000, challtestsrv dns :53, mgmt :8055)
-#   ingress 10.69.13.10 (traefik)   backend 10.69.13.11 (:3000, :8989, :7878, auth :9091)
+#   ingress 10.69.13.10 (traefik), caddy 10.69.13.12   backend 10.69.13.11 (:3000, :8989, :7878, auth :9091)
 #   admin 10.69.13.21 (allowed)     other 10.69.13.22 (denied)
 #
 # The resolver (`[ingress] resolver = "gateway"`): the gateway (LAN
@@ -31,6 +34,78 @@ let
       10.69.13.2 ca
     '';
   };
+  # The ingress host, as Traefik (the lab cannot run it) and as Caddy (the
+  # module's JSON config and its basic-auth environment file under systemd).
+  ingressNode =
+    backend: addr:
+    { pkgs, ... }:
+    let
+      # lego's exec provider: present|cleanup FQDN VALUE -> challtestsrv.
+      hook = pkgs.writeShellScript "challtestsrv-txt" ''
+        case "$1" in
+          present) ${pkgs.curl}/bin/curl -sf -X POST -d "{\"host\":\"$2\",\"value\":\"$3\"}" http://ca:8055/set-txt ;;
+          cleanup) ${pkgs.curl}/bin/curl -sf -X POST -d "{\"host\":\"$2\"}" http://ca:8055/clear-txt ;;
+        esac
+      '';
+    in
+    {
+      imports = [ (address "eth1" addr) ];
+      virtualisation.vlans = [ 1 ];
+      age.secrets.ingress-basic-sonarr = secret ./test-keys/ingress-basic-sonarr-TEST-ONLY.age;
+      hearth.ingress = {
+        enable = true;
+        inherit backend;
+        address = addr;
+        httpPort = 80;
+        httpsPort = 443;
+        tls = {
+          mode = "acme";
+          minVersion = "1.2";
+          hsts = 31536000;
+        };
+        certificates = [
+          {
+            name = domain;
+            domain = "*.${domain}";
+            extraDomains = [ ];
+          }
+        ];
+        acme = {
+          server = "https://ca:14000/dir";
+          email = "acme@home.test";
+          dnsProvider = "exec";
+          propagationCheck = false;
+          credentialsSecret = null;
+          caRoot = builtins.readFile wfeCert;
+        };
+        forwardAuth = {
+          upstream = "http://10.69.13.11:9091";
+          uri = "/api/authz/forward-auth";
+          copyHeaders = [
+            "Remote-User"
+            "Remote-Groups"
+          ];
+        };
+        routeBack = null;
+        sites = [
+          (site "grafana" "grafana" "http://10.69.13.11:3000" [ "10.69.13.21" ] none)
+          (site "sonarr" "sonarr" "http://10.69.13.11:8989" [ "10.69.13.21" ] {
+            type = "basic";
+            basicSecret = "ingress-basic-sonarr";
+            users = [ "alice" ];
+          })
+          (site "radarr" "radarr" "http://10.69.13.11:7878" [ "10.69.13.21" ] {
+            type = "forward";
+            basicSecret = null;
+          })
+        ];
+      };
+      # The test's DNS provider: not secret, so a store file is fine here.
+      security.acme.certs.${domain} = {
+        environmentFile = pkgs.writeText "exec.env" "EXEC_PATH=${hook}\n";
+        dnsResolver = "10.69.13.2:53";
+      };
+    };
   site = name: sub: upstream: allow: auth: {
     inherit name upstream allow auth;
     host = "${sub}.${domain}";
@@ -100,75 +175,8 @@ in
         };
       };
 
-    ingress =
-      { pkgs, ... }:
-      let
-        # lego's exec provider: present|cleanup FQDN VALUE -> challtestsrv.
-        hook = pkgs.writeShellScript "challtestsrv-txt" ''
-          case "$1" in
-            present) ${pkgs.curl}/bin/curl -sf -X POST -d "{\"host\":\"$2\",\"value\":\"$3\"}" http://ca:8055/set-txt ;;
-            cleanup) ${pkgs.curl}/bin/curl -sf -X POST -d "{\"host\":\"$2\"}" http://ca:8055/clear-txt ;;
-          esac
-        '';
-      in
-      {
-        imports = [ (address "eth1" "10.69.13.10") ];
-        virtualisation.vlans = [ 1 ];
-        age.secrets.ingress-basic-sonarr = secret ./test-keys/ingress-basic-sonarr-TEST-ONLY.age;
-        hearth.ingress = {
-          enable = true;
-          backend = "traefik";
-          address = "10.69.13.10";
-          httpPort = 80;
-          httpsPort = 443;
-          tls = {
-            mode = "acme";
-            minVersion = "1.2";
-            hsts = 31536000;
-          };
-          certificates = [
-            {
-              name = domain;
-              domain = "*.${domain}";
-              extraDomains = [ ];
-            }
-          ];
-          acme = {
-            server = "https://ca:14000/dir";
-            email = "acme@home.test";
-            dnsProvider = "exec";
-            propagationCheck = false;
-            credentialsSecret = null;
-            caRoot = builtins.readFile wfeCert;
-          };
-          forwardAuth = {
-            upstream = "http://10.69.13.11:9091";
-            uri = "/api/authz/forward-auth";
-            copyHeaders = [
-              "Remote-User"
-              "Remote-Groups"
-            ];
-          };
-          routeBack = null;
-          sites = [
-            (site "grafana" "grafana" "http://10.69.13.11:3000" [ "10.69.13.21" ] none)
-            (site "sonarr" "sonarr" "http://10.69.13.11:8989" [ "10.69.13.21" ] {
-              type = "basic";
-              basicSecret = "ingress-basic-sonarr";
-            })
-            (site "radarr" "radarr" "http://10.69.13.11:7878" [ "10.69.13.21" ] {
-              type = "forward";
-              basicSecret = null;
-            })
-          ];
-        };
-        # The test's DNS provider: not secret, so a store file is fine here.
-        security.acme.certs.${domain} = {
-          environmentFile = pkgs.writeText "exec.env" "EXEC_PATH=${hook}\n";
-          dnsResolver = "10.69.13.2:53";
-        };
-      };
-
+    ingress = ingressNode "traefik" "10.69.13.10";
+    caddy = ingressNode "caddy" "10.69.13.12";
     backend =
       { pkgs, ... }:
       {
@@ -313,61 +321,70 @@ in
     ca.wait_for_open_port(14000)
     ca.wait_for_open_port(8055)
 
-    # security.acme orders the wildcard by DNS-01 (acme-order-renew-<cert>).
-    ingress.wait_until_succeeds(
-        "openssl x509 -in /var/lib/acme/${domain}/cert.pem -noout -issuer | grep -i pebble", timeout=180
-    )
-    ingress.wait_for_unit("traefik.service")
-    ingress.wait_for_open_port(443)
+    # security.acme orders the wildcard by DNS-01 (acme-order-renew-<cert>),
+    # on both ingress hosts.
+    for node, unit in ((ingress, "traefik"), (caddy, "caddy")):
+        node.wait_until_succeeds(
+            "openssl x509 -in /var/lib/acme/${domain}/cert.pem -noout -issuer | grep -i pebble", timeout=180
+        )
+        node.wait_for_unit(f"{unit}.service")
+        node.wait_for_open_port(443)
     backend.wait_for_open_port(3000)
 
     # Clients verify against pebble's issuing root.
     for c in (admin, other):
         c.succeed("curl -sf --insecure https://ca:15000/roots/0 -o /tmp/root.pem")
 
-    def get(node, name, extra=""):
+    def get(node, name, extra="", at="10.69.13.10"):
         return node.succeed(
-            f"curl -s --cacert /tmp/root.pem --resolve {name}:443:10.69.13.10 {extra} "
+            f"curl -s --cacert /tmp/root.pem --resolve {name}:443:{at} {extra} "
             f"-o /tmp/body -w '%{{http_code}}' https://{name}/; echo; cat /tmp/body"
         )
 
-    with subtest("an allowed client gets the backend by name over verified TLS"):
-        out = get(admin, "grafana.${domain}")
-        assert out.startswith("200") and "backend 3000" in out, out
+    for proxy, at in (("traefik", "10.69.13.10"), ("caddy", "10.69.13.12")):
+        with subtest(f"{proxy}: an allowed client gets the backend by name over verified TLS"):
+            out = get(admin, "grafana.${domain}", at=at)
+            assert out.startswith("200") and "backend 3000" in out, out
 
-    with subtest("a denied client gets 403"):
-        out = get(other, "grafana.${domain}")
-        assert out.startswith("403"), out
+        with subtest(f"{proxy}: a denied client gets 403"):
+            out = get(other, "grafana.${domain}", at=at)
+            assert out.startswith("403"), out
 
-    with subtest("basic auth: 401 without the password, 200 with it"):
-        assert get(admin, "sonarr.${domain}").startswith("401")
-        out = get(admin, "sonarr.${domain}", "-u alice:TEST-ONLY-vm-password")
-        assert out.startswith("200") and "backend 8989" in out, out
-        assert get(other, "sonarr.${domain}", "-u alice:TEST-ONLY-vm-password").startswith("403")
+        with subtest(f"{proxy}: basic auth: 401 without the password, 200 with it"):
+            assert get(admin, "sonarr.${domain}", at=at).startswith("401")
+            out = get(admin, "sonarr.${domain}", "-u alice:TEST-ONLY-vm-password", at=at)
+            assert out.startswith("200") and "backend 8989" in out, out
+            assert get(admin, "sonarr.${domain}", "-u alice:wrong", at=at).startswith("401")
+            assert get(other, "sonarr.${domain}", "-u alice:TEST-ONLY-vm-password", at=at).startswith("403")
 
-    with subtest("forward auth: 302 without a session, the backend with it, the allow list first"):
-        backend.wait_for_open_port(9091)
-        backend.wait_for_open_port(7878)
-        out = admin.succeed(
-            "curl -s --cacert /tmp/root.pem --resolve radarr.${domain}:443:10.69.13.10 "
-            "-o /tmp/body -w '%{http_code} %{redirect_url}' https://radarr.${domain}/; echo; cat /tmp/body"
-        )
-        assert out.startswith("302 https://auth.${domain}/?rd=https://radarr.${domain}") and "backend" not in out, out
-        session = "-b authelia_session=TEST-ONLY-session"
-        out = get(admin, "radarr.${domain}", session)
-        assert out.startswith("200") and "backend 7878 user=alice" in out, out
-        # A client's own Remote-User is replaced by the auth service's.
-        out = get(admin, "radarr.${domain}", session + " -H 'Remote-User: mallory'")
-        assert "user=alice" in out, out
-        assert get(other, "radarr.${domain}", session).startswith("403")
+        with subtest(f"{proxy}: forward auth: 302 without a session, the backend with it, the allow list first"):
+            backend.wait_for_open_port(9091)
+            backend.wait_for_open_port(7878)
+            out = admin.succeed(
+                f"curl -s --cacert /tmp/root.pem --resolve radarr.${domain}:443:{at} "
+                "-o /tmp/body -w '%{http_code} %{redirect_url}' https://radarr.${domain}/; echo; cat /tmp/body"
+            )
+            assert out.startswith("302 https://auth.${domain}/?rd=https://radarr.${domain}") and "backend" not in out, out
+            session = "-b authelia_session=TEST-ONLY-session"
+            out = get(admin, "radarr.${domain}", session, at=at)
+            assert out.startswith("200") and "backend 7878 user=alice" in out, out
+            # A client's own Remote-User is replaced by the auth service's.
+            out = get(admin, "radarr.${domain}", session + " -H 'Remote-User: mallory'", at=at)
+            assert "user=alice" in out, out
+            assert get(other, "radarr.${domain}", session, at=at).startswith("403")
 
-    with subtest("HSTS on, plain HTTP redirects to HTTPS"):
-        admin.succeed(
-            "curl -sI --cacert /tmp/root.pem --resolve grafana.${domain}:443:10.69.13.10 https://grafana.${domain}/ | grep -i '^strict-transport-security: max-age=31536000'"
-        )
-        admin.succeed(
-            "curl -sI --resolve grafana.${domain}:80:10.69.13.10 http://grafana.${domain}/ | grep -i '^location: https://grafana.${domain}/'"
-        )
+        with subtest(f"{proxy}: HSTS on, plain HTTP redirects to HTTPS"):
+            admin.succeed(
+                f"curl -sI --cacert /tmp/root.pem --resolve grafana.${domain}:443:{at} https://grafana.${domain}/ | grep -i '^strict-transport-security: max-age=31536000'"
+            )
+            admin.succeed(
+                f"curl -sI --resolve grafana.${domain}:80:{at} http://grafana.${domain}/ | grep -i '^location: https://grafana.${domain}/'"
+            )
+
+    with subtest("caddy: the basic-auth hashes are in a root-only file, read into Caddy's environment"):
+        caddy.succeed("test \"$(stat -c '%U %a' /run/hearth-ingress/caddy.env)\" = 'root 600'")
+        caddy.succeed("grep -q \"^HEARTH_BASIC_0='\\$2\" /run/hearth-ingress/caddy.env")
+        caddy.succeed("tr '\\0' '\\n' < /proc/$(systemctl show -P MainPID caddy)/environ | grep -q '^HEARTH_BASIC_0=\\$2'")
 
     with subtest("the gateway's resolver: VPN clients resolve the names through the tunnel"):
         gateway.wait_for_unit("unbound.service")
@@ -386,8 +403,9 @@ in
         admin.fail("dig +time=2 +tries=1 +short @10.69.222.1 grafana.${domain} A | grep -q 10.69.13.10")
 
     with subtest("neither the password nor the hash is in the store"):
-        ingress.fail("grep -rl 'TEST-ONLY-vm-password' /nix/store --include='*' 2>/dev/null | head -1 | grep .")
-        h = ingress.succeed("cut -d' ' -f2 /run/agenix/ingress-basic-sonarr").strip()
-        ingress.fail(f"grep -rlF '{h}' /nix/store/*-traefik* /nix/store/*dynamic* 2>/dev/null | grep .")
+        for node in (ingress, caddy):
+            node.fail("grep -rl 'TEST-ONLY-vm-password' /nix/store --include='*' 2>/dev/null | head -1 | grep .")
+            h = node.succeed("cut -d' ' -f2 /run/agenix/ingress-basic-sonarr").strip()
+            node.fail(f"grep -rlF '{h}' /nix/store/*-traefik* /nix/store/*dynamic* /nix/store/*caddy* 2>/dev/null | grep .")
   '';
 }
