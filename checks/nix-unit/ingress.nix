@@ -614,6 +614,39 @@ in
     };
   }
   {
+    name = "caddy: many names are dispatched in buckets of over 100 (Caddy binary-searches such a host list), each with its own map";
+    expr =
+      let
+        mk = i: (builtins.head cfg.sites) // {
+          name = "s${toString i}";
+          host = "s${toString i}.home.example.net";
+        };
+        dispatch = n:
+          let
+            routes = (caddy (cfg // { sites = builtins.genList mk n; })).apps.http.servers.hearth.routes;
+          in
+          map (rt: {
+            hosts = builtins.length (builtins.head rt.match).host;
+            mappings = builtins.length (builtins.elemAt rt.handle 1).mappings;
+          }) (builtins.filter (rt: (builtins.head rt.match) ? host && !(rt ? terminal)) routes);
+      in
+      {
+        "3" = dispatch 3;
+        "201" = dispatch 201;
+        "500" = dispatch 500;
+      };
+    expected = {
+      "3" = [ { hosts = 3; mappings = 3; } ];
+      "201" = [ { hosts = 201; mappings = 201; } ];
+      "500" = [
+        { hosts = 125; mappings = 125; }
+        { hosts = 125; mappings = 125; }
+        { hosts = 125; mappings = 125; }
+        { hosts = 125; mappings = 125; }
+      ];
+    };
+  }
+  {
     name = "caddy: a shared class of https upstreams proxies over TLS; an http one with the same allow list is apart";
     expr =
       let

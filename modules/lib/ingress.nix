@@ -142,11 +142,16 @@ let
   # Caddy runs JSON, what `caddy adapt` makes of a Caddyfile, because the
   # routes of a server are compiled once when the config loads, while a
   # Caddyfile puts each site block's directives into a subroute that Caddy
-  # 2.6 compiles again on every request (Subroute.ServeHTTP, tag v2.6.2).
+  # 2.6 compiles again on every request (Subroute.ServeHTTP, tag v2.6.2;
+  # the handlers used here read at v2.6.2 and at the stored main of 2026:
+  # map compares its input exactly, vars expands placeholders in values,
+  # http_basic replaces placeholders in accounts).
   # One server, its routes in this order:
-  #   1. dispatch: a host matcher of every site's name (over 100 names,
-  #      Caddy binary-searches it), the HSTS header, then `map` host -> the
-  #      site's policy class, kept by `vars` as `hearth_class`;
+  #   1. dispatch: a host matcher of the sites' names (over 100 names,
+  #      Caddy binary-searches it; 202 or more are split in buckets of over
+  #      100, so each `map` walks a bucket only), the HSTS header, then
+  #      `map` host -> the site's policy class, kept by `vars` as
+  #      `hearth_class`;
   #   2. per policy class (sites with the same allow list as a set, auth and
   #      upstream scheme; docs/performance.md, "Ingress"), one route matched
   #      by `hearth_class`: 403 unless the client is in the allow list (its
@@ -414,8 +419,14 @@ let
         status_code = 403;
       };
 
-      dispatch = {
-        match = [ { host = map (v: v.host) sites; } ];
+      # Dispatch routes: the sites in k buckets of over 100 names each when
+      # there are that many (so each host matcher is binary-searched, and
+      # each map walks a bucket, not every name); else one.
+      n = builtins.length sites;
+      k = if n / 101 > 1 then n / 101 else 1;
+      bucket = b: builtins.genList (x: builtins.elemAt sites (b * n / k + x)) ((b + 1) * n / k - b * n / k);
+      dispatch = vs: {
+        match = [ { host = map (v: v.host) vs; } ];
         handle =
           (
             if tls.hsts > 0 then
@@ -436,7 +447,7 @@ let
               mappings = map (v: {
                 input = v.host;
                 outputs = [ ids.${v.key} ];
-              }) sites;
+              }) vs;
             }
             {
               handler = "vars";
@@ -458,7 +469,7 @@ let
 
       server = {
         listen = [ ":${toString httpsPort}" ];
-        routes = [ dispatch ] ++ map classRoute classes ++ map closing spaces;
+        routes = builtins.genList (b: dispatch (bucket b)) k ++ map classRoute classes ++ map closing spaces;
         tls_connection_policies =
           map (
             c:
