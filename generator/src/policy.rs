@@ -3,6 +3,13 @@
 //! `[[acl_tests]]` are decided against exactly that data. The nftables text
 //! is rendered from the same data by `modules/lib/nftables.nix`; the lab
 //! proves the two agree on real packets.
+//!
+//! A rule either opens a direct flow (`Via::Direct`: rendered into
+//! nftables) or, for a web service behind the ingress's `basic` or `forward`
+//! auth, admits its peers only by name through the ingress (`Via::Ingress`:
+//! no flow to the backend's port, so no peer can walk around the auth; the
+//! ingress enforces the same sources at L7). [`Allowlist::flows`] is the
+//! one place that says which rules become packets.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,7 +27,21 @@ pub fn peer_source(name: &str) -> String {
     format!("peer:{name}")
 }
 
-/// One allowlist rule: sources may reach `to` on `proto` and `ports`.
+/// How a rule's sources reach its service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// The gateway forwards packets to `to` on `proto`/`ports`.
+    Direct,
+    /// Only by name through the ingress: a web service whose `auth` is not
+    /// `none`. The gateway forwards nothing to its backend port (a peer could
+    /// otherwise skip the auth, or send its own `Remote-User` to a backend
+    /// that trusts it); the ingress applies `from` as its allow list.
+    Ingress,
+}
+
+/// One allowlist rule: sources may reach `to` on `proto` and `ports`
+/// (directly, or by name through the ingress: `via`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rule {
     pub name: String,
@@ -28,6 +49,7 @@ pub struct Rule {
     pub to: Vec<Ipv4Addr>,
     pub proto: Vec<&'static str>,
     pub ports: Vec<PortRange>,
+    pub via: Via,
 }
 
 /// The gateway's resolved allowlist.
@@ -36,6 +58,22 @@ pub struct Allowlist {
     /// Source-set name -> VPN addresses, sorted.
     pub sources: BTreeMap<String, Vec<Ipv4Addr>>,
     pub rules: Vec<Rule>,
+}
+
+impl Allowlist {
+    /// The rules the gateway forwards packets for: what `hearth.allowlist`
+    /// renders into nftables, what the lab's matrix expects open and what
+    /// ACL tests are decided on. Rules reached only through the ingress are
+    /// not among them.
+    pub fn flows(&self) -> impl Iterator<Item = &Rule> {
+        self.rules.iter().filter(|r| r.via == Via::Direct)
+    }
+}
+
+/// Whether a service is reached only by name through the ingress: a web
+/// service with `auth` other than `none` (the rule `Via::Ingress` records).
+pub fn by_name_only(svc: &crate::inventory::Service) -> bool {
+    svc.web && svc.auth.is_some_and(|a| a != crate::area::ingress::Auth::None)
 }
 
 /// The inventory's `[services]` and those its areas imply (the PiKVM's web
@@ -76,6 +114,7 @@ pub fn allowlist(inv: &Inventory) -> Allowlist {
             to: inv.network.resolvers.clone(),
             proto: vec!["tcp", "udp"],
             ports: vec![PortRange { start: 53, end: 53 }],
+            via: Via::Direct,
         });
     }
     for (name, svc) in services(inv).iter() {
@@ -98,7 +137,8 @@ pub fn allowlist(inv: &Inventory) -> Allowlist {
         if from.is_empty() {
             continue;
         }
-        rules.push(Rule { name: name.clone(), from, to: vec![to], proto: svc.proto.expand().to_vec(), ports });
+        let via = if by_name_only(svc) { Via::Ingress } else { Via::Direct };
+        rules.push(Rule { name: name.clone(), from, to: vec![to], proto: svc.proto.expand().to_vec(), ports, via });
     }
     Allowlist { sources, rules }
 }
@@ -152,12 +192,24 @@ pub fn parse_target(inv: &Inventory, t: &str) -> Result<Target, String> {
     Ok(Target { text: t.into(), probes: vec![(addr, proto, port)] })
 }
 
-/// Which rule lets `src` reach `(dst, proto, port)`, if any: the same
-/// first-match semantics the rendered ruleset has (any matching rule accepts).
+/// Which rule of the policy admits `src` to the service at `(dst, proto,
+/// port)`, if any, whichever way it is reached: by a direct flow, or by name
+/// through the ingress (`Via::Ingress`, where the ingress's allow list
+/// decides with the same sources). Whether the gateway forwards the packet
+/// itself is [`forwards`].
 pub fn decide<'a>(al: &'a Allowlist, src: Ipv4Addr, dst: Ipv4Addr, proto: &str, port: u16) -> Option<&'a Rule> {
-    al.rules.iter().find(|r| {
-        r.to.contains(&dst) && r.proto.contains(&proto) && r.ports.iter().any(|p| p.contains(port)) && r.from.iter().any(|f| al.sources.get(f).is_some_and(|s| s.contains(&src)))
-    })
+    al.rules.iter().find(|r| matches(al, r, src, dst, proto, port))
+}
+
+/// Which rule makes the gateway forward a packet from `src` to `(dst, proto,
+/// port)`, if any: the same semantics the rendered ruleset has (any
+/// matching direct rule accepts).
+pub fn forwards<'a>(al: &'a Allowlist, src: Ipv4Addr, dst: Ipv4Addr, proto: &str, port: u16) -> Option<&'a Rule> {
+    al.flows().find(|r| matches(al, r, src, dst, proto, port))
+}
+
+fn matches(al: &Allowlist, r: &Rule, src: Ipv4Addr, dst: Ipv4Addr, proto: &str, port: u16) -> bool {
+    r.to.contains(&dst) && r.proto.contains(&proto) && r.ports.iter().any(|p| p.contains(port)) && r.from.iter().any(|f| al.sources.get(f).is_some_and(|s| s.contains(&src)))
 }
 
 /// One failed expectation of an ACL test.
@@ -214,7 +266,7 @@ pub fn evaluate_tests(inv: &Inventory, al: &Allowlist) -> Vec<AclFailure> {
             };
             for (text, target, expect) in &targets {
                 for (addr, proto, port) in &target.probes {
-                    let rule = decide(al, src, *addr, proto, *port);
+                    let rule = forwards(al, src, *addr, proto, *port);
                     if rule.is_some() != *expect {
                         out.push(AclFailure {
                             test: i,
@@ -223,9 +275,13 @@ pub fn evaluate_tests(inv: &Inventory, al: &Allowlist) -> Vec<AclFailure> {
                             target: (*text).clone(),
                             probe: format!("{addr}:{port}/{proto}"),
                             expected: if *expect { "accepted" } else { "denied" },
-                            decided_by: match rule {
-                                Some(r) => format!("rule `{}` (from {}) accepts it", r.name, r.from.join(", ")),
-                                None => "no rule allows it (dropped by the default policy)".into(),
+                            decided_by: match (rule, decide(al, src, *addr, proto, *port)) {
+                                (Some(r), _) => format!("rule `{}` (from {}) accepts it", r.name, r.from.join(", ")),
+                                (None, Some(r)) => format!(
+                                    "rule `{}` admits it only by name through the ingress (a web service behind auth gets no direct flow, so its auth cannot be bypassed): expect `deny` here, and test `accept = [\"ingress\"]`",
+                                    r.name
+                                ),
+                                (None, None) => "no rule allows it (dropped by the default policy)".into(),
                             },
                         });
                     }
@@ -236,11 +292,11 @@ pub fn evaluate_tests(inv: &Inventory, al: &Allowlist) -> Vec<AclFailure> {
     out
 }
 
-/// Every (address, proto, port range) a client may reach, with the rule: the
-/// expected matrix the lab compares against.
+/// Every (address, proto, port range) the gateway forwards for a client, with
+/// the rule: the expected matrix the lab compares against.
 pub fn reachable(al: &Allowlist, src: Ipv4Addr) -> Vec<(Ipv4Addr, &'static str, PortRange, &str)> {
     let mut v = Vec::new();
-    for r in &al.rules {
+    for r in al.flows() {
         if r.from.iter().any(|f| al.sources.get(f).is_some_and(|s| s.contains(&src))) {
             for to in &r.to {
                 for proto in &r.proto {
@@ -361,6 +417,71 @@ deny = ["files", "nas:22"]
         i.services.get_mut("media").unwrap().allow.clear();
         let f = evaluate_tests(&i, &allowlist(&i));
         assert!(f.iter().any(|x| x.expected == "accepted" && x.decided_by.contains("no rule allows it") && x.probe == "10.0.0.11:8096/udp"));
+    }
+
+    /// `media` made a web service with `auth` (None: no `auth` key).
+    fn media_with(auth: Option<crate::area::ingress::Auth>) -> Inventory {
+        let mut i = inv();
+        let m = i.services.get_mut("media").unwrap();
+        m.web = true;
+        m.auth = auth;
+        i
+    }
+
+    #[test]
+    fn a_web_service_behind_auth_gets_no_direct_flow() {
+        use crate::area::ingress::Auth;
+        let (alice, tv) = (a("10.1.0.10"), a("10.0.0.11"));
+        for auth in [Auth::Basic, Auth::Forward] {
+            let al = allowlist(&media_with(Some(auth)));
+            let media = al.rules.iter().find(|r| r.name == "media").unwrap();
+            assert_eq!(media.via, Via::Ingress, "{auth:?}");
+            assert!(al.flows().all(|r| r.name != "media"), "{auth:?}: no rendered flow");
+            assert!(forwards(&al, alice, tv, "tcp", 8096).is_none(), "{auth:?}: the gateway drops the direct packet");
+            assert!(reachable(&al, alice).iter().all(|(to, ..)| *to != tv), "{auth:?}: the lab expects it closed");
+            // The other rules are untouched.
+            assert!(forwards(&al, alice, a("10.0.0.10"), "tcp", 445).is_some_and(|r| r.name == "files"));
+        }
+    }
+
+    #[test]
+    fn a_web_service_behind_auth_keeps_its_sources_for_the_ingress() {
+        let al = allowlist(&media_with(Some(crate::area::ingress::Auth::Forward)));
+        let media = al.rules.iter().find(|r| r.name == "media").unwrap();
+        assert_eq!(media.from, ["family", "admins", "peer:guest"]);
+        assert_eq!(al.sources["peer:guest"], vec![a("10.1.0.12")]);
+        // The policy still admits its peers (by name, at the ingress) and
+        // still refuses the others.
+        assert!(decide(&al, a("10.1.0.12"), a("10.0.0.11"), "tcp", 8096).is_some_and(|r| r.name == "media" && r.via == Via::Ingress));
+        assert!(decide(&al, a("10.1.0.99"), a("10.0.0.11"), "tcp", 8096).is_none());
+    }
+
+    #[test]
+    fn a_web_service_without_auth_keeps_its_direct_flow() {
+        for auth in [None, Some(crate::area::ingress::Auth::None)] {
+            let al = allowlist(&media_with(auth));
+            assert!(forwards(&al, a("10.1.0.11"), a("10.0.0.11"), "tcp", 8096).is_some_and(|r| r.name == "media" && r.via == Via::Direct), "{auth:?}");
+            assert!(al.flows().any(|r| r.name == "media"));
+        }
+        // `auth` only counts on a web service (validation refuses it elsewhere).
+        let mut i = media_with(Some(crate::area::ingress::Auth::Forward));
+        i.services.get_mut("media").unwrap().web = false;
+        assert!(forwards(&allowlist(&i), a("10.1.0.11"), a("10.0.0.11"), "tcp", 8096).is_some());
+    }
+
+    #[test]
+    fn an_acl_test_accepting_a_service_behind_auth_fails_and_says_why() {
+        let i = media_with(Some(crate::area::ingress::Auth::Forward));
+        let f = evaluate_tests(&i, &allowlist(&i));
+        // family accepts media (tcp and udp 8096): both now fail, named.
+        assert_eq!(f.len(), 2, "{f:#?}");
+        assert!(f.iter().all(|x| x.client == "bob" && x.expected == "accepted" && x.decided_by.contains("rule `media` admits it only by name through the ingress")), "{f:#?}");
+        // Expecting the direct flow denied passes.
+        let mut i = i;
+        let t = &mut i.acl_tests[0];
+        t.accept.clear();
+        t.deny.push("media".into());
+        assert_eq!(evaluate_tests(&i, &allowlist(&i)), vec![]);
     }
 
     #[test]

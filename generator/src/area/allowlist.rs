@@ -20,9 +20,11 @@ impl Area for Allowlist {
             return None;
         }
         let srcs = al.sources.iter().map(|(k, v)| (k.clone(), Value::strs(v.iter().map(|a| a.to_string())))).collect();
+        // Only the rules the gateway forwards packets for: a web service
+        // behind auth is reached by name through the ingress alone
+        // (`policy::Via`, decided in `policy::allowlist`).
         let rules = al
-            .rules
-            .iter()
+            .flows()
             .map(|r| {
                 Value::from(
                     Attrs::new()
