@@ -155,6 +155,11 @@ pub struct Target {
     pub text: String,
     /// (address, proto, port) probes; a service name expands to all of its.
     pub probes: Vec<(Ipv4Addr, &'static str, u16)>,
+    /// A service reached only by name through the ingress ([`by_name_only`]):
+    /// the test asks who may reach the service, which its allow list decides
+    /// ([`decide`]); its probes' direct packets are dropped for everyone. A
+    /// `host:port` target always asks about the packet ([`forwards`]).
+    pub by_name: bool,
 }
 
 /// Parses an ACL target: a service name, or `host:port` with an optional
@@ -173,7 +178,7 @@ pub fn parse_target(inv: &Inventory, t: &str) -> Result<Target, String> {
                 }
             }
         }
-        return Ok(Target { text: t.into(), probes });
+        return Ok(Target { text: t.into(), probes, by_name: by_name_only(svc) });
     }
     let (hostport, proto) = match t.rsplit_once('/') {
         Some((hp, "udp")) => (hp, "udp"),
@@ -189,7 +194,7 @@ pub fn parse_target(inv: &Inventory, t: &str) -> Result<Target, String> {
         Some(h) => h.address.ok_or_else(|| format!("`{}`: host `{host}` has no LAN address", t.escape_debug()))?,
         None => host.parse::<Ipv4Addr>().map_err(|_| format!("`{}`: unknown host `{}`", t.escape_debug(), host.escape_debug()))?,
     };
-    Ok(Target { text: t.into(), probes: vec![(addr, proto, port)] })
+    Ok(Target { text: t.into(), probes: vec![(addr, proto, port)], by_name: false })
 }
 
 /// Which rule of the policy admits `src` to the service at `(dst, proto,
@@ -266,7 +271,9 @@ pub fn evaluate_tests(inv: &Inventory, al: &Allowlist) -> Vec<AclFailure> {
             };
             for (text, target, expect) in &targets {
                 for (addr, proto, port) in &target.probes {
-                    let rule = forwards(al, src, *addr, proto, *port);
+                    // A service behind auth: who may reach it by name (its
+                    // allow list); anything else: whether the packet passes.
+                    let rule = if target.by_name { decide(al, src, *addr, proto, *port) } else { forwards(al, src, *addr, proto, *port) };
                     if rule.is_some() != *expect {
                         out.push(AclFailure {
                             test: i,
@@ -276,10 +283,11 @@ pub fn evaluate_tests(inv: &Inventory, al: &Allowlist) -> Vec<AclFailure> {
                             probe: format!("{addr}:{port}/{proto}"),
                             expected: if *expect { "accepted" } else { "denied" },
                             decided_by: match (rule, decide(al, src, *addr, proto, *port)) {
+                                (Some(r), _) if r.via == Via::Ingress => format!("rule `{}` (from {}) accepts it by name through the ingress", r.name, r.from.join(", ")),
                                 (Some(r), _) => format!("rule `{}` (from {}) accepts it", r.name, r.from.join(", ")),
                                 (None, Some(r)) => format!(
-                                    "rule `{}` admits it only by name through the ingress (a web service behind auth gets no direct flow, so its auth cannot be bypassed): expect `deny` here, and test `accept = [\"ingress\"]`",
-                                    r.name
+                                    "rule `{}` admits it only by name through the ingress (a web service behind auth gets no direct flow, so its auth cannot be walked around): the port is dropped; test the service by its name `{}` instead",
+                                    r.name, r.name
                                 ),
                                 (None, None) => "no rule allows it (dropped by the default policy)".into(),
                             },
@@ -470,18 +478,29 @@ deny = ["files", "nas:22"]
     }
 
     #[test]
-    fn an_acl_test_accepting_a_service_behind_auth_fails_and_says_why() {
-        let i = media_with(Some(crate::area::ingress::Auth::Forward));
-        let f = evaluate_tests(&i, &allowlist(&i));
-        // family accepts media (tcp and udp 8096): both now fail, named.
-        assert_eq!(f.len(), 2, "{f:#?}");
-        assert!(f.iter().all(|x| x.client == "bob" && x.expected == "accepted" && x.decided_by.contains("rule `media` admits it only by name through the ingress")), "{f:#?}");
-        // Expecting the direct flow denied passes.
-        let mut i = i;
-        let t = &mut i.acl_tests[0];
-        t.accept.clear();
-        t.deny.push("media".into());
+    fn an_acl_test_names_a_service_behind_auth_by_its_allow_list_and_its_port_as_closed() {
+        let mut i = media_with(Some(crate::area::ingress::Auth::Forward));
+        // family accepts `media`: its allow list admits family (by name).
         assert_eq!(evaluate_tests(&i, &allowlist(&i)), vec![]);
+        assert!(parse_target(&i, "media").unwrap().by_name && !parse_target(&i, "tv:8096").unwrap().by_name);
+        // Its port, named as host:port, is a packet: dropped for family too.
+        i.acl_tests[0].deny.push("tv:8096".into());
+        assert_eq!(evaluate_tests(&i, &allowlist(&i)), vec![]);
+        i.acl_tests[0].accept.push("tv:8096".into());
+        let f = evaluate_tests(&i, &allowlist(&i));
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert!(f[0].decided_by.contains("rule `media` admits it only by name through the ingress") && f[0].decided_by.contains("test the service by its name `media`"), "{f:#?}");
+        // Widening the allow list is still caught by a `deny` of the name.
+        i.acl_tests[0].accept.pop();
+        i.acl_tests[0].src = "guest".into();
+        i.acl_tests[0].accept.clear();
+        i.acl_tests[0].deny = vec!["media".into()];
+        let f = evaluate_tests(&i, &allowlist(&i));
+        assert!(
+            !f.is_empty()
+                && f.iter().all(|x| x.expected == "denied" && x.decided_by.contains("rule `media` (from family, admins, peer:guest) accepts it by name through the ingress")),
+            "{f:#?}"
+        );
     }
 
     #[test]

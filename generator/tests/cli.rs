@@ -299,7 +299,7 @@ fn preview_prints_the_gateway_ruleset_through_nix() {
         .args(["preview", "extgw01", "nftables"])
         .assert()
         .success()
-        .stdout(predicate::str::starts_with("table inet hearth {").and(predicate::str::contains("10.69.13.11 . tcp . 3000")));
+        .stdout(predicate::str::starts_with("table inet hearth {").and(predicate::str::contains("10.69.13.12 . tcp . 8096")));
     hearth(t.path()).args(["preview", "vps", "nftables"]).assert().code(2).stderr(predicate::str::contains("needs the wireguard-gateway role"));
 }
 
