@@ -85,7 +85,11 @@ fn a_gateway_that_forwards_a_port_behind_auth_fails_the_check() {
     let example = std::fs::read_to_string(lab_common::repo().join("inventory.toml")).unwrap();
     let grafana = "allow = [\"admins\", \"mobile\"]\nweb = true\nauth = \"forward\"\n";
     assert!(example.contains(grafana), "the example puts grafana behind forward auth");
-    let dir = lab_common::rendered(Some(&example.replacen(grafana, "allow = [\"admins\", \"mobile\"]\nweb = true\n", 1)));
+    let dir = lab_common::rendered(None);
+    std::fs::write(dir.path().join("inventory.toml"), example.replacen(grafana, "allow = [\"admins\", \"mobile\"]\nweb = true\n", 1)).unwrap();
+    lab_common::render(dir.path());
+    let gw = std::fs::read_to_string(dir.path().join("hosts/extgw01/hearth.nix")).unwrap();
+    assert!(gw.contains("name = \"grafana\";"), "the mutated gateway forwards grafana's port");
     let judge = hearth::inventory::Loaded::parse(&lab_common::repo().join("inventory.toml"), example).unwrap().inv;
     let out = stages(dir.path(), &judge, &["allowlist"]);
     let port = &out[0];
