@@ -62,9 +62,9 @@ pub struct Allowlist {
 
 impl Allowlist {
     /// The rules the gateway forwards packets for: what `hearth.allowlist`
-    /// renders into nftables, what the lab's matrix expects open and what
-    /// ACL tests are decided on. Rules reached only through the ingress are
-    /// not among them.
+    /// renders into nftables, what the lab's matrix expects open, what
+    /// `hearth graph` draws and what a `host:port` ACL target is decided on.
+    /// Rules reached only through the ingress are not among them.
     pub fn flows(&self) -> impl Iterator<Item = &Rule> {
         self.rules.iter().filter(|r| r.via == Via::Direct)
     }
