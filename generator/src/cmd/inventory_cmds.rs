@@ -686,10 +686,14 @@ pub fn admin(cmd: AdminCommand, global: &Global) -> anyhow::Result<i32> {
 pub enum AclTestCommand {
     /// Add an `[[acl_tests]]` entry: what SRC (a group or peer) must and must
     /// not reach. `hearth check` decides it; `hearth lab run` proves it on packets.
+    /// A web service behind auth (`auth = "basic" | "forward"`) is reached by
+    /// name through the ingress only: its name asks its allow list, its
+    /// HOST:PORT the packet, which the gateway drops for everyone.
     ///
     /// Examples:
     ///   hearth acl-test add mobile --accept jellyfin --accept grafana --deny sonarr
     ///   hearth acl-test add phone --accept ns1:53/udp --deny monitoring01:22
+    ///   hearth acl-test add mobile --deny monitoring01:3000   # grafana's port, behind auth
     #[command(verbatim_doc_comment)]
     Add {
         /// A group or a peer.
