@@ -3,6 +3,13 @@
 //! `[[acl_tests]]` are decided against exactly that data. The nftables text
 //! is rendered from the same data by `modules/lib/nftables.nix`; the lab
 //! proves the two agree on real packets.
+//!
+//! A rule either opens a direct flow (`Via::Direct`: rendered into
+//! nftables) or, for a web service behind the ingress's `basic` or `forward`
+//! auth, admits its peers only by name through the ingress (`Via::Ingress`:
+//! no flow to the backend's port, so no peer can walk around the auth; the
+//! ingress enforces the same sources at L7). [`Allowlist::flows`] is the
+//! one place that says which rules become packets.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,7 +27,21 @@ pub fn peer_source(name: &str) -> String {
     format!("peer:{name}")
 }
 
-/// One allowlist rule: sources may reach `to` on `proto` and `ports`.
+/// How a rule's sources reach its service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// The gateway forwards packets to `to` on `proto`/`ports`.
+    Direct,
+    /// Only by name through the ingress: a web service whose `auth` is not
+    /// `none`. The gateway forwards nothing to its backend port (a peer could
+    /// otherwise skip the auth, or send its own `Remote-User` to a backend
+    /// that trusts it); the ingress applies `from` as its allow list.
+    Ingress,
+}
+
+/// One allowlist rule: sources may reach `to` on `proto` and `ports`
+/// (directly, or by name through the ingress: `via`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rule {
     pub name: String,
@@ -28,6 +49,7 @@ pub struct Rule {
     pub to: Vec<Ipv4Addr>,
     pub proto: Vec<&'static str>,
     pub ports: Vec<PortRange>,
+    pub via: Via,
 }
 
 /// The gateway's resolved allowlist.
@@ -36,6 +58,22 @@ pub struct Allowlist {
     /// Source-set name -> VPN addresses, sorted.
     pub sources: BTreeMap<String, Vec<Ipv4Addr>>,
     pub rules: Vec<Rule>,
+}
+
+impl Allowlist {
+    /// The rules the gateway forwards packets for: what `hearth.allowlist`
+    /// renders into nftables, what the lab's matrix expects open, what
+    /// `hearth graph` draws and what a `host:port` ACL target is decided on.
+    /// Rules reached only through the ingress are not among them.
+    pub fn flows(&self) -> impl Iterator<Item = &Rule> {
+        self.rules.iter().filter(|r| r.via == Via::Direct)
+    }
+}
+
+/// Whether a service is reached only by name through the ingress: a web
+/// service with `auth` other than `none` (the rule `Via::Ingress` records).
+pub fn by_name_only(svc: &crate::inventory::Service) -> bool {
+    svc.web && svc.auth.is_some_and(|a| a != crate::area::ingress::Auth::None)
 }
 
 /// The inventory's `[services]` and those its areas imply (the PiKVM's web
@@ -76,6 +114,7 @@ pub fn allowlist(inv: &Inventory) -> Allowlist {
             to: inv.network.resolvers.clone(),
             proto: vec!["tcp", "udp"],
             ports: vec![PortRange { start: 53, end: 53 }],
+            via: Via::Direct,
         });
     }
     for (name, svc) in services(inv).iter() {
@@ -98,7 +137,8 @@ pub fn allowlist(inv: &Inventory) -> Allowlist {
         if from.is_empty() {
             continue;
         }
-        rules.push(Rule { name: name.clone(), from, to: vec![to], proto: svc.proto.expand().to_vec(), ports });
+        let via = if by_name_only(svc) { Via::Ingress } else { Via::Direct };
+        rules.push(Rule { name: name.clone(), from, to: vec![to], proto: svc.proto.expand().to_vec(), ports, via });
     }
     Allowlist { sources, rules }
 }
@@ -115,6 +155,11 @@ pub struct Target {
     pub text: String,
     /// (address, proto, port) probes; a service name expands to all of its.
     pub probes: Vec<(Ipv4Addr, &'static str, u16)>,
+    /// A service reached only by name through the ingress ([`by_name_only`]):
+    /// the test asks who may reach the service, which its allow list decides
+    /// ([`decide`]); its probes' direct packets are dropped for everyone. A
+    /// `host:port` target always asks about the packet ([`forwards`]).
+    pub by_name: bool,
 }
 
 /// Parses an ACL target: a service name, or `host:port` with an optional
@@ -133,7 +178,7 @@ pub fn parse_target(inv: &Inventory, t: &str) -> Result<Target, String> {
                 }
             }
         }
-        return Ok(Target { text: t.into(), probes });
+        return Ok(Target { text: t.into(), probes, by_name: by_name_only(svc) });
     }
     let (hostport, proto) = match t.rsplit_once('/') {
         Some((hp, "udp")) => (hp, "udp"),
@@ -149,15 +194,27 @@ pub fn parse_target(inv: &Inventory, t: &str) -> Result<Target, String> {
         Some(h) => h.address.ok_or_else(|| format!("`{}`: host `{host}` has no LAN address", t.escape_debug()))?,
         None => host.parse::<Ipv4Addr>().map_err(|_| format!("`{}`: unknown host `{}`", t.escape_debug(), host.escape_debug()))?,
     };
-    Ok(Target { text: t.into(), probes: vec![(addr, proto, port)] })
+    Ok(Target { text: t.into(), probes: vec![(addr, proto, port)], by_name: false })
 }
 
-/// Which rule lets `src` reach `(dst, proto, port)`, if any: the same
-/// first-match semantics the rendered ruleset has (any matching rule accepts).
+/// Which rule of the policy admits `src` to the service at `(dst, proto,
+/// port)`, if any, whichever way it is reached: by a direct flow, or by name
+/// through the ingress (`Via::Ingress`, where the ingress's allow list
+/// decides with the same sources). Whether the gateway forwards the packet
+/// itself is [`forwards`].
 pub fn decide<'a>(al: &'a Allowlist, src: Ipv4Addr, dst: Ipv4Addr, proto: &str, port: u16) -> Option<&'a Rule> {
-    al.rules.iter().find(|r| {
-        r.to.contains(&dst) && r.proto.contains(&proto) && r.ports.iter().any(|p| p.contains(port)) && r.from.iter().any(|f| al.sources.get(f).is_some_and(|s| s.contains(&src)))
-    })
+    al.rules.iter().find(|r| matches(al, r, src, dst, proto, port))
+}
+
+/// Which rule makes the gateway forward a packet from `src` to `(dst, proto,
+/// port)`, if any: the same semantics the rendered ruleset has (any
+/// matching direct rule accepts).
+pub fn forwards<'a>(al: &'a Allowlist, src: Ipv4Addr, dst: Ipv4Addr, proto: &str, port: u16) -> Option<&'a Rule> {
+    al.flows().find(|r| matches(al, r, src, dst, proto, port))
+}
+
+fn matches(al: &Allowlist, r: &Rule, src: Ipv4Addr, dst: Ipv4Addr, proto: &str, port: u16) -> bool {
+    r.to.contains(&dst) && r.proto.contains(&proto) && r.ports.iter().any(|p| p.contains(port)) && r.from.iter().any(|f| al.sources.get(f).is_some_and(|s| s.contains(&src)))
 }
 
 /// One failed expectation of an ACL test.
@@ -214,7 +271,9 @@ pub fn evaluate_tests(inv: &Inventory, al: &Allowlist) -> Vec<AclFailure> {
             };
             for (text, target, expect) in &targets {
                 for (addr, proto, port) in &target.probes {
-                    let rule = decide(al, src, *addr, proto, *port);
+                    // A service behind auth: who may reach it by name (its
+                    // allow list); anything else: whether the packet passes.
+                    let rule = if target.by_name { decide(al, src, *addr, proto, *port) } else { forwards(al, src, *addr, proto, *port) };
                     if rule.is_some() != *expect {
                         out.push(AclFailure {
                             test: i,
@@ -223,9 +282,14 @@ pub fn evaluate_tests(inv: &Inventory, al: &Allowlist) -> Vec<AclFailure> {
                             target: (*text).clone(),
                             probe: format!("{addr}:{port}/{proto}"),
                             expected: if *expect { "accepted" } else { "denied" },
-                            decided_by: match rule {
-                                Some(r) => format!("rule `{}` (from {}) accepts it", r.name, r.from.join(", ")),
-                                None => "no rule allows it (dropped by the default policy)".into(),
+                            decided_by: match (rule, decide(al, src, *addr, proto, *port)) {
+                                (Some(r), _) if r.via == Via::Ingress => format!("rule `{}` (from {}) accepts it by name through the ingress", r.name, r.from.join(", ")),
+                                (Some(r), _) => format!("rule `{}` (from {}) accepts it", r.name, r.from.join(", ")),
+                                (None, Some(r)) => format!(
+                                    "rule `{}` admits it only by name through the ingress (a web service behind auth gets no direct flow, so its auth cannot be walked around): the port is dropped; test the service by its name `{}` instead",
+                                    r.name, r.name
+                                ),
+                                (None, None) => "no rule allows it (dropped by the default policy)".into(),
                             },
                         });
                     }
@@ -236,11 +300,11 @@ pub fn evaluate_tests(inv: &Inventory, al: &Allowlist) -> Vec<AclFailure> {
     out
 }
 
-/// Every (address, proto, port range) a client may reach, with the rule: the
-/// expected matrix the lab compares against.
+/// Every (address, proto, port range) the gateway forwards for a client, with
+/// the rule: the expected matrix the lab compares against.
 pub fn reachable(al: &Allowlist, src: Ipv4Addr) -> Vec<(Ipv4Addr, &'static str, PortRange, &str)> {
     let mut v = Vec::new();
-    for r in &al.rules {
+    for r in al.flows() {
         if r.from.iter().any(|f| al.sources.get(f).is_some_and(|s| s.contains(&src))) {
             for to in &r.to {
                 for proto in &r.proto {
@@ -361,6 +425,82 @@ deny = ["files", "nas:22"]
         i.services.get_mut("media").unwrap().allow.clear();
         let f = evaluate_tests(&i, &allowlist(&i));
         assert!(f.iter().any(|x| x.expected == "accepted" && x.decided_by.contains("no rule allows it") && x.probe == "10.0.0.11:8096/udp"));
+    }
+
+    /// `media` made a web service with `auth` (None: no `auth` key).
+    fn media_with(auth: Option<crate::area::ingress::Auth>) -> Inventory {
+        let mut i = inv();
+        let m = i.services.get_mut("media").unwrap();
+        m.web = true;
+        m.auth = auth;
+        i
+    }
+
+    #[test]
+    fn a_web_service_behind_auth_gets_no_direct_flow() {
+        use crate::area::ingress::Auth;
+        let (alice, tv) = (a("10.1.0.10"), a("10.0.0.11"));
+        for auth in [Auth::Basic, Auth::Forward] {
+            let al = allowlist(&media_with(Some(auth)));
+            let media = al.rules.iter().find(|r| r.name == "media").unwrap();
+            assert_eq!(media.via, Via::Ingress, "{auth:?}");
+            assert!(al.flows().all(|r| r.name != "media"), "{auth:?}: no rendered flow");
+            assert!(forwards(&al, alice, tv, "tcp", 8096).is_none(), "{auth:?}: the gateway drops the direct packet");
+            assert!(reachable(&al, alice).iter().all(|(to, ..)| *to != tv), "{auth:?}: the lab expects it closed");
+            // The other rules are untouched.
+            assert!(forwards(&al, alice, a("10.0.0.10"), "tcp", 445).is_some_and(|r| r.name == "files"));
+        }
+    }
+
+    #[test]
+    fn a_web_service_behind_auth_keeps_its_sources_for_the_ingress() {
+        let al = allowlist(&media_with(Some(crate::area::ingress::Auth::Forward)));
+        let media = al.rules.iter().find(|r| r.name == "media").unwrap();
+        assert_eq!(media.from, ["family", "admins", "peer:guest"]);
+        assert_eq!(al.sources["peer:guest"], vec![a("10.1.0.12")]);
+        // The policy still admits its peers (by name, at the ingress) and
+        // still refuses the others.
+        assert!(decide(&al, a("10.1.0.12"), a("10.0.0.11"), "tcp", 8096).is_some_and(|r| r.name == "media" && r.via == Via::Ingress));
+        assert!(decide(&al, a("10.1.0.99"), a("10.0.0.11"), "tcp", 8096).is_none());
+    }
+
+    #[test]
+    fn a_web_service_without_auth_keeps_its_direct_flow() {
+        for auth in [None, Some(crate::area::ingress::Auth::None)] {
+            let al = allowlist(&media_with(auth));
+            assert!(forwards(&al, a("10.1.0.11"), a("10.0.0.11"), "tcp", 8096).is_some_and(|r| r.name == "media" && r.via == Via::Direct), "{auth:?}");
+            assert!(al.flows().any(|r| r.name == "media"));
+        }
+        // `auth` only counts on a web service (validation refuses it elsewhere).
+        let mut i = media_with(Some(crate::area::ingress::Auth::Forward));
+        i.services.get_mut("media").unwrap().web = false;
+        assert!(forwards(&allowlist(&i), a("10.1.0.11"), a("10.0.0.11"), "tcp", 8096).is_some());
+    }
+
+    #[test]
+    fn an_acl_test_names_a_service_behind_auth_by_its_allow_list_and_its_port_as_closed() {
+        let mut i = media_with(Some(crate::area::ingress::Auth::Forward));
+        // family accepts `media`: its allow list admits family (by name).
+        assert_eq!(evaluate_tests(&i, &allowlist(&i)), vec![]);
+        assert!(parse_target(&i, "media").unwrap().by_name && !parse_target(&i, "tv:8096").unwrap().by_name);
+        // Its port, named as host:port, is a packet: dropped for family too.
+        i.acl_tests[0].deny.push("tv:8096".into());
+        assert_eq!(evaluate_tests(&i, &allowlist(&i)), vec![]);
+        i.acl_tests[0].accept.push("tv:8096".into());
+        let f = evaluate_tests(&i, &allowlist(&i));
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert!(f[0].decided_by.contains("rule `media` admits it only by name through the ingress") && f[0].decided_by.contains("test the service by its name `media`"), "{f:#?}");
+        // Widening the allow list is still caught by a `deny` of the name.
+        i.acl_tests[0].accept.pop();
+        i.acl_tests[0].src = "guest".into();
+        i.acl_tests[0].accept.clear();
+        i.acl_tests[0].deny = vec!["media".into()];
+        let f = evaluate_tests(&i, &allowlist(&i));
+        assert!(
+            !f.is_empty()
+                && f.iter().all(|x| x.expected == "denied" && x.decided_by.contains("rule `media` (from family, admins, peer:guest) accepts it by name through the ingress")),
+            "{f:#?}"
+        );
     }
 
     #[test]

@@ -299,8 +299,30 @@ fn preview_prints_the_gateway_ruleset_through_nix() {
         .args(["preview", "extgw01", "nftables"])
         .assert()
         .success()
-        .stdout(predicate::str::starts_with("table inet hearth {").and(predicate::str::contains("10.69.13.11 . tcp . 3000")));
+        .stdout(predicate::str::starts_with("table inet hearth {").and(predicate::str::contains("10.69.13.12 . tcp . 8096")));
     hearth(t.path()).args(["preview", "vps", "nftables"]).assert().code(2).stderr(predicate::str::contains("needs the wireguard-gateway role"));
+}
+
+/// A web service behind auth gets no element in the gateway's ruleset (by
+/// name through the ingress only); jellyfin (no auth) keeps its own, and
+/// taking grafana's `auth` away brings its flow back.
+#[test]
+fn a_web_service_behind_auth_gets_no_flow_in_the_gateway_ruleset() {
+    require("nix-instantiate", "nix-bin");
+    let t = example();
+    let ruleset = |t: &TempDir| String::from_utf8(hearth(t.path()).args(["preview", "extgw01", "nftables"]).assert().success().get_output().stdout.clone()).unwrap();
+    let r = ruleset(&t);
+    assert!(r.contains("10.69.13.12 . tcp . 8096"), "{r}");
+    for (addr, port) in [("10.69.13.11", 3000), ("10.69.13.13", 8989), ("10.69.13.14", 7878), ("10.69.13.15", 6789)] {
+        assert!(!r.contains(&format!("{addr} . tcp . {port}")), "{addr}:{port} is behind auth: {r}");
+    }
+    let p = t.path().join("inventory.toml");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let grafana = "web = true\nauth = \"forward\"\n";
+    assert!(text.contains(grafana));
+    std::fs::write(&p, text.replacen(grafana, "web = true\n", 1)).unwrap();
+    hearth(t.path()).arg("render").assert().success();
+    assert!(ruleset(&t).contains("10.69.13.11 . tcp . 3000"), "no auth: the direct flow is back");
 }
 
 #[test]

@@ -333,7 +333,7 @@ fn preview_passes_the_repository_path_as_an_argument_not_as_nix_code() {
         .args(["preview", "extgw01", "nftables"])
         .assert()
         .success()
-        .stdout(predicate::str::starts_with("table inet hearth {").and(predicate::str::contains("10.69.13.11 . tcp . 3000")));
+        .stdout(predicate::str::starts_with("table inet hearth {").and(predicate::str::contains("10.69.13.12 . tcp . 8096")));
 }
 
 #[test]

@@ -19,7 +19,7 @@ fn example_inventory_passes_the_whole_lab() {
     // Every area with something to prove ran its stage (and passed: no
     // problems above).
     let stages: Vec<&str> = report["areas"].as_array().unwrap().iter().map(|a| a[0].as_str().unwrap()).collect();
-    for area in ["logs", "kvm", "ingress", "storage", "backup"] {
+    for area in ["allowlist", "logs", "kvm", "ingress", "storage", "backup"] {
         assert!(stages.contains(&area), "the {area} stage did not run: {stages:?}");
     }
     // 17 before, the kvm tests (phone denied kvm-web and kvm-switch, the

@@ -74,7 +74,9 @@ fn expectations_come_from_the_policy_resolver() {
         // The ingress (http-proxy): phone may reach a web service, so its ports.
         f("10.69.13.10", Proto::Tcp, 80),
         f("10.69.13.10", Proto::Tcp, 443),
-        f("10.69.13.11", Proto::Tcp, 3000),
+        // Jellyfin has no `auth`: its direct flow stays. Grafana (forward
+        // auth) is in phone's allow list but reached by name only: its port
+        // 3000 must be found closed.
         f("10.69.13.12", Proto::Tcp, 8096),
         // The forward-auth portal (Authelia on nas01), a web service of its own.
         f("10.69.13.40", Proto::Tcp, 9091),
@@ -82,9 +84,20 @@ fn expectations_come_from_the_policy_resolver() {
     .into();
     assert_eq!(phone.allowed, expect);
     let laptop = p.clients.iter().find(|c| c.name == "laptop").unwrap();
-    assert_eq!(laptop.allowed.len(), expect.len() + 3, "sonarr, radarr, nzbget too");
+    // The admins' sonarr, radarr (forward auth) and nzbget (basic auth) are
+    // by name only too: the laptop's direct flows are the phone's.
+    assert_eq!(laptop.allowed, expect);
     assert_eq!(p.udp_ports, [53].into());
     assert_eq!(p.acl_checks.len(), 29, "17 before, the kvm tests (phone denied kvm-web and kvm-switch, the laptop accepted) and the ingress tests (phone 80+443, admins 80+443 and http-proxy:443, the LAN-side checks)");
+    // Every probe of a port behind auth expects it closed, accept or deny:
+    // `accept = ["grafana"]` names a service whose allow list the ingress
+    // enforces (the ingress stage proves it); its port is a DENIED probe.
+    let behind_auth = ["10.69.13.11", "10.69.13.13", "10.69.13.14", "10.69.13.15"].map(|a| a.parse::<std::net::Ipv4Addr>().unwrap());
+    let probes: Vec<_> = p.acl_checks.iter().filter(|a| behind_auth.contains(&a.flow.addr) && [3000, 8989, 7878, 6789].contains(&a.flow.port)).collect();
+    assert_eq!(probes.len(), 4 + 4, "phone: grafana accepted, sonarr radarr nzbget denied; laptop: all four accepted: {probes:#?}");
+    assert!(probes.iter().all(|a| !a.accept), "{probes:#?}");
+    assert!(probes.iter().any(|a| a.client == "phone" && a.target == "grafana (by name only: its port)"), "{probes:#?}");
+    assert!(p.acl_checks.iter().any(|a| a.client == "phone" && a.target == "jellyfin" && a.accept), "a service without auth is still an open probe");
     assert_eq!(p.probe_count(), 9 * (65535 + 1));
 }
 

@@ -77,13 +77,6 @@
         ports = [ "9091" ];
       }
       {
-        name = "grafana";
-        from = [ "admins" "mobile" ];
-        to = [ "10.69.13.11" ];
-        proto = [ "tcp" ];
-        ports = [ "3000" ];
-      }
-      {
         name = "ingress";
         from = [ "admins" "mobile" ];
         to = [ "10.69.13.10" ];
@@ -110,27 +103,6 @@
         to = [ "10.69.13.30" ];
         proto = [ "tcp" ];
         ports = [ "443" ];
-      }
-      {
-        name = "nzbget";
-        from = [ "admins" ];
-        to = [ "10.69.13.15" ];
-        proto = [ "tcp" ];
-        ports = [ "6789" ];
-      }
-      {
-        name = "radarr";
-        from = [ "admins" ];
-        to = [ "10.69.13.14" ];
-        proto = [ "tcp" ];
-        ports = [ "7878" ];
-      }
-      {
-        name = "sonarr";
-        from = [ "admins" ];
-        to = [ "10.69.13.13" ];
-        proto = [ "tcp" ];
-        ports = [ "8989" ];
       }
     ];
     log = {

@@ -485,7 +485,14 @@ pub enum ServiceCommand {
         #[command(flatten)]
         opts: EditOpts,
     },
-    /// List services and who may reach them.
+    /// List services and who may reach them. REACH is `direct` (the
+    /// gateway forwards to HOST:PORT) or `ingress` (a web service with
+    /// `auth` basic or forward: reached only by name at its URL, no direct
+    /// flow to its port, so the auth cannot be walked around).
+    ///
+    /// Example:
+    ///   hearth service list --json
+    #[command(verbatim_doc_comment)]
     List {
         #[arg(long)]
         json: bool,
@@ -568,6 +575,9 @@ pub fn service(cmd: ServiceCommand, global: &Global) -> anyhow::Result<i32> {
                 proto: String,
                 allow: &'a [String],
                 url: Option<String>,
+                /// `direct` (the gateway forwards to host:port) or `ingress`
+                /// (a web service behind auth: by name only, no direct flow).
+                reach: &'static str,
             }
             let rows: Vec<Row> = inv
                 .services
@@ -580,10 +590,11 @@ pub fn service(cmd: ServiceCommand, global: &Global) -> anyhow::Result<i32> {
                     proto: s.proto.to_string(),
                     allow: &s.allow,
                     url: hearth::area::ingress::url(&inv, n),
+                    reach: if hearth::policy::by_name_only(s) { "ingress" } else { "direct" },
                 })
                 .collect();
-            list_output(json, &rows, &["SERVICE", "HOST", "ADDRESS", "PORT", "PROTO", "ALLOW", "URL"], |r| {
-                vec![r.name.into(), r.host.into(), opt(r.address), r.port.clone(), r.proto.clone(), r.allow.join(","), r.url.clone().unwrap_or_else(|| "-".into())]
+            list_output(json, &rows, &["SERVICE", "HOST", "ADDRESS", "PORT", "PROTO", "ALLOW", "URL", "REACH"], |r| {
+                vec![r.name.into(), r.host.into(), opt(r.address), r.port.clone(), r.proto.clone(), r.allow.join(","), r.url.clone().unwrap_or_else(|| "-".into()), r.reach.into()]
             })
         }
     }
@@ -675,10 +686,14 @@ pub fn admin(cmd: AdminCommand, global: &Global) -> anyhow::Result<i32> {
 pub enum AclTestCommand {
     /// Add an `[[acl_tests]]` entry: what SRC (a group or peer) must and must
     /// not reach. `hearth check` decides it; `hearth lab run` proves it on packets.
+    /// A web service behind auth (`auth = "basic" | "forward"`) is reached by
+    /// name through the ingress only: its name asks its allow list, its
+    /// HOST:PORT the packet, which the gateway drops for everyone.
     ///
     /// Examples:
     ///   hearth acl-test add mobile --accept jellyfin --accept grafana --deny sonarr
     ///   hearth acl-test add phone --accept ns1:53/udp --deny monitoring01:22
+    ///   hearth acl-test add mobile --deny monitoring01:3000   # grafana's port, behind auth
     #[command(verbatim_doc_comment)]
     Add {
         /// A group or a peer.

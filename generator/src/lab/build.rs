@@ -507,9 +507,13 @@ pub fn build(opts: &BuildOpts, revoked: Vec<Revoked>) -> Result<LabPlan> {
             for (targets, accept) in [(&t.accept, true), (&t.deny, false)] {
                 for target in targets {
                     let tg = crate::policy::parse_target(inv, target).map_err(|reason| PlanError::AclTarget { test: ti, reason })?;
+                    // A service behind auth is reached by name only: its
+                    // allow list is proven at the ingress (the ingress
+                    // stage); here its port must be closed, accept or deny.
+                    let (text, accept) = if tg.by_name { (format!("{target} (by name only: its port)"), false) } else { (target.clone(), accept) };
                     for (addr, proto, port) in tg.probes {
                         let proto = if proto == "udp" { Proto::Udp } else { Proto::Tcp };
-                        plan.acl_checks.push(AclCheck { test: ti, src: t.src.clone(), client: m.clone(), target: target.clone(), flow: Flow { addr, proto, port }, accept });
+                        plan.acl_checks.push(AclCheck { test: ti, src: t.src.clone(), client: m.clone(), target: text.clone(), flow: Flow { addr, proto, port }, accept });
                     }
                 }
             }

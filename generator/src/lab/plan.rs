@@ -291,7 +291,7 @@ pub fn services_for(al: &crate::policy::Allowlist, src: Ipv4Addr) -> std::collec
 /// range is sampled at its ends and middle).
 pub fn udp_ports(al: &crate::policy::Allowlist) -> BTreeSet<u16> {
     let mut out = BTreeSet::new();
-    for r in al.rules.iter().filter(|r| r.proto.contains(&"udp")) {
+    for r in al.flows().filter(|r| r.proto.contains(&"udp")) {
         for p in &r.ports {
             if p.end - p.start > 64 {
                 out.extend([p.start, p.start + (p.end - p.start) / 2, p.end]);
@@ -307,7 +307,7 @@ pub fn udp_ports(al: &crate::policy::Allowlist) -> BTreeSet<u16> {
 mod tests {
     use super::*;
     use crate::inventory::PortRange;
-    use crate::policy::{Allowlist, Rule};
+    use crate::policy::{Allowlist, Rule, Via};
     use std::collections::BTreeMap;
 
     fn a(s: &str) -> Ipv4Addr {
@@ -323,10 +323,10 @@ mod tests {
                 ("*".into(), vec![a("10.69.222.10"), a("10.69.222.11")]),
             ]),
             rules: vec![
-                Rule { name: "grafana".into(), from: vec!["admins".into()], to: vec![a("10.69.13.11")], proto: vec!["tcp"], ports: vec![pr(3000, 3000)] },
-                Rule { name: "dns".into(), from: vec!["*".into()], to: vec![a("10.69.13.5")], proto: vec!["tcp", "udp"], ports: vec![pr(53, 53)] },
-                Rule { name: "range".into(), from: vec!["family".into()], to: vec![a("10.69.13.11")], proto: vec!["tcp"], ports: vec![pr(8000, 8010)] },
-                Rule { name: "gone".into(), from: vec!["admins".into()], to: vec![a("10.69.13.99")], proto: vec!["tcp"], ports: vec![pr(1, 1)] },
+                Rule { name: "grafana".into(), from: vec!["admins".into()], to: vec![a("10.69.13.11")], proto: vec!["tcp"], ports: vec![pr(3000, 3000)], via: Via::Direct },
+                Rule { name: "dns".into(), from: vec!["*".into()], to: vec![a("10.69.13.5")], proto: vec!["tcp", "udp"], ports: vec![pr(53, 53)], via: Via::Direct },
+                Rule { name: "range".into(), from: vec!["family".into()], to: vec![a("10.69.13.11")], proto: vec!["tcp"], ports: vec![pr(8000, 8010)], via: Via::Direct },
+                Rule { name: "gone".into(), from: vec!["admins".into()], to: vec![a("10.69.13.99")], proto: vec!["tcp"], ports: vec![pr(1, 1)], via: Via::Direct },
             ],
         }
     }
@@ -356,6 +356,18 @@ mod tests {
     fn flows_to_hosts_outside_the_lab_are_not_expected() {
         let admin = expected_flows(&al(), a("10.69.222.10"), &targets(), &BTreeSet::new());
         assert!(admin.iter().all(|f| f.addr != a("10.69.13.99")));
+    }
+
+    #[test]
+    fn a_web_service_behind_auth_is_an_expected_closed_flow() {
+        // grafana reached only by name through the ingress: the matrix must
+        // find 10.69.13.11:3000 closed for its own peers.
+        let mut x = al();
+        x.rules[0].via = Via::Ingress;
+        let admin = expected_flows(&x, a("10.69.222.10"), &targets(), &udp_ports(&x));
+        assert!(!admin.contains(&Flow { addr: a("10.69.13.11"), proto: Proto::Tcp, port: 3000 }));
+        assert_eq!(admin.len(), 2, "dns tcp+udp only: {admin:?}");
+        assert!(!services_for(&x, a("10.69.222.10")).contains_key(&a("10.69.13.11")));
     }
 
     #[test]

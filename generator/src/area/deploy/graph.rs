@@ -150,13 +150,14 @@ pub fn build(inv: &Inventory) -> Graph {
         g.edges.push(Edge { from: host_id(hub), to: host_id(gw), label: "tunnel".into(), style: Style::Tunnel });
     }
 
-    // What each client set may reach, per host: the gateway's rules.
+    // What each client set may reach, per host: the gateway's flows (a web
+    // service behind auth is reached through the ingress's edge only).
     let by_addr: BTreeMap<std::net::Ipv4Addr, &str> = inv.hosts.iter().filter_map(|(n, h)| Some((h.address?, n.as_str()))).collect();
     for (id, name, members) in &sets {
         // A rule's sources: "*", group names, and `peer_source` of single peers.
         let singles: std::collections::HashSet<String> = members.iter().map(|m| policy::peer_source(m)).collect();
         let mut per_host: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        for r in &al.rules {
+        for r in al.flows() {
             let applies = r.from.iter().any(|f| f == policy::ALL_CLIENTS || f == name || singles.contains(f));
             if !applies {
                 continue;
