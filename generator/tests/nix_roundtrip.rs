@@ -434,7 +434,14 @@ fn ingress_strings_that_pass_reach_caddy_exactly() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("caddy.json");
         std::fs::write(&file, &text).unwrap();
-        let v = Command::new("caddy").args(["validate", "--config"]).arg(&file).env("HOME", dir.path()).env("XDG_DATA_HOME", dir.path()).env("XDG_CONFIG_HOME", dir.path()).output().unwrap();
+        let v = Command::new("caddy")
+            .args(["validate", "--config"])
+            .arg(&file)
+            .env("HOME", dir.path())
+            .env("XDG_DATA_HOME", dir.path())
+            .env("XDG_CONFIG_HOME", dir.path())
+            .output()
+            .unwrap();
         assert!(v.status.success(), "{u}: {}\n{text}", String::from_utf8_lossy(&v.stderr));
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
         fn strings(v: &serde_json::Value, out: &mut Vec<String>) {

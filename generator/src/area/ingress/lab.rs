@@ -624,6 +624,18 @@ fn proxy_checks(cx: &LabCx, host: &str) -> Res<Vec<Check>> {
                 let name = format!("hearth-lab-unknown.{base}");
                 let (code, _) = curl(&cns, &format!("https://{name}/"), &name, 443, addr, &root_pem, None);
                 checks.push(check(format!("https://{name}/ (no such site)"), &c.name, "000 (no answer)", if code == "000" { "000 (no answer)".to_string() } else { code }));
+                // A served name sent in capitals in the Host header: the
+                // class map compares exactly, so no class and no backend
+                // (the connection is closed), never another site's answer.
+                let name = s(site, "host");
+                let shout = name.split_once('.').map(|(a, b)| format!("{}.{b}", a.to_uppercase())).unwrap_or_default();
+                let r = fwd::fetch_url(&cns, &format!("https://{name}/"), &name, 443, addr, &root_pem, &format!("header = \"Host: {shout}\"\n"));
+                checks.push(check(
+                    format!("https://{name}/ with Host: {shout}"),
+                    &c.name,
+                    "000 (no answer)",
+                    if r.code == "000" { "000 (no answer)".to_string() } else { r.show() },
+                ));
             }
         }
         // Plain HTTP redirects to HTTPS.
