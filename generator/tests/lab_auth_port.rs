@@ -47,15 +47,7 @@ fn stages(root: &std::path::Path, inv: &hearth::inventory::Inventory, names: &[&
 #[test]
 fn an_allowed_peer_of_grafana_cannot_open_its_port_but_gets_it_by_name() {
     skip_unless_lab!();
-    for (tool, pkg) in [("caddy", "caddy"), ("pebble", "pebble"), ("lego", "lego"), ("curl", "curl"), ("openssl", "openssl"), ("unbound", "unbound"), ("dig", "dnsutils")] {
-        if hearth::lab::which(tool).is_none() {
-            println!("SKIPPED: {tool} missing (Debian: {pkg})");
-            return;
-        }
-    }
-    let dir = lab_common::rendered(None);
-    std::fs::create_dir_all(dir.path().join("test-keys")).unwrap();
-    std::fs::copy(lab_common::repo().join("test-keys/ingress-basic-nzbget-TEST-ONLY.txt"), dir.path().join("test-keys/ingress-basic-nzbget-TEST-ONLY.txt")).unwrap();
+    let Some(dir) = lab_common::ingress_ready() else { return };
     let inv = hearth::inventory::Loaded::read(&dir.path().join("inventory.toml")).unwrap().inv;
     let out = stages(dir.path(), &inv, &["allowlist", "ingress"]);
     let (port, by_name) = (&out[0], &out[1]);

@@ -10,16 +10,7 @@ mod lab_common;
 #[test]
 fn web_services_by_name_with_the_allow_lists_and_acme_certificates() {
     skip_unless_lab!();
-    for (tool, pkg) in [("caddy", "caddy"), ("pebble", "pebble"), ("lego", "lego"), ("curl", "curl"), ("openssl", "openssl"), ("unbound", "unbound"), ("dig", "dnsutils")] {
-        if hearth::lab::which(tool).is_none() {
-            println!("SKIPPED: {tool} missing (Debian: {pkg})");
-            return;
-        }
-    }
-    let dir = lab_common::rendered(None);
-    // The TEST password behind nzbget's bcrypt hash, where the lab looks for it.
-    std::fs::create_dir_all(dir.path().join("test-keys")).unwrap();
-    std::fs::copy(lab_common::repo().join("test-keys/ingress-basic-nzbget-TEST-ONLY.txt"), dir.path().join("test-keys/ingress-basic-nzbget-TEST-ONLY.txt")).unwrap();
+    let Some(dir) = lab_common::ingress_ready() else { return };
     hearth::lab::probe::raise_nofile(1 << 20);
     let opts = hearth::lab::RunOpts {
         inventory: dir.path().join("inventory.toml"),

@@ -397,3 +397,20 @@ deny = ["green", "srv:3000/udp"]
 src = "p00"
 accept = ["red", "blue"]
 "#;
+
+/// The example rendered for the ingress stage: None (after one `SKIPPED:`
+/// line) when a program it runs is missing; else the directory, with the
+/// TEST password behind nzbget's bcrypt hash where the lab looks for it.
+pub fn ingress_ready() -> Option<tempfile::TempDir> {
+    for (tool, pkg) in [("caddy", "caddy"), ("pebble", "pebble"), ("lego", "lego"), ("curl", "curl"), ("openssl", "openssl"), ("unbound", "unbound"), ("dig", "dnsutils")] {
+        if hearth::lab::which(tool).is_none() {
+            println!("SKIPPED: {tool} missing (Debian: {pkg})");
+            return None;
+        }
+    }
+    let dir = rendered(None);
+    std::fs::create_dir_all(dir.path().join("test-keys")).unwrap();
+    let key = "test-keys/ingress-basic-nzbget-TEST-ONLY.txt";
+    std::fs::copy(repo().join(key), dir.path().join(key)).unwrap();
+    Some(dir)
+}
