@@ -11,23 +11,11 @@ mod lab_common;
 
 use hearth::lab::bastion::Check;
 
-fn opts(root: &std::path::Path) -> hearth::lab::RunOpts {
-    hearth::lab::RunOpts {
-        inventory: root.join("inventory.toml"),
-        identity: Some(lab_common::identity()),
-        revoked: vec![],
-        exe: Some(std::path::PathBuf::from(env!("CARGO_BIN_EXE_hearth"))),
-        scan: Default::default(),
-        verbose: true,
-        areas: Some(vec![]),
-    }
-}
-
 /// Brings up the lab of `root`, runs the named stages with `inv` as the
 /// inventory they judge by, tears down; the checks of each stage.
 fn stages(root: &std::path::Path, inv: &hearth::inventory::Inventory, names: &[&str]) -> Vec<Vec<Check>> {
     hearth::lab::probe::raise_nofile(1 << 20);
-    let o = opts(root);
+    let o = lab_common::run_opts(root, vec![]);
     let (lab, plan, decrypt) = hearth::lab::bring_up(&o).expect("the lab could not be built");
     let prefix = lab.prefix.clone();
     let cx = hearth::area::LabCx { root, inv, lab: &lab, plan: &plan, decrypt: &*decrypt, verbose: true };

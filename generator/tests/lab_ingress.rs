@@ -12,15 +12,7 @@ fn web_services_by_name_with_the_allow_lists_and_acme_certificates() {
     skip_unless_lab!();
     let Some(dir) = lab_common::ingress_ready() else { return };
     hearth::lab::probe::raise_nofile(1 << 20);
-    let opts = hearth::lab::RunOpts {
-        inventory: dir.path().join("inventory.toml"),
-        identity: Some(lab_common::identity()),
-        revoked: vec![],
-        exe: Some(std::path::PathBuf::from(env!("CARGO_BIN_EXE_hearth"))),
-        scan: Default::default(),
-        verbose: true,
-        areas: Some(vec![]),
-    };
+    let opts = lab_common::run_opts(dir.path(), vec![]);
     let (lab, plan, decrypt) = hearth::lab::bring_up(&opts).expect("the lab could not be built");
     let prefix = lab.prefix.clone();
     let inv = hearth::inventory::Loaded::read(&opts.inventory).unwrap().inv;

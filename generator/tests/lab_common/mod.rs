@@ -73,20 +73,26 @@ pub fn render(root: &Path) {
     hearth::render::render(&root.join("inventory.toml"), || hearth::secrets::load_identities(Some(&id))).expect("render");
 }
 
-/// Runs the lab on a repository with the library entry point (the hearth
-/// binary runs the LAN hosts' responders).
-pub fn run_lab(root: &Path, revoked: Vec<hearth::lab::build::Revoked>) -> hearth::lab::report::Report {
-    hearth::lab::probe::raise_nofile(1 << 20);
-    let opts = hearth::lab::RunOpts {
+/// The lab's options for a repository: the test identity, the hearth binary
+/// for the LAN hosts' responders, and the core checks only (each area's
+/// stage has its own test).
+pub fn run_opts(root: &Path, revoked: Vec<hearth::lab::build::Revoked>) -> hearth::lab::RunOpts {
+    hearth::lab::RunOpts {
         inventory: root.join("inventory.toml"),
         identity: Some(identity()),
         revoked,
         exe: Some(PathBuf::from(env!("CARGO_BIN_EXE_hearth"))),
         scan: Default::default(),
         verbose: true,
-        // The core checks only; each area's stage has its own test.
         areas: Some(vec![]),
-    };
+    }
+}
+
+/// Runs the lab on a repository with the library entry point (the hearth
+/// binary runs the LAN hosts' responders).
+pub fn run_lab(root: &Path, revoked: Vec<hearth::lab::build::Revoked>) -> hearth::lab::report::Report {
+    hearth::lab::probe::raise_nofile(1 << 20);
+    let opts = run_opts(root, revoked);
     let r = hearth::lab::run(&opts).expect("the lab could not be built");
     println!("{}", r.table());
     r
